@@ -1,0 +1,615 @@
+/// Decodes InfluxDB line protocol, as InfluxDB's reference describes it:
+///
+///     measurement[,tag=value...] field=value[,field=value...] [timestamp]
+///
+/// - Measurement: `,` and space are escaped with `\`.
+/// - Tag keys, tag values, field keys: `,`, `=` and space are escaped.
+/// - `\\` is one backslash; a backslash before any other character is literal.
+/// - String field values are double-quoted; `\"` and `\\` are escapes; they may span lines.
+/// - Floats (`1`, `-1.5`, `1e-3`), integers (`1i`), unsigned (`1u`), booleans (`t`, `T`, `true`,
+///   `True`, `TRUE`, `f`, `F`, `false`, `False`, `FALSE`).
+/// - Optional integer timestamp in the decoder's precision; absent means the receive time.
+/// - `#` comment lines and blank lines are skipped; `\r\n` line ends are accepted.
+///
+/// A bad line yields a ``PointError`` naming its line and column; the other lines go on.
+public struct LineProtocolDecoder: Sendable {
+    public var precision: Precision
+    /// Longest string field value accepted, in bytes (InfluxDB's limit is 64 KiB).
+    public var maxStringLength: Int
+
+    public init(precision: Precision = .nanoseconds, maxStringLength: Int = 65_536) {
+        self.precision = precision
+        self.maxStringLength = maxStringLength
+    }
+
+    /// Decodes every line of `input`, appending good points to `points` and one error per bad line
+    /// to `errors`. Points without a timestamp get `receiveTime` (nanoseconds).
+    public func decode(
+        _ input: UnsafeRawBufferPointer,
+        receiveTime: Int64,
+        into points: inout [Point],
+        errors: inout [PointError]
+    ) {
+        guard let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        var parser = LineParser(
+            bytes: UnsafeBufferPointer(start: base, count: input.count),
+            precision: precision,
+            maxStringLength: maxStringLength,
+            receiveTime: receiveTime
+        )
+        parser.run(points: &points, errors: &errors)
+    }
+
+    /// Convenience for byte arrays.
+    public func decode(_ bytes: [UInt8], receiveTime: Int64 = 0) -> (points: [Point], errors: [PointError]) {
+        var points: [Point] = []
+        var errors: [PointError] = []
+        bytes.withUnsafeBytes { decode($0, receiveTime: receiveTime, into: &points, errors: &errors) }
+        return (points, errors)
+    }
+
+    /// Convenience for strings (tests, the CLI).
+    public func decode(_ text: String, receiveTime: Int64 = 0) -> (points: [Point], errors: [PointError]) {
+        decode(Array(text.utf8), receiveTime: receiveTime)
+    }
+}
+
+/// Byte constants used by the codecs.
+@usableFromInline
+enum ASCII {
+    static let newline = UInt8(ascii: "\n")
+    static let carriageReturn = UInt8(ascii: "\r")
+    static let space = UInt8(ascii: " ")
+    static let tab = UInt8(ascii: "\t")
+    static let comma = UInt8(ascii: ",")
+    static let equals = UInt8(ascii: "=")
+    static let quote = UInt8(ascii: "\"")
+    static let backslash = UInt8(ascii: "\\")
+    static let hash = UInt8(ascii: "#")
+    static let minus = UInt8(ascii: "-")
+    static let plus = UInt8(ascii: "+")
+    static let dot = UInt8(ascii: ".")
+    static let zero = UInt8(ascii: "0")
+    static let nine = UInt8(ascii: "9")
+}
+
+/// The state of one decode pass. Works on raw bytes; builds `String`s only for finished names.
+struct LineParser {
+    let bytes: UnsafeBufferPointer<UInt8>
+    let precision: Precision
+    let maxStringLength: Int
+    let receiveTime: Int64
+
+    /// Read position.
+    var position = 0
+    /// 1-based number of the line being parsed, and where it starts.
+    var lineNumber = 1
+    var lineStart = 0
+    /// Scratch space for unescaping.
+    var scratch: [UInt8] = []
+
+    init(bytes: UnsafeBufferPointer<UInt8>, precision: Precision, maxStringLength: Int, receiveTime: Int64) {
+        self.bytes = bytes
+        self.precision = precision
+        self.maxStringLength = maxStringLength
+        self.receiveTime = receiveTime
+    }
+
+    struct Failure: Error {
+        var position: Int
+        var reason: RejectReason
+        var message: String
+        /// Where to resume after the error; nil means "the end of the line the error is on".
+        var resumeAt: Int? = nil
+        /// The line number at `resumeAt`.
+        var resumeLine = 0
+    }
+
+    mutating func run(points: inout [Point], errors: inout [PointError]) {
+        let count = bytes.count
+        while position < count {
+            lineStart = position
+            // Leading white space, blank lines, comments.
+            while position < count, bytes[position] == ASCII.space || bytes[position] == ASCII.tab {
+                position += 1
+            }
+            if position >= count { break }
+            let first = bytes[position]
+            if first == ASCII.newline {
+                position += 1
+                lineNumber += 1
+                continue
+            }
+            if first == ASCII.carriageReturn, position + 1 < count, bytes[position + 1] == ASCII.newline {
+                position += 2
+                lineNumber += 1
+                continue
+            }
+            if first == ASCII.hash {
+                skipToNextLine()
+                continue
+            }
+            let startLine = lineNumber
+            let startOfLine = lineStart
+            do throws(Failure) {
+                let point = try parsePoint()
+                points.append(point)
+            } catch {
+                let failure = error
+                errors.append(makeError(failure, line: startLine, lineStart: startOfLine))
+                if let resume = failure.resumeAt {
+                    position = resume
+                    lineNumber = failure.resumeLine
+                } else {
+                    skipToNextLine()
+                }
+            }
+        }
+    }
+
+    /// Moves past the next newline (or to the end), counting the line.
+    mutating func skipToNextLine() {
+        let count = bytes.count
+        while position < count, bytes[position] != ASCII.newline { position += 1 }
+        if position < count {
+            position += 1
+            lineNumber += 1
+        }
+    }
+
+    func makeError(_ failure: Failure, line: Int, lineStart: Int) -> PointError {
+        var end = lineStart
+        while end < bytes.count, bytes[end] != ASCII.newline { end += 1 }
+        if end > lineStart, bytes[end - 1] == ASCII.carriageReturn { end -= 1 }
+        let shown = min(end - lineStart, 200)
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<(lineStart + shown)]), as: UTF8.self)
+        // The column is counted on the error's own line (a string may have spanned lines).
+        var columnStart = lineStart
+        var errorLine = line
+        var i = lineStart
+        while i < failure.position, i < bytes.count {
+            if bytes[i] == ASCII.newline {
+                errorLine += 1
+                columnStart = i + 1
+            }
+            i += 1
+        }
+        return PointError(
+            line: errorLine,
+            column: failure.position - columnStart + 1,
+            reason: failure.reason,
+            message: failure.message,
+            text: text
+        )
+    }
+
+    // MARK: - One point
+
+    mutating func parsePoint() throws(Failure) -> Point {
+        let series = try readName(kind: .measurement)
+        var tags: [Tag] = []
+        var sorted = true
+        while position < bytes.count, bytes[position] == ASCII.comma {
+            position += 1
+            if tags.isEmpty { tags.reserveCapacity(8) }
+            let keyStart = position
+            let key = try readName(kind: .tagKey)
+            guard position < bytes.count, bytes[position] == ASCII.equals else {
+                throw Failure(position: position, reason: .syntax, message: "expected '=' after tag key \"\(key)\"")
+            }
+            position += 1
+            let value = try readName(kind: .tagValue)
+            if let last = tags.last, !last.key.utf8.lexicographicallyPrecedes(key.utf8) {
+                if last.key == key {
+                    throw Failure(position: keyStart, reason: .duplicateKey, message: "duplicate tag key \"\(key)\"")
+                }
+                sorted = false
+            }
+            tags.append(Tag(key, value))
+        }
+        if !sorted {
+            tags.sort(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) })
+            for i in 1..<tags.count where tags[i - 1].key == tags[i].key {
+                throw Failure(position: position, reason: .duplicateKey, message: "duplicate tag key \"\(tags[i].key)\"")
+            }
+        }
+        // Fields follow one or more spaces.
+        guard position < bytes.count, bytes[position] == ASCII.space else {
+            throw Failure(position: position, reason: .noFields, message: "expected a space and fields after \"\(series)\"")
+        }
+        skipSpaces()
+        if atLineEnd() {
+            throw Failure(position: position, reason: .noFields, message: "point has no fields")
+        }
+        var fields: [Field] = []
+        fields.reserveCapacity(4)
+        while true {
+            let keyStart = position
+            let key = try readName(kind: .fieldKey)
+            guard position < bytes.count, bytes[position] == ASCII.equals else {
+                throw Failure(position: position, reason: .syntax, message: "expected '=' after field key \"\(key)\"")
+            }
+            position += 1
+            let value = try readFieldValue(key: key)
+            if let index = fields.firstIndex(where: { $0.key == key }) {
+                // As InfluxDB: the last value wins, unless the types disagree.
+                guard fields[index].value.type == value.type else {
+                    throw Failure(
+                        position: keyStart, reason: .duplicateKey,
+                        message: "field \"\(key)\" given twice with different types")
+                }
+                fields[index].value = value
+            } else {
+                fields.append(Field(key, value))
+            }
+            if position < bytes.count, bytes[position] == ASCII.comma {
+                position += 1
+                continue
+            }
+            break
+        }
+        var time = receiveTime
+        if position < bytes.count, bytes[position] == ASCII.space {
+            skipSpaces()
+            if !atLineEnd() {
+                time = try readTimestamp()
+                skipSpaces()
+            }
+        }
+        try expectLineEnd()
+        var point = Point(series: series, time: time, tags: [], fields: fields)
+        point.tags = tags
+        return point
+    }
+
+    mutating func skipSpaces() {
+        while position < bytes.count, bytes[position] == ASCII.space { position += 1 }
+    }
+
+    /// True at `\n`, `\r\n` or the end of input.
+    func atLineEnd() -> Bool {
+        if position >= bytes.count { return true }
+        let b = bytes[position]
+        if b == ASCII.newline { return true }
+        return b == ASCII.carriageReturn && (position + 1 == bytes.count || bytes[position + 1] == ASCII.newline)
+    }
+
+    mutating func expectLineEnd() throws(Failure) {
+        guard atLineEnd() else {
+            throw Failure(position: position, reason: .syntax, message: "expected the end of the line after the point")
+        }
+        if position < bytes.count {
+            if bytes[position] == ASCII.carriageReturn { position += 1 }
+            if position < bytes.count {
+                position += 1  // the newline
+                lineNumber += 1
+            }
+        }
+    }
+
+    // MARK: - Names
+
+    enum NameKind {
+        case measurement, tagKey, tagValue, fieldKey
+
+        var label: String {
+            switch self {
+            case .measurement: return "measurement"
+            case .tagKey: return "tag key"
+            case .tagValue: return "tag value"
+            case .fieldKey: return "field key"
+            }
+        }
+    }
+
+    /// Reads a measurement, tag key, tag value or field key up to its unescaped terminator.
+    mutating func readName(kind: NameKind) throws(Failure) -> String {
+        let start = position
+        let count = bytes.count
+        var escaped = false
+        var ascii = true
+        loop: while position < count {
+            let b = bytes[position]
+            switch b {
+            case ASCII.backslash:
+                guard position + 1 < count, bytes[position + 1] != ASCII.newline,
+                    bytes[position + 1] != ASCII.carriageReturn
+                else {
+                    throw Failure(
+                        position: position, reason: .badEscape,
+                        message: "backslash at the end of the line in \(kind.label)")
+                }
+                escaped = true
+                position += 2
+                if bytes[position - 1] >= 0x80 { ascii = false }
+                continue
+            case ASCII.space, ASCII.comma, ASCII.newline:
+                break loop
+            case ASCII.equals where kind != .measurement:
+                break loop
+            case ASCII.carriageReturn where position + 1 >= count || bytes[position + 1] == ASCII.newline:
+                break loop
+            default:
+                if b >= 0x80 { ascii = false }
+                position += 1
+            }
+        }
+        if position == start {
+            throw Failure(position: start, reason: .emptyName, message: "empty \(kind.label)")
+        }
+        let raw = UnsafeBufferPointer(rebasing: bytes[start..<position])
+        if !escaped {
+            return try makeString(raw, at: start, ascii: ascii, kind: kind)
+        }
+        scratch.removeAll(keepingCapacity: true)
+        var i = 0
+        while i < raw.count {
+            let b = raw[i]
+            if b == ASCII.backslash, i + 1 < raw.count, isEscapable(raw[i + 1], kind: kind) {
+                scratch.append(raw[i + 1])
+                i += 2
+            } else {
+                scratch.append(b)
+                i += 1
+            }
+        }
+        return try scratch.withUnsafeBufferPointer { (buffer) throws(Failure) -> String in
+            try makeString(buffer, at: start, ascii: ascii, kind: kind)
+        }
+    }
+
+    func isEscapable(_ b: UInt8, kind: NameKind) -> Bool {
+        switch b {
+        case ASCII.comma, ASCII.space, ASCII.backslash: return true
+        case ASCII.equals: return kind != .measurement
+        default: return false
+        }
+    }
+
+    func makeString(_ raw: UnsafeBufferPointer<UInt8>, at start: Int, ascii: Bool, kind: NameKind) throws(Failure)
+        -> String
+    {
+        if ascii { return String(decoding: raw, as: UTF8.self) }
+        guard let string = String(validating: raw, as: UTF8.self) else {
+            throw Failure(position: start, reason: .invalidUTF8, message: "\(kind.label) is not valid UTF-8")
+        }
+        return string
+    }
+
+    // MARK: - Field values
+
+    mutating func readFieldValue(key: String) throws(Failure) -> FieldValue {
+        guard position < bytes.count else {
+            throw Failure(position: position, reason: .syntax, message: "missing value for field \"\(key)\"")
+        }
+        let first = bytes[position]
+        if first == ASCII.quote { return .string(try readString(key: key)) }
+        let start = position
+        while position < bytes.count {
+            let b = bytes[position]
+            if b == ASCII.comma || b == ASCII.space || b == ASCII.newline { break }
+            if b == ASCII.carriageReturn, position + 1 >= bytes.count || bytes[position + 1] == ASCII.newline { break }
+            position += 1
+        }
+        let token = UnsafeBufferPointer(rebasing: bytes[start..<position])
+        if token.isEmpty {
+            throw Failure(position: start, reason: .syntax, message: "missing value for field \"\(key)\"")
+        }
+        switch first {
+        case UInt8(ascii: "t"), UInt8(ascii: "T"), UInt8(ascii: "f"), UInt8(ascii: "F"):
+            if let value = Self.parseBool(token) { return .bool(value) }
+            throw Failure(
+                position: start, reason: .syntax,
+                message: "invalid boolean for field \"\(key)\": expected t, T, true, True, TRUE, f, F, false, False or FALSE")
+        default:
+            return try parseNumber(token, at: start, key: key)
+        }
+    }
+
+    static func parseBool(_ token: UnsafeBufferPointer<UInt8>) -> Bool? {
+        switch token.count {
+        case 1:
+            switch token[0] {
+            case UInt8(ascii: "t"), UInt8(ascii: "T"): return true
+            case UInt8(ascii: "f"), UInt8(ascii: "F"): return false
+            default: return nil
+            }
+        case 4:
+            return token.elementsEqual("true".utf8) || token.elementsEqual("True".utf8)
+                || token.elementsEqual("TRUE".utf8) ? true : nil
+        case 5:
+            return token.elementsEqual("false".utf8) || token.elementsEqual("False".utf8)
+                || token.elementsEqual("FALSE".utf8) ? false : nil
+        default:
+            return nil
+        }
+    }
+
+    func parseNumber(_ token: UnsafeBufferPointer<UInt8>, at start: Int, key: String) throws(Failure) -> FieldValue {
+        let last = token[token.count - 1]
+        if last == UInt8(ascii: "i") || last == UInt8(ascii: "u") {
+            let digits = UnsafeBufferPointer(rebasing: token[0..<(token.count - 1)])
+            let negative = digits.first == ASCII.minus
+            let body = negative ? UnsafeBufferPointer(rebasing: digits[1...]) : digits
+            guard !body.isEmpty, body.allSatisfy({ $0 >= ASCII.zero && $0 <= ASCII.nine }) else {
+                throw Failure(
+                    position: start, reason: .invalidNumber,
+                    message: "invalid \(last == UInt8(ascii: "i") ? "integer" : "unsigned integer") for field \"\(key)\"")
+            }
+            if last == UInt8(ascii: "u") {
+                guard !negative else {
+                    throw Failure(
+                        position: start, reason: .invalidNumber,
+                        message: "unsigned integer for field \"\(key)\" is negative")
+                }
+                guard let value = Self.accumulate(body, limit: UInt64.max) else {
+                    throw Failure(
+                        position: start, reason: .integerOverflow,
+                        message: "unsigned integer for field \"\(key)\" is larger than 18446744073709551615")
+                }
+                return .uint(value)
+            }
+            let limit: UInt64 = negative ? UInt64(Int64.max) + 1 : UInt64(Int64.max)
+            guard let magnitude = Self.accumulate(body, limit: limit) else {
+                throw Failure(
+                    position: start, reason: .integerOverflow,
+                    message: "integer for field \"\(key)\" is outside the 64-bit signed range")
+            }
+            return .int(negative ? Int64(truncatingIfNeeded: 0 &- magnitude) : Int64(magnitude))
+        }
+        guard let value = Self.parseFloat(token) else {
+            throw Failure(
+                position: start, reason: .invalidNumber,
+                message: "invalid number for field \"\(key)\": expected a float, an integer with i or an unsigned with u")
+        }
+        return .float(value)
+    }
+
+    /// Decimal digits to an unsigned value, nil past `limit`.
+    static func accumulate(_ digits: UnsafeBufferPointer<UInt8>, limit: UInt64) -> UInt64? {
+        var value: UInt64 = 0
+        for d in digits {
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(d &- ASCII.zero))
+            if o1 || o2 || sum > limit { return nil }
+            value = sum
+        }
+        return value
+    }
+
+    /// Strict float grammar: `-?(digits[.digits*]|.digits)([eE][+-]?digits)?`, finite.
+    static func parseFloat(_ token: UnsafeBufferPointer<UInt8>) -> Double? {
+        var i = 0
+        let n = token.count
+        if i < n, token[i] == ASCII.minus { i += 1 }
+        var mantissaDigits = 0
+        var integer: UInt64 = 0
+        var simple = true  // integer mantissa, few digits, no exponent: exact conversion
+        while i < n, token[i] >= ASCII.zero, token[i] <= ASCII.nine {
+            if mantissaDigits < 15 { integer = integer * 10 + UInt64(token[i] - ASCII.zero) } else { simple = false }
+            mantissaDigits += 1
+            i += 1
+        }
+        if i < n, token[i] == ASCII.dot {
+            simple = false
+            i += 1
+            while i < n, token[i] >= ASCII.zero, token[i] <= ASCII.nine {
+                mantissaDigits += 1
+                i += 1
+            }
+        }
+        guard mantissaDigits > 0 else { return nil }
+        if i < n, token[i] == UInt8(ascii: "e") || token[i] == UInt8(ascii: "E") {
+            simple = false
+            i += 1
+            if i < n, token[i] == ASCII.plus || token[i] == ASCII.minus { i += 1 }
+            let expStart = i
+            while i < n, token[i] >= ASCII.zero, token[i] <= ASCII.nine { i += 1 }
+            guard i > expStart else { return nil }
+        }
+        guard i == n else { return nil }
+        if simple {
+            let value = Double(integer)
+            return token[0] == ASCII.minus ? -value : value
+        }
+        guard let value = Double(String(decoding: token, as: UTF8.self)), value.isFinite else { return nil }
+        return value
+    }
+
+    /// Reads a quoted string; `\"` and `\\` are escapes, other backslashes are literal.
+    mutating func readString(key: String) throws(Failure) -> String {
+        let open = position
+        let openLine = lineNumber
+        position += 1
+        let start = position
+        let count = bytes.count
+        var escaped = false
+        var ascii = true
+        var firstNewline: Int? = nil
+        while position < count {
+            let b = bytes[position]
+            if b == ASCII.quote { break }
+            if b == ASCII.backslash, position + 1 < count,
+                bytes[position + 1] == ASCII.quote || bytes[position + 1] == ASCII.backslash
+            {
+                escaped = true
+                position += 2
+                continue
+            }
+            if b == ASCII.newline {
+                if firstNewline == nil { firstNewline = position }
+                lineNumber += 1
+            }
+            if b >= 0x80 { ascii = false }
+            position += 1
+        }
+        guard position < count else {
+            throw Failure(
+                position: open, reason: .unterminatedString,
+                message: "unterminated string for field \"\(key)\": no closing quote",
+                resumeAt: firstNewline.map { $0 + 1 } ?? count, resumeLine: openLine + 1)
+        }
+        let raw = UnsafeBufferPointer(rebasing: bytes[start..<position])
+        position += 1  // closing quote
+        var value: String
+        if escaped {
+            scratch.removeAll(keepingCapacity: true)
+            var i = 0
+            while i < raw.count {
+                if raw[i] == ASCII.backslash, i + 1 < raw.count, raw[i + 1] == ASCII.quote || raw[i + 1] == ASCII.backslash {
+                    scratch.append(raw[i + 1])
+                    i += 2
+                } else {
+                    scratch.append(raw[i])
+                    i += 1
+                }
+            }
+            guard let s = scratch.withUnsafeBufferPointer({ String(validating: $0, as: UTF8.self) }) else {
+                throw Failure(position: start, reason: .invalidUTF8, message: "string for field \"\(key)\" is not valid UTF-8")
+            }
+            value = s
+        } else if ascii {
+            value = String(decoding: raw, as: UTF8.self)
+        } else {
+            guard let s = String(validating: raw, as: UTF8.self) else {
+                throw Failure(position: start, reason: .invalidUTF8, message: "string for field \"\(key)\" is not valid UTF-8")
+            }
+            value = s
+        }
+        if value.utf8.count > maxStringLength {
+            throw Failure(
+                position: start, reason: .stringTooLong,
+                message: "string for field \"\(key)\" is \(value.utf8.count) bytes, over the limit of \(maxStringLength)")
+        }
+        return value
+    }
+
+    // MARK: - Timestamp
+
+    mutating func readTimestamp() throws(Failure) -> Int64 {
+        let start = position
+        while position < bytes.count {
+            let b = bytes[position]
+            if b == ASCII.space || b == ASCII.newline || b == ASCII.carriageReturn { break }
+            position += 1
+        }
+        let token = UnsafeBufferPointer(rebasing: bytes[start..<position])
+        let negative = token.first == ASCII.minus
+        let digits = negative ? UnsafeBufferPointer(rebasing: token[1...]) : token
+        guard !digits.isEmpty, digits.allSatisfy({ $0 >= ASCII.zero && $0 <= ASCII.nine }) else {
+            throw Failure(position: start, reason: .invalidTimestamp, message: "invalid timestamp: expected an integer")
+        }
+        let limit: UInt64 = negative ? UInt64(Int64.max) + 1 : UInt64(Int64.max)
+        guard let magnitude = Self.accumulate(digits, limit: limit) else {
+            throw Failure(position: start, reason: .invalidTimestamp, message: "timestamp is out of range")
+        }
+        let value = negative ? Int64(truncatingIfNeeded: 0 &- magnitude) : Int64(magnitude)
+        let (scaled, overflow) = value.multipliedReportingOverflow(by: precision.multiplier)
+        guard !overflow else {
+            throw Failure(
+                position: start, reason: .invalidTimestamp,
+                message: "timestamp is out of range for precision \(precision.rawValue)")
+        }
+        return scaled
+    }
+}

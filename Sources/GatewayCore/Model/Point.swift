@@ -1,0 +1,91 @@
+/// A tag: a key and a string value.
+public struct Tag: Sendable, Hashable {
+    public var key: String
+    public var value: String
+
+    @inlinable
+    public init(_ key: String, _ value: String) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// A field: a key and a typed value.
+public struct Field: Sendable, Hashable {
+    public var key: String
+    public var value: FieldValue
+
+    @inlinable
+    public init(_ key: String, _ value: FieldValue) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// The one point model everything is normalised into.
+///
+/// - `time` is nanoseconds since the Unix epoch.
+/// - `tags` are sorted by key (byte order) with unique keys.
+/// - `fields` keep their order and have unique keys; there is at least one.
+public struct Point: Sendable, Hashable {
+    public var series: String
+    public var time: Int64
+    public var tags: [Tag]
+    public var fields: [Field]
+
+    /// Makes a point; tags are sorted here, so callers may pass them in any order.
+    public init(series: String, time: Int64, tags: [Tag] = [], fields: [Field]) {
+        self.series = series
+        self.time = time
+        self.tags = tags
+        self.fields = fields
+        if !Self.tagsAreSorted(self.tags) {
+            self.tags.sort(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) })
+        }
+    }
+
+    /// The value of tag `key`, if present.
+    public func tag(_ key: String) -> String? {
+        tags.first(where: { $0.key == key })?.value
+    }
+
+    /// The value of field `key`, if present.
+    public func field(_ key: String) -> FieldValue? {
+        fields.first(where: { $0.key == key })?.value
+    }
+
+    /// Sets a tag only where the point lacks it, keeping the tags sorted.
+    @inlinable
+    public mutating func addTagIfAbsent(_ key: String, _ value: String) {
+        var index = 0
+        let keyBytes = key.utf8
+        while index < tags.count {
+            let existing = tags[index].key
+            if existing == key { return }
+            if !existing.utf8.lexicographicallyPrecedes(keyBytes) { break }
+            index += 1
+        }
+        tags.insert(Tag(key, value), at: index)
+    }
+
+    @usableFromInline
+    static func tagsAreSorted(_ tags: [Tag]) -> Bool {
+        guard tags.count > 1 else { return true }
+        for i in 1..<tags.count where !tags[i - 1].key.utf8.lexicographicallyPrecedes(tags[i].key.utf8) {
+            return false
+        }
+        return true
+    }
+}
+
+/// Points travelling together: what a sink receives.
+public struct PointBatch: Sendable {
+    public var points: [Point]
+
+    public init(_ points: [Point] = []) {
+        self.points = points
+    }
+
+    public var count: Int { points.count }
+    public var isEmpty: Bool { points.isEmpty }
+}
