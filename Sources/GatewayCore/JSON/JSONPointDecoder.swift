@@ -34,12 +34,16 @@ public struct JSONPointDecoder: Sendable {
             reader.skipWhitespace()
             if reader.atEnd { break }
             let start = reader.position
+            reader.elementStarts.removeAll(keepingCapacity: true)
             do {
                 let value = try reader.readValue()
                 switch value {
                 case .array(let elements):
-                    for element in elements {
-                        append(element, line: lines.line(at: start), receiveTime: receiveTime, to: &points, errors: &errors)
+                    // Each point's errors name the line where that point starts, not where the array does.
+                    for (element, elementStart) in zip(elements, reader.elementStarts) {
+                        append(
+                            element, line: lines.line(at: elementStart), receiveTime: receiveTime, to: &points,
+                            errors: &errors)
                     }
                 default:
                     append(value, line: lines.line(at: start), receiveTime: receiveTime, to: &points, errors: &errors)
@@ -51,7 +55,12 @@ public struct JSONPointDecoder: Sendable {
                         line: line, column: column, reason: .invalidJSON, message: error.message,
                         text: lines.text(ofLineAt: error.position)))
                 // Resume at the next line that starts a value, so one bad line of NDJSON costs only itself.
-                reader.position = lines.nextValueStart(after: max(error.position, start))
+                // A value cut short runs into the next line and fails at its first byte: resume right there.
+                if error.position > start, lines.opensValueAtLineStart(error.position) {
+                    reader.position = error.position
+                } else {
+                    reader.position = lines.nextValueStart(after: max(error.position, start))
+                }
             }
         }
     }
@@ -248,7 +257,7 @@ public struct JSONPointDecoder: Sendable {
             if seenDot { exponent -= 1 }
         }
         if !utf8.isEmpty {
-            guard let e = Int(String(decoding: utf8.dropFirst(), as: UTF8.self)), abs(e) < 400 else { return nil }
+            guard let e = Int(String(decoding: utf8.dropFirst(), as: UTF8.self)), e.magnitude < 400 else { return nil }
             exponent += e
         }
         var scale = multiplier
@@ -313,8 +322,18 @@ struct LineIndex {
         var start = min(offset, bytes.count)
         while start > 0, bytes[start - 1] != ASCII.newline { start -= 1 }
         var end = start
-        while end < bytes.count, bytes[end] != ASCII.newline, end - start < 200 { end += 1 }
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        while end < bytes.count, bytes[end] != ASCII.newline, end - start < PointError.maxTextLength + 3 { end += 1 }
+        return PointError.excerpt(UnsafeBufferPointer(rebasing: bytes[start..<end]))
+    }
+
+    /// Whether the byte at `offset` opens a value (`{` or `[`) and is the first non-blank byte of its line.
+    func opensValueAtLineStart(_ offset: Int) -> Bool {
+        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "{") || bytes[offset] == UInt8(ascii: "[") else {
+            return false
+        }
+        var i = offset
+        while i > 0, bytes[i - 1] == ASCII.space || bytes[i - 1] == ASCII.tab { i -= 1 }
+        return i == 0 || bytes[i - 1] == ASCII.newline
     }
 
     /// The first offset after `offset` that begins a line whose first non-blank byte opens a value.

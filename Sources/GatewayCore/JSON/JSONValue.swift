@@ -36,6 +36,8 @@ struct JSONReader {
     var position = 0
     var depth = 0
     static let maxDepth = 64
+    /// Where the elements of the outermost array begin; the caller clears it before each value.
+    var elementStarts: [Int] = []
 
     init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -133,6 +135,8 @@ struct JSONReader {
             return .array(elements)
         }
         while true {
+            skipWhitespace()
+            if depth == 1 { elementStarts.append(position) }
             elements.append(try readValue())
             skipWhitespace()
             guard position < bytes.count else { throw Failure(position: position, message: "unterminated array") }

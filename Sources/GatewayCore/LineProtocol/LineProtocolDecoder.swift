@@ -161,8 +161,7 @@ struct LineParser {
         var end = lineStart
         while end < bytes.count, bytes[end] != ASCII.newline { end += 1 }
         if end > lineStart, bytes[end - 1] == ASCII.carriageReturn { end -= 1 }
-        let shown = min(end - lineStart, 200)
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<(lineStart + shown)]), as: UTF8.self)
+        let text = PointError.excerpt(UnsafeBufferPointer(rebasing: bytes[lineStart..<end]))
         // The column is counted on the error's own line (a string may have spanned lines).
         var columnStart = lineStart
         var errorLine = line
@@ -199,8 +198,9 @@ struct LineParser {
             }
             position += 1
             let value = try readName(kind: .tagValue)
-            if let last = tags.last, !last.key.utf8.lexicographicallyPrecedes(key.utf8) {
-                if last.key == key {
+            // Sorted input (the usual case) only needs the last key compared; otherwise look at all.
+            if let last = tags.last, !sorted || !last.key.utf8.lexicographicallyPrecedes(key.utf8) {
+                if tags.contains(where: { $0.key == key }) {
                     throw Failure(position: keyStart, reason: .duplicateKey, message: "duplicate tag key \"\(key)\"")
                 }
                 sorted = false
@@ -209,12 +209,12 @@ struct LineParser {
         }
         if !sorted {
             tags.sort(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) })
-            for i in 1..<tags.count where tags[i - 1].key == tags[i].key {
-                throw Failure(position: position, reason: .duplicateKey, message: "duplicate tag key \"\(tags[i].key)\"")
-            }
         }
         // Fields follow one or more spaces.
         guard position < bytes.count, bytes[position] == ASCII.space else {
+            if position < bytes.count, bytes[position] == ASCII.equals {
+                throw Failure(position: position, reason: .syntax, message: "unescaped '=' in tag value (write \\=)")
+            }
             throw Failure(position: position, reason: .noFields, message: "expected a space and fields after \"\(series)\"")
         }
         skipSpaces()

@@ -45,3 +45,17 @@ public struct PointError: Error, Sendable, Hashable, CustomStringConvertible {
         column > 0 ? "line \(line), column \(column): \(message)" : "line \(line): \(message)"
     }
 }
+
+extension PointError {
+    /// The longest ``text`` shown, in bytes.
+    static let maxTextLength = 200
+
+    /// `line` as ``text``: at most 200 bytes, cut on a character boundary, bytes that are not
+    /// UTF-8 shown as U+FFFD. U+FFFD takes three bytes, so the cut is made after decoding; the
+    /// three bytes read past the limit complete a character that straddles it.
+    static func excerpt(_ line: UnsafeBufferPointer<UInt8>) -> String {
+        var text = String(decoding: UnsafeBufferPointer(rebasing: line.prefix(maxTextLength + 3)), as: UTF8.self)
+        while text.utf8.count > maxTextLength { text.removeLast() }
+        return text
+    }
+}

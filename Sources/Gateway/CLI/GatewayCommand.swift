@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+@main
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "A monitoring gateway: points in over UDP and HTTP, normalised, routed to sinks.",
+        version: GatewayVersion.current,
+        subcommands: [RunCommand.self, CheckCommand.self, SendCommand.self],
+        defaultSubcommand: RunCommand.self
+    )
+}
+
+enum GatewayVersion {
+    static let current = "0.1.0"
+}
+
+/// Options shared by the commands that read the configuration.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "The configuration file.")
+    var config: String = "gateway.yaml"
+}
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Start the gateway (the default command).")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Log level, overriding gateway.log_level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level?
+
+    func run() async throws {
+        let config: GatewayConfig
+        do {
+            config = try ConfigLoader().load(path: options.config)
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let level = logLevel ?? config.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "gateway")
+        logger.logLevel = level
+        let runtime = try Runtime(config: config, logger: logger)
+        try await runtime.run()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate the configuration and every included plugin file without starting anything.",
+        discussion: "Prints each problem as FILE:LINE: key.path: message and exits 1 if there is any.")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+        do {
+            let config = try ConfigLoader().load(path: options.config)
+            print(
+                "\(options.config): ok (\(config.listeners.count) listeners, \(config.sinks.count) sinks, "
+                    + "\(config.routes.count) routes, \(config.plugins.count) plugins)")
+        } catch {
+            for problem in error.problems { print(problem) }
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import GatewayCore
+import Logging
+import Sinks
+
+/// The whole configuration, validated: what `gateway run` builds the runtime from.
+struct GatewayConfig: Sendable {
+    var file: String
+    var name: String
+    var dataDir: String
+    var defaultTags: [Tag]
+    var logLevel: Logger.Level
+    var listeners: [ListenerConfig]
+    var sinks: [SinkConfig]
+    var routes: [RouteConfig]
+    var schemas: SchemaConfig
+    var plugins: [PluginConfig]
+}
+
+struct ListenerConfig: Sendable {
+    enum Kind: Sendable {
+        case udp(UDPListenerConfig)
+        case http(HTTPListenerConfig)
+    }
+
+    var name: String
+    var kind: Kind
+}
+
+struct UDPListenerConfig: Sendable {
+    var listen = HostPort(host: "127.0.0.1", port: 8089)
+    /// SO_RCVBUF asked for (SO_RCVBUFFORCE where permitted).
+    var receiveBuffer = 8 * 1024 * 1024
+    /// Largest datagram accepted whole; larger ones are truncated by the kernel and counted.
+    var maxDatagram = 65_536
+    /// Datagrams read per system call (recvmmsg).
+    var vectorReads = 64
+    /// Timestamp unit of line protocol without an explicit one.
+    var precision = Precision.nanoseconds
+}
+
+struct HTTPListenerConfig: Sendable {
+    var listen = HostPort(host: "127.0.0.1", port: 8087)
+    /// When set, writes need `Authorization: Token <token>` (or Bearer, Basic password, `p=`).
+    var token = ""
+    /// Largest request body, compressed and decompressed.
+    var maxBody = 32 * 1024 * 1024
+}
+
+struct SinkConfig: Sendable {
+    enum Kind: Sendable {
+        case stdout(StdoutSink.Format)
+        case blackhole
+    }
+
+    var name: String
+    var kind: Kind
+    var batchSize = 1000
+    var flushInterval = Duration.seconds(1)
+    var queueSize = 100_000
+    var whenFull = OverflowPolicy.block
+
+    var typeName: String {
+        switch kind {
+        case .stdout: return "stdout"
+        case .blackhole: return "blackhole"
+        }
+    }
+}
+
+struct RouteConfig: Sendable {
+    var name: String
+    var series: [String]
+    var tags: [(key: String, pattern: String)]
+    var sources: [String]
+    var to: [String]
+    var stop: Bool
+    /// A default route takes only the points no other route sent anywhere.
+    var isDefault: Bool
+}
+
+struct SchemaConfig: Sendable {
+    var builtin: [String] = []
+    var series: [Schema] = []
+    /// File where rejected points are kept (JSON lines); empty means not kept.
+    var deadLetter = ""
+
+    var schemaSet: SchemaSet {
+        var set = SchemaSet()
+        for name in builtin { set.add(SchemaSet.builtin(name) ?? []) }
+        set.add(series)
+        return set
+    }
+}
+
+struct PluginConfig: Sendable {
+    var name: String
+    var type: String
+    var enabled: Bool
+    var file: String
+    var line: Int
+}

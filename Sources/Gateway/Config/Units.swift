@@ -1,0 +1,91 @@
+/// Parses the unit-named values of the configuration.
+enum Units {
+    /// `500ms`, `10s`, `5m`, `1h`, `1d`, `1m30s`; a bare `0` is zero.
+    static func duration(_ text: String) -> Duration? {
+        let text = text.trimmingCharacters(in: .whitespaces)
+        if text == "0" { return .zero }
+        var total = Duration.zero
+        var index = text.startIndex
+        var any = false
+        while index < text.endIndex {
+            let numberStart = index
+            while index < text.endIndex, text[index].isNumber || text[index] == "." { index = text.index(after: index) }
+            guard index > numberStart, let value = Double(text[numberStart..<index]) else { return nil }
+            let unitStart = index
+            while index < text.endIndex, text[index].isLetter || text[index] == "µ" { index = text.index(after: index) }
+            let nanosPerUnit: Double
+            switch text[unitStart..<index] {
+            case "ns": nanosPerUnit = 1
+            case "us", "µs": nanosPerUnit = 1e3
+            case "ms": nanosPerUnit = 1e6
+            case "s": nanosPerUnit = 1e9
+            case "m": nanosPerUnit = 60e9
+            case "h": nanosPerUnit = 3600e9
+            case "d": nanosPerUnit = 86400e9
+            default: return nil
+            }
+            total += .nanoseconds(Int64(value * nanosPerUnit))
+            any = true
+        }
+        return any ? total : nil
+    }
+
+    /// `512`, `64KiB`, `32MiB`, `1GiB` (binary) or `100KB`, `8MB`, `1GB` (decimal); `B` allowed.
+    static func size(_ text: String) -> Int? {
+        let text = text.trimmingCharacters(in: .whitespaces)
+        var index = text.startIndex
+        while index < text.endIndex, text[index].isNumber || text[index] == "." { index = text.index(after: index) }
+        guard index > text.startIndex, let value = Double(text[text.startIndex..<index]), value >= 0 else { return nil }
+        let multiplier: Double
+        switch text[index...].trimmingCharacters(in: .whitespaces) {
+        case "", "B": multiplier = 1
+        case "KiB": multiplier = 1024
+        case "MiB": multiplier = 1024 * 1024
+        case "GiB": multiplier = 1024 * 1024 * 1024
+        case "KB", "kB": multiplier = 1000
+        case "MB": multiplier = 1_000_000
+        case "GB": multiplier = 1_000_000_000
+        default: return nil
+        }
+        let bytes = value * multiplier
+        guard bytes < Double(Int.max) else { return nil }
+        return Int(bytes)
+    }
+
+    static func format(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        if attoseconds == 0 { return "\(seconds)s" }
+        return "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000)ms"
+    }
+}
+
+/// `host:port` as written in `listen:` keys.
+struct HostPort: Sendable, Equatable, CustomStringConvertible {
+    var host: String
+    var port: Int
+
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    init?(_ text: String) {
+        var text = Substring(text)
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            // [::1]:8089
+            host = String(text[text.index(after: text.startIndex)..<close])
+            text = text[text.index(after: close)...]
+            guard text.hasPrefix(":"), let port = Int(text.dropFirst()), (0...65535).contains(port) else { return nil }
+            self.port = port
+            return
+        }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        host = String(text[..<colon])
+        if host.isEmpty { host = "0.0.0.0" }
+        self.port = port
+    }
+
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

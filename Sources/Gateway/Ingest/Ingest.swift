@@ -1,0 +1,97 @@
+import Foundation
+import GatewayCore
+import Logging
+
+/// The path every input takes after its transport: decode, normalise (default tags, receive time),
+/// validate against schemas, count, and keep what was refused. One per source (listener).
+final class Ingest: Sendable {
+    let source: String
+    let metrics: ListenerMetrics
+    let defaultTags: [Tag]
+    let schemas: SchemaSet
+    let router: Router
+    let deadLetter: DeadLetterFile?
+    let log: RateLimitedLog
+
+    init(
+        source: String, metrics: ListenerMetrics, defaultTags: [Tag], schemas: SchemaSet, router: Router,
+        deadLetter: DeadLetterFile?, logger: Logger
+    ) {
+        self.source = source
+        self.metrics = metrics
+        self.defaultTags = defaultTags
+        self.schemas = schemas
+        self.router = router
+        self.deadLetter = deadLetter
+        self.log = RateLimitedLog(logger: logger)
+    }
+
+    static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    /// Decodes `bytes` (format by its first byte unless given), appending points to `points`.
+    /// Malformed lines are counted, logged (rate-limited) and dead-lettered here; the returned
+    /// errors are for the caller's answer (HTTP).
+    @discardableResult
+    func decode(
+        _ bytes: UnsafeRawBufferPointer, format: PayloadFormat? = nil, precision: Precision?, receiveTime: Int64,
+        into points: inout [Point]
+    ) -> [PointError] {
+        var errors: [PointError] = []
+        let before = points.count
+        switch format ?? PayloadFormat.detect(bytes) {
+        case .lineProtocol:
+            LineProtocolDecoder(precision: precision ?? .nanoseconds)
+                .decode(bytes, receiveTime: receiveTime, into: &points, errors: &errors)
+        case .json:
+            JSONPointDecoder(precision: precision ?? .seconds)
+                .decode(bytes, receiveTime: receiveTime, into: &points, errors: &errors)
+        }
+        metrics.received.increment(by: Int64(points.count - before + errors.count))
+        for error in errors { reject(error, input: error.text, receiveTime: receiveTime) }
+        return errors
+    }
+
+    /// Counts, logs and keeps one refused line or point.
+    func reject(_ error: PointError, input: String, receiveTime: Int64) {
+        metrics.rejected(error.reason)
+        log.warning(
+            "input rejected",
+            metadata: [
+                "source": "\(source)", "reason": "\(error.reason)", "error": "\(error)", "input": "\(input.prefix(200))",
+            ])
+        deadLetter?.record(source: source, error: error, input: input, receiveTime: receiveTime)
+    }
+
+    /// Adds default tags and validates schemas in place; points that fail are removed, counted
+    /// and returned as errors (with `line` = the point's 1-based position in `points`).
+    @discardableResult
+    func normalise(_ points: inout [Point], receiveTime: Int64) -> [PointError] {
+        if !defaultTags.isEmpty {
+            for i in points.indices {
+                for tag in defaultTags { points[i].addTagIfAbsent(tag.key, tag.value) }
+            }
+        }
+        var failures: [PointError] = []
+        if !schemas.isEmpty {
+            var kept = 0
+            for i in points.indices {
+                var point = points[i]
+                if let reason = schemas.validate(&point) {
+                    let error = PointError(line: i + 1, column: 0, reason: .schema, message: reason)
+                    failures.append(error)
+                    reject(error, input: LineProtocolEncoder().line(point), receiveTime: receiveTime)
+                } else {
+                    points[kept] = point
+                    kept += 1
+                }
+            }
+            points.removeLast(points.count - kept)
+        }
+        metrics.accepted.increment(by: Int64(points.count))
+        return failures
+    }
+}

@@ -1,0 +1,260 @@
+import CompressNIO
+import CoreMetrics
+import Foundation
+import GatewayCore
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The HTTP listener: InfluxDB's write endpoints (`/api/v2/write`, `/write`), JSON points
+/// (`/api/v1/points`), and the operator endpoints (`/health`, `/metrics`, `/api/v1/status`).
+struct HTTPListener: Service {
+    let name: String
+    let config: HTTPListenerConfig
+    let ingest: Ingest
+    let addresses: ListenerAddresses
+    let status: StatusReporter
+    let logger: Logger
+
+    func run() async throws {
+        let router = Hummingbird.Router(context: BasicRequestContext.self)
+        let unauthorized = Counter(
+            label: "gateway_http_unauthorized_total", dimensions: [("listener", name)], factory: status.metrics.factory)
+        let handlers = HTTPHandlers(config: config, ingest: ingest, status: status, unauthorized: unauthorized)
+        router.post("/api/v2/write") { request, _ in await handlers.influxWrite(request) }
+        router.post("/write") { request, _ in await handlers.influxWrite(request) }
+        router.post("/api/v1/points") { request, _ in await handlers.jsonPoints(request) }
+        router.get("/health") { _, _ in handlers.health() }
+        router.get("/ping") { _, _ in Response(status: .noContent) }
+        router.head("/ping") { _, _ in Response(status: .noContent) }
+        router.get("/metrics") { _, _ in handlers.metrics() }
+        router.get("/api/v1/status") { _, _ in handlers.statusJSON() }
+
+        let addresses = self.addresses
+        let name = self.name
+        let logger = self.logger
+        let host = config.listen.host
+        var serverLogger = logger
+        serverLogger.logLevel = max(logger.logLevel, .notice)
+        let app = Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: .hostname(config.listen.host, port: config.listen.port)),
+            onServerRunning: { channel in
+                addresses.set(name, channel.localAddress)
+                logger.info(
+                    "http listener ready",
+                    metadata: ["listener": "\(name)", "address": "\(host):\(channel.localAddress?.port ?? 0)"])
+            },
+            logger: serverLogger
+        )
+        try await app.run()
+        logger.info("http listener stopped", metadata: ["listener": "\(name)"])
+    }
+}
+
+/// The request handlers, separate from the server so each reads on its own.
+struct HTTPHandlers: Sendable {
+    let config: HTTPListenerConfig
+    let ingest: Ingest
+    let status: StatusReporter
+    let unauthorized: CoreMetrics.Counter
+
+    // MARK: Influx writes
+
+    func influxWrite(_ request: Request) async -> Response {
+        if let denied = authorize(request) { return denied }
+        let query = request.uri.queryParameters
+        var precision = Precision.nanoseconds
+        if let text = query.get("precision") {
+            guard let p = Precision(influx: text) else {
+                return Self.influxError(.badRequest, code: "invalid", message: "invalid precision \"\(text)\": expected ns, us, ms or s")
+            }
+            precision = p
+        }
+        let body: ByteBuffer
+        switch await readBody(request) {
+        case .success(let b): body = b
+        case .failure(let failure): return failure.response
+        }
+        let receiveTime = Ingest.now()
+        var points: [Point] = []
+        points.reserveCapacity(body.readableBytes / 64)
+        let errors = body.withUnsafeReadableBytes { bytes in
+            ingest.decode(bytes, format: .lineProtocol, precision: precision, receiveTime: receiveTime, into: &points)
+        }
+        if let first = errors.first {
+            // As InfluxDB: a batch with a malformed line is refused whole, so the client can fix and resend it.
+            if !points.isEmpty { ingest.metrics.rejected(RejectReason("batch_rejected"), count: points.count) }
+            let more = errors.count > 1 ? " (and \(errors.count - 1) more bad lines)" : ""
+            return Self.influxError(
+                .badRequest, code: "invalid",
+                message: "unable to parse '\(first.text)': \(first.message) at line \(first.line), column \(first.column)\(more); no points were written",
+                line: first.line)
+        }
+        let rejected = ingest.normalise(&points, receiveTime: receiveTime)
+        await ingest.router.push(points, source: ingest.source)
+        if !rejected.isEmpty {
+            return Self.partialWrite(rejected, written: points.count)
+        }
+        return Response(status: .noContent)
+    }
+
+    // MARK: JSON points
+
+    func jsonPoints(_ request: Request) async -> Response {
+        if let denied = authorize(request) { return denied }
+        var precision = Precision.seconds
+        if let text = request.uri.queryParameters.get("precision") {
+            guard let p = Precision(influx: text) else {
+                return Self.influxError(.badRequest, code: "invalid", message: "invalid precision \"\(text)\": expected ns, us, ms or s")
+            }
+            precision = p
+        }
+        let body: ByteBuffer
+        switch await readBody(request) {
+        case .success(let b): body = b
+        case .failure(let failure): return failure.response
+        }
+        let receiveTime = Ingest.now()
+        var points: [Point] = []
+        let errors = body.withUnsafeReadableBytes { bytes in
+            ingest.decode(bytes, format: .json, precision: precision, receiveTime: receiveTime, into: &points)
+        }
+        let rejected = ingest.normalise(&points, receiveTime: receiveTime)
+        await ingest.router.push(points, source: ingest.source)
+        let all = errors + rejected
+        if all.isEmpty { return Response(status: .noContent) }
+        if points.isEmpty {
+            return Self.json(.badRequest, Self.errorList(code: "invalid", written: 0, errors: all))
+        }
+        return Self.json(.unprocessableContent, Self.errorList(code: "unprocessable entity", written: points.count, errors: all))
+    }
+
+    // MARK: Operator endpoints
+
+    func health() -> Response {
+        if status.isDraining {
+            return Self.json(.serviceUnavailable, #"{"status":"fail","message":"draining"}"#)
+        }
+        return Self.json(.ok, #"{"status":"pass"}"#)
+    }
+
+    func metrics() -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: status.metrics.exposition())))
+    }
+
+    func statusJSON() -> Response {
+        Self.json(.ok, status.json())
+    }
+
+    // MARK: Helpers
+
+    /// 401 unless the configured token is given (`Token`, `Bearer`, Basic password, or `p=`).
+    func authorize(_ request: Request) -> Response? {
+        guard !config.token.isEmpty else { return nil }
+        if let header = request.headers[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            if parts.count == 2 {
+                let scheme = parts[0].lowercased()
+                let credential = String(parts[1])
+                if scheme == "token" || scheme == "bearer", credential == config.token { return nil }
+                if scheme == "basic", let decoded = Data(base64Encoded: credential),
+                    let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":"),
+                    String(text[text.index(after: colon)...]) == config.token
+                {
+                    return nil
+                }
+            }
+        } else if let password = request.uri.queryParameters.get("p"), password == config.token {
+            return nil
+        }
+        unauthorized.increment()
+        return Self.influxError(.unauthorized, code: "unauthorized", message: "unauthorized access")
+    }
+
+    /// The body, decompressed when gzip, with the size limit applied before and after.
+    func readBody(_ request: Request) async -> Result<ByteBuffer, ResponseFailure> {
+        let limit = config.maxBody
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            return .failure(ResponseFailure(Self.tooLarge(limit)))
+        }
+        var body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            return .failure(ResponseFailure(Self.tooLarge(limit)))
+        } catch {
+            return .failure(ResponseFailure(Self.influxError(.badRequest, code: "invalid", message: "cannot read the request body: \(error)")))
+        }
+        switch request.headers[.contentEncoding]?.lowercased() {
+        case nil, "identity":
+            return .success(body)
+        case "gzip":
+            do {
+                return .success(try body.decompress(with: .gzip(), maxSize: limit))
+            } catch let error as CompressNIOError where error == .bufferOverflow {
+                return .failure(ResponseFailure(Self.tooLarge(limit, decompressed: true)))
+            } catch {
+                return .failure(ResponseFailure(Self.influxError(.badRequest, code: "invalid", message: "body is not valid gzip: \(error)")))
+            }
+        case let other?:
+            return .failure(
+                ResponseFailure(Self.influxError(.unsupportedMediaType, code: "unsupported media type", message: "unsupported Content-Encoding \"\(other)\": send identity or gzip")))
+        }
+    }
+
+    struct ResponseFailure: Error {
+        var response: Response
+        init(_ response: Response) { self.response = response }
+    }
+
+    static func tooLarge(_ limit: Int, decompressed: Bool = false) -> Response {
+        influxError(
+            .contentTooLarge, code: "request too large",
+            message: "request body is larger than the limit of \(limit) bytes\(decompressed ? " once decompressed" : "")")
+    }
+
+    /// InfluxDB's error body: `{"code": ..., "message": ..., "line": n}`.
+    static func influxError(_ status: HTTPResponse.Status, code: String, message: String, line: Int? = nil) -> Response {
+        var out: [UInt8] = Array(#"{"code":"#.utf8)
+        JSONPointEncoder.appendJSONString(code, to: &out)
+        out.append(contentsOf: #","message":"#.utf8)
+        JSONPointEncoder.appendJSONString(message, to: &out)
+        if let line { out.append(contentsOf: ",\"line\":\(line)".utf8) }
+        out.append(UInt8(ascii: "}"))
+        return json(status, String(decoding: out, as: UTF8.self))
+    }
+
+    /// 422 as InfluxDB answers a partial write: the valid points were written, these were not.
+    static func partialWrite(_ rejected: [PointError], written: Int) -> Response {
+        json(.unprocessableContent, errorList(code: "unprocessable entity", written: written, errors: rejected))
+    }
+
+    static func errorList(code: String, written: Int, errors: [PointError]) -> String {
+        var out: [UInt8] = Array(#"{"code":"#.utf8)
+        JSONPointEncoder.appendJSONString(code, to: &out)
+        let summary = "partial write: \(errors.count) rejected, \(written) written: " + (errors.first.map { "\($0)" } ?? "")
+        out.append(contentsOf: #","message":"#.utf8)
+        JSONPointEncoder.appendJSONString(summary, to: &out)
+        out.append(contentsOf: ",\"written\":\(written),\"rejected\":[".utf8)
+        for (i, error) in errors.prefix(100).enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: "{\"line\":\(error.line),\"reason\":".utf8)
+            JSONPointEncoder.appendJSONString(error.reason.rawValue, to: &out)
+            out.append(contentsOf: #","message":"#.utf8)
+            JSONPointEncoder.appendJSONString(error.message, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: "]}".utf8)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

@@ -1,0 +1,212 @@
+import CoreMetrics
+import Foundation
+import GatewayCore
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// Receives points over UDP: each datagram holds line-protocol lines or JSON points.
+///
+/// Datagrams are read in vectors (recvmmsg) into a receive buffer sized for whole datagrams, decoded
+/// on the event loop, and routed once per read burst. When a `block` queue is full the listener stops
+/// reading; the kernel's buffer then absorbs the burst, and what it drops is read from
+/// `/proc/net/udp` and reported as `gateway_udp_kernel_drops_total`.
+struct UDPListener: Service {
+    let name: String
+    let config: UDPListenerConfig
+    let ingest: Ingest
+    let addresses: ListenerAddresses
+    let metrics: GatewayMetrics
+    let logger: Logger
+
+    func run() async throws {
+        let ingest = self.ingest
+        let config = self.config
+        let truncated = Counter(
+            label: "gateway_udp_truncated_datagrams_total", dimensions: [("listener", name)], factory: metrics.factory)
+        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.datagramVectorReadMessageCount, value: config.vectorReads)
+            .channelOption(
+                .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: config.vectorReads * (config.maxDatagram + 1)))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        UDPIngestHandler(ingest: ingest, config: config, truncated: truncated))
+                }
+            }
+            .bind(host: config.listen.host, port: config.listen.port)
+            .get()
+        let granted = try await setReceiveBuffer(channel)
+        let port = channel.localAddress?.port ?? config.listen.port
+        registerKernelDrops(port: port)
+        addresses.set(name, channel.localAddress)
+        logger.info(
+            "udp listener ready",
+            metadata: [
+                "listener": "\(name)", "address": "\(config.listen.host):\(port)",
+                "receive_buffer": "\(granted)", "receive_buffer_requested": "\(config.receiveBuffer)",
+            ])
+        await withGracefulShutdownHandler {
+            try? await channel.closeFuture.get()
+        } onGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+        logger.info("udp listener stopped", metadata: ["listener": "\(name)"])
+    }
+
+    /// Asks for the configured receive buffer with SO_RCVBUFFORCE (root may exceed rmem_max),
+    /// else SO_RCVBUF; returns the size the kernel granted (it reports double the asked value).
+    func setReceiveBuffer(_ channel: any Channel) async throws -> Int {
+        let size = SocketOptionValue(config.receiveBuffer)
+        let force = ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: 33))  // SO_RCVBUFFORCE
+        do {
+            try await channel.setOption(force, value: size).get()
+        } catch {
+            try? await channel.setOption(.socketOption(.so_rcvbuf), value: size).get()
+        }
+        let granted = try await channel.getOption(.socketOption(.so_rcvbuf)).get()
+        if Int(granted) / 2 < config.receiveBuffer {
+            logger.warning(
+                "udp receive buffer smaller than configured (raise net.core.rmem_max or run as root)",
+                metadata: ["listener": "\(name)", "granted": "\(granted)", "requested": "\(config.receiveBuffer)"])
+        }
+        return Int(granted)
+    }
+
+    /// Reports the kernel's drop count for this socket at every metrics export.
+    func registerKernelDrops(port: Int) {
+        let counter = Counter(label: "gateway_udp_kernel_drops_total", dimensions: [("listener", name)], factory: metrics.factory)
+        let last = Mutex<Int>(KernelUDPStats.drops(port: port))
+        metrics.addRefresher {
+            let now = KernelUDPStats.drops(port: port)
+            last.withLock { previous in
+                if now > previous { counter.increment(by: Int64(now - previous)) }
+                previous = now
+            }
+        }
+    }
+}
+
+/// Decodes datagrams on the event loop and routes what a read burst produced in one go.
+final class UDPIngestHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    let ingest: Ingest
+    let config: UDPListenerConfig
+    let truncated: CoreMetrics.Counter
+    private var pending: [Point] = []
+    private var paused = false
+    private var receiveTime: Int64 = 0
+
+    init(ingest: Ingest, config: UDPListenerConfig, truncated: CoreMetrics.Counter) {
+        self.ingest = ingest
+        self.config = config
+        self.truncated = truncated
+        pending.reserveCapacity(8192)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        if pending.isEmpty { receiveTime = Ingest.now() }
+        if envelope.data.readableBytes > config.maxDatagram {
+            // Each slot holds max_datagram + 1 bytes, so a full slot means the kernel cut the datagram.
+            // Its last line would be garbage: the datagram is refused whole, counted and logged.
+            truncated.increment()
+            ingest.log.warning(
+                "udp datagram too large, dropped",
+                metadata: ["source": "\(ingest.source)", "max_datagram": "\(config.maxDatagram)"])
+            return
+        }
+        envelope.data.withUnsafeReadableBytes { bytes in
+            _ = ingest.decode(bytes, precision: config.precision, receiveTime: receiveTime, into: &pending)
+        }
+        if pending.count >= 16_384 { flush(context: context) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        flush(context: context)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // One bad read never tears down the listener.
+        ingest.log.warning("udp read error", metadata: ["source": "\(ingest.source)", "error": "\(error)"])
+    }
+
+    private func flush(context: ChannelHandlerContext) {
+        guard !pending.isEmpty else { return }
+        ingest.normalise(&pending, receiveTime: receiveTime)
+        let full = ingest.router.offer(pending, source: ingest.source)
+        pending.removeAll(keepingCapacity: true)
+        if full, !paused { pause(context: context) }
+    }
+
+    /// Stops reading until every `block` queue has room again.
+    private func pause(context: ChannelHandlerContext) {
+        paused = true
+        let channel = context.channel
+        channel.setOption(.autoRead, value: false).whenComplete { _ in }
+        let router = ingest.router
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        Task {
+            await router.waitForSpace()
+            eventLoop.execute {
+                loopBound.value.paused = false
+                channel.setOption(.autoRead, value: true).whenComplete { _ in }
+                channel.read()
+            }
+        }
+    }
+}
+
+/// Reads per-socket counters from `/proc/net/udp` and `/proc/net/udp6`.
+enum KernelUDPStats {
+    /// The kernel's drop count summed over the UDP sockets bound to local `port`.
+    static func drops(port: Int) -> Int {
+        var total = 0
+        for file in ["/proc/net/udp", "/proc/net/udp6"] {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let columns = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard columns.count >= 13, let colon = columns[1].lastIndex(of: ":"),
+                    let localPort = Int(columns[1][columns[1].index(after: colon)...], radix: 16), localPort == port,
+                    let drops = Int(columns[columns.count - 1])
+                else { continue }
+                total += drops
+            }
+        }
+        return total
+    }
+}
+
+/// Where each listener ended up listening (port 0 picks a free port): for tests and the log.
+final class ListenerAddresses: Sendable {
+    private let box = Mutex<[String: SocketAddress]>([:])
+
+    func set(_ name: String, _ address: SocketAddress?) {
+        guard let address else { return }
+        box.withLock { $0[name] = address }
+    }
+
+    func get(_ name: String) -> SocketAddress? { box.withLock { $0[name] } }
+
+    /// Waits (up to `timeout`) until listener `name` is bound.
+    func wait(for name: String, timeout: Duration = .seconds(10)) async -> SocketAddress? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let address = get(name) { return address }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return get(name)
+    }
+}

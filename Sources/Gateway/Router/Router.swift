@@ -1,0 +1,150 @@
+import CoreMetrics
+import GatewayCore
+import Metrics
+import Sinks
+
+/// Sends each point to the sinks its rules name. Rules are tried in order; every matching rule adds
+/// its sinks, and a rule with `stop` ends the search. Points no rule sent anywhere go to the
+/// default route when there is one, else they are counted as unrouted (never silently lost).
+final class Router: Sendable {
+    struct Rule: Sendable {
+        var name: String
+        var series: [Glob]
+        var tags: [(key: String, pattern: Glob)]
+        var sources: [Glob]
+        var sinkMask: UInt64
+        var stop: Bool
+
+        func matches(_ point: Point) -> Bool {
+            if !series.isEmpty, !series.contains(where: { $0.matches(point.series) }) { return false }
+            for (key, pattern) in tags {
+                guard let value = point.tag(key), pattern.matches(value) else { return false }
+            }
+            return true
+        }
+
+        func matchesSource(_ source: String) -> Bool {
+            sources.isEmpty || sources.contains(where: { $0.matches(source) })
+        }
+    }
+
+    struct Target: Sendable {
+        var name: String
+        var queue: SinkQueue
+        var metrics: SinkMetrics
+    }
+
+    let rules: [Rule]
+    let defaultMask: UInt64
+    let targets: [Target]
+    let routed: [CoreMetrics.Counter]
+    let defaultRouted: CoreMetrics.Counter?
+    let unrouted: CoreMetrics.Counter
+
+    init(routes: [RouteConfig], targets: [Target], factory: any MetricsFactory) {
+        self.targets = targets
+        func mask(_ names: [String]) -> UInt64 {
+            var mask: UInt64 = 0
+            for name in names {
+                if let index = targets.firstIndex(where: { $0.name == name }) { mask |= 1 << UInt64(index) }
+            }
+            return mask
+        }
+        var rules: [Rule] = []
+        var defaultMask: UInt64 = 0
+        var defaultName: String?
+        for route in routes {
+            if route.isDefault {
+                defaultMask = mask(route.to)
+                defaultName = route.name
+                continue
+            }
+            rules.append(
+                Rule(
+                    name: route.name, series: route.series.map(Glob.init),
+                    tags: route.tags.map { ($0.key, Glob($0.pattern)) }, sources: route.sources.map(Glob.init),
+                    sinkMask: mask(route.to), stop: route.stop))
+        }
+        self.rules = rules
+        self.defaultMask = defaultMask
+        routed = rules.map {
+            Counter(label: "gateway_points_routed_total", dimensions: [("route", $0.name)], factory: factory)
+        }
+        defaultRouted = defaultName.map {
+            Counter(label: "gateway_points_routed_total", dimensions: [("route", $0)], factory: factory)
+        }
+        unrouted = Counter(label: "gateway_points_unrouted_total", factory: factory)
+    }
+
+    /// Splits `points` per sink. Returns one array per target (empty where nothing goes).
+    func split(_ points: [Point], source: String) -> [[Point]] {
+        var perSink = [[Point]](repeating: [], count: targets.count)
+        var routedCounts = [Int](repeating: 0, count: rules.count)
+        var defaultCount = 0
+        var unroutedCount = 0
+        // Rules whose source condition holds for this batch (all points of a batch share a source).
+        let active = rules.indices.filter { rules[$0].matchesSource(source) }
+        for point in points {
+            var mask: UInt64 = 0
+            for index in active {
+                let rule = rules[index]
+                if rule.matches(point) {
+                    mask |= rule.sinkMask
+                    routedCounts[index] += 1
+                    if rule.stop { break }
+                }
+            }
+            if mask == 0 {
+                if defaultMask != 0 {
+                    mask = defaultMask
+                    defaultCount += 1
+                } else {
+                    unroutedCount += 1
+                    continue
+                }
+            }
+            if mask & (mask - 1) == 0 {
+                perSink[mask.trailingZeroBitCount].append(point)
+            } else {
+                var m = mask
+                while m != 0 {
+                    perSink[m.trailingZeroBitCount].append(point)
+                    m &= m - 1
+                }
+            }
+        }
+        for (index, count) in routedCounts.enumerated() where count > 0 { routed[index].increment(by: Int64(count)) }
+        if defaultCount > 0 { defaultRouted?.increment(by: Int64(defaultCount)) }
+        if unroutedCount > 0 { unrouted.increment(by: Int64(unroutedCount)) }
+        return perSink
+    }
+
+    /// Routes without waiting (the UDP event loop). Returns true when some `block` queue is full,
+    /// so the caller should pause reading until ``waitForSpace()``.
+    func offer(_ points: [Point], source: String) -> Bool {
+        var full = false
+        for (index, chunk) in split(points, source: source).enumerated() where !chunk.isEmpty {
+            let target = targets[index]
+            let result = target.queue.offer(chunk)
+            if result.dropped > 0 { target.metrics.droppedQueueFull.increment(by: Int64(result.dropped)) }
+            if result.full && target.queue.policy == .block { full = true }
+        }
+        return full
+    }
+
+    /// Routes, waiting for room in `block` queues (HTTP requests, plugins).
+    func push(_ points: [Point], source: String) async {
+        for (index, chunk) in split(points, source: source).enumerated() where !chunk.isEmpty {
+            let target = targets[index]
+            let dropped = await target.queue.push(chunk)
+            if dropped > 0 { target.metrics.droppedQueueFull.increment(by: Int64(dropped)) }
+        }
+    }
+
+    /// Returns when every `block` queue has room.
+    func waitForSpace() async {
+        for target in targets where target.queue.policy == .block {
+            await target.queue.waitForSpace()
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import GatewayCore
+import Synchronization
+
+/// A bounded, multi-producer single-consumer queue of points in front of one sink.
+///
+/// Producers hand over whole chunks (the points of one datagram or request), so the lock is
+/// taken once per chunk, not per point. Capacity is counted in points.
+public final class SinkQueue: Sendable {
+    public let capacity: Int
+    public let policy: OverflowPolicy
+
+    /// The result of a non-waiting offer.
+    public struct OfferResult: Sendable, Equatable {
+        /// Points dropped to respect the capacity (drop policies only).
+        public var dropped: Int
+        /// True when the queue is at or over capacity after the offer: a `block` producer that
+        /// cannot wait should pause until ``waitForSpace()`` returns.
+        public var full: Bool
+    }
+
+    private struct State: ~Copyable {
+        var chunks: [[Point]] = []
+        var head = 0
+        /// Points in `chunks[head...]`, minus `headOffset`.
+        var count = 0
+        /// Points of `chunks[head]` already taken.
+        var headOffset = 0
+        var closed = false
+        var consumer: CheckedContinuation<Void, Never>?
+        var consumerThreshold = 1
+        /// A wake-up that arrived while the consumer was not waiting; consumed by the next wait.
+        var wakePending = false
+        var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    public init(capacity: Int, policy: OverflowPolicy) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+        self.policy = policy
+    }
+
+    public var count: Int { state.withLock { $0.count } }
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// Adds points without waiting. With `block`, points are always taken (the queue may go over
+    /// capacity by one chunk) and `full` tells the caller to pause. After `close()`, points are
+    /// refused and reported as dropped.
+    @discardableResult
+    public func offer(_ points: [Point]) -> OfferResult {
+        if points.isEmpty { return OfferResult(dropped: 0, full: false) }
+        var wake: CheckedContinuation<Void, Never>?
+        let result = state.withLock { (s: inout State) -> OfferResult in
+            if s.closed { return OfferResult(dropped: points.count, full: true) }
+            var dropped = 0
+            switch policy {
+            case .block:
+                Self.append(points, to: &s)
+            case .dropNewest:
+                let room = max(0, capacity - s.count)
+                if room >= points.count {
+                    Self.append(points, to: &s)
+                } else {
+                    dropped = points.count - room
+                    if room > 0 { Self.append(Array(points[0..<room]), to: &s) }
+                }
+            case .dropOldest:
+                var incoming = points
+                if incoming.count > capacity {
+                    dropped += incoming.count - capacity
+                    incoming = Array(incoming[(incoming.count - capacity)...])
+                }
+                let excess = s.count + incoming.count - capacity
+                if excess > 0 { dropped += Self.discard(excess, from: &s) }
+                Self.append(incoming, to: &s)
+            }
+            if s.consumer != nil, s.count >= s.consumerThreshold {
+                wake = s.consumer
+                s.consumer = nil
+            }
+            return OfferResult(dropped: dropped, full: s.count >= capacity)
+        }
+        wake?.resume()
+        return result
+    }
+
+    /// Adds points, waiting for room first when the policy is `block`. Returns the points dropped.
+    public func push(_ points: [Point]) async -> Int {
+        if policy == .block {
+            while true {
+                let hasRoom = state.withLock { $0.closed || $0.count < capacity }
+                if hasRoom { break }
+                await waitForSpace()
+            }
+        }
+        return offer(points).dropped
+    }
+
+    /// Returns when the queue is below capacity (or closed).
+    public func waitForSpace() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { (s: inout State) -> Bool in
+                if s.closed || s.count < capacity { return true }
+                s.spaceWaiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    /// Waits until at least `threshold` points are queued, the queue is closed, or ``wakeConsumer()``
+    /// is called (by the flush timer). Only the single consumer calls this.
+    public func waitForPoints(threshold: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { (s: inout State) -> Bool in
+                if s.closed || s.count >= threshold || s.wakePending {
+                    s.wakePending = false
+                    return true
+                }
+                s.consumer = continuation
+                s.consumerThreshold = threshold
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    /// Resumes a waiting consumer whatever the count (flush interval reached, or shutdown).
+    public func wakeConsumer() {
+        let consumer = state.withLock { (s: inout State) -> CheckedContinuation<Void, Never>? in
+            guard let consumer = s.consumer else {
+                s.wakePending = true
+                return nil
+            }
+            s.consumer = nil
+            return consumer
+        }
+        consumer?.resume()
+    }
+
+    /// Takes up to `max` points, oldest first.
+    public func take(max: Int) -> [Point] {
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        let points = state.withLock { (s: inout State) -> [Point] in
+            var out: [Point] = []
+            out.reserveCapacity(Swift.min(max, s.count))
+            while out.count < max, s.head < s.chunks.count {
+                let chunk = s.chunks[s.head]
+                let available = chunk.count - s.headOffset
+                let wanted = max - out.count
+                if available <= wanted {
+                    if s.headOffset == 0 && out.isEmpty && available == wanted {
+                        out = chunk
+                    } else {
+                        out.append(contentsOf: chunk[s.headOffset...])
+                    }
+                    s.chunks[s.head] = []
+                    s.head += 1
+                    s.headOffset = 0
+                } else {
+                    out.append(contentsOf: chunk[s.headOffset..<(s.headOffset + wanted)])
+                    s.headOffset += wanted
+                }
+            }
+            s.count -= out.count
+            Self.compact(&s)
+            if s.count < capacity, !s.spaceWaiters.isEmpty {
+                waiters = s.spaceWaiters
+                s.spaceWaiters = []
+            }
+            return out
+        }
+        for waiter in waiters { waiter.resume() }
+        return points
+    }
+
+    /// Refuses further points and wakes everybody; queued points can still be taken.
+    public func close() {
+        let (consumer, waiters) = state.withLock { (s: inout State) in
+            s.closed = true
+            defer {
+                s.consumer = nil
+                s.spaceWaiters = []
+            }
+            return (s.consumer, s.spaceWaiters)
+        }
+        consumer?.resume()
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private static func append(_ points: [Point], to s: inout State) {
+        s.chunks.append(points)
+        s.count += points.count
+    }
+
+    /// Drops `n` oldest points; returns how many were dropped.
+    private static func discard(_ n: Int, from s: inout State) -> Int {
+        var remaining = n
+        while remaining > 0, s.head < s.chunks.count {
+            let available = s.chunks[s.head].count - s.headOffset
+            if available <= remaining {
+                remaining -= available
+                s.chunks[s.head] = []
+                s.head += 1
+                s.headOffset = 0
+            } else {
+                s.headOffset += remaining
+                remaining = 0
+            }
+        }
+        let dropped = n - remaining
+        s.count -= dropped
+        compact(&s)
+        return dropped
+    }
+
+    private static func compact(_ s: inout State) {
+        if s.head == s.chunks.count {
+            s.chunks.removeAll(keepingCapacity: true)
+            s.head = 0
+        } else if s.head > 1024, s.head * 2 > s.chunks.count {
+            s.chunks.removeFirst(s.head)
+            s.head = 0
+        }
+    }
+}
