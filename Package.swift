@@ -64,14 +64,20 @@ let package = Package(
             ]
         ),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),
-        .testTarget(name: "SinksTests", dependencies: ["Sinks", "GatewayCore"]),
+        .testTarget(
+            name: "SinksTests",
+            dependencies: ["Sinks", "GatewayCore", .product(name: "Metrics", package: "swift-metrics")]
+        ),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "GatewayCore", "Sinks",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
+            resources: [.copy("Scripts")]
         ),
     ]
 )

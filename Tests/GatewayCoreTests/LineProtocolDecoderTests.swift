@@ -172,8 +172,8 @@ struct LineProtocolFieldValueTests {
         ("0.1", 0.1),
         ("007.5", 7.5),
         ("123456789012345", 123_456_789_012_345),
-        ("1234567890123456789", 1_234_567_890_123_456_789),
-        ("9007199254740993", 9_007_199_254_740_993),  // rounds like Double("9007199254740993")
+        ("1234567890123456789", 1_234_567_890_123_456_768),  // the nearest Double
+        ("9007199254740993", 9_007_199_254_740_992),  // 2^53 + 1: a tie, rounded to even
         ("1.7976931348623157e308", .greatestFiniteMagnitude),
         ("4.9e-324", .leastNonzeroMagnitude),
         ("1e-400", 0),  // underflow to zero is a finite value

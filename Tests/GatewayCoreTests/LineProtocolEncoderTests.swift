@@ -77,7 +77,7 @@ struct LineProtocolEncoderTests {
         (1e-5, "1e-05"),
         (1e20, "1e+20"),
         (1e300, "1e+300"),
-        (5e-324, "5e-324"),
+        (.leastNonzeroMagnitude, "5e-324"),
         (999_999_999_999_999, "999999999999999"),
         (-123.25, "-123.25"),
     ]
@@ -88,8 +88,8 @@ struct LineProtocolEncoderTests {
     }
 
     static let floats: [Double] = [
-        0, -0.0, 0.1, 0.2, 0.30000000000000004, 1e-5, 1e300, 5e-324, -5e-324, 3, 1e20, -1e20, 1e15, 1e15 - 1,
-        -(1e15 - 1), 9_007_199_254_740_993, 123_456.789, 1.0 / 3.0, -2.5e-300, .greatestFiniteMagnitude,
+        0, -0.0, 0.1, 0.2, 0.30000000000000004, 1e-5, 1e300, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 3,
+        1e20, -1e20, 1e15, 1e15 - 1, -(1e15 - 1), 9_007_199_254_740_994, 123_456.789, 1.0 / 3.0, -2.5e-300, .greatestFiniteMagnitude,
         -.greatestFiniteMagnitude, .leastNormalMagnitude, .leastNonzeroMagnitude, .pi, 4.35, 1e-7, 1e16, 12345.0,
     ]
 
@@ -200,7 +200,7 @@ struct PointGenerator {
         case 1: return Double(int(-1_000_000...1_000_000))
         case 2: return Double.random(in: -1...1, using: &rng)
         case 3:
-            return [0, -0.0, 0.1, 1e-5, 1e300, 5e-324, 1e20, 1e15, -1e15, 3, .greatestFiniteMagnitude, -.leastNormalMagnitude]
+            return [0, -0.0, 0.1, 1e-5, 1e300, .leastNonzeroMagnitude, 1e20, 1e15, -1e15, 3, .greatestFiniteMagnitude, -.leastNormalMagnitude]
                 .randomElement(using: &rng)!
         case 4:
             var d = Double(int(-99_999...99_999))

@@ -36,18 +36,19 @@ final class Ingest: Sendable {
     /// Malformed lines are counted, logged (rate-limited) and dead-lettered here; the returned
     /// errors are for the caller's answer (HTTP).
     @discardableResult
+    /// `linePrecision` is the unit of line-protocol timestamps, `jsonPrecision` that of JSON `time`.
     func decode(
-        _ bytes: UnsafeRawBufferPointer, format: PayloadFormat? = nil, precision: Precision?, receiveTime: Int64,
-        into points: inout [Point]
+        _ bytes: UnsafeRawBufferPointer, format: PayloadFormat? = nil, linePrecision: Precision = .nanoseconds,
+        jsonPrecision: Precision = .seconds, receiveTime: Int64, into points: inout [Point]
     ) -> [PointError] {
         var errors: [PointError] = []
         let before = points.count
         switch format ?? PayloadFormat.detect(bytes) {
         case .lineProtocol:
-            LineProtocolDecoder(precision: precision ?? .nanoseconds)
+            LineProtocolDecoder(precision: linePrecision)
                 .decode(bytes, receiveTime: receiveTime, into: &points, errors: &errors)
         case .json:
-            JSONPointDecoder(precision: precision ?? .seconds)
+            JSONPointDecoder(precision: jsonPrecision)
                 .decode(bytes, receiveTime: receiveTime, into: &points, errors: &errors)
         }
         metrics.received.increment(by: Int64(points.count - before + errors.count))

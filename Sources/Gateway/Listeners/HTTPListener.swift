@@ -81,7 +81,7 @@ struct HTTPHandlers: Sendable {
         var points: [Point] = []
         points.reserveCapacity(body.readableBytes / 64)
         let errors = body.withUnsafeReadableBytes { bytes in
-            ingest.decode(bytes, format: .lineProtocol, precision: precision, receiveTime: receiveTime, into: &points)
+            ingest.decode(bytes, format: .lineProtocol, linePrecision: precision, receiveTime: receiveTime, into: &points)
         }
         if let first = errors.first {
             // As InfluxDB: a batch with a malformed line is refused whole, so the client can fix and resend it.
@@ -119,7 +119,7 @@ struct HTTPHandlers: Sendable {
         let receiveTime = Ingest.now()
         var points: [Point] = []
         let errors = body.withUnsafeReadableBytes { bytes in
-            ingest.decode(bytes, format: .json, precision: precision, receiveTime: receiveTime, into: &points)
+            ingest.decode(bytes, format: .json, jsonPrecision: precision, receiveTime: receiveTime, into: &points)
         }
         let rejected = ingest.normalise(&points, receiveTime: receiveTime)
         await ingest.router.push(points, source: ingest.source)
@@ -194,7 +194,11 @@ struct HTTPHandlers: Sendable {
             return .success(body)
         case "gzip":
             do {
-                return .success(try body.decompress(with: .gzip(), maxSize: limit))
+                // compress-nio's maxSize bounds the allocation only roughly (buffers round up to powers
+                // of two), so the decompressed size is checked again here.
+                let inflated = try body.decompress(with: .gzip(), maxSize: limit)
+                if inflated.readableBytes > limit { return .failure(ResponseFailure(Self.tooLarge(limit, decompressed: true))) }
+                return .success(inflated)
             } catch let error as CompressNIOError where error == .bufferOverflow {
                 return .failure(ResponseFailure(Self.tooLarge(limit, decompressed: true)))
             } catch {

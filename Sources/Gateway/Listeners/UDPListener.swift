@@ -122,7 +122,7 @@ final class UDPIngestHandler: ChannelInboundHandler {
             return
         }
         envelope.data.withUnsafeReadableBytes { bytes in
-            _ = ingest.decode(bytes, precision: config.precision, receiveTime: receiveTime, into: &pending)
+            _ = ingest.decode(bytes, linePrecision: config.precision, receiveTime: receiveTime, into: &pending)
         }
         if pending.count >= 16_384 { flush(context: context) }
     }

@@ -54,13 +54,10 @@ public struct JSONPointDecoder: Sendable {
                     PointError(
                         line: line, column: column, reason: .invalidJSON, message: error.message,
                         text: lines.text(ofLineAt: error.position)))
-                // Resume at the next line that starts a value, so one bad line of NDJSON costs only itself.
-                // A value cut short runs into the next line and fails at its first byte: resume right there.
-                if error.position > start, lines.opensValueAtLineStart(error.position) {
-                    reader.position = error.position
-                } else {
-                    reader.position = lines.nextValueStart(after: max(error.position, start))
-                }
+                // Resume at the first line after the bad value's own first line that opens a value, so one
+                // bad line of NDJSON costs only itself, even when the reader ran on into the lines after it
+                // (`{"series":` swallows the next line's object as its value).
+                reader.position = lines.nextValueStart(after: start)
             }
         }
     }
@@ -271,19 +268,21 @@ public struct JSONPointDecoder: Sendable {
             digits = keep > 0 ? Array(digits[0..<keep]) : []
             exponent = 0
         }
-        var value: Int64 = 0
+        // The magnitude, up to 2^63 when negative so that Int64.min is reachable.
+        let limit: UInt64 = negative ? UInt64(Int64.max) + 1 : UInt64(Int64.max)
+        var value: UInt64 = 0
         for d in digits {
             let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (s, o2) = m.addingReportingOverflow(Int64(d))
-            if o1 || o2 { return nil }
+            let (s, o2) = m.addingReportingOverflow(UInt64(d))
+            if o1 || o2 || s > limit { return nil }
             value = s
         }
         for _ in 0..<exponent where value != 0 {
             let (m, o) = value.multipliedReportingOverflow(by: 10)
-            if o { return nil }
+            if o || m > limit { return nil }
             value = m
         }
-        return negative ? -value : value
+        return negative ? Int64(truncatingIfNeeded: 0 &- value) : Int64(value)
     }
 }
 
@@ -324,16 +323,6 @@ struct LineIndex {
         var end = start
         while end < bytes.count, bytes[end] != ASCII.newline, end - start < PointError.maxTextLength + 3 { end += 1 }
         return PointError.excerpt(UnsafeBufferPointer(rebasing: bytes[start..<end]))
-    }
-
-    /// Whether the byte at `offset` opens a value (`{` or `[`) and is the first non-blank byte of its line.
-    func opensValueAtLineStart(_ offset: Int) -> Bool {
-        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "{") || bytes[offset] == UInt8(ascii: "[") else {
-            return false
-        }
-        var i = offset
-        while i > 0, bytes[i - 1] == ASCII.space || bytes[i - 1] == ASCII.tab { i -= 1 }
-        return i == 0 || bytes[i - 1] == ASCII.newline
     }
 
     /// The first offset after `offset` that begins a line whose first non-blank byte opens a value.

@@ -1,7 +1,8 @@
 /// Encodes points as JSON lines in the same shape the JSON decoder reads:
 /// `{"series":"cpu","time":1700000000.123456789,"tags":{...},"fields":{...}}`.
 /// `time` is seconds with the nanoseconds as an exact decimal fraction, so decoding gives back
-/// the same point.
+/// the same point, with one exception: JSON numbers carry no signedness, so an unsigned value
+/// that fits Int64 comes back as an integer.
 public struct JSONPointEncoder: Sendable {
     public init() {}
 

@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+
+@testable import Gateway
+
+@Suite struct ConfigTests {
+    func write(_ yaml: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString).yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func problems(_ yaml: String, environment: [String: String] = [:]) throws -> [String] {
+        let path = try write(yaml)
+        do {
+            _ = try ConfigLoader(environment: environment).load(path: path)
+            return []
+        } catch {
+            return error.problems.map { $0.description.replacingOccurrences(of: path, with: "FILE") }
+        }
+    }
+
+    @Test func misspeltKey_isReportedWithFileLineAndKeyPath() throws {
+        let found = try problems(
+            """
+            sinks:
+              out:
+                type: stdout
+                batch_sise: 10
+            routes:
+              - {to: [out]}
+            """)
+        #expect(found.count == 1)
+        #expect(found.first?.hasPrefix("FILE:4: sinks.out.batch_sise: unknown key \"batch_sise\"") == true, "\(found)")
+    }
+
+    @Test func wrongTypesAndUnits_areReportedEachWithItsPath() throws {
+        let found = try problems(
+            """
+            listeners:
+              u: {type: udp, listen: "nohost", receive_buffer: 8 megs}
+            sinks:
+              out: {type: stdout, batch_size: 5k, flush_interval: soon, when_full: explode}
+            routes:
+              - {to: [missing]}
+            """)
+        let text = found.joined(separator: "\n")
+        #expect(text.contains("FILE:2: listeners.u.listen: expected HOST:PORT"))
+        #expect(text.contains("FILE:2: listeners.u.receive_buffer: expected a size"))
+        #expect(text.contains("FILE:4: sinks.out.batch_size: expected a positive integer, got \"5k\""))
+        #expect(text.contains("FILE:4: sinks.out.flush_interval: expected a duration"))
+        #expect(text.contains("FILE:4: sinks.out.when_full: expected one of block, drop_newest, drop_oldest"))
+        #expect(text.contains("FILE:6: routes[0].to: unknown sink \"missing\""))
+    }
+
+    @Test func environmentVariables_expandWithDefaults_andAMissingOneIsAnError() throws {
+        let yaml = """
+            gateway: {name: "${NODE_NAME:-fallback}"}
+            listeners:
+              h: {type: http, listen: "127.0.0.1:0", token: "${TOKEN}"}
+            sinks: {out: {type: blackhole}}
+            routes: [{to: [out]}]
+            """
+        let path = try write(yaml)
+        let config = try ConfigLoader(environment: ["TOKEN": "abc"]).load(path: path)
+        #expect(config.name == "fallback")
+        #expect(config.defaultTags.contains { $0.key == "host" && $0.value == "fallback" })
+        guard case .http(let http) = config.listeners.first?.kind else { Issue.record("no http listener"); return }
+        #expect(http.token == "abc")
+        let missing = try problems(yaml)
+        #expect(missing == ["FILE:3: listeners.h.token: environment variable TOKEN is not set (write ${TOKEN:-default} for a default)"])
+    }
+
+    @Test func unitsParse() {
+        #expect(Units.duration("500ms") == .milliseconds(500))
+        #expect(Units.duration("1m30s") == .seconds(90))
+        #expect(Units.duration("10") == nil)
+        #expect(Units.size("64MiB") == 64 << 20)
+        #expect(Units.size("1GiB") == 1 << 30)
+        #expect(Units.size("100KB") == 100_000)
+        #expect(Units.size("12 parsecs") == nil)
+    }
+
+    @Test func pluginFiles_areIncluded_andAnUnknownTypeIsNamed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plugins-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try "proc:\n  type: proc\n".write(to: dir.appendingPathComponent("proc.yaml"), atomically: true, encoding: .utf8)
+        let found = try problems(
+            """
+            sinks: {out: {type: blackhole}}
+            routes: [{to: [out]}]
+            plugins:
+              include: \(dir.path)/*.yaml
+            """)
+        #expect(found == ["\(dir.path)/proc.yaml:2: proc.type: unknown plugin type \"proc\" (known: none in this build)"])
+    }
+
+    @Test func theShippedConfiguration_isValid() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = try ConfigLoader(environment: [:]).load(path: root.appendingPathComponent("gateway.yaml").path)
+        #expect(config.listeners.count == 2)
+        #expect(!config.routes.isEmpty)
+    }
+}
+
+/// `gateway check`, the real binary.
+@Suite struct CheckCommandTests {
+    @Test func checkOnAMisspeltKey_printsFileLineAndKeyPath_andExits1() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("check-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let file = dir.appendingPathComponent("gateway.yaml")
+        try "sinks:\n  out: {type: stdout}\nroutes:\n  - {to: [out], stpo: true}\n".write(to: file, atomically: true, encoding: .utf8)
+        let (status, output) = try run(["check", "--config", file.path])
+        #expect(status == 1)
+        #expect(output.contains("\(file.path):4: routes[0].stpo: unknown key \"stpo\""), "\(output)")
+        try "sinks:\n  out: {type: stdout}\nroutes:\n  - {to: [out], stop: true}\n".write(to: file, atomically: true, encoding: .utf8)
+        let (okStatus, okOutput) = try run(["check", "--config", file.path])
+        #expect(okStatus == 0, "\(okOutput)")
+    }
+
+    func run(_ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = GatewayProcess.binary
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
