@@ -7,7 +7,6 @@ public struct SinkMetrics: Sendable {
     public let written: CoreMetrics.Counter
     public let droppedQueueFull: CoreMetrics.Counter
     public let droppedWriteError: CoreMetrics.Counter
-    public let droppedShutdown: CoreMetrics.Counter
     public let queuePoints: CoreMetrics.Gauge
     public let batches: CoreMetrics.Counter
     public let writeErrors: CoreMetrics.Counter
@@ -19,8 +18,6 @@ public struct SinkMetrics: Sendable {
             label: "gateway_points_dropped_total", dimensions: dimensions + [("reason", "queue_full")], factory: factory)
         droppedWriteError = Counter(
             label: "gateway_points_dropped_total", dimensions: dimensions + [("reason", "write_error")], factory: factory)
-        droppedShutdown = Counter(
-            label: "gateway_points_dropped_total", dimensions: dimensions + [("reason", "shutdown")], factory: factory)
         queuePoints = Gauge(label: "gateway_sink_queue_points", dimensions: dimensions, factory: factory)
         batches = Counter(label: "gateway_sink_batches_total", dimensions: dimensions, factory: factory)
         writeErrors = Counter(label: "gateway_sink_write_errors_total", dimensions: dimensions, factory: factory)

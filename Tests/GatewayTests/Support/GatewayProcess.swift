@@ -11,22 +11,22 @@ final class GatewayProcess: @unchecked Sendable {
     let process = Process()
     let stdoutFile: URL
     let stderrFile: URL
+    let binaryURL: URL
     private(set) var udpPort = 0
     private(set) var httpPort = 0
 
-    /// The built binary: `.build/debug/gateway` next to this package.
-    static var binary: URL {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        for configuration in ["debug", "release"] {
-            let url = root.appendingPathComponent(".build/\(configuration)/gateway")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        return root.appendingPathComponent(".build/debug/gateway")
-    }
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The debug binary `swift build` makes, for functional tests.
+    static var binary: URL { packageRoot.appendingPathComponent(".build/debug/gateway") }
+
+    /// The release binary (`swift build -c release --product gateway`), for tests that judge speed.
+    static var releaseBinary: URL { packageRoot.appendingPathComponent(".build/release/gateway") }
 
     /// `config` is YAML; `$DIR` in it is replaced by the test's temporary directory.
-    init(config: String, environment: [String: String] = [:]) throws {
+    init(config: String, environment: [String: String] = [:], binary: URL = GatewayProcess.binary) throws {
+        self.binaryURL = binary
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let configFile = directory.appendingPathComponent("gateway.yaml")
@@ -35,7 +35,7 @@ final class GatewayProcess: @unchecked Sendable {
         stderrFile = directory.appendingPathComponent("stderr")
         FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
         FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        process.executableURL = Self.binary
+        process.executableURL = binary
         process.arguments = ["run", "--config", configFile.path]
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
         process.standardError = try FileHandle(forWritingTo: stderrFile)
@@ -46,8 +46,8 @@ final class GatewayProcess: @unchecked Sendable {
 
     /// Starts the binary and waits until every listener named in `listeners` logged its address.
     func start(listeners: [String] = ["udp", "http"]) async throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
-            throw TestFailure("gateway binary missing at \(Self.binary.path): run `swift build` first")
+        guard FileManager.default.isExecutableFile(atPath: binaryURL.path) else {
+            throw TestFailure("gateway binary missing at \(binaryURL.path): run scripts/test.sh, which builds it")
         }
         try process.run()
         let deadline = ContinuousClock.now + .seconds(20)
