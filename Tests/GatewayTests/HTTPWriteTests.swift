@@ -53,6 +53,17 @@ import Testing
         #expect(gateway.stdoutLines == ["after,host=testhost v=1 3"])
     }
 
+    @Test func unknownPrecision_answers400_onBothWriteEndpoints() async throws {
+        let gateway = try GatewayProcess(config: testConfig())
+        try await gateway.start()
+        let v2 = try await gateway.post("/api/v2/write?precision=fortnights", "a v=1 1\n")
+        #expect(v2.status == 400)
+        #expect(v2.body.contains("invalid precision"))
+        #expect(try await gateway.post("/api/v1/points?precision=xs", #"{"series":"a","fields":{"v":1}}"#).status == 400)
+        try await gateway.stop()
+        #expect(gateway.stdoutLines.isEmpty)
+    }
+
     @Test func invalidUTF8_answers400() async throws {
         let gateway = try GatewayProcess(config: testConfig())
         try await gateway.start()

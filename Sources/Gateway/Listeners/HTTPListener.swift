@@ -63,18 +63,10 @@ struct HTTPHandlers: Sendable {
     // MARK: Influx writes
 
     func influxWrite(_ request: Request) async -> Response {
-        if let denied = authorize(request) { return denied }
-        let query = request.uri.queryParameters
-        var precision = Precision.nanoseconds
-        if let text = query.get("precision") {
-            guard let p = Precision(influx: text) else {
-                return Self.influxError(.badRequest, code: "invalid", message: "invalid precision \"\(text)\": expected ns, us, ms or s")
-            }
-            precision = p
-        }
+        let precision: Precision
         let body: ByteBuffer
-        switch await readBody(request) {
-        case .success(let b): body = b
+        switch await accept(request, defaultPrecision: .nanoseconds) {
+        case .success(let accepted): (body, precision) = accepted
         case .failure(let failure): return failure.response
         }
         let receiveTime = Ingest.now()
@@ -103,17 +95,10 @@ struct HTTPHandlers: Sendable {
     // MARK: JSON points
 
     func jsonPoints(_ request: Request) async -> Response {
-        if let denied = authorize(request) { return denied }
-        var precision = Precision.seconds
-        if let text = request.uri.queryParameters.get("precision") {
-            guard let p = Precision(influx: text) else {
-                return Self.influxError(.badRequest, code: "invalid", message: "invalid precision \"\(text)\": expected ns, us, ms or s")
-            }
-            precision = p
-        }
+        let precision: Precision
         let body: ByteBuffer
-        switch await readBody(request) {
-        case .success(let b): body = b
+        switch await accept(request, defaultPrecision: .seconds) {
+        case .success(let accepted): (body, precision) = accepted
         case .failure(let failure): return failure.response
         }
         let receiveTime = Ingest.now()
@@ -151,6 +136,22 @@ struct HTTPHandlers: Sendable {
     }
 
     // MARK: Helpers
+
+    /// What every write endpoint checks first: the token, the `precision` parameter, the body.
+    func accept(_ request: Request, defaultPrecision: Precision) async -> Result<(ByteBuffer, Precision), ResponseFailure> {
+        if let denied = authorize(request) { return .failure(ResponseFailure(denied)) }
+        var precision = defaultPrecision
+        if let text = request.uri.queryParameters.get("precision") {
+            guard let p = Precision(influx: text) else {
+                return .failure(
+                    ResponseFailure(
+                        Self.influxError(
+                            .badRequest, code: "invalid", message: "invalid precision \"\(text)\": expected ns, us, ms or s")))
+            }
+            precision = p
+        }
+        return await readBody(request).map { ($0, precision) }
+    }
 
     /// 401 unless the configured token is given (`Token`, `Bearer`, Basic password, or `p=`).
     func authorize(_ request: Request) -> Response? {
