@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Decodes InfluxDB line protocol, as InfluxDB's reference describes it:
 ///
 ///     measurement[,tag=value...] field=value[,field=value...] [timestamp]
@@ -199,7 +205,7 @@ struct LineParser {
             position += 1
             let value = try readName(kind: .tagValue)
             // Sorted input (the usual case) only needs the last key compared; otherwise look at all.
-            if let last = tags.last, !sorted || !last.key.utf8.lexicographicallyPrecedes(key.utf8) {
+            if let last = tags.last, !sorted || !Self.precedes(last.key, key) {
                 if tags.contains(where: { $0.key == key }) {
                     throw Failure(position: keyStart, reason: .duplicateKey, message: "duplicate tag key \"\(key)\"")
                 }
@@ -208,7 +214,7 @@ struct LineParser {
             tags.append(Tag(key, value))
         }
         if !sorted {
-            tags.sort(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) })
+            tags.sort(by: { Self.precedes($0.key, $1.key) })
         }
         // Fields follow one or more spaces.
         guard position < bytes.count, bytes[position] == ASCII.space else {
@@ -260,6 +266,20 @@ struct LineParser {
         var point = Point(series: series, time: time, tags: [], fields: fields)
         point.tags = tags
         return point
+    }
+
+    /// Byte-order comparison of two keys, as InfluxDB sorts tags (memcmp on the UTF-8).
+    @inline(__always)
+    static func precedes(_ a: String, _ b: String) -> Bool {
+        let fast = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y -> Bool in
+                let common = min(x.count, y.count)
+                let c = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
+                return c < 0 || (c == 0 && x.count < y.count)
+            }
+        }
+        if let result = fast ?? nil { return result }
+        return a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     mutating func skipSpaces() {
@@ -415,14 +435,27 @@ struct LineParser {
             default: return nil
             }
         case 4:
-            return token.elementsEqual("true".utf8) || token.elementsEqual("True".utf8)
-                || token.elementsEqual("TRUE".utf8) ? true : nil
+            return matchesWord(token, lower: "true", upper: "TRUE") ? true : nil
         case 5:
-            return token.elementsEqual("false".utf8) || token.elementsEqual("False".utf8)
-                || token.elementsEqual("FALSE".utf8) ? false : nil
+            return matchesWord(token, lower: "false", upper: "FALSE") ? false : nil
         default:
             return nil
         }
+    }
+
+    /// True for the all-lower, all-upper or capitalised spelling of a word (InfluxDB's booleans).
+    static func matchesWord(_ token: UnsafeBufferPointer<UInt8>, lower: StaticString, upper: StaticString) -> Bool {
+        let l = UnsafeBufferPointer(start: lower.utf8Start, count: lower.utf8CodeUnitCount)
+        let u = UnsafeBufferPointer(start: upper.utf8Start, count: upper.utf8CodeUnitCount)
+        guard token.count == l.count else { return false }
+        let capitalised = token[0] == u[0]
+        var allUpper = capitalised
+        var rest = true
+        for i in 1..<token.count {
+            if token[i] != l[i] { rest = false }
+            if token[i] != u[i] { allUpper = false }
+        }
+        return (token[0] == l[0] || capitalised) && rest || allUpper
     }
 
     func parseNumber(_ token: UnsafeBufferPointer<UInt8>, at start: Int, key: String) throws(Failure) -> FieldValue {
@@ -477,40 +510,85 @@ struct LineParser {
         return value
     }
 
+    /// Exact powers of ten, for the fast path of ``parseFloat(_:)``.
+    static let powersOfTen: [Double] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
+        1e19, 1e20, 1e21, 1e22,
+    ]
+
     /// Strict float grammar: `-?(digits[.digits*]|.digits)([eE][+-]?digits)?`, finite.
+    ///
+    /// Values whose significant digits fit 2^53 and whose decimal exponent is within ±22 are computed
+    /// with one exact multiplication or division (Clinger's fast path: correctly rounded); the rest go
+    /// to the C library's strtod.
     static func parseFloat(_ token: UnsafeBufferPointer<UInt8>) -> Double? {
         var i = 0
         let n = token.count
-        if i < n, token[i] == ASCII.minus { i += 1 }
-        var mantissaDigits = 0
-        var integer: UInt64 = 0
-        var simple = true  // integer mantissa, few digits, no exponent: exact conversion
+        let negative = i < n && token[i] == ASCII.minus
+        if negative { i += 1 }
+        var mantissa: UInt64 = 0
+        var significant = 0
+        var decimalExponent = 0
+        var exact = true
+        var digits = 0
         while i < n, token[i] >= ASCII.zero, token[i] <= ASCII.nine {
-            if mantissaDigits < 15 { integer = integer * 10 + UInt64(token[i] - ASCII.zero) } else { simple = false }
-            mantissaDigits += 1
+            let d = UInt64(token[i] &- ASCII.zero)
+            if mantissa == 0 && d == 0 {
+                // leading zero
+            } else if significant < 19 {
+                mantissa = mantissa &* 10 &+ d
+                significant += 1
+            } else {
+                exact = false
+                decimalExponent += 1
+            }
+            digits += 1
             i += 1
         }
         if i < n, token[i] == ASCII.dot {
-            simple = false
             i += 1
             while i < n, token[i] >= ASCII.zero, token[i] <= ASCII.nine {
-                mantissaDigits += 1
+                let d = UInt64(token[i] &- ASCII.zero)
+                if mantissa == 0 && d == 0 {
+                    decimalExponent -= 1
+                } else if significant < 19 {
+                    mantissa = mantissa &* 10 &+ d
+                    significant += 1
+                    decimalExponent -= 1
+                } else {
+                    exact = false
+                }
+                digits += 1
                 i += 1
             }
         }
-        guard mantissaDigits > 0 else { return nil }
+        guard digits > 0 else { return nil }
         if i < n, token[i] == UInt8(ascii: "e") || token[i] == UInt8(ascii: "E") {
-            simple = false
             i += 1
-            if i < n, token[i] == ASCII.plus || token[i] == ASCII.minus { i += 1 }
+            var exponentNegative = false
+            if i < n, token[i] == ASCII.plus || token[i] == ASCII.minus {
+                exponentNegative = token[i] == ASCII.minus
+                i += 1
+            }
             let expStart = i
-            while i < n, token[i] >= ASCII.zero, token[i] <= ASCII.nine { i += 1 }
+            var exponent = 0
+            while i < n, token[i] >= ASCII.zero, token[i] <= ASCII.nine {
+                if exponent < 100_000 { exponent = exponent * 10 + Int(token[i] &- ASCII.zero) }
+                i += 1
+            }
             guard i > expStart else { return nil }
+            decimalExponent += exponentNegative ? -exponent : exponent
         }
         guard i == n else { return nil }
-        if simple {
-            let value = Double(integer)
-            return token[0] == ASCII.minus ? -value : value
+        if mantissa == 0 { return negative ? -0.0 : 0.0 }
+        if exact, mantissa <= 1 << 53, decimalExponent >= -22, decimalExponent <= 22 {
+            var value = Double(mantissa)
+            if decimalExponent >= 0 {
+                value *= powersOfTen[decimalExponent]
+            } else {
+                value /= powersOfTen[-decimalExponent]
+            }
+            return negative ? -value : value
         }
         guard let value = Double(String(decoding: token, as: UTF8.self)), value.isFinite else { return nil }
         return value
@@ -588,19 +666,30 @@ struct LineParser {
 
     mutating func readTimestamp() throws(Failure) -> Int64 {
         let start = position
+        let negative = bytes[position] == ASCII.minus
+        if negative { position += 1 }
+        let limit: UInt64 = negative ? UInt64(Int64.max) + 1 : UInt64(Int64.max)
+        var magnitude: UInt64 = 0
+        var digits = 0
+        var tooLarge = false
         while position < bytes.count {
             let b = bytes[position]
             if b == ASCII.space || b == ASCII.newline || b == ASCII.carriageReturn { break }
+            guard b >= ASCII.zero, b <= ASCII.nine else {
+                throw Failure(position: start, reason: .invalidTimestamp, message: "invalid timestamp: expected an integer")
+            }
+            if !tooLarge {
+                let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+                let (sum, o2) = times10.addingReportingOverflow(UInt64(b &- ASCII.zero))
+                if o1 || o2 || sum > limit { tooLarge = true } else { magnitude = sum }
+            }
+            digits += 1
             position += 1
         }
-        let token = UnsafeBufferPointer(rebasing: bytes[start..<position])
-        let negative = token.first == ASCII.minus
-        let digits = negative ? UnsafeBufferPointer(rebasing: token[1...]) : token
-        guard !digits.isEmpty, digits.allSatisfy({ $0 >= ASCII.zero && $0 <= ASCII.nine }) else {
+        guard digits > 0 else {
             throw Failure(position: start, reason: .invalidTimestamp, message: "invalid timestamp: expected an integer")
         }
-        let limit: UInt64 = negative ? UInt64(Int64.max) + 1 : UInt64(Int64.max)
-        guard let magnitude = Self.accumulate(digits, limit: limit) else {
+        guard !tooLarge else {
             throw Failure(position: start, reason: .invalidTimestamp, message: "timestamp is out of range")
         }
         let value = negative ? Int64(truncatingIfNeeded: 0 &- magnitude) : Int64(magnitude)
