@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Builds the gateway and gateway-bench in release mode, then runs the benchmark with the given options.
+# Builds the gateway and gateway-bench in release mode, then runs the benchmark with the given options:
+# the gateway (blackhole sink) against VictoriaMetrics' own line-protocol ingest, same load, same machine.
 # Examples:
-#   scripts/bench.sh                                  # every scenario, 3 runs of 10 s (about 6 minutes)
+#   scripts/bench.sh                                  # every scenario, 3 runs of 10 s (about 7 minutes)
 #   scripts/bench.sh --runs 1 --duration 5            # a quick look
 #   scripts/bench.sh --scenario udp --udp-rate 500k   # one UDP rate only
 #   scripts/bench.sh --skip-vm                        # the gateway alone
-# VictoriaMetrics comes from the Debian package victoria-metrics (apt-get install victoria-metrics).
+# Prints a table of medians, then RESULT and RATIO lines; `gateway-bench --help` lists every option.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/install-deps.sh
 swift build -c release --product gateway
 swift build -c release --product gateway-bench
 exec .build/release/gateway-bench --gateway .build/release/gateway "$@"

@@ -1,0 +1,43 @@
+import Foundation
+
+/// One kind of load, named as in the report (`udp-1M`, `udp-200k`, `http-4c`, `http-1c`).
+enum Scenario: Sendable, Equatable {
+    /// Datagrams of 10 lines, paced to this many points per second.
+    case udp(pointsPerSecond: Int)
+    /// Bodies of 5,000 lines, as fast as the target answers, over this many keep-alive connections.
+    case http(connections: Int)
+
+    var name: String {
+        switch self {
+        case .udp(let rate): return "udp-\(Self.shortNumber(rate))"
+        case .http(let connections): return "http-\(connections)c"
+        }
+    }
+
+    /// Whether one of `filters` selects this scenario: its whole name, or a prefix (`udp` selects every
+    /// UDP rate). No filter selects everything.
+    func isSelected(by filters: [String]) -> Bool {
+        filters.isEmpty || filters.contains { name == $0 || name.hasPrefix($0) }
+    }
+
+    /// 1000000 → "1M", 200000 → "200k", 1500000 → "1.5M", 12345 → "12345".
+    static func shortNumber(_ value: Int) -> String {
+        for (unit, suffix) in [(1_000_000, "M"), (1000, "k")] where value >= unit {
+            if value % unit == 0 { return "\(value / unit)\(suffix)" }
+            if value % (unit / 10) == 0 { return "\(value / unit).\(value % unit / (unit / 10))\(suffix)" }
+        }
+        return "\(value)"
+    }
+
+    /// Reads "1M", "200k", "1.5M", "250000" or "1_000_000".
+    static func parseCount(_ text: String) -> Int? {
+        var digits = text.replacingOccurrences(of: "_", with: "")
+        var multiplier = 1.0
+        if let last = digits.last, "kKmM".contains(last) {
+            multiplier = last == "k" || last == "K" ? 1e3 : 1e6
+            digits.removeLast()
+        }
+        guard let value = Double(digits), value > 0 else { return nil }
+        return Int((value * multiplier).rounded())
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import Glibc
+
+/// The two processes measured.
+enum TargetKind: String, CaseIterable, Sendable {
+    case gateway
+    case vm
+
+    var displayName: String {
+        switch self {
+        case .gateway: return "gateway"
+        case .vm: return "victoria-metrics"
+        }
+    }
+}
+
+/// Where the targets' binaries are and how to run them: fixed for the whole benchmark.
+struct ServerSettings: Sendable {
+    var gatewayPath: String
+    var victoriaMetricsPath: String?
+    /// Temporary directory for configurations, logs and VictoriaMetrics' storage.
+    var workDirectory: String
+    /// CPU the targets are pinned to, and the one the benchmark returns to (nil: no pinning).
+    var targetCPU: Int?
+    var benchCPU: Int?
+    /// UDP receive buffer for both targets, in bytes.
+    var udpReceiveBuffer: Int
+}
+
+/// A target server started for one measurement. Each run gets a fresh process, so that its peak RSS
+/// (`VmHWM`) belongs to that run alone and no queue or cache carries over.
+protocol TargetServer: AnyObject {
+    var kind: TargetKind { get }
+    var process: ChildProcess { get }
+    var httpPort: Int { get }
+    var udpPort: Int { get }
+    /// Points the target reports having ingested since it started.
+    func pointsCounted() throws -> Int
+    func stop()
+}
+
+extension TargetServer {
+    /// Waits until `/health` answers 200 and the UDP port is bound; fails early if the process exits.
+    func waitUntilReady(timeout: Double = 60) throws {
+        let deadline = Monotonic.now() + timeout
+        var healthy = false
+        var lastError = "no answer yet"
+        while Monotonic.now() < deadline {
+            guard process.isRunning else {
+                throw BenchError(
+                    "\(kind.displayName) \(process.exitDescription) while starting; log: \(process.logPath)")
+            }
+            if !healthy {
+                do {
+                    let response = try HTTPConnection.get(port: httpPort, "/health", timeout: 2)
+                    healthy = response.status == 200
+                    lastError = "HTTP \(response.status) \(response.text.prefix(100))"
+                } catch {
+                    lastError = "\(error)"
+                }
+            }
+            if healthy, Sockets.udpSocketState(port: udpPort).bound { return }
+            Monotonic.sleep(0.05)
+        }
+        throw BenchError(
+            "\(kind.displayName) not ready after \(Int(timeout)) s (/health: \(lastError)); log: \(process.logPath)")
+    }
+
+    /// The metrics page, as text.
+    func metricsText() throws -> String {
+        let response = try HTTPConnection.get(port: httpPort, "/metrics")
+        guard response.status == 200 else {
+            throw BenchError("\(kind.displayName) /metrics answered HTTP \(response.status)")
+        }
+        return response.text
+    }
+}
+
+/// Starts a fresh target of either kind.
+enum TargetServers {
+    static func start(_ kind: TargetKind, label: String, settings: ServerSettings) throws -> any TargetServer {
+        switch kind {
+        case .gateway: return try GatewayServer.start(label: label, settings: settings)
+        case .vm: return try VictoriaMetricsServer.start(label: label, settings: settings)
+        }
+    }
+}
