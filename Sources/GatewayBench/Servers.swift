@@ -66,13 +66,25 @@ extension TargetServer {
             "\(kind.displayName) not ready after \(Int(timeout)) s (/health: \(lastError)); log: \(process.logPath)")
     }
 
-    /// The metrics page, as text.
+    /// The metrics page, as text. Asked up to three times: a target starved of CPU (another load on a
+    /// shared machine) may miss one timeout without the whole benchmark being lost.
     func metricsText() throws -> String {
-        let response = try HTTPConnection.get(port: httpPort, "/metrics")
-        guard response.status == 200 else {
-            throw BenchError("\(kind.displayName) /metrics answered HTTP \(response.status)")
+        var lastError: any Error = BenchError("no attempt")
+        for _ in 0..<3 {
+            guard process.isRunning else {
+                throw BenchError("\(kind.displayName) \(process.exitDescription); log: \(process.logPath)")
+            }
+            do {
+                let response = try HTTPConnection.get(port: httpPort, "/metrics", timeout: 20)
+                guard response.status == 200 else {
+                    throw BenchError("\(kind.displayName) /metrics answered HTTP \(response.status)")
+                }
+                return response.text
+            } catch {
+                lastError = error
+            }
         }
-        return response.text
+        throw BenchError("\(kind.displayName) /metrics: \(lastError); log: \(process.logPath)")
     }
 }
 
