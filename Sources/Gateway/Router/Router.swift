@@ -76,7 +76,8 @@ final class Router: Sendable {
         unrouted = Counter(label: "gateway_points_unrouted_total", factory: factory)
     }
 
-    /// Splits `points` per sink. Returns one array per target (empty where nothing goes).
+    /// Splits `points` per sink. Returns one array per target (empty where nothing goes). When every
+    /// point goes to the same single sink (the common case) the input array is handed on as it is.
     func split(_ points: [Point], source: String) -> [[Point]] {
         var perSink = [[Point]](repeating: [], count: targets.count)
         var routedCounts = [Int](repeating: 0, count: rules.count)
@@ -84,6 +85,9 @@ final class Router: Sendable {
         var unroutedCount = 0
         // Rules whose source condition holds for this batch (all points of a batch share a source).
         let active = rules.indices.filter { rules[$0].matchesSource(source) }
+        var masks = [UInt64]()
+        masks.reserveCapacity(points.count)
+        var uniform = true
         for point in points {
             var mask: UInt64 = 0
             for index in active {
@@ -100,12 +104,15 @@ final class Router: Sendable {
                     defaultCount += 1
                 } else {
                     unroutedCount += 1
-                    continue
                 }
             }
-            if mask & (mask - 1) == 0 {
-                perSink[mask.trailingZeroBitCount].append(point)
-            } else {
+            if let first = masks.first, first != mask { uniform = false }
+            masks.append(mask)
+        }
+        if uniform, let mask = masks.first, mask != 0, mask & (mask - 1) == 0 {
+            perSink[mask.trailingZeroBitCount] = points
+        } else {
+            for (point, mask) in zip(points, masks) where mask != 0 {
                 var m = mask
                 while m != 0 {
                     perSink[m.trailingZeroBitCount].append(point)

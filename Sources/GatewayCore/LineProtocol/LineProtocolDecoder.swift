@@ -93,6 +93,22 @@ struct LineParser {
     var lineStart = 0
     /// Scratch space for unescaping.
     var scratch: [UInt8] = []
+    /// The names read at each position of the previous line (series, tag keys and values, field keys),
+    /// by their raw bytes. Lines of one payload mostly repeat them, so a byte comparison replaces
+    /// building and validating the same `String` again.
+    var recentNames = [RecentName](repeating: RecentName(start: 0, length: -1, string: ""), count: 32)
+
+    struct RecentName {
+        var start: Int
+        var length: Int
+        var string: String
+    }
+
+    /// Cache slots: the series, then tag key/value pairs, then field keys.
+    static let seriesSlot = 0
+    static func tagKeySlot(_ index: Int) -> Int { index < 8 ? 1 + 2 * index : .max }
+    static func tagValueSlot(_ index: Int) -> Int { index < 8 ? 2 + 2 * index : .max }
+    static func fieldKeySlot(_ index: Int) -> Int { 17 + index }
 
     init(bytes: UnsafeBufferPointer<UInt8>, precision: Precision, maxStringLength: Int, receiveTime: Int64) {
         self.bytes = bytes
@@ -191,19 +207,19 @@ struct LineParser {
     // MARK: - One point
 
     mutating func parsePoint() throws(Failure) -> Point {
-        let series = try readName(kind: .measurement)
+        let series = try readName(kind: .measurement, slot: Self.seriesSlot)
         var tags: [Tag] = []
         var sorted = true
         while position < bytes.count, bytes[position] == ASCII.comma {
             position += 1
             if tags.isEmpty { tags.reserveCapacity(8) }
             let keyStart = position
-            let key = try readName(kind: .tagKey)
+            let key = try readName(kind: .tagKey, slot: Self.tagKeySlot(tags.count))
             guard position < bytes.count, bytes[position] == ASCII.equals else {
                 throw Failure(position: position, reason: .syntax, message: "expected '=' after tag key \"\(key)\"")
             }
             position += 1
-            let value = try readName(kind: .tagValue)
+            let value = try readName(kind: .tagValue, slot: Self.tagValueSlot(tags.count))
             // Sorted input (the usual case) only needs the last key compared; otherwise look at all.
             if let last = tags.last, !sorted || !Self.precedes(last.key, key) {
                 if tags.contains(where: { $0.key == key }) {
@@ -231,7 +247,7 @@ struct LineParser {
         fields.reserveCapacity(4)
         while true {
             let keyStart = position
-            let key = try readName(kind: .fieldKey)
+            let key = try readName(kind: .fieldKey, slot: Self.fieldKeySlot(fields.count))
             guard position < bytes.count, bytes[position] == ASCII.equals else {
                 throw Failure(position: position, reason: .syntax, message: "expected '=' after field key \"\(key)\"")
             }
@@ -323,7 +339,7 @@ struct LineParser {
     }
 
     /// Reads a measurement, tag key, tag value or field key up to its unescaped terminator.
-    mutating func readName(kind: NameKind) throws(Failure) -> String {
+    mutating func readName(kind: NameKind, slot: Int) throws(Failure) -> String {
         let start = position
         let count = bytes.count
         var escaped = false
@@ -357,6 +373,21 @@ struct LineParser {
         if position == start {
             throw Failure(position: start, reason: .emptyName, message: "empty \(kind.label)")
         }
+        let length = position - start
+        if slot < recentNames.count {
+            let recent = recentNames[slot]
+            if recent.length == length, memcmp(bytes.baseAddress! + recent.start, bytes.baseAddress! + start, length) == 0 {
+                return recent.string
+            }
+            let string = try makeName(start: start, escaped: escaped, ascii: ascii, kind: kind)
+            recentNames[slot] = RecentName(start: start, length: length, string: string)
+            return string
+        }
+        return try makeName(start: start, escaped: escaped, ascii: ascii, kind: kind)
+    }
+
+    /// The name in `bytes[start..<position]`, unescaped and validated.
+    mutating func makeName(start: Int, escaped: Bool, ascii: Bool, kind: NameKind) throws(Failure) -> String {
         let raw = UnsafeBufferPointer(rebasing: bytes[start..<position])
         if !escaped {
             return try makeString(raw, at: start, ascii: ascii, kind: kind)
