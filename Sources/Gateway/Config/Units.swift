@@ -51,12 +51,6 @@ enum Units {
         guard bytes < Double(Int.max) else { return nil }
         return Int(bytes)
     }
-
-    static func format(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        if attoseconds == 0 { return "\(seconds)s" }
-        return "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000)ms"
-    }
 }
 
 /// `host:port` as written in `listen:` keys.

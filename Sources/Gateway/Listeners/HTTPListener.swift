@@ -13,7 +13,6 @@ struct HTTPListener: Service {
     let name: String
     let config: HTTPListenerConfig
     let ingest: Ingest
-    let addresses: ListenerAddresses
     let status: StatusReporter
     let logger: Logger
 
@@ -31,7 +30,6 @@ struct HTTPListener: Service {
         router.get("/metrics") { _, _ in handlers.metrics() }
         router.get("/api/v1/status") { _, _ in handlers.statusJSON() }
 
-        let addresses = self.addresses
         let name = self.name
         let logger = self.logger
         let host = config.listen.host
@@ -41,7 +39,6 @@ struct HTTPListener: Service {
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(config.listen.host, port: config.listen.port)),
             onServerRunning: { channel in
-                addresses.set(name, channel.localAddress)
                 logger.info(
                     "http listener ready",
                     metadata: ["listener": "\(name)", "address": "\(host):\(channel.localAddress?.port ?? 0)"])

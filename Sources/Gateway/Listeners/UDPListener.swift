@@ -18,7 +18,6 @@ struct UDPListener: Service {
     let name: String
     let config: UDPListenerConfig
     let ingest: Ingest
-    let addresses: ListenerAddresses
     let metrics: GatewayMetrics
     let logger: Logger
 
@@ -43,7 +42,6 @@ struct UDPListener: Service {
         let granted = try await setReceiveBuffer(channel)
         let port = channel.localAddress?.port ?? config.listen.port
         registerKernelDrops(port: port)
-        addresses.set(name, channel.localAddress)
         logger.info(
             "udp listener ready",
             metadata: [
@@ -186,27 +184,5 @@ enum KernelUDPStats {
             }
         }
         return total
-    }
-}
-
-/// Where each listener ended up listening (port 0 picks a free port): for tests and the log.
-final class ListenerAddresses: Sendable {
-    private let box = Mutex<[String: SocketAddress]>([:])
-
-    func set(_ name: String, _ address: SocketAddress?) {
-        guard let address else { return }
-        box.withLock { $0[name] = address }
-    }
-
-    func get(_ name: String) -> SocketAddress? { box.withLock { $0[name] } }
-
-    /// Waits (up to `timeout`) until listener `name` is bound.
-    func wait(for name: String, timeout: Duration = .seconds(10)) async -> SocketAddress? {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let address = get(name) { return address }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return get(name)
     }
 }

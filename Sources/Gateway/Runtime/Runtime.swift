@@ -10,7 +10,6 @@ import Sinks
 final class Runtime: Sendable {
     let config: GatewayConfig
     let metrics = GatewayMetrics()
-    let addresses = ListenerAddresses()
     let status: StatusReporter
     let router: Router
     let logger: Logger
@@ -59,12 +58,12 @@ final class Runtime: Sendable {
             case .udp(let udp):
                 listeners.append(
                     UDPListener(
-                        name: listener.name, config: udp, ingest: ingest, addresses: addresses, metrics: metrics,
+                        name: listener.name, config: udp, ingest: ingest, metrics: metrics,
                         logger: listenerLogger))
             case .http(let http):
                 listeners.append(
                     HTTPListener(
-                        name: listener.name, config: http, ingest: ingest, addresses: addresses, status: status,
+                        name: listener.name, config: http, ingest: ingest, status: status,
                         logger: listenerLogger))
             }
         }
@@ -89,11 +88,6 @@ final class Runtime: Sendable {
         defer { deadLetter?.close() }
         try await group.run()
         logger.info("gateway stopped")
-    }
-
-    /// Stops as SIGTERM would (for tests).
-    func shutdown() async {
-        await group.triggerGracefulShutdown()
     }
 }
 

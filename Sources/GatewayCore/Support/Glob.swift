@@ -2,10 +2,10 @@
 /// `\` escapes. Patterns without metacharacters compare for equality; `*` matches everything.
 public struct Glob: Sendable, Hashable, CustomStringConvertible {
     public let pattern: String
-    private let kind: Kind
+    @usableFromInline let kind: Kind
     private let bytes: [UInt8]
 
-    private enum Kind: Hashable {
+    @usableFromInline enum Kind: Hashable, Sendable {
         case everything, exact, pattern
     }
 
@@ -26,21 +26,12 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
 
     @inlinable
     public func matches(_ text: String) -> Bool {
-        switch kindForInlining {
-        case 0: return true
-        case 1: return text == pattern
-        default:
+        switch kind {
+        case .everything: return true
+        case .exact: return text == pattern
+        case .pattern:
             var text = text
             return text.withUTF8 { matchBytes($0) }
-        }
-    }
-
-    @usableFromInline
-    var kindForInlining: Int {
-        switch kind {
-        case .everything: return 0
-        case .exact: return 1
-        case .pattern: return 2
         }
     }
 
