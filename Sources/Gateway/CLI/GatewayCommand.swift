@@ -8,7 +8,7 @@ struct GatewayCommand: AsyncParsableCommand {
         commandName: "gateway",
         abstract: "A monitoring gateway: points in over UDP and HTTP, normalised, routed to sinks.",
         version: GatewayVersion.current,
-        subcommands: [RunCommand.self, CheckCommand.self, SendCommand.self],
+        subcommands: [RunCommand.self, CheckCommand.self, SendCommand.self, SpoolCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

@@ -41,7 +41,7 @@ struct ConfigLoader {
             config.defaultTags.append(Tag("host", config.name))
         }
         config.listeners = readListeners(top["listeners"])
-        config.sinks = readSinks(top["sinks"])
+        config.sinks = readSinks(top["sinks"], dataDir: config.dataDir)
         config.routes = readRoutes(top["routes"], sinks: Set(config.sinks.map(\.name)), root: root)
         if let schemas = top["schemas"] { config.schemas = readSchemas(schemas) }
         if let plugins = top["plugins"] {
@@ -155,25 +155,44 @@ struct ConfigLoader {
 
     // MARK: Sinks
 
-    func readSinks(_ node: ConfigNode?) -> [SinkConfig] {
+    func readSinks(_ node: ConfigNode?, dataDir: String) -> [SinkConfig] {
         guard let node, let entries = node.entries() else { return [] }
         var out: [SinkConfig] = []
+        var spoolFiles: [String: String] = [:]
         for (name, value) in entries {
             guard let map = value.map() else { continue }
-            let types = [("stdout", "stdout"), ("blackhole", "blackhole")]
-            guard let type = map.required("type", what: "stdout or blackhole")?.oneOf(types) else {
+            let types = [("stdout", "stdout"), ("blackhole", "blackhole"), ("influx2", "influx2"), ("spool", "spool")]
+            guard let type = map.required("type", what: "stdout, blackhole, influx2 or spool")?.oneOf(types) else {
                 map.finish()
                 continue
             }
+            let defaultSpoolPath = "\(dataDir)/spool/\(name).db"
             var sink: SinkConfig
             switch type {
             case "stdout":
                 let format = map["format"]?.oneOf(StdoutSink.Format.allCases.map { ($0.rawValue, $0) }) ?? .line
                 sink = SinkConfig(name: name, kind: .stdout(format))
+            case "influx2":
+                sink = SinkConfig(name: name, kind: .influx(readInflux(map, defaultSpoolPath: defaultSpoolPath)))
+                sink.batchSize = 5000
+                sink.queueSize = 500_000
+            case "spool":
+                var spool = SpoolConfig(path: defaultSpoolPath)
+                readSpoolSettings(map, into: &spool)
+                sink = SinkConfig(name: name, kind: .spool(spool))
+                sink.batchSize = 5000
+                sink.queueSize = 500_000
             default:
                 sink = SinkConfig(name: name, kind: .blackhole)
                 sink.batchSize = 5000
                 sink.queueSize = 1_000_000
+            }
+            if let path = sink.spoolPath {
+                let key = URL(fileURLWithPath: path).standardizedFileURL.path
+                if let other = spoolFiles[key] {
+                    value.problem("sinks \"\(other)\" and \"\(name)\" both use the spool file \(path)")
+                }
+                spoolFiles[key] = name
             }
             if let v = map["batch_size"]?.positiveInt() { sink.batchSize = v }
             if let v = map["flush_interval"]?.duration() {
@@ -188,6 +207,59 @@ struct ConfigLoader {
             map.finish()
         }
         return out
+    }
+
+    func readInflux(_ map: ConfigMap, defaultSpoolPath: String) -> InfluxSinkConfig {
+        var target = InfluxTarget(url: "", org: "", bucket: "", token: "")
+        if let url = map.required("url", what: "the InfluxDB base URL, e.g. http://127.0.0.1:8086")?.string() {
+            if url.isEmpty {
+                map["url"]?.problem("the URL is empty (is the environment variable it comes from set?)")
+            } else if let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil {
+                target.url = url
+            } else {
+                map["url"]?.problem("expected an http:// or https:// URL, got \"\(url)\"")
+            }
+        }
+        if let org = map.required("org", what: "the InfluxDB organization")?.string() { target.org = org }
+        if let bucket = map.required("bucket", what: "the InfluxDB bucket")?.string() { target.bucket = bucket }
+        if let token = map["token"]?.string() { target.token = token }
+        if let gzip = map["gzip"]?.bool() { target.gzip = gzip }
+        if let timeout = map["timeout"]?.duration() {
+            if timeout <= .zero { map["timeout"]?.problem("expected a duration above zero") } else { target.timeout = timeout }
+        }
+        var config = InfluxSinkConfig(target: target)
+        config.spool.path = defaultSpoolPath
+        if let v = map["precision"]?.oneOf(Precision.allCases.map { ($0.rawValue, $0) }) { config.precision = v }
+        if let retry = map["retry"]?.map() {
+            if let v = retry["max_retries"]?.int(min: 0) { config.retry.maxRetries = v }
+            if let v = retry["initial_backoff"]?.duration() { config.retry.initialBackoff = v }
+            if let v = retry["max_backoff"]?.duration() { config.retry.maxBackoff = v }
+            if let v = retry["max_wait"]?.duration() { config.retry.maxWait = v }
+            if let v = retry["max_retry_after"]?.duration() { config.retry.maxRetryAfter = v }
+            if config.retry.initialBackoff <= .zero || config.retry.initialBackoff > config.retry.maxBackoff {
+                retry.node.problem("initial_backoff must be above zero and at most max_backoff")
+            }
+            retry.finish()
+        }
+        if let spool = map["spool"] {
+            if case .scalar = spool.node {
+                if let enabled = spool.bool() { config.spool.enabled = enabled }
+            } else if let spoolMap = spool.map() {
+                if let enabled = spoolMap["enabled"]?.bool() { config.spool.enabled = enabled }
+                readSpoolSettings(spoolMap, into: &config.spool)
+                spoolMap.finish()
+            }
+        }
+        return config
+    }
+
+    func readSpoolSettings(_ map: ConfigMap, into spool: inout SpoolConfig) {
+        if let v = map["path"]?.string() { spool.path = v }
+        if let v = map["max_size"]?.size() {
+            if v < 1 << 20 { map["max_size"]?.problem("expected at least 1MiB, got \(v) bytes") } else { spool.maxSize = v }
+        }
+        if let v = map["when_full"]?.oneOf(SpoolStore.FullPolicy.allCases.map { ($0.rawValue, $0) }) { spool.whenFull = v }
+        if let v = map["sync"]?.oneOf(SpoolStore.SyncMode.allCases.map { ($0.rawValue, $0) }) { spool.sync = v }
     }
 
     // MARK: Routes

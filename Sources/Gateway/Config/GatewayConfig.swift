@@ -50,6 +50,8 @@ struct SinkConfig: Sendable {
     enum Kind: Sendable {
         case stdout(StdoutSink.Format)
         case blackhole
+        case influx(InfluxSinkConfig)
+        case spool(SpoolConfig)
     }
 
     var name: String
@@ -63,8 +65,37 @@ struct SinkConfig: Sendable {
         switch kind {
         case .stdout: return "stdout"
         case .blackhole: return "blackhole"
+        case .influx: return "influx2"
+        case .spool: return "spool"
         }
     }
+
+    /// The spool file this sink writes, if any.
+    var spoolPath: String? {
+        switch kind {
+        case .influx(let c): return c.spool.enabled ? c.spool.path : nil
+        case .spool(let c): return c.path
+        default: return nil
+        }
+    }
+}
+
+struct SpoolConfig: Sendable {
+    var enabled = true
+    /// Defaults to `<data_dir>/spool/<sink>.db`.
+    var path = ""
+    var maxSize = 1 << 30
+    var whenFull = SpoolStore.FullPolicy.dropOldest
+    var sync = SpoolStore.SyncMode.normal
+
+    var options: SpoolStore.Options { .init(maxBytes: maxSize, whenFull: whenFull, sync: sync) }
+}
+
+struct InfluxSinkConfig: Sendable {
+    var target: InfluxTarget
+    var precision = Precision.nanoseconds
+    var retry = RetryPolicy()
+    var spool = SpoolConfig()
 }
 
 struct RouteConfig: Sendable {

@@ -14,13 +14,15 @@ struct HTTPListener: Service {
     let config: HTTPListenerConfig
     let ingest: Ingest
     let status: StatusReporter
+    var spools = SpoolAdmin(entries: [])
     let logger: Logger
 
     func run() async throws {
         let router = Hummingbird.Router(context: BasicRequestContext.self)
         let unauthorized = Counter(
             label: "gateway_http_unauthorized_total", dimensions: [("listener", name)], factory: status.metrics.factory)
-        let handlers = HTTPHandlers(config: config, ingest: ingest, status: status, unauthorized: unauthorized)
+        let handlers = HTTPHandlers(
+            config: config, ingest: ingest, status: status, spools: spools, unauthorized: unauthorized, logger: logger)
         router.post("/api/v2/write") { request, _ in await handlers.influxWrite(request) }
         router.post("/write") { request, _ in await handlers.influxWrite(request) }
         router.post("/api/v1/points") { request, _ in await handlers.jsonPoints(request) }
@@ -29,6 +31,13 @@ struct HTTPListener: Service {
         router.head("/ping") { _, _ in Response(status: .noContent) }
         router.get("/metrics") { _, _ in handlers.metrics() }
         router.get("/api/v1/status") { _, _ in handlers.statusJSON() }
+        router.get("/api/v1/spool") { request, _ in handlers.spoolStats(request) }
+        router.post("/api/v1/spool/:sink/replay") { request, context in
+            handlers.spoolReplay(request, sink: context.parameters.get("sink") ?? "")
+        }
+        router.post("/api/v1/spool/:sink/purge") { request, context in
+            await handlers.spoolPurge(request, sink: context.parameters.get("sink") ?? "")
+        }
 
         let name = self.name
         let logger = self.logger
@@ -55,7 +64,9 @@ struct HTTPHandlers: Sendable {
     let config: HTTPListenerConfig
     let ingest: Ingest
     let status: StatusReporter
+    let spools: SpoolAdmin
     let unauthorized: CoreMetrics.Counter
+    let logger: Logger
 
     // MARK: Influx writes
 
@@ -130,6 +141,50 @@ struct HTTPHandlers: Sendable {
 
     func statusJSON() -> Response {
         Self.json(.ok, status.json())
+    }
+
+    // MARK: Spool administration (what `gateway spool` uses when this gateway owns the file)
+
+    func spoolStats(_ request: Request) -> Response {
+        if let denied = authorize(request) { return denied }
+        return Self.json(.ok, SpoolAdmin.jsonText(["sinks": spools.describe()]))
+    }
+
+    func spoolReplay(_ request: Request, sink: String) -> Response {
+        if let denied = authorize(request) { return denied }
+        guard let entry = spools.entry(sink) else { return unknownSpool(sink) }
+        guard let influx = entry.influx else {
+            return Self.influxError(
+                .conflict, code: "conflict", message: "sink \"\(sink)\" is an archive (type spool): nothing replays it")
+        }
+        influx.replayNow()
+        logger.notice("spool replay requested over the admin API", metadata: ["sink": "\(sink)"])
+        return Self.json(
+            .accepted,
+            SpoolAdmin.jsonText([
+                "sink": sink, "batches": entry.store.batchCount, "points": entry.store.pointCount,
+                "health": influx.health.text,
+            ]))
+    }
+
+    func spoolPurge(_ request: Request, sink: String) async -> Response {
+        if let denied = authorize(request) { return denied }
+        guard let entry = spools.entry(sink) else { return unknownSpool(sink) }
+        do {
+            let purged = try await entry.store.purge()
+            logger.warning(
+                "spool purged over the admin API",
+                metadata: ["sink": "\(sink)", "batches": "\(purged.batches)", "points": "\(purged.points)"])
+            return Self.json(.ok, SpoolAdmin.jsonText(["sink": sink, "batches": purged.batches, "points": purged.points]))
+        } catch {
+            return Self.influxError(.internalServerError, code: "internal error", message: "purge failed: \(error)")
+        }
+    }
+
+    func unknownSpool(_ sink: String) -> Response {
+        let known = spools.entries.map(\.sink).sorted().joined(separator: ", ")
+        return Self.influxError(
+            .notFound, code: "not found", message: "no spool for sink \"\(sink)\" (spools: \(known.isEmpty ? "none" : known))")
     }
 
     // MARK: Helpers

@@ -12,6 +12,7 @@ final class Runtime: Sendable {
     let metrics = GatewayMetrics()
     let status: StatusReporter
     let router: Router
+    let spoolAdmin: SpoolAdmin
     let logger: Logger
     private let group: ServiceGroup
     private let deadLetter: DeadLetterFile?
@@ -19,20 +20,46 @@ final class Runtime: Sendable {
     init(config: GatewayConfig, logger: Logger) throws {
         self.config = config
         self.logger = logger
-        status = StatusReporter(metrics: metrics, name: config.name)
-
         var workers: [SinkWorker] = []
+        var replayers: [any Service] = []
         var targets: [Router.Target] = []
+        var spools: [SpoolAdmin.Entry] = []
         for sink in config.sinks {
             let queue = SinkQueue(capacity: sink.queueSize, policy: sink.whenFull)
             let sinkMetrics = SinkMetrics(sink: sink.name, factory: metrics.factory)
+            var sinkLogger = logger
+            sinkLogger[metadataKey: "sink"] = "\(sink.name)"
             let instance: any Sink
             switch sink.kind {
             case .stdout(let format): instance = StdoutSink(format: format)
             case .blackhole: instance = BlackholeSink()
+            case .influx(let influx):
+                let delivery = DeliveryMetrics(sink: sink.name, factory: metrics.factory)
+                let store =
+                    influx.spool.enabled
+                    ? try SpoolStore(path: influx.spool.path, options: influx.spool.options, logger: sinkLogger) : nil
+                let influxSink = InfluxSink(
+                    name: sink.name,
+                    configuration: .init(target: influx.target, precision: influx.precision, retry: influx.retry),
+                    spool: store, metrics: sinkMetrics, delivery: delivery, logger: sinkLogger)
+                instance = influxSink
+                replayers.append(influxSink.replayService)
+                if let store {
+                    spools.append(.init(sink: sink.name, type: "influx2", store: store, influx: influxSink))
+                    Self.addSpoolGauges(store, delivery, metrics)
+                    if !store.isEmpty {
+                        sinkLogger.notice(
+                            "spool holds a backlog from an earlier run; replaying it before new points",
+                            metadata: ["batches": "\(store.batchCount)", "points": "\(store.pointCount)"])
+                    }
+                }
+            case .spool(let spool):
+                let delivery = DeliveryMetrics(sink: sink.name, factory: metrics.factory)
+                let store = try SpoolStore(path: spool.path, options: spool.options, logger: sinkLogger)
+                instance = SpoolSink(store: store, metrics: sinkMetrics, delivery: delivery, logger: sinkLogger)
+                spools.append(.init(sink: sink.name, type: "spool", store: store, influx: nil))
+                Self.addSpoolGauges(store, delivery, metrics)
             }
-            var sinkLogger = logger
-            sinkLogger[metadataKey: "sink"] = "\(sink.name)"
             workers.append(
                 SinkWorker(
                     name: sink.name, sink: instance, queue: queue,
@@ -43,6 +70,8 @@ final class Runtime: Sendable {
             metrics.addRefresher { gauge.record(queue.count) }
         }
         router = Router(routes: config.routes, targets: targets, factory: metrics.factory)
+        spoolAdmin = SpoolAdmin(entries: spools)
+        status = StatusReporter(metrics: metrics, name: config.name, spools: spoolAdmin)
 
         deadLetter = config.schemas.deadLetter.isEmpty ? nil : try DeadLetterFile(path: config.schemas.deadLetter)
         let schemas = config.schemas.schemaSet
@@ -63,12 +92,14 @@ final class Runtime: Sendable {
             case .http(let http):
                 listeners.append(
                     HTTPListener(
-                        name: listener.name, config: http, ingest: ingest, status: status,
+                        name: listener.name, config: http, ingest: ingest, status: status, spools: spoolAdmin,
                         logger: listenerLogger))
             }
         }
 
-        let services: [any Service] = workers + listeners + [DrainMarker(status: status, logger: logger)]
+        // Shutdown runs in reverse: the drain marker, listeners, sink workers (which drain into
+        // their sinks or spools), then the replayers.
+        let services: [any Service] = replayers + workers + listeners + [DrainMarker(status: status, logger: logger)]
         group = ServiceGroup(
             configuration: .init(
                 services: services.map {
@@ -76,6 +107,16 @@ final class Runtime: Sendable {
                 },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
+    }
+
+    static func addSpoolGauges(_ store: SpoolStore, _ delivery: DeliveryMetrics, _ metrics: GatewayMetrics) {
+        metrics.addRefresher {
+            delivery.spoolBatches.record(store.batchCount)
+            delivery.spoolPoints.record(store.pointCount)
+            delivery.spoolBytes.record(store.byteCount)
+            let oldest = (try? store.stats())?.oldestSpooledAt
+            delivery.spoolOldestAge.record(oldest.map { Double(SpoolStore.now() - $0) / 1e9 } ?? 0)
+        }
     }
 
     func run() async throws {
@@ -87,6 +128,11 @@ final class Runtime: Sendable {
             ])
         defer { deadLetter?.close() }
         try await group.run()
+        for spool in spoolAdmin.entries {
+            logger.info(
+                "spool closed", metadata: ["sink": "\(spool.sink)", "batches": "\(spool.store.batchCount)", "points": "\(spool.store.pointCount)"])
+            spool.store.close()
+        }
         logger.info("gateway stopped")
     }
 }
@@ -95,6 +141,16 @@ final class Runtime: Sendable {
 struct DrainMarker: Service {
     let status: StatusReporter
     let logger: Logger
+
+    static func addSpoolGauges(_ store: SpoolStore, _ delivery: DeliveryMetrics, _ metrics: GatewayMetrics) {
+        metrics.addRefresher {
+            delivery.spoolBatches.record(store.batchCount)
+            delivery.spoolPoints.record(store.pointCount)
+            delivery.spoolBytes.record(store.byteCount)
+            let oldest = (try? store.stats())?.oldestSpooledAt
+            delivery.spoolOldestAge.record(oldest.map { Double(SpoolStore.now() - $0) / 1e9 } ?? 0)
+        }
+    }
 
     func run() async throws {
         try? await gracefulShutdown()

@@ -7,11 +7,13 @@ import Synchronization
 final class StatusReporter: Sendable {
     let metrics: GatewayMetrics
     let name: String
+    let spools: SpoolAdmin
     private let draining = Atomic<Bool>(false)
 
-    init(metrics: GatewayMetrics, name: String) {
+    init(metrics: GatewayMetrics, name: String, spools: SpoolAdmin = SpoolAdmin(entries: [])) {
         self.metrics = metrics
         self.name = name
+        self.spools = spools
     }
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
@@ -36,7 +38,8 @@ final class StatusReporter: Sendable {
                 rejected[reason] = value
                 listeners[l, default: [:]]["points_rejected"] = rejected
             case "gateway_points_written_total", "gateway_sink_queue_points", "gateway_sink_batches_total",
-                "gateway_sink_write_errors_total":
+                "gateway_sink_write_errors_total", "gateway_points_spooled_total", "gateway_points_replayed_total",
+                "gateway_points_dead_lettered_total", "gateway_sink_retries_total":
                 guard let s = sample.labels["sink"] else { continue }
                 let key = sample.name.replacingOccurrences(of: "gateway_", with: "").replacingOccurrences(of: "_total", with: "")
                 sinks[s, default: [:]][key] = value
@@ -50,6 +53,10 @@ final class StatusReporter: Sendable {
             default:
                 continue
             }
+        }
+        for (sink, spool) in spools.describe() {
+            if let health = spool["health"] { sinks[sink, default: [:]]["health"] = health }
+            sinks[sink, default: [:]]["spool"] = spool.filter { $0.key != "health" }
         }
         let object: [String: Any] = [
             "name": name,

@@ -1,8 +1,22 @@
 /// Where points end up. A sink receives whole batches from its worker, one at a time; it never
 /// sees two `write` calls at once, so it needs no locking of its own for the write path.
 public protocol Sink: Sendable {
-    /// Writes a batch. Throwing means the batch was not (fully) delivered; the worker counts it.
+    /// Writes a batch. Throwing means the batch was not delivered; the worker counts it as
+    /// dropped.
     func write(_ batch: PointBatch) async throws
+
+    /// True for sinks that count written, spooled and dropped points themselves (a sink that
+    /// spools may take a batch without having delivered it); the worker then counts nothing.
+    var countsOwnWrites: Bool { get }
+
+    /// Called once when graceful shutdown begins, before the queue's last batches arrive: a
+    /// sink that retries should stop waiting and hand those batches to its spool.
+    func beginShutdown()
+}
+
+extension Sink {
+    public var countsOwnWrites: Bool { false }
+    public func beginShutdown() {}
 }
 
 /// A sink that holds resources to release after the last batch (files, connections).

@@ -47,13 +47,16 @@ public struct SinkWorker: Service {
 
     public func run() async {
         let queue = self.queue
+        let sink = self.sink
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 await drainLoop()
             } onGracefulShutdown: {
+                sink.beginShutdown()
                 queue.close()
             }
         } onCancel: {
+            sink.beginShutdown()
             queue.close()
         }
         if let closable = sink as? any ClosableSink { await closable.close() }
@@ -97,8 +100,10 @@ public struct SinkWorker: Service {
         let count = points.count
         do {
             try await sink.write(PointBatch(points))
-            metrics.written.increment(by: Int64(count))
-            metrics.batches.increment()
+            if !sink.countsOwnWrites {
+                metrics.written.increment(by: Int64(count))
+                metrics.batches.increment()
+            }
         } catch {
             metrics.writeErrors.increment()
             metrics.droppedWriteError.increment(by: Int64(count))

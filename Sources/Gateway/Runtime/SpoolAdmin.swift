@@ -1,0 +1,47 @@
+import Foundation
+import Sinks
+
+/// The spools a running gateway owns, for `/api/v1/spool`, `/api/v1/status` and the
+/// `gateway spool` commands that go through a running gateway.
+final class SpoolAdmin: Sendable {
+    struct Entry: Sendable {
+        var sink: String
+        var type: String
+        var store: SpoolStore
+        /// The Influx sink that replays this spool; nil for an archive (`spool` sink).
+        var influx: InfluxSink?
+    }
+
+    let entries: [Entry]
+
+    init(entries: [Entry]) {
+        self.entries = entries
+    }
+
+    func entry(_ sink: String) -> Entry? { entries.first { $0.sink == sink } }
+
+    /// Per sink: the spool's depth and health, as JSON-ready values.
+    func describe() -> [String: [String: Any]] {
+        var out: [String: [String: Any]] = [:]
+        let now = SpoolStore.now()
+        for entry in entries {
+            var item: [String: Any] = ["type": entry.type, "path": entry.store.path]
+            if let stats = try? entry.store.stats() {
+                item["batches"] = stats.batches
+                item["points"] = stats.points
+                item["bytes"] = stats.bytes
+                item["dead_letters"] = stats.deadLetters
+                item["corrupt"] = stats.corrupt
+                item["oldest_age_seconds"] = stats.oldestSpooledAt.map { Double(now - $0) / 1e9 } ?? 0
+            }
+            if let influx = entry.influx { item["health"] = influx.health.text }
+            out[entry.sink] = item
+        }
+        return out
+    }
+
+    static func jsonText(_ object: Any) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,166 @@
+import AsyncHTTPClient
+import Foundation
+import GatewayCore
+import NIOCore
+import NIOHTTP1
+
+/// Where and how to write: an InfluxDB 2.x `/api/v2/write` endpoint.
+public struct InfluxTarget: Sendable {
+    /// Base URL, e.g. `http://127.0.0.1:8086` (a path prefix is kept).
+    public var url: String
+    public var org: String
+    public var bucket: String
+    public var token: String
+    public var gzip: Bool
+    public var timeout: Duration
+
+    public init(url: String, org: String, bucket: String, token: String, gzip: Bool = true, timeout: Duration = .seconds(10)) {
+        self.url = url
+        self.org = org
+        self.bucket = bucket
+        self.token = token
+        self.gzip = gzip
+        self.timeout = timeout
+    }
+
+    func writeURL(precision: Precision) -> String {
+        var base = url
+        while base.hasSuffix("/") { base.removeLast() }
+        func q(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? s }
+        return "\(base)/api/v2/write?org=\(q(org))&bucket=\(q(bucket))&precision=\(precision.rawValue)"
+    }
+}
+
+extension CharacterSet {
+    static let urlQueryValueAllowed: CharacterSet = {
+        var set = CharacterSet.urlQueryAllowed
+        set.remove(charactersIn: "&=+?#")
+        return set
+    }()
+}
+
+/// What one write request came to, in the terms of InfluxDB's documented status codes.
+public enum InfluxOutcome: Sendable, Equatable {
+    /// 2xx: every line written.
+    case delivered
+    /// 400: the body holds a malformed line; nothing was written. `line` is 1-based when given.
+    case badRequest(message: String, line: Int?)
+    /// 413: the body is too large; nothing was written.
+    case tooLarge(message: String)
+    /// 422: the server refused the data for good (e.g. outside the retention period).
+    case unprocessable(message: String)
+    /// 429 or 503: try again after `retryAfter` (the server's Retry-After) or a backoff.
+    case throttled(status: Int, retryAfter: Duration?, message: String)
+    /// 401, 403, 404 and other 4xx: a configuration problem that retrying will not fix until
+    /// someone fixes it; the data is kept.
+    case refused(status: Int, message: String)
+    /// Other 5xx, timeouts, refused connections: retry with backoff.
+    case failed(status: Int?, message: String)
+
+    public var statusText: String {
+        switch self {
+        case .delivered: return "204"
+        case .badRequest: return "400"
+        case .tooLarge: return "413"
+        case .unprocessable: return "422"
+        case .throttled(let status, _, _), .refused(let status, _): return "\(status)"
+        case .failed(let status, _): return status.map(String.init) ?? "network error"
+        }
+    }
+}
+
+/// A keep-alive HTTP client for one Influx target (AsyncHTTPClient).
+public final class InfluxClient: Sendable {
+    public let target: InfluxTarget
+    let client: HTTPClient
+
+    public init(target: InfluxTarget) {
+        self.target = target
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(5), read: .nanoseconds(target.timeout.nanoseconds))
+        configuration.connectionPool = .init(idleTimeout: .seconds(60))
+        // The sink retries and spools on its own terms; a pool that kept retrying a refused
+        // connection until the connect timeout would hold every batch for seconds in an outage.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.decompression = .disabled
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    /// Sends one body: `gzipped` tells whether `body` is gzip already.
+    public func write(body: [UInt8], gzipped: Bool, precision: Precision) async -> InfluxOutcome {
+        var request = HTTPClientRequest(url: target.writeURL(precision: precision))
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        request.headers.add(name: "User-Agent", value: "gateway")
+        if !target.token.isEmpty { request.headers.add(name: "Authorization", value: "Token \(target.token)") }
+        if gzipped { request.headers.add(name: "Content-Encoding", value: "gzip") }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await client.execute(request, timeout: .nanoseconds(target.timeout.nanoseconds))
+            let status = Int(response.status.code)
+            if (200..<300).contains(status) {
+                _ = try? await response.body.collect(upTo: 1 << 20)
+                return .delivered
+            }
+            var text = ""
+            if let buffer = try? await response.body.collect(upTo: 1 << 20) {
+                text = String(buffer: buffer)
+            }
+            let (message, line) = Self.parseError(text, status: status)
+            let retryAfter = response.headers.first(name: "Retry-After").flatMap { Self.parseRetryAfter($0) }
+            return Self.outcome(status: status, message: message, line: line, retryAfter: retryAfter)
+        } catch {
+            return .failed(status: nil, message: "\(error)")
+        }
+    }
+
+    static func outcome(status: Int, message: String, line: Int?, retryAfter: Duration?) -> InfluxOutcome {
+        switch status {
+        case 400: return .badRequest(message: message, line: line)
+        case 413: return .tooLarge(message: message)
+        case 422: return .unprocessable(message: message)
+        case 429, 503: return .throttled(status: status, retryAfter: retryAfter, message: message)
+        case 408: return .failed(status: status, message: message)
+        case 400..<500: return .refused(status: status, message: message)
+        default: return .failed(status: status, message: message)
+        }
+    }
+
+    /// InfluxDB's error body is `{"code": ..., "message": ..., "line": N}`; anything else is
+    /// reported as it came.
+    static func parseError(_ text: String, status: Int) -> (message: String, line: Int?) {
+        if let data = text.data(using: .utf8),
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        {
+            let message = (object["message"] as? String) ?? text
+            let line = (object["line"] as? NSNumber)?.intValue
+            return (message, line)
+        }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return (trimmed.isEmpty ? "HTTP \(status)" : String(trimmed.prefix(1000)), nil)
+    }
+
+    /// Retry-After: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+    static func parseRetryAfter(_ value: String, now: Date = Date()) -> Duration? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Int(trimmed), seconds >= 0 { return .seconds(seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: trimmed) else { return nil }
+        let delta = date.timeIntervalSince(now)
+        return .milliseconds(Int64(max(0, delta) * 1000))
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
