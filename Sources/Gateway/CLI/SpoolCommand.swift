@@ -87,7 +87,19 @@ struct AdminClient {
     let base: String
     let token: String
 
-    init(config: GatewayConfig?) throws {
+    /// The admin URL the owner recorded in the spool's lock file; the configuration's first
+    /// HTTP listener otherwise.
+    init(config: GatewayConfig?, spoolPath: String) throws {
+        if let recorded = FileLock.ownerAdminURL(path: spoolPath + ".lock") {
+            base = recorded
+            token = config.flatMap { c in
+                c.listeners.compactMap { l -> String? in
+                    if case .http(let h) = l.kind { return h.token }
+                    return nil
+                }.first
+            } ?? ""
+            return
+        }
         guard let config,
             let http = config.listeners.compactMap({ l -> HTTPListenerConfig? in
                 if case .http(let h) = l.kind { return h }
@@ -189,14 +201,14 @@ struct SpoolReplay: AsyncParsableCommand {
             throw ValidationError("sink \"\(target.name)\" is not an influx2 sink: an archive spool is read with `gateway spool export`")
         }
         if SpoolSelection.isOwned(target.path) {
-            try await replayThroughGateway(config: config, sink: target.name)
+            try await replayThroughGateway(config: config, sink: target.name, path: target.path)
         } else {
             try await replayOffline(target: target, influx: influx)
         }
     }
 
-    func replayThroughGateway(config: GatewayConfig?, sink: String) async throws {
-        let admin = try AdminClient(config: config)
+    func replayThroughGateway(config: GatewayConfig?, sink: String, path: String) async throws {
+        let admin = try AdminClient(config: config, spoolPath: path)
         let started = try await admin.call(.POST, "/api/v1/spool/\(sink)/replay")
         guard started.status == 202 else {
             printErr("gateway at \(admin.base) answered \(started.status): \(started.body["message"] ?? started.body)")
@@ -345,7 +357,7 @@ struct SpoolPurge: AsyncParsableCommand {
         let config = try selection.loadConfig(required: false)
         let target = try selection.targets(config, single: true)[0]
         if SpoolSelection.isOwned(target.path) {
-            let admin = try AdminClient(config: config)
+            let admin = try AdminClient(config: config, spoolPath: target.path)
             let result = try await admin.call(.POST, "/api/v1/spool/\(target.name)/purge")
             guard result.status == 200 else {
                 printErr("gateway at \(admin.base) answered \(result.status): \(result.body["message"] ?? result.body)")

@@ -47,7 +47,8 @@ struct HTTPListener: Service {
         let app = Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(config.listen.host, port: config.listen.port)),
-            onServerRunning: { channel in
+            onServerRunning: { [spools] channel in
+                spools.recordAdminURL("http://\(host.contains(":") ? "[\(host)]" : host):\(channel.localAddress?.port ?? 0)")
                 logger.info(
                     "http listener ready",
                     metadata: ["listener": "\(name)", "address": "\(host):\(channel.localAddress?.port ?? 0)"])

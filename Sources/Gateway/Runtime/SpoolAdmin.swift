@@ -1,5 +1,6 @@
 import Foundation
 import Sinks
+import Synchronization
 
 /// The spools a running gateway owns, for `/api/v1/spool`, `/api/v1/status` and the
 /// `gateway spool` commands that go through a running gateway.
@@ -19,6 +20,16 @@ final class SpoolAdmin: Sendable {
     }
 
     func entry(_ sink: String) -> Entry? { entries.first { $0.sink == sink } }
+
+    /// Tells `gateway spool` where to reach this gateway (the first HTTP listener to start).
+    func recordAdminURL(_ url: String) {
+        let host = url.replacingOccurrences(of: "http://0.0.0.0:", with: "http://127.0.0.1:")
+            .replacingOccurrences(of: "http://[::]:", with: "http://[::1]:")
+        if adminURLRecorded.exchange(true, ordering: .relaxed) { return }
+        for entry in entries { entry.store.recordAdminURL(host) }
+    }
+
+    private let adminURLRecorded = Atomic<Bool>(false)
 
     /// Per sink: the spool's depth and health, as JSON-ready values.
     func describe() -> [String: [String: Any]] {

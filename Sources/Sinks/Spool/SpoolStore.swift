@@ -126,6 +126,11 @@ public final class SpoolStore: Sendable {
         totals.withLock { $0 = loaded }
     }
 
+    /// Records where the owning gateway's admin API answers (see ``FileLock``).
+    public func recordAdminURL(_ url: String) {
+        lock?.record(adminURL: url)
+    }
+
     /// Closes the database (checkpointing the WAL) and releases the file lock. Later calls fail.
     public func close() {
         try? db.close()
@@ -460,9 +465,23 @@ public final class FileLock: Sendable {
             Glibc.close(fd)
             throw SpoolError.unavailable("\((path as NSString).deletingPathExtension) is in use by another gateway process (pid \(owner))")
         }
-        let pid = Array("\(getpid())\n".utf8)
+        record(adminURL: nil)
+    }
+
+    /// Writes the owner's pid and, once known, the URL of its admin API (the HTTP listener),
+    /// so `gateway spool` can reach the running gateway whatever port it got.
+    func record(adminURL: String?) {
+        let text = Array("\(getpid())\n\(adminURL ?? "")\n".utf8)
         _ = ftruncate(fd, 0)
-        _ = pwrite(fd, pid, pid.count, 0)
+        _ = pwrite(fd, text, text.count, 0)
+    }
+
+    /// The admin URL a running owner recorded in the lock file at `path`, if any.
+    public static func ownerAdminURL(path: String) -> String? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count > 1, !lines[1].isEmpty else { return nil }
+        return String(lines[1])
     }
 
     private let released = Atomic<Bool>(false)

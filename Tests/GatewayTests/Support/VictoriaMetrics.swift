@@ -1,0 +1,140 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+/// A real VictoriaMetrics (Debian's `victoria-metrics`) on a free loopback port with its own
+/// data directory, for the Influx sink's tests: it accepts `/api/v2/write` and exports what it
+/// stored. Missing binary is a failure, not a skip: `scripts/install-deps.sh` installs it.
+final class VictoriaMetrics: @unchecked Sendable {
+    let port: Int
+    let dataDirectory: String
+    private var process: Process?
+
+    static let binaryPath = ["/usr/bin/victoria-metrics", "/usr/local/bin/victoria-metrics"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+
+    init() throws {
+        port = try freeTCPPort()
+        dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-test-\(UUID().uuidString)").path
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    func start() async throws {
+        guard let binary = Self.binaryPath else {
+            throw TestFailure("victoria-metrics is not installed: run scripts/install-deps.sh (apt-get install victoria-metrics)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [
+            "-storageDataPath", dataDirectory, "-httpListenAddr", "127.0.0.1:\(port)", "-retentionPeriod", "100y",
+            "-loggerLevel", "ERROR",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let answer = try? await get("/health"), answer.status == 200 { return }
+            if !process.isRunning { throw TestFailure("victoria-metrics exited at start (\(process.terminationStatus))") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure("victoria-metrics did not become healthy on port \(port)")
+    }
+
+    /// Stops it (SIGKILL: an outage, not a goodbye); the data directory stays for a restart.
+    func stop() async throws {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        self.process = nil
+    }
+
+    deinit {
+        if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: dataDirectory)
+    }
+
+    func get(_ path: String) async throws -> (status: Int, body: String) {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url + path), timeout: .seconds(120))
+        let body = try await response.body.collect(upTo: 1 << 30)
+        return (Int(response.status.code), String(buffer: body))
+    }
+
+    /// The timestamps (ms) VictoriaMetrics holds for `metric`, after a forced flush.
+    func timestamps(_ metric: String) async throws -> [Int64] {
+        _ = try await get("/internal/force_flush")
+        let answer = try await get("/api/v1/export/csv?format=__timestamp__:unix_ms&match[]=\(metric)")
+        guard answer.status == 200 else { throw TestFailure("export answered \(answer.status): \(answer.body)") }
+        return answer.body.split(separator: "\n").compactMap { Int64($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    /// Polls until `metric` holds at least `count` samples (VictoriaMetrics answers 204 a moment
+    /// before new series are searchable); returns the timestamps.
+    func waitForSamples(_ metric: String, count: Int, timeout: Duration = .seconds(60)) async throws -> [Int64] {
+        let deadline = ContinuousClock.now + timeout
+        var last: [Int64] = []
+        while ContinuousClock.now < deadline {
+            last = try await timestamps(metric)
+            if last.count >= count { return last }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        return last
+    }
+}
+
+func freeTCPPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw TestFailure("bind failed") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Runs the gateway binary with arguments; returns exit status, stdout and stderr.
+func runGateway(_ arguments: [String], binary: URL = GatewayProcess.binary) throws -> (status: Int32, out: String, err: String) {
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let errReader = Thread.detachNewThreadWithResult { err.fileHandleForReading.readDataToEndOfFile() }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errReader.wait(), as: UTF8.self))
+}
+
+extension Thread {
+    final class ResultBox<T>: @unchecked Sendable {
+        var value: T?
+        let done = DispatchSemaphore(value: 0)
+        func wait() -> T {
+            done.wait()
+            return value!
+        }
+    }
+
+    static func detachNewThreadWithResult<T>(_ body: @escaping @Sendable () -> T) -> ResultBox<T> {
+        let box = ResultBox<T>()
+        Thread.detachNewThread {
+            box.value = body()
+            box.done.signal()
+        }
+        return box
+    }
+}
