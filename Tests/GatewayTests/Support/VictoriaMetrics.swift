@@ -44,10 +44,11 @@ final class VictoriaMetrics: @unchecked Sendable {
         throw TestFailure("victoria-metrics did not become healthy on port \(port)")
     }
 
-    /// Stops it (SIGKILL: an outage, not a goodbye); the data directory stays for a restart.
-    func stop() async throws {
+    /// Stops it; the data directory stays for a restart. SIGTERM lets it flush what it
+    /// acknowledged (SIGKILL would lose its last second of acknowledged writes, its loss, not ours).
+    func stop(signal: Int32 = SIGTERM) async throws {
         guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
+        kill(process.processIdentifier, signal)
         while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         self.process = nil
     }
