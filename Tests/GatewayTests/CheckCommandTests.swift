@@ -95,6 +95,78 @@ import Testing
         #expect(found == ["\(dir.path)/proc.yaml:2: proc.type: unknown plugin type \"proc\" (known: none in this build)"])
     }
 
+    @Test func influxSink_readsEveryKey_andDefaults() throws {
+        let path = try write(
+            """
+            gateway: {data_dir: /var/lib/gw}
+            sinks:
+              influx:
+                type: influx2
+                url: "${INFLUX_URL}"
+                org: o
+                bucket: b
+                token: "${INFLUX_TOKEN}"
+                precision: ms
+                gzip: false
+                timeout: 3s
+                retry: {max_retries: 5, initial_backoff: 200ms, max_backoff: 1m, max_wait: 2s, max_retry_after: 10m}
+                spool: {max_size: 64MiB, when_full: block, sync: full}
+              plain: {type: influx2, url: "http://h:8086", org: o, bucket: b, spool: false}
+              archive: {type: spool}
+            routes:
+              - {to: [influx, plain, archive]}
+            """)
+        let config = try ConfigLoader(environment: ["INFLUX_URL": "http://127.0.0.1:8086", "INFLUX_TOKEN": "tok"]).load(path: path)
+        guard case .influx(let influx) = config.sinks[0].kind, case .influx(let plain) = config.sinks[1].kind,
+            case .spool(let archive) = config.sinks[2].kind
+        else {
+            Issue.record("sink kinds: \(config.sinks.map(\.typeName))")
+            return
+        }
+        #expect(influx.target.url == "http://127.0.0.1:8086")
+        #expect(influx.target.token == "tok")
+        #expect(influx.target.gzip == false)
+        #expect(influx.target.timeout == .seconds(3))
+        #expect(influx.precision == .milliseconds)
+        #expect(influx.retry.maxRetries == 5)
+        #expect(influx.retry.maxBackoff == .seconds(60))
+        #expect(influx.retry.maxRetryAfter == .seconds(600))
+        #expect(influx.spool.enabled && influx.spool.maxSize == 64 << 20 && influx.spool.whenFull == .block && influx.spool.sync == .full)
+        #expect(influx.spool.path == "/var/lib/gw/spool/influx.db")
+        #expect(config.sinks[0].batchSize == 5000)
+        #expect(!plain.spool.enabled)
+        #expect(config.sinks[1].spoolPath == nil)
+        #expect(archive.path == "/var/lib/gw/spool/archive.db")
+    }
+
+    @Test func influxSink_problemsAreNamed() throws {
+        let found = try problems(
+            """
+            sinks:
+              a: {type: influx2, url: "ftp://x", org: o, bucket: b, retry: {max_retry: 1}}
+              b: {type: influx2, url: "http://x:8086", bucket: b, spool: {path: /tmp/same.db, when_full: wait}}
+              c: {type: spool, path: /tmp/same.db}
+            routes:
+              - {to: [a, b, c]}
+            """)
+        let text = found.joined(separator: "\n")
+        #expect(text.contains("sinks.a.url: expected an http:// or https:// URL, got \"ftp://x\""), "\(text)")
+        #expect(text.contains("sinks.a.retry.max_retry: unknown key"), "\(text)")
+        #expect(text.contains("sinks.b: missing required key \"org\""), "\(text)")
+        #expect(text.contains("sinks.b.spool.when_full:"), "\(text)")
+        #expect(text.contains("sinks \"b\" and \"c\" both use the spool file /tmp/same.db"), "\(text)")
+    }
+
+    @Test func theShippedInfluxExample_isValidOnceUncommented() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let shipped = try String(contentsOfFile: root.appendingPathComponent("gateway.yaml").path, encoding: .utf8)
+        let uncommented = shipped.replacingOccurrences(of: "  # influx:", with: "  influx:")
+            .replacingOccurrences(of: "  #   ", with: "    ")
+        let config = try ConfigLoader(environment: ["INFLUX_URL": "http://127.0.0.1:8086", "INFLUX_TOKEN": "t"])
+            .load(path: try write(uncommented.replacingOccurrences(of: "include: plugins.d/*.yaml", with: "include: []")))
+        #expect(config.sinks.map(\.typeName).contains("influx2"))
+    }
+
     @Test func theShippedConfiguration_isValid() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let config = try ConfigLoader(environment: [:]).load(path: root.appendingPathComponent("gateway.yaml").path)
