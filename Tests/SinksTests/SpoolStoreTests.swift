@@ -85,6 +85,22 @@ func testPoints(_ range: Range<Int>, series: String = "m") -> [Point] {
         #expect(kept == testPoints(200..<500).map(\.time))
     }
 
+    @Test func full_dropOldest_leavesTheBatchBeingReplayed() async throws {
+        let dir = try temporaryDirectory()
+        let one = try SpoolPayload(points: testPoints(0..<100), precision: .nanoseconds)
+        let store = try SpoolStore(
+            path: "\(dir)/s.db", options: .init(maxBytes: one.compressed.count * 2 + 50, whenFull: .dropOldest), logger: logger)
+        _ = try await store.append(one)
+        _ = try await store.append(try SpoolPayload(points: testPoints(100..<200), precision: .nanoseconds))
+        let replaying = try #require(try await store.oldest())
+        let result = try await store.append(try SpoolPayload(points: testPoints(200..<300), precision: .nanoseconds))
+        // The second batch made room; the first is on its way to the server.
+        #expect(result == .stored(droppedBatches: 1, droppedPoints: 100))
+        try await store.remove(replaying)
+        let next = try #require(try await store.oldest())
+        #expect(try next.payload.decodePoints().first?.time == testPoints(200..<201)[0].time)
+    }
+
     @Test func full_dropNewest_refuses_andBlock_reportsFull() async throws {
         let dir = try temporaryDirectory()
         let payload = try SpoolPayload(points: testPoints(0..<100), precision: .nanoseconds)

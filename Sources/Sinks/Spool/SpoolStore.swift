@@ -85,6 +85,9 @@ public final class SpoolStore: Sendable {
     public let options: Options
     let db: DatabaseQueue
     private let totals = Mutex(Totals())
+    /// The batch being replayed right now: `drop_oldest` leaves it alone, so a batch is never
+    /// counted both as dropped and as delivered.
+    private let inFlight = Mutex<Int64>(0)
     private let lock: FileLock?
     let logger: Logger
 
@@ -219,11 +222,13 @@ public final class SpoolStore: Sendable {
             }
         }
         let checksum = payload.checksum
+        let busy = inFlight.withLock { $0 }
         let result = try syncWrite { db -> (dropped: Totals, added: Bool) in
             var dropped = Totals()
             if overflow > 0 {
                 // Oldest first until the new batch fits.
-                let rows = try Row.fetchCursor(db, sql: "SELECT id, points, bytes FROM batches ORDER BY id")
+                let rows = try Row.fetchCursor(
+                    db, sql: "SELECT id, points, bytes FROM batches WHERE id != ? ORDER BY id", arguments: [busy])
                 var freed = 0
                 var lastID: Int64 = 0
                 while freed < overflow, let row = try rows.next() {
@@ -233,7 +238,7 @@ public final class SpoolStore: Sendable {
                     freed += row[2] as Int
                 }
                 if dropped.batches > 0 {
-                    try db.execute(sql: "DELETE FROM batches WHERE id <= ?", arguments: [lastID])
+                    try db.execute(sql: "DELETE FROM batches WHERE id <= ? AND id != ?", arguments: [lastID, busy])
                 }
             }
             let statement = try db.cachedStatement(
@@ -278,7 +283,10 @@ public final class SpoolStore: Sendable {
             }
             guard let found else { return nil }
             let entry = found.entry
-            if let entry, entry.payload.checksum == found.checksum { return entry }
+            if let entry, entry.payload.checksum == found.checksum {
+                inFlight.withLock { $0 = entry.id }
+                return entry
+            }
             let id = found.id
             let points = found.points
             let bytes = found.bytes
@@ -325,6 +333,7 @@ public final class SpoolStore: Sendable {
             try db.execute(sql: "DELETE FROM batches WHERE id = ?", arguments: [id])
             return db.changesCount > 0
         }
+        inFlight.withLock { if $0 == id { $0 = 0 } }
         if removed {
             totals.withLock {
                 $0.batches -= 1
