@@ -66,7 +66,11 @@ let package = Package(
             name: "GatewayBench",
             dependencies: [
                 "GatewayCore",
+                // The spool scenarios drive SpoolStore and InfluxSink in process.
+                "Sinks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),

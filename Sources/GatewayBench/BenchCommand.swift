@@ -8,14 +8,45 @@ import Glibc
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway-bench",
-        abstract: "Compare the gateway's line-protocol ingest (to a blackhole sink) with VictoriaMetrics'.",
+        abstract:
+            "Compare the gateway's ingest with VictoriaMetrics'; measure its spool and its path to VictoriaMetrics.",
         discussion: """
             Starts a fresh gateway and a fresh VictoriaMetrics for every run on free loopback ports, sends \
-            them the same pre-generated load, and reads what each counted from its own /metrics. Scenarios: \
-            udp-<rate> (10 lines per datagram with sendmmsg, paced) and http-<n>c (POST /api/v2/write, 5,000 \
-            lines per body, n keep-alive connections, as fast as answered). With two or more CPUs the load \
-            generator runs on CPU 0 and the targets on CPU 1. Prints a table of medians, then one RESULT line \
-            per scenario and target and one RATIO line (gateway/VictoriaMetrics) per scenario.
+            them the same pre-generated load, and reads what each counted from its own /metrics. With two or \
+            more CPUs the load generator runs on CPU 0 and the targets on CPU 1. Prints a table of medians, \
+            then one RESULT line per scenario and target and one RATIO line per scenario. --scenario takes \
+            names or prefixes: udp, http, spool, e2e, e2e-udp, spool-write...
+
+            Ingest (the gateway with a blackhole sink, and VictoriaMetrics, under the same load): udp-<rate> \
+            sends 10 lines per datagram with sendmmsg, paced to the rate; http-<n>c posts 5,000-line bodies \
+            to /api/v2/write over n keep-alive connections, as fast as answered.
+
+            spool-write: in this process (CPU 0), batches of 5,000 of the same points, decoded before the \
+            clock starts, are encoded to line protocol, gzipped (SpoolPayload) and appended to a fresh \
+            SpoolStore (SQLite WAL, sync normal) for --duration seconds: points/s against the 1,000,000 \
+            points/s target, MB/s of gzip payload, and the wall time of each step.
+
+            spool-replay: a spool of --replay-points points is filled while no server runs; then a fresh \
+            VictoriaMetrics starts and an InfluxSink in this process calls replayOnce() until the spool is \
+            empty. This is the code the gateway's replayer runs, driven without the gateway binary, so the \
+            clock covers the replay alone rather than backoff timers and /metrics polling. Ratio: over \
+            VictoriaMetrics' direct /api/v2/write rate with 1 connection (http-1c).
+
+            e2e-udp-<rate>: UDP at --e2e-rate to the gateway binary, whose influx2 sink (batch 5,000, gzip, \
+            spool on, queue 500,000, when_full: block) writes to VictoriaMetrics' /api/v2/write. \
+            VictoriaMetrics runs on CPU 1 as in its direct runs; the gateway on CPU 0, beside the load \
+            generator. Delivered = VictoriaMetrics' own row count (cross-checked by a query after \
+            /internal/force_flush), timed until the gateway's last acknowledged batch. Ratios: over \
+            VictoriaMetrics' direct rates with 1 and 4 connections (http-1c, http-4c); the 75 % target is \
+            judged only when the pipeline, not the offered rate, set the rate: points were lost (over 1 %) \
+            or delivery took notably longer than the load (under 95 % of the offered rate).
+
+            e2e-rss-<rate>: UDP at --rss-rate for --duration seconds to a gateway whose influx2 sink's port \
+            has no server (an outage): its RSS every second (first, after 1 s, last, max) and what went to \
+            the spool.
+
+            The http-1c and http-4c figures the ratios need come from those scenarios when selected, else \
+            VictoriaMetrics alone is measured for them in the same benchmark run.
             """)
 
     @Option(help: "Runs per scenario and target; the table shows medians.")
@@ -34,7 +65,26 @@ struct BenchCommand: ParsableCommand {
         help: "HTTP keep-alive connections per scenario; repeat or give a list. Default: 4,1.")
     var httpConnections: [String] = []
 
-    @Option(help: "Only these scenarios: names or prefixes (udp, udp-1M, http-4c); repeat or give a list.")
+    @Option(
+        name: .customLong("e2e-rate"),
+        help: "e2e-udp offered UDP rate in points/s; repeat or give a list. Default: 500k,200k.")
+    var e2eRates: [String] = []
+
+    @Option(name: .customLong("rss-rate"), help: "e2e-rss UDP rate in points/s during the outage.")
+    var rssRate = "200k"
+
+    @Option(name: .customLong("replay-points"), help: "Points in the spool that spool-replay drains.")
+    var replayPoints = "2M"
+
+    @Option(name: .customLong("spool-batch"), help: "Points per batch in the spool scenarios.")
+    var spoolBatch = 5000
+
+    @Flag(help: "e2e scenarios: the influx2 sink sends plain bodies (gzip: false) instead of gzip.")
+    var noGzip = false
+
+    @Option(
+        help: "Only these scenarios: names or prefixes (udp, http-4c, spool, e2e, e2e-udp...); repeat or give a list."
+    )
     var scenario: [String] = []
 
     @Option(help: "The gateway binary.")
@@ -63,14 +113,58 @@ struct BenchCommand: ParsableCommand {
 
     // MARK: Validation
 
+    /// The selected scenarios, in run order; under --skip-vm, those that need VictoriaMetrics are left out.
     var scenarios: [Scenario] {
         get throws {
             let rates = try Self.list(udpRates, default: "1M,200k", what: "--udp-rate")
             let connections = try Self.list(httpConnections, default: "4,1", what: "--http-connections")
+            let e2e = try Self.list(e2eRates, default: "500k,200k", what: "--e2e-rate")
+            let rss = try Self.list([rssRate], default: "200k", what: "--rss-rate")
+            let replay = try Self.list([replayPoints], default: "2M", what: "--replay-points")
             let filters = scenario.flatMap { $0.split(separator: ",").map(String.init) }
             let all =
                 rates.map { Scenario.udp(pointsPerSecond: $0) } + connections.map { Scenario.http(connections: $0) }
-            return all.filter { $0.isSelected(by: filters) }
+                + [.spoolWrite] + replay.map { Scenario.spoolReplay(points: $0) }
+                + e2e.map { Scenario.e2eUDP(pointsPerSecond: $0) } + rss.map { Scenario.e2eRSS(pointsPerSecond: $0) }
+            return all.filter { $0.isSelected(by: filters) && !(skipVm && $0.needsVictoriaMetrics) }
+        }
+    }
+
+    /// What runs, in order: each selected scenario with its targets, plus the VictoriaMetrics-only
+    /// http-<n>c runs the replay and e2e ratios need when those scenarios were not selected.
+    var plan: [(scenario: Scenario, targets: [TargetKind])] {
+        get throws {
+            let selected = try scenarios
+            let selectedConnections = selected.compactMap { scenario -> Int? in
+                if case .http(let n) = scenario { return n }
+                return nil
+            }
+            var references: [Int] = []
+            for scenario in selected {
+                for n in scenario.referenceConnections
+                where !selectedConnections.contains(n) && !references.contains(n) {
+                    references.append(n)
+                }
+            }
+            var out: [(scenario: Scenario, targets: [TargetKind])] = []
+            let ingestTargets: [TargetKind] = skipVm ? [.gateway] : [.gateway, .vm]
+            for scenario in selected {
+                switch scenario {
+                case .udp, .http: out.append((scenario, ingestTargets))
+                default: break
+                }
+            }
+            for n in references.sorted(by: >) { out.append((.http(connections: n), [.vm])) }
+            for scenario in selected {
+                switch scenario {
+                case .udp, .http: break
+                case .spoolWrite: out.append((scenario, [.spool]))
+                case .spoolReplay: out.append((scenario, [.replay]))
+                case .e2eUDP: out.append((scenario, [.e2e]))
+                case .e2eRSS: out.append((scenario, [.outage]))
+                }
+            }
+            return out
         }
     }
 
@@ -89,7 +183,12 @@ struct BenchCommand: ParsableCommand {
         guard duration > 0 else { throw ValidationError("--duration must be above zero") }
         guard (1...1000).contains(linesPerDatagram) else { throw ValidationError("--lines-per-datagram: 1 to 1000") }
         guard linesPerBody >= 1 else { throw ValidationError("--lines-per-body must be at least 1") }
-        guard try !scenarios.isEmpty else { throw ValidationError("--scenario selects no scenario") }
+        guard spoolBatch >= 1 else { throw ValidationError("--spool-batch must be at least 1") }
+        guard try !scenarios.isEmpty else {
+            throw ValidationError(
+                "--scenario selects no scenario"
+                    + (skipVm ? " (spool-replay and e2e-udp need VictoriaMetrics: not with --skip-vm)" : ""))
+        }
     }
 
     // MARK: Run
@@ -116,57 +215,76 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func benchmark(settings: ServerSettings) throws {
-        let scenarios = try self.scenarios
-        let targets: [TargetKind] = skipVm ? [.gateway] : [.gateway, .vm]
+        let plan = try self.plan
         if let cpu = settings.benchCPU { CPUAffinity.pinCurrentThread(to: cpu) }
-        printHeader(settings: settings, scenarios: scenarios)
+        printHeader(settings: settings, plan: plan)
 
         let timestamps = TimestampAllocator()
         let measurement = Measurement(settings: settings, timestamps: timestamps, duration: duration)
+        let spoolBench = SpoolBench(
+            settings: settings, timestamps: timestamps, measurement: measurement, duration: duration,
+            batchSize: spoolBatch)
+        let endToEnd = EndToEnd(settings: settings, measurement: measurement, duration: duration, gzip: !noGzip)
         var summaries: [TargetSummary] = []
-        for scenario in scenarios {
+        for (scenario, targets) in plan {
             var results: [TargetKind: [RunResult]] = [:]
+            /// Runs `measure` for every run and target, with fresh timestamps for all but the first.
+            func repeatRuns(renew: () -> Void, _ measure: (TargetKind, String) throws -> RunResult) throws {
+                for run in 1...runs {
+                    for target in targets {
+                        if run > 1 || target != targets.first { renew() }
+                        var result = try measure(target, "\(scenario.name)-\(run)-\(target.rawValue)")
+                        result.scenario = scenario.name
+                        Report.progress(result, run: run, of: runs)
+                        results[target, default: []].append(result)
+                    }
+                }
+            }
             switch scenario {
-            case .udp(let rate):
+            case .udp(let rate), .e2eUDP(let rate), .e2eRSS(let rate):
                 let lines = Int((Double(rate) * duration).rounded(.up))
                 log("\(scenario.name): generating \(Report.grouped(lines)) lines")
                 let load = UDPLoad(
                     payload: Payload(lines: lines, linesPerChunk: linesPerDatagram, timestamps: timestamps))
-                for run in 1...runs {
-                    for target in targets {
-                        if run > 1 || target != targets.first { load.payload.renew(timestamps) }
-                        var result = try measurement.udp(
-                            target, load: load, pointsPerSecond: rate,
-                            label: "\(scenario.name)-\(run)-\(target.rawValue)")
-                        result.scenario = scenario.name
-                        Report.progress(result, run: run, of: runs)
-                        results[target, default: []].append(result)
+                try repeatRuns(renew: { load.payload.renew(timestamps) }) { target, label in
+                    switch scenario {
+                    case .e2eUDP: return try endToEnd.udp(load: load, pointsPerSecond: rate, label: label)
+                    case .e2eRSS: return try endToEnd.rss(load: load, pointsPerSecond: rate, label: label)
+                    default: return try measurement.udp(target, load: load, pointsPerSecond: rate, label: label)
                     }
                 }
             case .http(let connections):
                 let bodies = "\(connections) x \(Self.bodiesPerConnection) bodies of \(linesPerBody) lines"
-                log("\(scenario.name): generating \(bodies)")
+                log(
+                    "\(scenario.name): generating \(bodies)"
+                        + (targets == [.vm] ? " (VictoriaMetrics only, reference)" : "")
+                )
                 let load = HTTPLoad(
                     connections: connections, linesPerBody: linesPerBody, bodiesPerConnection: Self.bodiesPerConnection,
                     timestamps: timestamps)
-                for run in 1...runs {
-                    for target in targets {
-                        if run > 1 || target != targets.first { load.pools.forEach { $0.renew(timestamps) } }
-                        var result = try measurement.http(
-                            target, load: load, label: "\(scenario.name)-\(run)-\(target.rawValue)")
-                        result.scenario = scenario.name
-                        Report.progress(result, run: run, of: runs)
-                        results[target, default: []].append(result)
-                    }
+                try repeatRuns(renew: { load.pools.forEach { $0.renew(timestamps) } }) { target, label in
+                    try measurement.http(target, load: load, label: label)
                 }
+            case .spoolWrite:
+                let lines = Self.spoolPoolBatches * spoolBatch
+                log("\(scenario.name): generating and decoding \(Report.grouped(lines)) lines (cycled)")
+                let pool = try SpoolBench.batches(lines: lines, batchSize: spoolBatch, timestamps: timestamps)
+                try repeatRuns(renew: {}) { _, label in try spoolBench.write(pool: pool, label: label) }
+            case .spoolReplay(let points):
+                log("\(scenario.name): \(Report.grouped(points)) points per run, generated, spooled, then replayed")
+                try repeatRuns(renew: {}) { _, label in try spoolBench.replay(points: points, label: label) }
             }
             for target in targets {
                 summaries.append(TargetSummary(scenario: scenario.name, target: target, results: results[target] ?? []))
             }
         }
         Report.table(summaries, runs: runs)
+        Report.notes(summaries)
         Report.machineLines(summaries)
     }
+
+    /// Batches of points spool-write cycles through (decoded once, before the runs).
+    static let spoolPoolBatches = 40
 
     /// Bodies pre-generated per HTTP connection (5,000 lines each: about 19 MB per connection); when all
     /// have been sent their timestamps move on and they are sent again.
@@ -196,16 +314,43 @@ struct BenchCommand: ParsableCommand {
             targetCPU: pin ? 1 : nil, benchCPU: pin ? 0 : nil, udpReceiveBuffer: receiveBufferMib << 20)
     }
 
-    private func printHeader(settings: ServerSettings, scenarios: [Scenario]) {
+    private func printHeader(settings: ServerSettings, plan: [(scenario: Scenario, targets: [TargetKind])]) {
         let plural = runs == 1 ? "" : "s"
         print("gateway-bench: \(runs) run\(plural) of \(Report.fixed(duration, 1)) s per scenario and target")
-        print("  scenarios: \(scenarios.map(\.name).joined(separator: ", "))")
-        print("  gateway: \(settings.gatewayPath) (blackhole sink, queue 4,000,000, batch 5,000, when_full: block)")
+        let names = plan.map {
+            $0.targets == [.vm] ? "\($0.scenario.name) (VictoriaMetrics only: reference)" : $0.scenario.name
+        }
+        print("  scenarios: \(names.joined(separator: ", "))")
+        let scenarios = plan.map(\.scenario)
+        if plan.contains(where: { $0.targets.contains(.gateway) }) {
+            print("  gateway: \(settings.gatewayPath) (blackhole sink, queue 4,000,000, batch 5,000, when_full: block)")
+        }
         if let vm = settings.victoriaMetricsPath { print("  victoria-metrics: \(vm)") }
         if let bench = settings.benchCPU, let target = settings.targetCPU {
             print("  load generator pinned to CPU \(bench), targets to CPU \(target)")
         } else {
             print("  no CPU pinning")
+        }
+        if scenarios.contains(where: {
+            if case .spoolWrite = $0 { return true }; if case .spoolReplay = $0 { return true }; return false
+        }) {
+            print(
+                "  spool: batches of \(spoolBatch) points, SpoolStore in this process (CPU "
+                    + "\(settings.benchCPU.map(String.init) ?? "any")), gzip level 1, SQLite WAL, sync normal")
+        }
+        if scenarios.contains(where: {
+            if case .e2eUDP = $0 { return true }; if case .e2eRSS = $0 { return true }; return false
+        }) {
+            var line =
+                "  e2e: gateway influx2 sink (batch \(GatewayServer.batchSize), gzip \(noGzip ? "off" : "on"), "
+                + "flush 200ms, "
+                + "spool on, queue 500,000, when_full: block)"
+            if let bench = settings.benchCPU, let target = settings.targetCPU {
+                line +=
+                    "\n    e2e-udp: gateway on CPU \(bench) with the load generator, VictoriaMetrics on CPU \(target); "
+                    + "e2e-rss: gateway on CPU \(target), nothing listening on its sink's port"
+            }
+            print(line)
         }
         var buffer = "  UDP receive buffer: \(receiveBufferMib) MiB for the gateway"
         if !skipVm {

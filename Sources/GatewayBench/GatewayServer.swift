@@ -1,10 +1,46 @@
 import Foundation
 import Glibc
 
+/// Where the gateway under test sends what it receives.
+enum GatewaySink: Sendable {
+    /// One `blackhole` sink: the gateway's ingest alone (the udp and http scenarios).
+    case blackhole
+    /// One `influx2` sink writing to `url` (VictoriaMetrics' HTTP port, or a port nothing listens on
+    /// to play an outage), spool on, in a data directory of the run's own.
+    case influx(url: String, gzip: Bool = true)
+
+    var name: String {
+        switch self {
+        case .blackhole: return "blackhole"
+        case .influx: return "vm"
+        }
+    }
+}
+
+/// The gateway's own counters for its one sink, read from its `/metrics`.
+struct GatewayCounters {
+    /// `gateway_points_received_total`, all listeners.
+    var received = 0
+    /// `gateway_points_written_total{sink}`: delivered directly (influx2) or taken (blackhole).
+    var written = 0
+    var spooled = 0
+    var replayed = 0
+    /// `gateway_points_dropped_total{sink}`, every reason.
+    var dropped = 0
+    var deadLettered = 0
+    var queued = 0
+    var spoolPoints = 0
+    var spoolBytes = 0
+
+    /// Points the sink took: delivered at once or spooled.
+    var taken: Int { written + spooled }
+    /// Points the sink's server acknowledged: directly or from the spool.
+    var delivered: Int { written + replayed }
+}
+
 /// The gateway under test: `gateway run --config FILE` with a configuration written for the run
-/// (UDP and HTTP listeners on free loopback ports, everything routed to one `blackhole` sink).
+/// (UDP and HTTP listeners on free loopback ports, everything routed to one sink).
 final class GatewayServer: TargetServer {
-    static let sinkName = "blackhole"
     /// Points per sink batch; the last partial batch waits for the flush interval.
     static let batchSize = 5000
 
@@ -12,27 +48,41 @@ final class GatewayServer: TargetServer {
     let process: ChildProcess
     let httpPort: Int
     let udpPort: Int
+    let sink: GatewaySink
+    /// The run's data directory (the influx2 sink's spool), removed by ``stop()``.
+    let dataDirectory: String
 
-    private init(process: ChildProcess, httpPort: Int, udpPort: Int) {
+    private init(process: ChildProcess, httpPort: Int, udpPort: Int, sink: GatewaySink, dataDirectory: String) {
         self.process = process
         self.httpPort = httpPort
         self.udpPort = udpPort
+        self.sink = sink
+        self.dataDirectory = dataDirectory
     }
 
-    static func start(label: String, settings: ServerSettings) throws -> GatewayServer {
+    /// Starts a gateway pinned to `cpu` (by default the targets' CPU).
+    static func start(
+        label: String, settings: ServerSettings, sink: GatewaySink = .blackhole, cpu: Int?? = nil
+    ) throws -> GatewayServer {
         let udpPort = try Sockets.freePort(tcp: false, udp: true)
         let httpPort = try Sockets.freePort(tcp: true, udp: false)
         let configPath = "\(settings.workDirectory)/gateway-\(label).yaml"
+        let dataDirectory: String
+        switch sink {
+        case .blackhole: dataDirectory = "\(settings.workDirectory)/gateway-data"
+        case .influx: dataDirectory = "\(settings.workDirectory)/gateway-data-\(label)"
+        }
         try Files.write(
             configPath,
             configuration(
                 udpPort: udpPort, httpPort: httpPort, receiveBuffer: settings.udpReceiveBuffer,
-                dataDirectory: "\(settings.workDirectory)/gateway-data"))
+                dataDirectory: dataDirectory, sink: sink))
         let process = try ChildProcess.spawn(
             name: "gateway", executable: settings.gatewayPath, arguments: ["run", "--config", configPath],
-            logPath: "\(settings.workDirectory)/gateway-\(label).log", cpu: settings.targetCPU,
+            logPath: "\(settings.workDirectory)/gateway-\(label).log", cpu: cpu ?? settings.targetCPU,
             returnToCPU: settings.benchCPU)
-        let server = GatewayServer(process: process, httpPort: httpPort, udpPort: udpPort)
+        let server = GatewayServer(
+            process: process, httpPort: httpPort, udpPort: udpPort, sink: sink, dataDirectory: dataDirectory)
         do {
             try server.waitUntilReady()
         } catch {
@@ -44,51 +94,88 @@ final class GatewayServer: TargetServer {
 
     /// The run's configuration. The queue is large and blocking so that a burst is absorbed rather
     /// than dropped inside the gateway; batches of 5,000 as a real sink would write; a short flush
-    /// interval so the written count settles quickly once the load stops.
-    static func configuration(udpPort: Int, httpPort: Int, receiveBuffer: Int, dataDirectory: String) -> String {
-        """
-        # Written by gateway-bench for one measurement.
-        gateway:
-          name: bench
-          data_dir: "\(dataDirectory)"
-          log_level: info
-        listeners:
-          udp:
-            type: udp
-            listen: "127.0.0.1:\(udpPort)"
-            receive_buffer: \(receiveBuffer)
-            max_datagram: 64KiB
-          http:
-            type: http
-            listen: "127.0.0.1:\(httpPort)"
-            max_body: 32MiB
-        sinks:
-          \(sinkName):
-            type: blackhole
-            queue_size: 4000000
-            batch_size: \(batchSize)
-            flush_interval: 200ms
-            when_full: block
-        routes:
-          - name: everything
-            to: [\(sinkName)]
+    /// interval so the written count settles quickly once the load stops. The influx2 sink keeps its
+    /// defaults otherwise (queue 500,000, spool on, retry policy), as a user's would.
+    static func configuration(
+        udpPort: Int, httpPort: Int, receiveBuffer: Int, dataDirectory: String, sink: GatewaySink = .blackhole
+    ) -> String {
+        let sinkSection: String
+        switch sink {
+        case .blackhole:
+            sinkSection = """
+                  \(sink.name):
+                    type: blackhole
+                    queue_size: 4000000
+                    batch_size: \(batchSize)
+                    flush_interval: 200ms
+                    when_full: block
+                """
+        case .influx(let url, let gzip):
+            sinkSection = """
+                  \(sink.name):
+                    type: influx2
+                    url: "\(url)"
+                    org: bench
+                    bucket: bench
+                    precision: ns
+                    gzip: \(gzip)
+                    batch_size: \(batchSize)
+                    flush_interval: 200ms
+                    when_full: block
+                """
+        }
+        return """
+            # Written by gateway-bench for one measurement.
+            gateway:
+              name: bench
+              data_dir: "\(dataDirectory)"
+              log_level: info
+            listeners:
+              udp:
+                type: udp
+                listen: "127.0.0.1:\(udpPort)"
+                receive_buffer: \(receiveBuffer)
+                max_datagram: 64KiB
+              http:
+                type: http
+                listen: "127.0.0.1:\(httpPort)"
+                max_body: 32MiB
+            sinks:
+            \(sinkSection)
+            routes:
+              - name: everything
+                to: [\(sink.name)]
 
-        """
+            """
     }
 
+    /// Points the sink took: written (blackhole), or written directly plus spooled (influx2).
     func pointsCounted() throws -> Int {
+        let counters = try self.counters()
+        return counters.taken
+    }
+
+    func counters() throws -> GatewayCounters {
         let text = try metricsText()
-        guard
-            let value = PrometheusText.value(
-                in: text, name: "gateway_points_written_total", labels: ["sink": Self.sinkName])
-        else {
-            // The counter appears with the first batch written.
-            return 0
+        let sinkLabel = ["sink": sink.name]
+        func value(_ name: String, _ labels: [String: String] = sinkLabel) -> Int {
+            // A counter appears with its first increment.
+            Int(PrometheusText.value(in: text, name: name, labels: labels) ?? 0)
         }
-        return Int(value)
+        return GatewayCounters(
+            received: value("gateway_points_received_total", [:]),
+            written: value("gateway_points_written_total"),
+            spooled: value("gateway_points_spooled_total"),
+            replayed: value("gateway_points_replayed_total"),
+            dropped: value("gateway_points_dropped_total"),
+            deadLettered: value("gateway_points_dead_lettered_total"),
+            queued: value("gateway_sink_queue_points"),
+            spoolPoints: value("gateway_spool_points"),
+            spoolBytes: value("gateway_spool_bytes"))
     }
 
     func stop() {
         process.stop()
+        if case .influx = sink { try? FileManager.default.removeItem(atPath: dataDirectory) }
     }
 }

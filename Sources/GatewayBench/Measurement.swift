@@ -22,13 +22,35 @@ struct RunResult: Sendable {
     /// length: see ``isDisturbed``.
     var otherCPUSeconds = 0.0
     var wallSeconds = 0.0
+    /// Scenario-specific figures (MB/s, RSS samples, the gateway's own counters...), in print order:
+    /// their medians go to the notes under the table and to the RESULT line.
+    var extras: [Extra] = []
+    /// Said after the standard figures on the progress line.
+    var note: String?
 
     var loss: Int { sent - counted }
     var lossPercent: Double { sent > 0 ? Double(loss) * 100 / Double(sent) : 0 }
     var cpuMicrosPerPoint: Double { counted > 0 ? cpuSeconds * 1e6 / Double(counted) : .nan }
-    var peakRSSMegabytes: Double { Double(peakRSSBytes) / 1_048_576 }
+    /// Not measured (an in-process scenario, whose process holds the load too) when `peakRSSBytes` < 0.
+    var peakRSSMegabytes: Double { peakRSSBytes < 0 ? .nan : Double(peakRSSBytes) / 1_048_576 }
+
+    func extra(_ key: String) -> Double? { extras.first { $0.key == key }?.value }
     /// Others took more than a tenth of a CPU on average: the figures are not to be trusted alone.
     var isDisturbed: Bool { otherCPUSeconds > 0.1 * wallSeconds }
+}
+
+/// A named figure of one run (`mb_per_s`, `rss_max_mb`...).
+struct Extra: Sendable {
+    var key: String
+    var value: Double
+    /// How the notes under the table print it: "12.3 MB/s compressed".
+    var unit: String
+
+    init(_ key: String, _ value: Double, _ unit: String = "") {
+        self.key = key
+        self.value = value
+        self.unit = unit
+    }
 }
 
 /// Measures one target through one run: start it fresh, probe it, take its counters, apply the
@@ -106,7 +128,7 @@ struct Measurement {
 
     /// Sends ten points and waits until the target counts them: proves the path works before the clock
     /// starts (and warms it up). UDP probes are repeated every 2 s, as a datagram may be lost.
-    private func probe(_ server: any TargetServer, udp: Bool) throws {
+    func probe(_ server: any TargetServer, udp: Bool) throws {
         let before = try server.pointsCounted()
         let payload = Payload(lines: 10, linesPerChunk: 10, timestamps: timestamps)
         let deadline = Monotonic.now() + 20
@@ -136,7 +158,7 @@ struct Measurement {
     }
 
     /// When the target's UDP receive queue became empty after the load (it had read everything sent).
-    private func drainTime(udpPort: Int) -> Double {
+    func drainTime(udpPort: Int) -> Double {
         let deadline = Monotonic.now() + settleTimeout
         while Sockets.udpSocketState(port: udpPort).queued > 0, Monotonic.now() < deadline {
             Monotonic.sleep(0.005)
@@ -160,7 +182,7 @@ struct Measurement {
         }
     }
 
-    private func settle(_ server: any TargetServer, expected: Int, loadEnd: Double) throws -> Settled {
+    func settle(_ server: any TargetServer, expected: Int, loadEnd: Double) throws -> Settled {
         let pid = server.process.pid
         guard server.process.isRunning else {
             throw BenchError(

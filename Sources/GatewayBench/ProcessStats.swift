@@ -21,6 +21,16 @@ enum ProcessStats {
         return (utime + stime) / ticksPerSecond
     }
 
+    /// The process's resident set size in bytes now (`VmRSS`); nil once it has exited.
+    static func rss(pid: pid_t) -> Int? {
+        guard let status = Files.readText("/proc/\(pid)/status") else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            if parts.count >= 2, let kilobytes = Int(parts[1]) { return kilobytes * 1024 }
+        }
+        return nil
+    }
+
     /// The process's peak resident set size in bytes (`VmHWM`): its high-water mark since it started.
     static func peakRSS(pid: pid_t) throws -> Int {
         guard let status = Files.readText("/proc/\(pid)/status") else {

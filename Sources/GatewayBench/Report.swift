@@ -19,6 +19,8 @@ struct TargetSummary {
     var kernelDrops: Double
     /// Runs during which other processes used much CPU (see ``RunResult/isDisturbed``).
     var disturbedRuns: Int
+    /// Medians of the scenario's own figures, in the order the runs gave them.
+    var extras: [Extra]
 
     init(scenario: String, target: TargetKind, results: [RunResult]) {
         self.scenario = scenario
@@ -36,7 +38,16 @@ struct TargetSummary {
         errors = Self.median(results.map { Double($0.errors) })
         kernelDrops = Self.median(results.map { Double($0.kernelDrops) })
         disturbedRuns = results.filter(\.isDisturbed).count
+        var keys: [Extra] = []
+        for result in results {
+            for extra in result.extras where !keys.contains(where: { $0.key == extra.key }) { keys.append(extra) }
+        }
+        extras = keys.map { key in
+            Extra(key.key, Self.median(results.compactMap { $0.extra(key.key) }), key.unit)
+        }
     }
+
+    func extra(_ key: String) -> Double? { extras.first { $0.key == key }?.value }
 
     static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
@@ -58,6 +69,7 @@ enum Report {
             + "\(fixed(result.cpuMicrosPerPoint, 3)) us/point, peak RSS \(fixed(result.peakRSSMegabytes, 1)) MB"
         if result.kernelDrops > 0 { line += ", kernel dropped \(grouped(result.kernelDrops)) datagrams" }
         if result.errors > 0 { line += ", \(grouped(result.errors)) errors" }
+        if let note = result.note { line += "\n    \(note)" }
         if let error = result.firstError { line += "\n    first error: \(error)" }
         if result.isDisturbed {
             line +=
@@ -68,7 +80,7 @@ enum Report {
     }
 
     static let columns: [(title: String, width: Int)] = [
-        ("scenario", 10), ("target", 18), ("points/s", 11), ("sent", 12), ("counted", 12), ("loss", 10),
+        ("scenario", 13), ("target", 18), ("points/s", 11), ("sent", 12), ("counted", 12), ("loss", 10),
         ("loss %", 7), ("CPU s", 7), ("CPU us/pt", 10), ("peak RSS MB", 12), ("errors", 7),
     ]
 
@@ -79,7 +91,7 @@ enum Report {
         print(row(columns.map { String(repeating: "-", count: $0.width) }))
         var lastScenario: String?
         for summary in summaries {
-            if let lastScenario, lastScenario != summary.scenario { ratioRow(summaries, scenario: lastScenario) }
+            if let lastScenario, lastScenario != summary.scenario { ratioRows(summaries, scenario: lastScenario) }
             lastScenario = summary.scenario
             print(
                 row([
@@ -90,49 +102,187 @@ enum Report {
                     fixed(summary.peakRSSMegabytes, 1), grouped(summary.errors),
                 ]))
         }
-        if let lastScenario { ratioRow(summaries, scenario: lastScenario) }
+        if let lastScenario { ratioRows(summaries, scenario: lastScenario) }
         if summaries.contains(where: { $0.disturbedRuns > 0 }) {
             print("* other processes (or hypervisor steal) took over a tenth of a CPU in some of these runs: disturbed")
         }
         print("")
     }
 
-    /// The gateway's figures over VictoriaMetrics' for one scenario, when both ran.
-    static func ratios(_ summaries: [TargetSummary], scenario: String) -> (rate: Double, cpu: Double)? {
-        guard let gateway = summaries.first(where: { $0.scenario == scenario && $0.target == .gateway }),
-            let vm = summaries.first(where: { $0.scenario == scenario && $0.target == .vm })
-        else { return nil }
-        return (gateway.pointsPerSecond / vm.pointsPerSecond, gateway.cpuMicrosPerPoint / vm.cpuMicrosPerPoint)
+    /// One ratio of a scenario: the gateway over VictoriaMetrics (udp, http), a rate over its target
+    /// (spool-write), or a rate over VictoriaMetrics' direct `/api/v2/write` rate of the same
+    /// benchmark run (spool-replay, e2e-udp).
+    struct Ratio {
+        /// In the table's target column: "gateway/vm", "e2e/vm-http-1c".
+        var label: String
+        /// On the RATIO line: "gateway/vm", "e2e/vm_http_1c".
+        var key: String
+        var rate: Double
+        /// CPU-µs per point over the reference's, where that compares like with like.
+        var cpu: Double?
+        /// The ratio the project aims for, if any.
+        var target: Double?
     }
 
-    private static func ratioRow(_ summaries: [TargetSummary], scenario: String) {
-        guard let ratio = ratios(summaries, scenario: scenario) else { return }
-        var cells = [String](repeating: "", count: columns.count)
-        cells[0] = scenario
-        cells[1] = "gateway/vm"
-        cells[2] = fixed(ratio.rate, 3) + "x"
-        cells[8] = fixed(ratio.cpu, 3) + "x"
-        print(row(cells))
+    /// The share of VictoriaMetrics' direct rate issue 3 asks the end-to-end path to reach.
+    static let e2eTargetRatio = 0.75
+
+    static func ratios(_ summaries: [TargetSummary], scenario: String) -> [Ratio] {
+        func find(_ name: String, _ target: TargetKind) -> TargetSummary? {
+            summaries.first { $0.scenario == name && $0.target == target }
+        }
+        if let gateway = find(scenario, .gateway), let vm = find(scenario, .vm) {
+            return [
+                Ratio(
+                    label: "gateway/vm", key: "gateway/vm", rate: gateway.pointsPerSecond / vm.pointsPerSecond,
+                    cpu: gateway.cpuMicrosPerPoint / vm.cpuMicrosPerPoint)
+            ]
+        }
+        if let spool = find(scenario, .spool) {
+            return [
+                Ratio(
+                    label: "spool/target", key: "spool/target",
+                    rate: spool.pointsPerSecond / SpoolBench.targetPointsPerSecond)
+            ]
+        }
+        var out: [Ratio] = []
+        let measured = find(scenario, .replay) ?? find(scenario, .e2e)
+        if let measured {
+            let name = measured.target == .replay ? "replay" : "e2e"
+            let connections = measured.target == .replay ? [1] : [1, 4]
+            for n in connections {
+                guard let vm = find("http-\(n)c", .vm) else { continue }
+                out.append(
+                    Ratio(
+                        label: "\(name)/vm-http-\(n)c", key: "\(name)/vm_http_\(n)c",
+                        rate: measured.pointsPerSecond / vm.pointsPerSecond,
+                        target: measured.target == .e2e ? e2eTargetRatio : nil))
+            }
+        }
+        return out
+    }
+
+    /// Whether the pipeline, not the offered rate, set an e2e run's rate: it lost points, or it took
+    /// notably longer than the load to deliver them (a backlog built up in its queue). Only then does
+    /// the ratio to VictoriaMetrics' direct rate say what the pipeline can do.
+    static func isSaturated(_ summary: TargetSummary) -> Bool {
+        summary.lossPercent > 1 || summary.pointsPerSecond < 0.95 * summary.offeredPerSecond
+    }
+
+    private static func ratioRows(_ summaries: [TargetSummary], scenario: String) {
+        for ratio in ratios(summaries, scenario: scenario) {
+            var cells = [String](repeating: "", count: columns.count)
+            cells[0] = scenario
+            cells[1] = ratio.label
+            cells[2] = fixed(ratio.rate, 3) + "x"
+            if let cpu = ratio.cpu { cells[8] = fixed(cpu, 3) + "x" }
+            if let target = ratio.target { cells[3] = "target " + fixed(target, 2) + "x" }
+            print(row(cells))
+        }
+    }
+
+    /// Under the table: the spool and end-to-end scenarios' own figures, in words.
+    static func notes(_ summaries: [TargetSummary]) {
+        let own = summaries.filter { ![.gateway, .vm].contains($0.target) }
+        guard !own.isEmpty else { return }
+        print("Spool and end-to-end scenarios (medians):")
+        for s in own {
+            var line = "  \(s.scenario): \(grouped(s.pointsPerSecond)) points/s"
+            switch s.target {
+            case .spool:
+                let met = s.pointsPerSecond >= SpoolBench.targetPointsPerSecond
+                line +=
+                    " (target >= \(grouped(SpoolBench.targetPointsPerSecond)) points/s: \(met ? "met" : "NOT met"))"
+                    + ", \(fixed(s.extra("mb_per_s") ?? .nan, 1)) MB/s of gzip payload (MB = 10^6 bytes); "
+                    + "\(fixed(s.extra("compressed_bytes_per_point") ?? .nan, 1)) B/point gzip of "
+                    + "\(fixed(s.extra("raw_bytes_per_point") ?? .nan, 1)) B/point line protocol"
+                    + "\n    per point \(fixed(s.cpuMicrosPerPoint, 3)) CPU-us; wall time per step: encode "
+                    + "\(fixed(s.extra("encode_us_per_point") ?? .nan, 3)) us, gzip "
+                    + "\(fixed(s.extra("gzip_us_per_point") ?? .nan, 3)) us, SQLite append "
+                    + "\(fixed(s.extra("append_us_per_point") ?? .nan, 3)) us"
+            case .replay:
+                line += " drained from a spool of \(grouped(s.sent)) points by InfluxSink.replayOnce()"
+                for ratio in ratios(summaries, scenario: s.scenario) {
+                    line += ": \(fixed(ratio.rate, 3))x VictoriaMetrics' direct /api/v2/write with 1 connection"
+                }
+                line +=
+                    "\n    replay client \(fixed(s.cpuMicrosPerPoint, 3)) CPU-us/point, VictoriaMetrics "
+                    + "\(fixed(s.extra("vm_cpu_us_per_point") ?? .nan, 3)) CPU-us/point"
+            case .e2e:
+                line +=
+                    " delivered of \(grouped(s.offeredPerSecond))/s offered (loss \(fixed(s.lossPercent, 2)) %, "
+                    + "kernel drops \(grouped(s.kernelDrops)) datagrams)"
+                    + "\n    gateway \(fixed(s.cpuMicrosPerPoint, 3)) CPU-us/point, peak RSS "
+                    + "\(fixed(s.peakRSSMegabytes, 1)) MB; VictoriaMetrics "
+                    + "\(fixed(s.extra("vm_cpu_us_per_point") ?? .nan, 3)) CPU-us/point"
+                for ratio in ratios(summaries, scenario: s.scenario) {
+                    line += "\n    \(ratio.label): \(fixed(ratio.rate, 3))x"
+                    if let target = ratio.target {
+                        line +=
+                            isSaturated(s)
+                            ? " (target >= \(fixed(target, 2))x: \(ratio.rate >= target ? "met" : "NOT met"))"
+                            : " (all delivered at the offered rate: the load, not the pipeline, set this rate; "
+                                + "target not judged)"
+                    }
+                }
+            case .outage:
+                line +=
+                    " taken into the spool of \(grouped(s.offeredPerSecond))/s offered "
+                    + "(loss \(fixed(s.lossPercent, 2)) %)"
+                    + "\n    RSS first \(fixed(s.extra("rss_first_mb") ?? .nan, 1)) MB, after 1 s "
+                    + "\(fixed(s.extra("rss_1s_mb") ?? .nan, 1)) MB, last "
+                    + "\(fixed(s.extra("rss_last_mb") ?? .nan, 1)) MB, max "
+                    + "\(fixed(s.extra("rss_max_mb") ?? .nan, 1)) MB (growth after the first second "
+                    + "\(fixed(s.extra("rss_growth_after_1s_mb") ?? .nan, 1)) MB); spool "
+                    + "\(fixed(s.extra("spool_mb") ?? .nan, 1)) MB; \(fixed(s.cpuMicrosPerPoint, 3)) CPU-us/point"
+            case .gateway, .vm:
+                break
+            }
+            print(line)
+        }
+        print("")
     }
 
     static func machineLines(_ summaries: [TargetSummary]) {
         for s in summaries {
-            print(
+            var line =
                 "RESULT scenario=\(s.scenario) target=\(s.target.rawValue) runs=\(s.runs) "
-                    + "points_per_s=\(plain(s.pointsPerSecond, 0)) sent=\(plain(s.sent, 0)) "
-                    + "counted=\(plain(s.counted, 0)) "
-                    + "loss=\(plain(s.loss, 0)) loss_pct=\(plain(s.lossPercent, 3)) cpu_s=\(plain(s.cpuSeconds, 3)) "
-                    + "cpu_us_per_point=\(plain(s.cpuMicrosPerPoint, 4)) peak_rss_mb=\(plain(s.peakRSSMegabytes, 1)) "
-                    + "errors=\(plain(s.errors, 0)) offered_per_s=\(plain(s.offeredPerSecond, 0)) "
-                    + "kernel_drops=\(plain(s.kernelDrops, 0)) disturbed_runs=\(s.disturbedRuns)")
+                + "points_per_s=\(plain(s.pointsPerSecond, 0)) sent=\(plain(s.sent, 0)) "
+                + "counted=\(plain(s.counted, 0)) "
+                + "loss=\(plain(s.loss, 0)) loss_pct=\(plain(s.lossPercent, 3)) cpu_s=\(plain(s.cpuSeconds, 3)) "
+                + "cpu_us_per_point=\(plain(s.cpuMicrosPerPoint, 4)) peak_rss_mb=\(plain(s.peakRSSMegabytes, 1)) "
+                + "errors=\(plain(s.errors, 0)) offered_per_s=\(plain(s.offeredPerSecond, 0)) "
+                + "kernel_drops=\(plain(s.kernelDrops, 0)) disturbed_runs=\(s.disturbedRuns)"
+            for extra in s.extras {
+                line += " \(extra.key)=\(plain(extra.value, extra.value.rounded() == extra.value ? 0 : 3))"
+            }
+            print(line)
         }
         var seen: [String] = []
         for s in summaries where !seen.contains(s.scenario) {
             seen.append(s.scenario)
-            guard let ratio = ratios(summaries, scenario: s.scenario) else { continue }
-            print(
-                "RATIO scenario=\(s.scenario) gateway/vm=\(plain(ratio.rate, 4)) "
-                    + "cpu_us_per_point_gateway/vm=\(plain(ratio.cpu, 4))")
+            let ratios = ratios(summaries, scenario: s.scenario)
+            guard !ratios.isEmpty else { continue }
+            var line = "RATIO scenario=\(s.scenario)"
+            for ratio in ratios {
+                line += " \(ratio.key)=\(plain(ratio.rate, 4))"
+                if let cpu = ratio.cpu { line += " cpu_us_per_point_\(ratio.key)=\(plain(cpu, 4))" }
+            }
+            if s.target == .spool {
+                let met = s.pointsPerSecond >= SpoolBench.targetPointsPerSecond
+                line +=
+                    " target_points_per_s=\(plain(SpoolBench.targetPointsPerSecond, 0)) "
+                    + "target_met=\(met ? "yes" : "no")"
+            }
+            if s.target == .e2e {
+                let saturated = isSaturated(s)
+                line += " target=\(plain(e2eTargetRatio, 2)) limited_by=\(saturated ? "pipeline" : "offered_rate")"
+                for ratio in ratios {
+                    let verdict = !saturated ? "n/a" : ratio.rate >= e2eTargetRatio ? "yes" : "no"
+                    line += " target_met_\(ratio.key.replacingOccurrences(of: "e2e/", with: ""))=\(verdict)"
+                }
+            }
+            print(line)
         }
     }
 

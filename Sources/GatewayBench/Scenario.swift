@@ -1,16 +1,47 @@
 import Foundation
 
-/// One kind of load, named as in the report (`udp-1M`, `udp-200k`, `http-4c`, `http-1c`).
+/// One kind of load, named as in the report (`udp-1M`, `udp-200k`, `http-4c`, `http-1c`, `spool-write`,
+/// `spool-replay`, `e2e-udp-1M`, `e2e-rss-200k`).
 enum Scenario: Sendable, Equatable {
     /// Datagrams of 10 lines, paced to this many points per second.
     case udp(pointsPerSecond: Int)
     /// Bodies of 5,000 lines, as fast as the target answers, over this many keep-alive connections.
     case http(connections: Int)
+    /// The spool's write path in process: encode, gzip and append batches to a fresh `SpoolStore`.
+    case spoolWrite
+    /// A spool of this many points replayed by an in-process `InfluxSink` to VictoriaMetrics.
+    case spoolReplay(points: Int)
+    /// UDP to the gateway, its influx2 sink to VictoriaMetrics' `/api/v2/write`, paced to this rate.
+    case e2eUDP(pointsPerSecond: Int)
+    /// UDP at this rate to a gateway whose influx2 sink's server is down: its RSS while it spools.
+    case e2eRSS(pointsPerSecond: Int)
 
     var name: String {
         switch self {
         case .udp(let rate): return "udp-\(Self.shortNumber(rate))"
         case .http(let connections): return "http-\(connections)c"
+        case .spoolWrite: return "spool-write"
+        case .spoolReplay: return "spool-replay"
+        case .e2eUDP(let rate): return "e2e-udp-\(Self.shortNumber(rate))"
+        case .e2eRSS(let rate): return "e2e-rss-\(Self.shortNumber(rate))"
+        }
+    }
+
+    /// Whether the scenario needs VictoriaMetrics (it is left out under `--skip-vm`).
+    var needsVictoriaMetrics: Bool {
+        switch self {
+        case .udp, .http, .spoolWrite, .e2eRSS: return false
+        case .spoolReplay, .e2eUDP: return true
+        }
+    }
+
+    /// VictoriaMetrics' direct `/api/v2/write` rates (connection counts) this scenario's ratios are
+    /// taken against: the http-<n>c scenarios' VictoriaMetrics figures of the same benchmark run.
+    var referenceConnections: [Int] {
+        switch self {
+        case .spoolReplay: return [1]
+        case .e2eUDP: return [1, 4]
+        default: return []
         }
     }
 

@@ -1,15 +1,28 @@
 import Foundation
 import Glibc
 
-/// The two processes measured.
+/// What a row of the report measured: the two processes, or (for the spool and end-to-end
+/// scenarios) the piece of the gateway or the pipeline named.
 enum TargetKind: String, CaseIterable, Sendable {
     case gateway
     case vm
+    /// `SpoolStore` driven in the benchmark's own process.
+    case spool
+    /// `InfluxSink.replayOnce()` in the benchmark's own process, sending to VictoriaMetrics.
+    case replay
+    /// UDP -> gateway -> influx2 sink -> VictoriaMetrics.
+    case e2e = "gateway+vm"
+    /// The gateway while its influx2 sink's server is down.
+    case outage = "gateway-outage"
 
     var displayName: String {
         switch self {
         case .gateway: return "gateway"
         case .vm: return "victoria-metrics"
+        case .spool: return "SpoolStore"
+        case .replay: return "InfluxSink replay"
+        case .e2e: return "gateway->vm"
+        case .outage: return "gateway (vm down)"
         }
     }
 }
@@ -94,6 +107,7 @@ enum TargetServers {
         switch kind {
         case .gateway: return try GatewayServer.start(label: label, settings: settings)
         case .vm: return try VictoriaMetricsServer.start(label: label, settings: settings)
+        case .spool, .replay, .e2e, .outage: throw BenchError("\(kind.displayName) is not a server of its own")
         }
     }
 }

@@ -1,7 +1,7 @@
 import Glibc
 
 /// What the UDP sender did.
-struct UDPLoadResult {
+struct UDPLoadResult: Sendable {
     var datagramsSent: Int
     var pointsSent: Int
     /// Datagrams the kernel refused (ECONNREFUSED: nothing listening any more). Counted as loss.
@@ -12,8 +12,9 @@ struct UDPLoadResult {
 
 /// Sends a payload as UDP datagrams of `linesPerDatagram` lines with `sendmmsg`, paced to a point
 /// rate. The message headers for every datagram are built before the clock starts, so one
-/// `sendmmsg` per burst is all the sender does while it is timed.
-final class UDPLoad {
+/// `sendmmsg` per burst is all the sender does while it is timed. Not thread-safe (one sender at a
+/// time), but may run on a thread other than the one that made it.
+final class UDPLoad: @unchecked Sendable {
     let payload: Payload
     private let vectors: UnsafeMutablePointer<iovec>
     private let headers: UnsafeMutablePointer<MMsgHdr>

@@ -56,6 +56,30 @@ final class VictoriaMetricsServer: TargetServer {
         return Int(rows) / LineGenerator.fieldsPerLine
     }
 
+    /// Samples of `metric` VictoriaMetrics has stored (and would answer a query with), after making
+    /// it write out what it holds in memory: `sum(count_over_time(metric[3d]))`. The benchmark's
+    /// timestamps begin a day ago, so three days cover them all. A cross-check of its row counter.
+    func storedSamples(of metric: String) throws -> Int {
+        let flush = try HTTPConnection.get(port: httpPort, "/internal/force_flush", timeout: 60)
+        guard flush.status == 200 else { throw BenchError("/internal/force_flush answered HTTP \(flush.status)") }
+        let query = "sum(count_over_time(\(metric)[3d]))"
+        let encoded = query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? query
+        let response = try HTTPConnection.get(port: httpPort, "/api/v1/query?query=\(encoded)", timeout: 60)
+        guard response.status == 200,
+            let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+            let data = object["data"] as? [String: Any], let result = data["result"] as? [[String: Any]]
+        else {
+            throw BenchError("query \(query) answered HTTP \(response.status): \(response.text.prefix(200))")
+        }
+        guard let first = result.first else { return 0 }
+        guard let value = first["value"] as? [Any], value.count == 2, let text = value[1] as? String,
+            let count = Double(text)
+        else {
+            throw BenchError("query \(query): unexpected answer \(response.text.prefix(200))")
+        }
+        return Int(count)
+    }
+
     func stop() {
         process.stop()
         try? FileManager.default.removeItem(atPath: storagePath)
