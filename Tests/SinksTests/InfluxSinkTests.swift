@@ -20,6 +20,13 @@ import TestDoubles
         let spool: SpoolStore?
         let metrics: TestMetrics
 
+        /// Writes a batch and waits until it is settled (the sink overlaps the next batch's
+        /// encoding with this one's request).
+        func writeAndWait(_ points: [Point]) async throws {
+            try await sink.write(PointBatch(points))
+            await sink.flush()
+        }
+
         func finish() async throws {
             await sink.close()
             spool?.close()
@@ -56,7 +63,7 @@ import TestDoubles
     @Test func delivered_gzipTokenOrgBucketPrecision() async throws {
         let h = try await harness()
         let points = testPoints(0..<100)
-        try await h.sink.write(PointBatch(points))
+        try await h.writeAndWait((points))
         #expect(h.double.accepted == lines(points))
         let request = try #require(h.double.requests.first)
         #expect(request.gzipped)
@@ -79,7 +86,7 @@ import TestDoubles
         }
         var points = testPoints(0..<50)
         points[20].fields = [.init("v", .string("oops"))]
-        try await h.sink.write(PointBatch(points))
+        try await h.writeAndWait((points))
         var expected = lines(points)
         let bad = expected.remove(at: 20)
         #expect(h.double.accepted == expected)
@@ -92,7 +99,7 @@ import TestDoubles
         #expect(dead.first?.message.contains("field type conflict") == true)
         #expect(h.sink.health == .healthy)
         // The sink goes on.
-        try await h.sink.write(PointBatch(testPoints(100..<110)))
+        try await h.writeAndWait((testPoints(100..<110)))
         #expect(h.double.accepted.count == 59)
         try await h.finish()
     }
@@ -106,7 +113,7 @@ import TestDoubles
         var points = testPoints(0..<64)
         points[3].fields = [.init("v", .string("x"))]
         points[40].fields = [.init("v", .string("y"))]
-        try await h.sink.write(PointBatch(points))
+        try await h.writeAndWait((points))
         #expect(Set(h.double.accepted) == Set(lines(points)).subtracting([lines([points[3]])[0], lines([points[40]])[0]]))
         #expect(h.double.accepted.count == 62)
         #expect(h.counter("gateway_points_dead_lettered_total") == 2)
@@ -118,7 +125,7 @@ import TestDoubles
         let h = try await harness()
         h.double.limitLines(30)
         let points = testPoints(0..<100)
-        try await h.sink.write(PointBatch(points))
+        try await h.writeAndWait((points))
         #expect(h.double.accepted == lines(points))
         #expect(h.counter("gateway_points_written_total") == 100)
         #expect(h.counter("gateway_points_dead_lettered_total") == 0)
@@ -128,7 +135,7 @@ import TestDoubles
     @Test func status422_deadLettersTheBatch() async throws {
         let h = try await harness()
         h.double.script { _ in .influxError(422, code: "unprocessable entity", message: "points beyond retention policy") }
-        try await h.sink.write(PointBatch(testPoints(0..<10)))
+        try await h.writeAndWait((testPoints(0..<10)))
         #expect(h.counter("gateway_points_dead_lettered_total") == 10)
         #expect(try h.spool!.deadLetters(after: 0, limit: 100).count == 10)
         #expect(h.spool!.isEmpty)
@@ -138,7 +145,7 @@ import TestDoubles
     @Test func status500Loop_isBounded_thenSpooled_andNothingIsLost() async throws {
         let h = try await harness()
         h.double.script { _ in .influxError(500, code: "internal error", message: "boom") }
-        try await h.sink.write(PointBatch(testPoints(0..<10)))
+        try await h.writeAndWait((testPoints(0..<10)))
         // One try and max_retries = 2 retries, then the spool.
         #expect(h.double.requests.count == 3)
         #expect(h.counter("gateway_sink_retries_total") == 2)
@@ -146,7 +153,7 @@ import TestDoubles
         #expect(h.spool!.pointCount == 10)
         if case .retrying(let why) = h.sink.health { #expect(why.contains("500")) } else { Issue.record("health \(h.sink.health)") }
         // While the backlog exists, new batches go behind it without asking the server.
-        try await h.sink.write(PointBatch(testPoints(10..<20)))
+        try await h.writeAndWait((testPoints(10..<20)))
         #expect(h.double.requests.count == 3)
         #expect(h.spool!.pointCount == 20)
         // The server recovers: replay delivers both, oldest first.
@@ -161,8 +168,8 @@ import TestDoubles
     @Test func status401_holdsEverythingInTheSpool_reportsWhy_andDeliversOnceFixed() async throws {
         let h = try await harness(token: "wrong")
         h.double.requireToken("secret")
-        try await h.sink.write(PointBatch(testPoints(0..<10)))
-        try await h.sink.write(PointBatch(testPoints(10..<20)))
+        try await h.writeAndWait((testPoints(0..<10)))
+        try await h.writeAndWait((testPoints(10..<20)))
         // 401 is not retried on the direct path: one request, then the spool.
         #expect(h.double.requests.count == 1)
         #expect(h.spool!.pointCount == 20)
@@ -191,7 +198,7 @@ import TestDoubles
             answers.next() == 0
                 ? .influxError(429, code: "too many requests", message: "slow down", headers: [("Retry-After", "7")]) : nil
         }
-        let write = Task { try await h.sink.write(PointBatch(testPoints(0..<10))) }
+        let write = Task { try await h.writeAndWait((testPoints(0..<10))) }
         // Wait until the sink sleeps on the clock.
         var waited = 0
         while clock.pendingSleeps.isEmpty, waited < 500 {
@@ -213,7 +220,7 @@ import TestDoubles
     @Test func retryAfterLongerThanMaxWait_spoolsAtOnce_andTheReplayerWaitsIt() async throws {
         let h = try await harness(retry: RetryPolicy(maxRetries: 3, initialBackoff: .milliseconds(1), maxWait: .seconds(5)))
         h.double.script { _ in .influxError(503, code: "unavailable", message: "busy", headers: [("Retry-After", "120")]) }
-        try await h.sink.write(PointBatch(testPoints(0..<10)))
+        try await h.writeAndWait((testPoints(0..<10)))
         #expect(h.double.requests.count == 1)
         #expect(h.spool!.pointCount == 10)
         // The replayer's next pass waits the server's 120 s instead of asking again.
@@ -225,7 +232,7 @@ import TestDoubles
     @Test func spoolOff_failureIsCountedAsDropped() async throws {
         let h = try await harness(spool: false)
         h.double.script { _ in .influxError(500, code: "internal error", message: "boom") }
-        try await h.sink.write(PointBatch(testPoints(0..<10)))
+        try await h.writeAndWait((testPoints(0..<10)))
         #expect(h.counter("gateway_points_dropped_total", [("reason", "write_error")]) == 10)
         #expect(h.counter("gateway_points_written_total") == 0)
         try await h.finish()
@@ -248,6 +255,7 @@ import TestDoubles
             delivery: DeliveryMetrics(sink: "influx", factory: metrics), logger: Logger(label: "test"))
         let start = ContinuousClock.now
         for i in 0..<5 { try await sink.write(PointBatch(testPoints(i * 10..<(i + 1) * 10))) }
+        await sink.flush()
         #expect(ContinuousClock.now - start < .seconds(3), "an outage must not hold the writer")
         #expect(store.pointCount == 50)
         #expect(try metrics.expectCounter("gateway_points_spooled_total", [("sink", "influx")]).totalValue == 50)

@@ -51,6 +51,16 @@ public struct LineProtocolEncoder: Sendable {
     static func appendEscaped(_ text: String, kind: EscapeKind, to out: inout [UInt8]) {
         var text = text
         text.withUTF8 { bytes in
+            // Most names need no escaping: copy them whole.
+            var plain = true
+            for b in bytes where b == ASCII.comma || b == ASCII.space || b == ASCII.backslash || (b == ASCII.equals && kind == .key) {
+                plain = false
+                break
+            }
+            if plain {
+                out.append(contentsOf: bytes)
+                return
+            }
             for b in bytes {
                 switch b {
                 case ASCII.comma, ASCII.space, ASCII.backslash:
@@ -87,6 +97,10 @@ public struct LineProtocolEncoder: Sendable {
             out.append(ASCII.quote)
             var s = s
             s.withUTF8 { bytes in
+                if !bytes.contains(where: { $0 == ASCII.quote || $0 == ASCII.backslash }) {
+                    out.append(contentsOf: bytes)
+                    return
+                }
                 for b in bytes {
                     if b == ASCII.quote || b == ASCII.backslash { out.append(ASCII.backslash) }
                     out.append(b)

@@ -65,7 +65,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
     let logger: Logger
     let clock: any Clock<Duration>
     private let state = Mutex(State())
-    private let compressor = Mutex<Void>(())
+    private let inFlight = Mutex<Task<Void, Never>?>(nil)
 
     public init(
         name: String, configuration: Configuration, spool: SpoolStore?, metrics: SinkMetrics,
@@ -87,15 +87,33 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
 
     // MARK: Direct path (the sink worker calls this, one batch at a time)
 
+    /// Encodes and compresses the batch while the previous one is still on the wire, then waits
+    /// for that one to be settled (delivered, or spooled) before sending this one: one request in
+    /// flight, so order and the spool's backlog rule hold, with encoding overlapped.
     public func write(_ batch: PointBatch) async throws {
         if batch.isEmpty { return }
         let raw = LineProtocolEncoder(precision: configuration.precision).encode(batch.points)
         let payload = try SpoolPayload(raw: raw, points: batch.count, precision: configuration.precision)
-        let shuttingDown = state.withLock { $0.shuttingDown }
+        await flush()
         if let spool, !spool.isEmpty {
             await store(payload)
             return
         }
+        let sending = Task { await self.send(payload, raw: raw) }
+        inFlight.withLock { $0 = sending }
+    }
+
+    /// Waits until the batch on the wire is settled (delivered, dead-lettered, spooled or dropped).
+    public func flush() async {
+        let pending = inFlight.withLock { task -> Task<Void, Never>? in
+            defer { task = nil }
+            return task
+        }
+        await pending?.value
+    }
+
+    func send(_ payload: SpoolPayload, raw: [UInt8]) async {
+        let shuttingDown = state.withLock { $0.shuttingDown }
         var retry = configuration.retry
         if shuttingDown { retry.maxRetries = 0 }
         let result = await deliver(Chunk(payload: payload, raw: raw), policy: retry, budget: retry.maxWait)
@@ -176,6 +194,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
     }
 
     public func close() async {
+        await flush()
         state.withLock { $0.shuttingDown = true }
         wakeReplayer()
         await client.shutdown()
