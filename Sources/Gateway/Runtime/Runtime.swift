@@ -142,16 +142,6 @@ struct DrainMarker: Service {
     let status: StatusReporter
     let logger: Logger
 
-    static func addSpoolGauges(_ store: SpoolStore, _ delivery: DeliveryMetrics, _ metrics: GatewayMetrics) {
-        metrics.addRefresher {
-            delivery.spoolBatches.record(store.batchCount)
-            delivery.spoolPoints.record(store.pointCount)
-            delivery.spoolBytes.record(store.byteCount)
-            let oldest = (try? store.stats())?.oldestSpooledAt
-            delivery.spoolOldestAge.record(oldest.map { Double(SpoolStore.now() - $0) / 1e9 } ?? 0)
-        }
-    }
-
     func run() async throws {
         try? await gracefulShutdown()
         status.startDraining()

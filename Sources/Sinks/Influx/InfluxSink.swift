@@ -396,6 +396,12 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
             self.precision = precision
         }
 
+        /// The two halves of a chunk's lines, in order.
+        static func halves(_ lines: [[UInt8]], precision: Precision) -> [Chunk] {
+            let mid = lines.count / 2
+            return [Chunk(lines: lines[..<mid], precision: precision), Chunk(lines: lines[mid...], precision: precision)]
+        }
+
         mutating func plain() throws -> [UInt8] {
             if let raw { return raw }
             let r = try payload!.raw()
@@ -482,22 +488,14 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
                     rest.remove(at: line - 1)
                     work.insert(Chunk(lines: rest[...], precision: chunk.precision), at: 0)
                 } else {
-                    let mid = lines.count / 2
-                    work.insert(contentsOf: [
-                        Chunk(lines: lines[..<mid], precision: chunk.precision),
-                        Chunk(lines: lines[mid...], precision: chunk.precision),
-                    ], at: 0)
+                    work.insert(contentsOf: Chunk.halves(lines, precision: chunk.precision), at: 0)
                 }
             case .tooLarge(let message):
                 let lines = (try? chunk.lines()) ?? []
                 if lines.count <= 1 {
                     result.deadLettered += await deadLetter(lines, status: 413, message: message, count: chunk.points)
                 } else {
-                    let mid = lines.count / 2
-                    work.insert(contentsOf: [
-                        Chunk(lines: lines[..<mid], precision: chunk.precision),
-                        Chunk(lines: lines[mid...], precision: chunk.precision),
-                    ], at: 0)
+                    work.insert(contentsOf: Chunk.halves(lines, precision: chunk.precision), at: 0)
                 }
             case .unprocessable(let message):
                 let lines = (try? chunk.lines()) ?? []
