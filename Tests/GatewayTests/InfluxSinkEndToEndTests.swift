@@ -291,6 +291,23 @@ import Testing
         #expect(replay.err.contains("not an influx2 sink"), "\(replay.err)")
     }
 
+    @Test func spoolAdminAPI_badRequestsGetClearAnswers() async throws {
+        let gateway = try GatewayProcess(
+            config: testConfig(sinks: "archive: {type: spool}", routes: "- {to: [archive]}", http: "token: s3cret"))
+        try await gateway.start()
+        let auth = [("Authorization", "Token s3cret")]
+        #expect(try await gateway.post("/api/v1/spool/archive/purge", "").status == 401)
+        let unknown = try await gateway.post("/api/v1/spool/nope/replay", "", headers: auth)
+        #expect(unknown.status == 404)
+        #expect(unknown.body.contains(#"no spool for sink \"nope\" (spools: archive)"#), "\(unknown.body)")
+        let archive = try await gateway.post("/api/v1/spool/archive/replay", "", headers: auth)
+        #expect(archive.status == 409)
+        #expect(archive.body.contains("is an archive"), "\(archive.body)")
+        let purge = try await gateway.post("/api/v1/spool/archive/purge", "", headers: auth)
+        #expect(purge.status == 200, "\(purge.body)")
+        #expect(try await gateway.stop() == 0)
+    }
+
     @Test func sigtermWhileInfluxIsDown_spoolsWhatIsInMemory() async throws {
         let vm = try VictoriaMetrics()
         let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("gw-data-\(UUID().uuidString)").path
