@@ -161,6 +161,17 @@ func testPoints(_ range: Range<Int>, series: String = "m") -> [Point] {
         #expect(store.batchCount == 1)
     }
 
+    @Test func deadLetters_keepTheNewest_upToTheBound() async throws {
+        let dir = try temporaryDirectory()
+        let store = try SpoolStore(path: "\(dir)/s.db", logger: logger)
+        let total = SpoolStore.maxDeadLetters + 250
+        try await store.addDeadLetters((0..<total).map { "m v=\($0)i" }, status: 400, message: "bad")
+        let stats = try store.stats()
+        #expect(stats.deadLetters == SpoolStore.maxDeadLetters)
+        let first = try #require(try store.deadLetters(after: 0, limit: 1).first)
+        #expect(first.line == "m v=250i")
+    }
+
     @Test func replace_keepsOnlyTheRemainder() async throws {
         let dir = try temporaryDirectory()
         let store = try SpoolStore(path: "\(dir)/s.db", logger: logger)

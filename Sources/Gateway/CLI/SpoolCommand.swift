@@ -90,28 +90,21 @@ struct AdminClient {
     /// The admin URL the owner recorded in the spool's lock file; the configuration's first
     /// HTTP listener otherwise.
     init(config: GatewayConfig?, spoolPath: String) throws {
+        let http = config?.listeners.lazy.compactMap { l -> HTTPListenerConfig? in
+            if case .http(let h) = l.kind { return h }
+            return nil
+        }.first
+        token = http?.token ?? ""
         if let recorded = FileLock.ownerAdminURL(path: spoolPath + ".lock") {
             base = recorded
-            token = config.flatMap { c in
-                c.listeners.compactMap { l -> String? in
-                    if case .http(let h) = l.kind { return h.token }
-                    return nil
-                }.first
-            } ?? ""
             return
         }
-        guard let config,
-            let http = config.listeners.compactMap({ l -> HTTPListenerConfig? in
-                if case .http(let h) = l.kind { return h }
-                return nil
-            }).first
-        else {
+        guard let http else {
             throw ValidationError(
                 "the spool is held by a running gateway, and the configuration has no HTTP listener to reach it by: stop the gateway to work on the file offline")
         }
         let host = http.listen.host == "0.0.0.0" || http.listen.host.isEmpty ? "127.0.0.1" : http.listen.host
         base = "http://\(host.contains(":") ? "[\(host)]" : host):\(http.listen.port)"
-        token = http.token
     }
 
     func call(_ method: HTTPMethod, _ path: String) async throws -> (status: Int, body: [String: Any]) {

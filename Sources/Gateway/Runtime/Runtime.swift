@@ -114,7 +114,7 @@ final class Runtime: Sendable {
             delivery.spoolBatches.record(store.batchCount)
             delivery.spoolPoints.record(store.pointCount)
             delivery.spoolBytes.record(store.byteCount)
-            let oldest = (try? store.stats())?.oldestSpooledAt
+            let oldest = (try? store.oldestSpooledAt()) ?? nil
             delivery.spoolOldestAge.record(oldest.map { Double(SpoolStore.now() - $0) / 1e9 } ?? 0)
         }
     }

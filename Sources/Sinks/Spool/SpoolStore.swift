@@ -121,12 +121,7 @@ public final class SpoolStore: Sendable {
             }
             db = try Self.open(path: path, options: options, readOnly: false)
         }
-        let loaded = try syncRead { db -> Totals in
-            let row = try Row.fetchOne(
-                db, sql: "SELECT count(*), coalesce(sum(points), 0), coalesce(sum(bytes), 0) FROM batches")!
-            return Totals(batches: row[0], points: row[1], bytes: row[2])
-        }
-        totals.withLock { $0 = loaded }
+        try reloadTotals()
     }
 
     /// Records where the owning gateway's admin API answers (see ``FileLock``).
@@ -249,7 +244,7 @@ public final class SpoolStore: Sendable {
             return (dropped, true)
         }
         if result.dropped.batches > 0 {
-            try await reloadTotals()
+            try reloadTotals()
         } else {
             totals.withLock {
                 $0.batches += 1
@@ -260,7 +255,7 @@ public final class SpoolStore: Sendable {
         return .stored(droppedBatches: result.dropped.batches, droppedPoints: result.dropped.points)
     }
 
-    private func reloadTotals() async throws {
+    private func reloadTotals() throws {
         let loaded = try syncRead { db -> Totals in
             let row = try Row.fetchOne(
                 db, sql: "SELECT count(*), coalesce(sum(points), 0), coalesce(sum(bytes), 0) FROM batches")!
@@ -367,6 +362,10 @@ public final class SpoolStore: Sendable {
             let statement = try db.cachedStatement(
                 sql: "INSERT INTO dead_letters (at, status, message, line) VALUES (?, ?, ?, ?)")
             for line in lines { try statement.execute(arguments: [time, status, message, line]) }
+            // Keep the newest `maxDeadLetters`: a server refusing everything must not fill the disk.
+            try db.execute(
+                sql: "DELETE FROM dead_letters WHERE id <= (SELECT max(id) FROM dead_letters) - ?",
+                arguments: [Self.maxDeadLetters])
         }
     }
 
@@ -374,7 +373,7 @@ public final class SpoolStore: Sendable {
     public func purge() async throws -> (batches: Int, points: Int) {
         let before = totals.withLock { ($0.batches, $0.points) }
         try syncWrite { db in try db.execute(sql: "DELETE FROM batches") }
-        try await reloadTotals()
+        try reloadTotals()
         return before
     }
 
@@ -394,6 +393,11 @@ public final class SpoolStore: Sendable {
                 batches: row[0], points: row[1], bytes: row[2], oldestSpooledAt: row[3], deadLetters: row[4],
                 corrupt: row[5])
         }
+    }
+
+    /// Unix nanoseconds of the oldest spooled batch (one indexed row; cheap enough for every scrape).
+    public func oldestSpooledAt() throws -> Int64? {
+        try syncRead { db in try Int64.fetchOne(db, sql: "SELECT spooled_at FROM batches ORDER BY id LIMIT 1") }
     }
 
     /// Batches with an id above `after`, oldest first, checksums not verified (export reports them).
@@ -451,6 +455,9 @@ public final class SpoolStore: Sendable {
         }
         return problems
     }
+
+    /// Dead-letter rows kept per spool file (the oldest go first; every one was counted and logged).
+    public static let maxDeadLetters = 100_000
 
     public static func now() -> Int64 {
         var ts = timespec()
