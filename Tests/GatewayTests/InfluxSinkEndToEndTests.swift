@@ -289,6 +289,12 @@ import Testing
         let replay = try runGateway(["spool", "replay", "--config", configPath])
         #expect(replay.status != 0)
         #expect(replay.err.contains("not an influx2 sink"), "\(replay.err)")
+        let unknown = try runGateway(["spool", "stats", "--config", configPath, "--sink", "nope"])
+        #expect(unknown.status != 0)
+        #expect(unknown.err.contains(#"no spool for sink "nope""#) && unknown.err.contains("spools: archive"), "\(unknown.err)")
+        let missing = try runGateway(["spool", "check", "--file", "/nonexistent/spool.db", "--config", "/nonexistent.yaml"])
+        #expect(missing.status == 0, "\(missing.err)")
+        #expect(missing.out.contains("no spool file yet"), "\(missing.out)")
     }
 
     @Test func spoolAdminAPI_badRequestsGetClearAnswers() async throws {
