@@ -42,6 +42,7 @@ let package = Package(
             dependencies: [
                 "GatewayCore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .executableTarget(
@@ -74,6 +75,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),
+        .testTarget(
+            name: "PluginsTests",
+            dependencies: [
+                "Plugins", "GatewayCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
         // Test doubles shared by the test targets (a scripted Influx server, a manual clock).
         .target(
             name: "TestDoubles",

@@ -367,6 +367,13 @@ struct ConfigLoader {
                 value.problem("plugin \"\(name)\" is defined twice")
                 continue
             }
+            // The name is part of the plugin's API paths (`/api/v1/<name>/...`).
+            let reserved: Set<String> = ["points", "status", "spool", "write"]
+            if name.isEmpty || !name.utf8.allSatisfy({ Self.isNameByte($0) }) || reserved.contains(name) {
+                value.problem(
+                    "plugin name \"\(name)\" must be letters, digits, '_' or '-' and not one of \(reserved.sorted().joined(separator: ", ")) (it names the plugin's API path)")
+                continue
+            }
             let enabled = plugin["enabled"]?.bool() ?? true
             guard let type = plugin.required("type", what: "the plugin type")?.string() else { continue }
             guard PluginRegistry.types.contains(type) else {
@@ -374,9 +381,75 @@ struct ConfigLoader {
                 plugin["type"]?.problem("unknown plugin type \"\(type)\" (known: \(known))")
                 continue
             }
-            out.append(PluginConfig(name: name, type: type, enabled: enabled, file: value.file, line: value.line))
+            let settings: PluginRegistry.Settings
+            switch type {
+            default: settings = .proc(readProc(plugin))
+            }
+            plugin.finish()
+            out.append(
+                PluginConfig(name: name, type: type, enabled: enabled, settings: settings, file: value.file, line: value.line))
         }
         return out
+    }
+
+    /// `type: proc` (see `plugins.d/proc.yaml`).
+    func readProc(_ map: ConfigMap) -> ProcSettings {
+        var s = ProcSettings()
+        func positiveDuration(_ key: String) -> Duration? {
+            guard let node = map[key], let value = node.duration() else { return nil }
+            guard value > .zero else {
+                node.problem("expected a duration above zero")
+                return nil
+            }
+            return value
+        }
+        if let v = map["collect"]?.bool() { s.collect = v }
+        if let v = positiveDuration("interval") { s.interval = v }
+        if let v = map["group_by"]?.oneOf(ProcSettings.Grouping.allCases.map { ($0.rawValue, $0) }) { s.groupBy = v }
+        if let v = map["cpu_per_core"]?.bool() { s.cpuPerCore = v }
+        if let v = map["include"]?.stringList() { s.include = v }
+        if let v = map["exclude"]?.stringList() { s.exclude = v }
+        if let v = map["top"]?.int(min: 0) { s.top = v }
+        if let v = map["format"]?.oneOf(ProcSettings.Format.allCases.map { ($0.rawValue, $0) }) { s.format = v }
+        if let v = map["host"]?.string() { s.host = v }
+        if let v = map["proc_root"]?.string() { s.procRoot = v }
+        if let v = map["serve"]?.bool() { s.serve = v }
+        if let v = positiveDuration("window") { s.window = v }
+        if let v = map["max_series"]?.positiveInt() { s.maxSeries = v }
+        if let v = map["max_samples_per_series"]?.positiveInt() { s.maxSamplesPerSeries = v }
+        if let v = positiveDuration("mean_window") { s.meanWindow = v }
+        if let alarms = map["alarms"]?.map() {
+            if let node = alarms["cpu_threshold"], let text = node.string() {
+                if let value = Double(text), value > 0, value <= 10_000 { s.cpuThreshold = value } else {
+                    node.problem("expected a percentage above 0, got \"\(text)\"")
+                }
+            }
+            if let node = alarms["mem_threshold"], let text = node.string() {
+                if let value = Double(text), value > 0, value <= 100 { s.memThreshold = value } else {
+                    node.problem("expected a percentage above 0 and at most 100, got \"\(text)\"")
+                }
+            }
+            if let node = alarms["horizon"], let value = node.duration() {
+                if value > .zero { s.horizon = value } else { node.problem("expected a duration above zero") }
+            }
+            if let v = alarms["min_samples"]?.int(min: 2) { s.trendMinSamples = v }
+            if let node = alarms["min_span"], let value = node.duration() { s.trendMinSpan = value }
+            if let node = alarms["interval"], let value = node.duration() {
+                if value > .zero { s.alarmInterval = value } else { node.problem("expected a duration above zero") }
+            }
+            alarms.finish()
+        }
+        if s.meanWindow > s.window {
+            map.node.problem("mean_window (\(s.meanWindow)) is longer than window (\(s.window)): the store would not hold it")
+        }
+        if !s.collect && !s.serve {
+            map.node.problem("collect and serve are both off: the plugin would do nothing (use enabled: false)")
+        }
+        return s
+    }
+
+    static func isNameByte(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D
     }
 
     static func glob(_ pattern: String) -> [String] {

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import Yams
 
 /// A YAML node with where it came from, read strictly: every value is checked for its type, every

@@ -1,4 +1,5 @@
 import GatewayCore
+import Plugins
 import Logging
 import Sinks
 
@@ -127,6 +128,7 @@ struct PluginConfig: Sendable {
     var name: String
     var type: String
     var enabled: Bool
+    var settings: PluginRegistry.Settings
     var file: String
     var line: Int
 }

@@ -5,6 +5,7 @@ import GatewayCore
 import Hummingbird
 import Logging
 import NIOCore
+import Plugins
 import ServiceLifecycle
 
 /// The HTTP listener: InfluxDB's write endpoints (`/api/v2/write`, `/write`), JSON points
@@ -15,6 +16,7 @@ struct HTTPListener: Service {
     let ingest: Ingest
     let status: StatusReporter
     var spools = SpoolAdmin(entries: [])
+    var pluginRoutes: [PluginRoute] = []
     let logger: Logger
 
     func run() async throws {
@@ -37,6 +39,18 @@ struct HTTPListener: Service {
         }
         router.post("/api/v1/spool/:sink/purge") { request, context in
             await handlers.spoolPurge(request, sink: context.parameters.get("sink") ?? "")
+        }
+        for route in pluginRoutes {
+            let method: HTTPRequest.Method
+            switch route.method {
+            case .get: method = .get
+            case .put: method = .put
+            case .post: method = .post
+            case .delete: method = .delete
+            }
+            router.on(RouterPath(route.path), method: method) { request, context in
+                await handlers.plugin(route, request, context)
+            }
         }
 
         let name = self.name
@@ -186,6 +200,29 @@ struct HTTPHandlers: Sendable {
         let known = spools.entries.map(\.sink).sorted().joined(separator: ", ")
         return Self.influxError(
             .notFound, code: "not found", message: "no spool for sink \"\(sink)\" (spools: \(known.isEmpty ? "none" : known))")
+    }
+
+    // MARK: Plugin routes
+
+    func plugin(_ route: PluginRoute, _ request: Request, _ context: BasicRequestContext) async -> Response {
+        if route.isWrite, let denied = authorize(request) { return denied }
+        var parameters: [String: String] = [:]
+        for (key, value) in context.parameters { parameters[String(key)] = String(value) }
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        var body: [UInt8] = []
+        if route.method != .get {
+            switch await readBody(request) {
+            case .success(let buffer): body = Array(buffer.readableBytesView)
+            case .failure(let failure): return failure.response
+            }
+        }
+        let answer = await route.handler(PluginRequest(parameters: parameters, query: query, body: body))
+        var headers = HTTPFields()
+        headers[.contentType] = answer.contentType
+        return Response(
+            status: HTTPResponse.Status(code: answer.status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 
     // MARK: Helpers

@@ -34,15 +34,23 @@ final class Router: Sendable {
         var metrics: SinkMetrics
     }
 
+    /// Plugins' copies of points (by series), taken before the points go to their sinks.
+    struct Tap: Sendable {
+        var series: [Glob]
+        var receive: @Sendable ([Point]) -> Void
+    }
+
     let rules: [Rule]
+    let taps: [Tap]
     let defaultMask: UInt64
     let targets: [Target]
     let routed: [CoreMetrics.Counter]
     let defaultRouted: CoreMetrics.Counter?
     let unrouted: CoreMetrics.Counter
 
-    init(routes: [RouteConfig], targets: [Target], factory: any MetricsFactory) {
+    init(routes: [RouteConfig], targets: [Target], taps: [Tap] = [], factory: any MetricsFactory) {
         self.targets = targets
+        self.taps = taps
         func mask(_ names: [String]) -> UInt64 {
             var mask: UInt64 = 0
             for name in names {
@@ -79,6 +87,10 @@ final class Router: Sendable {
     /// Splits `points` per sink. Returns one array per target (empty where nothing goes). When every
     /// point goes to the same single sink (the common case) the input array is handed on as it is.
     func split(_ points: [Point], source: String) -> [[Point]] {
+        for tap in taps {
+            let copies = points.filter { point in tap.series.contains(where: { $0.matches(point.series) }) }
+            if !copies.isEmpty { tap.receive(copies) }
+        }
         var perSink = [[Point]](repeating: [], count: targets.count)
         var routedCounts = [Int](repeating: 0, count: rules.count)
         var defaultCount = 0

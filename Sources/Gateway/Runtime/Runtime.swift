@@ -1,7 +1,9 @@
 import Foundation
 import GatewayCore
 import Logging
+import Plugins
 import ServiceLifecycle
+import Synchronization
 import Sinks
 
 /// Everything `gateway run` starts, built from a validated configuration: sink workers, the
@@ -13,6 +15,7 @@ final class Runtime: Sendable {
     let status: StatusReporter
     let router: Router
     let spoolAdmin: SpoolAdmin
+    let plugins: [any GatewayPlugin]
     let logger: Logger
     private let group: ServiceGroup
     private let deadLetter: DeadLetterFile?
@@ -69,12 +72,58 @@ final class Runtime: Sendable {
             let gauge = sinkMetrics.queuePoints
             metrics.addRefresher { gauge.record(queue.count) }
         }
-        router = Router(routes: config.routes, targets: targets, factory: metrics.factory)
-        spoolAdmin = SpoolAdmin(entries: spools)
-        status = StatusReporter(metrics: metrics, name: config.name, spools: spoolAdmin)
-
         deadLetter = config.schemas.deadLetter.isEmpty ? nil : try DeadLetterFile(path: config.schemas.deadLetter)
         let schemas = config.schemas.schemaSet
+
+        // Plugins first: the router takes their taps. Their points enter through an Ingest of
+        // their own (source `plugin:<name>`), bound once the router exists.
+        var plugins: [any GatewayPlugin] = []
+        var emitters: [(PluginEmitter, String)] = []
+        for plugin in config.plugins where plugin.enabled {
+            var pluginLogger = logger
+            pluginLogger[metadataKey: "plugin"] = "\(plugin.name)"
+            let emitter = PluginEmitter()
+            emitters.append((emitter, plugin.name))
+            let context = PluginContext(
+                emit: { points in await emitter.emit(points) }, logger: pluginLogger, metrics: metrics.factory)
+            plugins.append(PluginRegistry.make(name: plugin.name, settings: plugin.settings, context: context))
+        }
+        let taps = plugins.flatMap { plugin in
+            plugin.taps.map { Router.Tap(series: $0.series.map(Glob.init), receive: $0.receive) }
+        }
+        router = Router(routes: config.routes, targets: targets, taps: taps, factory: metrics.factory)
+        for (emitter, name) in emitters {
+            var pluginLogger = logger
+            pluginLogger[metadataKey: "plugin"] = "\(name)"
+            emitter.bind(
+                Ingest(
+                    source: "plugin:\(name)",
+                    metrics: ListenerMetrics(listener: "plugin:\(name)", factory: metrics.factory),
+                    defaultTags: config.defaultTags, schemas: schemas, router: router, deadLetter: deadLetter,
+                    logger: pluginLogger))
+        }
+        self.plugins = plugins
+        spoolAdmin = SpoolAdmin(entries: spools)
+        status = StatusReporter(
+            metrics: metrics, name: config.name, spools: spoolAdmin, plugins: plugins,
+            disabledPlugins: config.plugins.filter { !$0.enabled }.map { ($0.name, $0.type) })
+        // One handler per method and path: a second instance of a plugin type leaves the shared
+        // (legacy) paths to the first.
+        var pluginRoutes: [PluginRoute] = []
+        var claimed: [String: String] = [:]
+        for plugin in plugins {
+            for route in plugin.routes {
+                let key = "\(route.method.rawValue) \(route.path)"
+                if let owner = claimed[key] {
+                    logger.notice(
+                        "plugin route already served by another plugin; skipped",
+                        metadata: ["plugin": "\(plugin.name)", "route": "\(key)", "served_by": "\(owner)"])
+                    continue
+                }
+                claimed[key] = plugin.name
+                pluginRoutes.append(route)
+            }
+        }
         var listeners: [any Service] = []
         for listener in config.listeners {
             var listenerLogger = logger
@@ -93,13 +142,15 @@ final class Runtime: Sendable {
                 listeners.append(
                     HTTPListener(
                         name: listener.name, config: http, ingest: ingest, status: status, spools: spoolAdmin,
-                        logger: listenerLogger))
+                        pluginRoutes: pluginRoutes, logger: listenerLogger))
             }
         }
 
-        // Shutdown runs in reverse: the drain marker, listeners, sink workers (which drain into
-        // their sinks or spools), then the replayers.
-        let services: [any Service] = replayers + workers + listeners + [DrainMarker(status: status, logger: logger)]
+        // Shutdown runs in reverse: the drain marker, listeners, plugins, sink workers (which drain
+        // into their sinks or spools), then the replayers.
+        let services: [any Service] =
+            replayers + workers + plugins.map { PluginService(plugin: $0) } + listeners
+            + [DrainMarker(status: status, logger: logger)]
         group = ServiceGroup(
             configuration: .init(
                 services: services.map {
@@ -146,5 +197,31 @@ struct DrainMarker: Service {
         try? await gracefulShutdown()
         status.startDraining()
         logger.info("shutting down: stopping listeners, then draining sink queues")
+    }
+}
+
+/// Runs a plugin in the service group; graceful shutdown cancels it.
+struct PluginService: Service {
+    let plugin: any GatewayPlugin
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await plugin.run()
+        }
+    }
+}
+
+/// Where a plugin's points enter the pipeline; bound to its Ingest once the router exists.
+final class PluginEmitter: Sendable {
+    private let ingest = Mutex<Ingest?>(nil)
+
+    func bind(_ ingest: Ingest) { self.ingest.withLock { $0 = ingest } }
+
+    func emit(_ points: [Point]) async {
+        guard let ingest = ingest.withLock({ $0 }), !points.isEmpty else { return }
+        var points = points
+        ingest.metrics.received.increment(by: Int64(points.count))
+        ingest.normalise(&points, receiveTime: Ingest.now())
+        await ingest.router.push(points, source: ingest.source)
     }
 }

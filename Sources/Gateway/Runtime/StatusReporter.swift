@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import Plugins
 import Synchronization
 
 /// What `/api/v1/status` and `/health` report: built from the metrics registry, so the numbers
@@ -8,12 +9,19 @@ final class StatusReporter: Sendable {
     let metrics: GatewayMetrics
     let name: String
     let spools: SpoolAdmin
+    let plugins: [any GatewayPlugin]
+    let disabledPlugins: [(name: String, type: String)]
     private let draining = Atomic<Bool>(false)
 
-    init(metrics: GatewayMetrics, name: String, spools: SpoolAdmin = SpoolAdmin(entries: [])) {
+    init(
+        metrics: GatewayMetrics, name: String, spools: SpoolAdmin = SpoolAdmin(entries: []), plugins: [any GatewayPlugin] = [],
+        disabledPlugins: [(name: String, type: String)] = []
+    ) {
         self.metrics = metrics
         self.name = name
         self.spools = spools
+        self.plugins = plugins
+        self.disabledPlugins = disabledPlugins
     }
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
@@ -58,7 +66,15 @@ final class StatusReporter: Sendable {
             if let health = spool["health"] { sinks[sink, default: [:]]["health"] = health }
             sinks[sink, default: [:]]["spool"] = spool.filter { $0.key != "health" }
         }
+        var pluginStates: [String: Any] = [:]
+        for plugin in plugins {
+            var state: [String: Any] = plugin.status()
+            state["enabled"] = true
+            pluginStates[plugin.name] = state
+        }
+        for plugin in disabledPlugins { pluginStates[plugin.name] = ["type": plugin.type, "enabled": false] }
         let object: [String: Any] = [
+            "plugins": pluginStates,
             "name": name,
             "status": isDraining ? "draining" : "pass",
             "uptime_seconds": Int(Date().timeIntervalSince(metrics.startTime)),

@@ -1,8 +1,8 @@
 /// Parses the unit-named values of the configuration.
-enum Units {
+public enum Units {
     /// `500ms`, `10s`, `5m`, `1h`, `1d`, `1m30s`; a bare `0` is zero.
-    static func duration(_ text: String) -> Duration? {
-        let text = text.trimmingCharacters(in: .whitespaces)
+    public static func duration(_ text: String) -> Duration? {
+        let text = trimmed(text)
         if text == "0" { return .zero }
         var total = Duration.zero
         var index = text.startIndex
@@ -31,13 +31,13 @@ enum Units {
     }
 
     /// `512`, `64KiB`, `32MiB`, `1GiB` (binary) or `100KB`, `8MB`, `1GB` (decimal); `B` allowed.
-    static func size(_ text: String) -> Int? {
-        let text = text.trimmingCharacters(in: .whitespaces)
+    public static func size(_ text: String) -> Int? {
+        let text = trimmed(text)
         var index = text.startIndex
         while index < text.endIndex, text[index].isNumber || text[index] == "." { index = text.index(after: index) }
         guard index > text.startIndex, let value = Double(text[text.startIndex..<index]), value >= 0 else { return nil }
         let multiplier: Double
-        switch text[index...].trimmingCharacters(in: .whitespaces) {
+        switch trimmed(text[index...]) {
         case "", "B": multiplier = 1
         case "KiB": multiplier = 1024
         case "MiB": multiplier = 1024 * 1024
@@ -51,35 +51,8 @@ enum Units {
         guard bytes < Double(Int.max) else { return nil }
         return Int(bytes)
     }
-}
 
-/// `host:port` as written in `listen:` keys.
-struct HostPort: Sendable, Equatable, CustomStringConvertible {
-    var host: String
-    var port: Int
-
-    init(host: String, port: Int) {
-        self.host = host
-        self.port = port
+    static func trimmed<S: StringProtocol>(_ text: S) -> String {
+        String(text.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
     }
-
-    init?(_ text: String) {
-        var text = Substring(text)
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-            // [::1]:8089
-            host = String(text[text.index(after: text.startIndex)..<close])
-            text = text[text.index(after: close)...]
-            guard text.hasPrefix(":"), let port = Int(text.dropFirst()), (0...65535).contains(port) else { return nil }
-            self.port = port
-            return
-        }
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (0...65535).contains(port)
-        else { return nil }
-        host = String(text[..<colon])
-        if host.isEmpty { host = "0.0.0.0" }
-        self.port = port
-    }
-
-    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

@@ -1,0 +1,278 @@
+import Foundation
+import GatewayCore
+
+/// The `proc` plugin's HTTP API: `/api/v1/<instance>/...` (`/api/v1/proc/...` for the usual
+/// instance name), and the original resource-usage server's paths (`/ressources-usage/...`, served
+/// by the first instance) so its collectors and clients keep working unchanged. The server answered
+/// `query-alarm/` with a trailing slash; the HTTP router treats both spellings as one path.
+struct ProcAPI: Sendable {
+    let plugin: ProcPlugin
+
+    var routes: [PluginRoute] {
+        let api = self
+        let base = "/api/v1/\(plugin.name)"
+        return [
+            PluginRoute(.get, "\(base)/usage") { api.usage($0) },
+            PluginRoute(.get, "\(base)/usage/detailed") { api.detailed($0) },
+            PluginRoute(.get, "\(base)/alarms") { api.alarms($0) },
+            PluginRoute(.get, "\(base)/hosts") { _ in .json(200, ["hosts": api.plugin.store.hosts]) },
+            PluginRoute(.put, "/ressources-usage/save-all", isWrite: true) { await api.legacySave($0) },
+            PluginRoute(.post, "/ressources-usage/save-all", isWrite: true) { await api.legacySave($0) },
+            PluginRoute(.get, "/ressources-usage/get-all") { api.legacyMeans($0, host: nil) },
+            PluginRoute(.get, "/ressources-usage/get-all/:ip") { request in
+                api.legacyMeans(request, host: (request.parameters["ip"] ?? "").replacingOccurrences(of: "-", with: "."))
+            },
+            PluginRoute(.get, "/ressources-usage/get-all-detailed") { api.legacyDetailed($0) },
+            PluginRoute(.get, "/ressources-usage/query-alarm") { api.legacyAlarms($0) },
+        ]
+    }
+
+    var settings: ProcSettings { plugin.settings }
+
+    /// A query duration (`window`, `horizon`): absent means `fallback`; bad text is a 400 naming it.
+    func duration(_ request: PluginRequest, _ name: String, fallback: Duration) -> Result<Int64, PluginError> {
+        guard let text = request.query[name], !text.isEmpty else { return .success(ProcPlugin.nanoseconds(fallback)) }
+        guard let value = Units.duration(text), value > .zero else {
+            return .failure(PluginError(400, "invalid \(name) \"\(text)\": expected a duration such as 30s, 5m or 1h"))
+        }
+        let nanos = ProcPlugin.nanoseconds(value)
+        if nanos > plugin.store.window {
+            return .failure(
+                PluginError(400, "\(name) \(text) is longer than the usage store keeps (window \(settings.window))"))
+        }
+        return .success(nanos)
+    }
+
+    struct PluginError: Error {
+        var status: Int
+        var message: String
+        init(_ status: Int, _ message: String) {
+            self.status = status
+            self.message = message
+        }
+        var response: PluginResponse { .error(status, code: status == 404 ? "not found" : "invalid", message: message) }
+    }
+
+    static func seconds(_ nanos: Int64) -> Double { Double(nanos) / 1e9 }
+
+    static func value(_ f: Float) -> Any { f.isNaN ? NSNull() : Double(f) }
+
+    // MARK: /api/v1/proc
+
+    func usage(_ request: PluginRequest) -> PluginResponse {
+        let window: Int64
+        switch duration(request, "window", fallback: settings.meanWindow) {
+        case .success(let w): window = w
+        case .failure(let e): return e.response
+        }
+        let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
+        let means = plugin.store.means(since: ProcPlugin.now() - window, host: host)
+        var processes: [String: Any] = [:]
+        for (process, mean) in means {
+            processes[process] = [
+                "mem_percent": mean.mem as Any, "cpu_percent": mean.cpu as Any, "mem_samples": mean.memSamples,
+                "cpu_samples": mean.cpuSamples, "hosts": mean.hosts,
+            ]
+        }
+        return .json(
+            200, ["window_seconds": Self.seconds(window), "host": host as Any, "processes": processes])
+    }
+
+    func detailed(_ request: PluginRequest) -> PluginResponse {
+        let window: Int64
+        switch duration(request, "window", fallback: settings.meanWindow) {
+        case .success(let w): window = w
+        case .failure(let e): return e.response
+        }
+        let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
+        let process = request.query["process"].flatMap { $0.isEmpty ? nil : $0 }
+        let history = plugin.store.history(since: ProcPlugin.now() - window, host: host, process: process)
+        let series: [[String: Any]] = history.map { key, samples in
+            var entry: [String: Any] = [
+                "host": key.host, "process": key.process,
+                "samples": samples.map { s -> [String: Any] in
+                    [
+                        "time": Self.seconds(s.time), "cpu_percent": Self.value(s.cpu), "mem_percent": Self.value(s.mem),
+                        "rss_bytes": s.rss >= 0 ? s.rss : NSNull(), "threads": s.threads >= 0 ? Int(s.threads) : NSNull(),
+                    ]
+                },
+            ]
+            if let pid = key.pid { entry["pid"] = pid }
+            return entry
+        }
+        return .json(
+            200,
+            ["window_seconds": Self.seconds(window), "host": host as Any, "process": process as Any, "series": series])
+    }
+
+    func alarms(_ request: PluginRequest) -> PluginResponse {
+        let window: Int64
+        let horizon: Int64
+        switch duration(request, "window", fallback: settings.meanWindow) {
+        case .success(let w): window = w
+        case .failure(let e): return e.response
+        }
+        switch duration(request, "horizon", fallback: settings.horizon) {
+        case .success(let h): horizon = h
+        case .failure(let e): return e.response
+        }
+        var rule = plugin.rule
+        rule.horizonNanoseconds = horizon
+        let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
+        let alarms = plugin.store.alarms(since: ProcPlugin.now() - window, rule: rule, host: host)
+        var counts: [String: Int] = Dictionary(uniqueKeysWithValues: AlarmLevel.allCases.map { ($0.rawValue, 0) })
+        let list: [[String: Any]] = alarms.map { alarm in
+            counts[alarm.level.rawValue, default: 0] += 1
+            var entry: [String: Any] = [
+                "host": alarm.key.host, "process": alarm.key.process, "level": alarm.level.rawValue,
+                "cpu": Self.describe(alarm.cpu), "mem": Self.describe(alarm.mem),
+            ]
+            if let pid = alarm.key.pid { entry["pid"] = pid }
+            return entry
+        }
+        return .json(
+            200,
+            [
+                "window_seconds": Self.seconds(window), "horizon_seconds": Self.seconds(horizon),
+                "thresholds": ["cpu": rule.cpuThreshold, "mem": rule.memThreshold], "counts": counts, "alarms": list,
+            ])
+    }
+
+    static func describe(_ alarm: MetricAlarm?) -> Any {
+        guard let alarm else { return NSNull() }
+        return [
+            "level": alarm.level.rawValue, "latest": alarm.latest, "latest_time": seconds(alarm.latestTime),
+            "threshold": alarm.threshold, "slope_per_minute": alarm.slopePerMinute as Any,
+            "projected": alarm.projected as Any, "samples": alarm.samples,
+        ] as [String: Any]
+    }
+
+    // MARK: The original server's paths
+
+    /// `{"data": [{"timestamp", "value", "process_name", "type_data": "cpu"|"mem"}], "ipaddress": ...}`.
+    /// Checked whole before anything is kept: one bad entry answers 400 naming it and nothing is written.
+    func legacySave(_ request: PluginRequest) async -> PluginResponse {
+        let points: [Point]
+        switch Self.legacyPoints(request.body, receiveTime: ProcPlugin.now()) {
+        case .success(let p): points = p
+        case .failure(let e): return e.response
+        }
+        await plugin.context.emit(points)
+        return .json(200, ["saved": points.count])
+    }
+
+    static func legacyPoints(_ body: [UInt8], receiveTime: Int64) -> Result<[Point], PluginError> {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) else {
+            return .failure(PluginError(400, "body is not valid JSON"))
+        }
+        guard let root = object as? [String: Any] else { return .failure(PluginError(400, "body must be a JSON object")) }
+        guard let ip = root["ipaddress"] as? String, !ip.isEmpty else {
+            return .failure(PluginError(400, "\"ipaddress\" is missing or not a string"))
+        }
+        guard let data = root["data"] as? [Any] else { return .failure(PluginError(400, "\"data\" is missing or not a list")) }
+        var points: [Point] = []
+        points.reserveCapacity(data.count)
+        for (index, item) in data.enumerated() {
+            let at = "data[\(index)]"
+            guard let entry = item as? [String: Any] else { return .failure(PluginError(400, "\(at) is not an object")) }
+            guard let type = entry["type_data"] as? String else {
+                return .failure(PluginError(400, "\(at).type_data is missing or not a string"))
+            }
+            let series: String
+            switch type {
+            case "cpu": series = "cpu_usage_percent"
+            case "mem": series = "mem_usage_percent"
+            default: return .failure(PluginError(400, "\(at).type_data \"\(type)\" is not one of cpu, mem"))
+            }
+            guard let process = entry["process_name"] as? String, !process.isEmpty else {
+                return .failure(PluginError(400, "\(at).process_name is missing or empty"))
+            }
+            guard let value = (entry["value"] as? NSNumber).map({ $0.doubleValue }), value.isFinite,
+                !(entry["value"] is Bool)
+            else {
+                return .failure(PluginError(400, "\(at).value is missing or not a number"))
+            }
+            let time: Int64
+            switch entry["timestamp"] {
+            case nil, is NSNull: time = receiveTime
+            case let number as NSNumber where !(entry["timestamp"] is Bool):
+                let seconds = number.doubleValue
+                guard seconds.isFinite, abs(seconds) < 9.2e9 else {
+                    return .failure(PluginError(400, "\(at).timestamp \(number) is out of range"))
+                }
+                time = Int64((seconds * 1e9).rounded())
+            case let text as String:
+                guard let date = Self.parseDate(text) else {
+                    return .failure(
+                        PluginError(400, "\(at).timestamp \"\(text)\" is neither epoch seconds nor an ISO 8601 date"))
+                }
+                time = Int64((date.timeIntervalSince1970 * 1e9).rounded())
+            default:
+                return .failure(PluginError(400, "\(at).timestamp is not a number or a date"))
+            }
+            points.append(
+                Point(
+                    series: series, time: time, tags: [Tag("ip", ip), Tag("process", process)],
+                    fields: [Field("value", .float(value))]))
+        }
+        return .success(points)
+    }
+
+    static func parseDate(_ text: String) -> Date? {
+        if let seconds = Double(text) { return Date(timeIntervalSince1970: seconds) }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: text) { return date }
+        // "2024-05-01T10:00:00" or "2024-05-01 10:00:00" without a zone: UTC.
+        formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.date(from: text.replacingOccurrences(of: " ", with: "T"))
+    }
+
+    /// `{"process": [mem_mean, cpu_mean]}`, plain JSON; a metric without samples is null.
+    func legacyMeans(_ request: PluginRequest, host: String?) -> PluginResponse {
+        let window: Int64
+        switch duration(request, "window", fallback: settings.meanWindow) {
+        case .success(let w): window = w
+        case .failure(let e): return e.response
+        }
+        if let host, host.isEmpty { return .error(400, code: "invalid", message: "no ip address in the path") }
+        let means = plugin.store.means(since: ProcPlugin.now() - window, host: host)
+        var out: [String: Any] = [:]
+        for (process, mean) in means { out[process] = [mean.mem as Any, mean.cpu as Any] }
+        return .json(200, out)
+    }
+
+    /// `{"process": [{"ip", "timestamp", "mem", "cpu"}, ...]}` over the window (default: all kept).
+    func legacyDetailed(_ request: PluginRequest) -> PluginResponse {
+        let window: Int64
+        switch duration(request, "window", fallback: settings.window) {
+        case .success(let w): window = w
+        case .failure(let e): return e.response
+        }
+        let host = request.query["ip"].map { $0.replacingOccurrences(of: "-", with: ".") }
+        var out: [String: [[String: Any]]] = [:]
+        for (key, samples) in plugin.store.history(since: ProcPlugin.now() - window, host: host) {
+            out[key.process, default: []].append(
+                contentsOf: samples.map { ["ip": key.host, "timestamp": Self.seconds($0.time), "mem": Self.value($0.mem), "cpu": Self.value($0.cpu)] })
+        }
+        return .json(200, out)
+    }
+
+    /// `[{"ip", "process", "status": "RED"|"AMBER"|"GREEN", "mem", "cpu"}]`, worst first.
+    func legacyAlarms(_ request: PluginRequest) -> PluginResponse {
+        let alarms = plugin.store.alarms(since: ProcPlugin.now() - ProcPlugin.nanoseconds(settings.meanWindow), rule: plugin.rule)
+        let sorted = alarms.sorted { a, b in a.level != b.level ? a.level > b.level : a.key < b.key }
+        return .json(
+            200,
+            sorted.map { alarm -> [String: Any] in
+                [
+                    "ip": alarm.key.host, "process": alarm.key.process, "status": alarm.level.rawValue,
+                    "mem": alarm.mem?.latest as Any, "cpu": alarm.cpu?.latest as Any,
+                    "mem_status": alarm.mem?.level.rawValue as Any, "cpu_status": alarm.cpu?.level.rawValue as Any,
+                ]
+            })
+    }
+}
