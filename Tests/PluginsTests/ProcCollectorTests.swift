@@ -74,8 +74,11 @@ import Testing
     }
 
     @Test func perName_sumsTheProcessesOfOneName_andCountsThreads() throws {
-        let children = try (0..<3).map { _ in try Child("/bin/sh", ["-c", "echo ready; exec sleep 60"]) }
-        for child in children { #expect(child.readLine() == "ready") }
+        let children = try (0..<3).map { _ in try Child("/bin/sh", ["-c", "echo ready; exec sleep 61"]) }
+        for child in children {
+            #expect(child.readLine() == "ready")
+            child.waitForName("sleep")
+        }
         let collector = try ProcCollector(settings: settings { $0.include = ["sleep"] })
         let pass = try collector.pass()
         let sleep = try #require(pass.usage.first { $0.name == "sleep" })

@@ -43,6 +43,15 @@ final class Child {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Waits until the child's name (`/proc/<pid>/comm`) is `name`: after `exec` it changes.
+    func waitForName(_ name: String) {
+        for _ in 0..<500 {
+            let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? ""
+            if comm.trimmingCharacters(in: .newlines) == name { return }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
     deinit {
         // SIGKILL: a shell busy in a loop does not always act on SIGTERM promptly.
         kill(process.processIdentifier, SIGKILL)

@@ -1,6 +1,6 @@
 /// A parsed JSON value. Numbers keep their text so that `1` stays an integer and `1.0` a float,
 /// and so that a number used as a tag value keeps the spelling its sender chose.
-indirect enum JSONValue {
+public indirect enum JSONValue: Sendable {
     case string(String)
     case number(String)
     case bool(Bool)
@@ -8,7 +8,7 @@ indirect enum JSONValue {
     case array([JSONValue])
     case object([JSONMember])
 
-    var kindName: String {
+    public var kindName: String {
         switch self {
         case .string: return "a string"
         case .number: return "a number"
@@ -20,9 +20,44 @@ indirect enum JSONValue {
     }
 }
 
-struct JSONMember {
-    var key: String
-    var value: JSONValue
+public struct JSONMember: Sendable {
+    public var key: String
+    public var value: JSONValue
+}
+
+extension JSONValue {
+    /// Parses one whole JSON document strictly (RFC 8259); the error names the byte offset.
+    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        do {
+            return try bytes.withUnsafeBufferPointer { buffer throws(JSONReader.Failure) -> JSONValue in
+                var reader = JSONReader(bytes: buffer)
+                let value = try reader.readValue()
+                reader.skipWhitespace()
+                guard reader.atEnd else { throw JSONReader.Failure(position: reader.position, message: "unexpected text after the JSON value") }
+                return value
+            }
+        } catch {
+            throw JSONParseError(offset: error.position, message: error.message)
+        }
+    }
+
+    /// The member `key` of an object (the last one when repeated); nil for other values.
+    public subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.last(where: { $0.key == key })?.value
+    }
+
+    /// A number's value as a Double; nil for other values.
+    public var double: Double? {
+        guard case .number(let text) = self else { return nil }
+        return Double(text)
+    }
+}
+
+public struct JSONParseError: Error, CustomStringConvertible {
+    public let offset: Int
+    public let message: String
+    public var description: String { "\(message) at byte \(offset)" }
 }
 
 /// A strict JSON reader (RFC 8259) over bytes, reporting line and column on error.

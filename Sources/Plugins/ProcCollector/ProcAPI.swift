@@ -162,20 +162,21 @@ struct ProcAPI: Sendable {
     }
 
     static func legacyPoints(_ body: [UInt8], receiveTime: Int64) -> Result<[Point], PluginError> {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) else {
-            return .failure(PluginError(400, "body is not valid JSON"))
+        let root: JSONValue
+        do { root = try JSONValue.parse(body) } catch {
+            return .failure(PluginError(400, "body is not valid JSON: \(error)"))
         }
-        guard let root = object as? [String: Any] else { return .failure(PluginError(400, "body must be a JSON object")) }
-        guard let ip = root["ipaddress"] as? String, !ip.isEmpty else {
+        guard case .object = root else { return .failure(PluginError(400, "body must be a JSON object, got \(root.kindName)")) }
+        guard case .string(let ip)? = root["ipaddress"], !ip.isEmpty else {
             return .failure(PluginError(400, "\"ipaddress\" is missing or not a string"))
         }
-        guard let data = root["data"] as? [Any] else { return .failure(PluginError(400, "\"data\" is missing or not a list")) }
+        guard case .array(let data)? = root["data"] else { return .failure(PluginError(400, "\"data\" is missing or not a list")) }
         var points: [Point] = []
         points.reserveCapacity(data.count)
-        for (index, item) in data.enumerated() {
+        for (index, entry) in data.enumerated() {
             let at = "data[\(index)]"
-            guard let entry = item as? [String: Any] else { return .failure(PluginError(400, "\(at) is not an object")) }
-            guard let type = entry["type_data"] as? String else {
+            guard case .object = entry else { return .failure(PluginError(400, "\(at) is \(entry.kindName), not an object")) }
+            guard case .string(let type)? = entry["type_data"] else {
                 return .failure(PluginError(400, "\(at).type_data is missing or not a string"))
             }
             let series: String
@@ -184,31 +185,29 @@ struct ProcAPI: Sendable {
             case "mem": series = "mem_usage_percent"
             default: return .failure(PluginError(400, "\(at).type_data \"\(type)\" is not one of cpu, mem"))
             }
-            guard let process = entry["process_name"] as? String, !process.isEmpty else {
+            guard case .string(let process)? = entry["process_name"], !process.isEmpty else {
                 return .failure(PluginError(400, "\(at).process_name is missing or empty"))
             }
-            guard let value = (entry["value"] as? NSNumber).map({ $0.doubleValue }), value.isFinite,
-                !(entry["value"] is Bool)
-            else {
+            guard let value = entry["value"]?.double, value.isFinite else {
                 return .failure(PluginError(400, "\(at).value is missing or not a number"))
             }
             let time: Int64
             switch entry["timestamp"] {
-            case nil, is NSNull: time = receiveTime
-            case let number as NSNumber where !(entry["timestamp"] is Bool):
-                let seconds = number.doubleValue
+            case nil, .null?: time = receiveTime
+            case .number?:
+                let seconds = entry["timestamp"]?.double ?? .nan
                 guard seconds.isFinite, abs(seconds) < 9.2e9 else {
-                    return .failure(PluginError(400, "\(at).timestamp \(number) is out of range"))
+                    return .failure(PluginError(400, "\(at).timestamp is out of range"))
                 }
                 time = Int64((seconds * 1e9).rounded())
-            case let text as String:
+            case .string(let text)?:
                 guard let date = Self.parseDate(text) else {
                     return .failure(
                         PluginError(400, "\(at).timestamp \"\(text)\" is neither epoch seconds nor an ISO 8601 date"))
                 }
                 time = Int64((date.timeIntervalSince1970 * 1e9).rounded())
-            default:
-                return .failure(PluginError(400, "\(at).timestamp is not a number or a date"))
+            case let other?:
+                return .failure(PluginError(400, "\(at).timestamp is \(other.kindName), not a number or a date"))
             }
             points.append(
                 Point(
