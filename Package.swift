@@ -67,8 +67,8 @@ let package = Package(
             name: "GatewayBench",
             dependencies: [
                 "GatewayCore",
-                // The spool scenarios drive SpoolStore and InfluxSink in process.
-                "Sinks",
+                // The spool scenarios drive SpoolStore and InfluxSink in process, proc-pass the collector.
+                "Sinks", "Plugins",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -111,8 +111,9 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "GatewayCore", "Sinks", "TestDoubles",
+                "Gateway", "GatewayCore", "Sinks", "Plugins", "TestDoubles",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),

@@ -41,6 +41,10 @@ struct BenchCommand: ParsableCommand {
             judged only when the pipeline, not the offered rate, set the rate: points were lost (over 1 %) \
             or delivery took notably longer than the load (under 95 % of the offered rate).
 
+            proc-pass: the proc plugin's collection pass (ProcCollector, in this process) per process, \
+            against psutil's process_iter reading the same figures, rounds alternating; --proc-extra sleeping \
+            processes are started first so there are a few hundred to read. Target: under 10 us per process.
+
             e2e-rss-<rate>: UDP at --rss-rate for --duration seconds to a gateway whose influx2 sink's port \
             has no server (an outage): its RSS every second (first, after 1 s, last, max) and what went to \
             the spool.
@@ -78,6 +82,12 @@ struct BenchCommand: ParsableCommand {
 
     @Option(name: .customLong("spool-batch"), help: "Points per batch in the spool scenarios.")
     var spoolBatch = 5000
+
+    @Option(name: .customLong("proc-passes"), help: "proc-pass: passes per round for each of the gateway and psutil.")
+    var procPasses = 50
+
+    @Option(name: .customLong("proc-extra"), help: "proc-pass: sleeping processes started so the pass has more to read.")
+    var procExtra = 256
 
     @Flag(help: "e2e scenarios: the influx2 sink sends plain bodies (gzip: false) instead of gzip.")
     var noGzip = false
@@ -126,6 +136,7 @@ struct BenchCommand: ParsableCommand {
                 rates.map { Scenario.udp(pointsPerSecond: $0) } + connections.map { Scenario.http(connections: $0) }
                 + [.spoolWrite] + replay.map { Scenario.spoolReplay(points: $0) }
                 + e2e.map { Scenario.e2eUDP(pointsPerSecond: $0) } + rss.map { Scenario.e2eRSS(pointsPerSecond: $0) }
+                + [.procPass]
             return all.filter { $0.isSelected(by: filters) && !(skipVm && $0.needsVictoriaMetrics) }
         }
     }
@@ -162,6 +173,7 @@ struct BenchCommand: ParsableCommand {
                 case .spoolReplay: out.append((scenario, [.replay]))
                 case .e2eUDP: out.append((scenario, [.e2e]))
                 case .e2eRSS: out.append((scenario, [.outage]))
+                case .procPass: out.append((scenario, [.proc]))
                 }
             }
             return out
@@ -270,6 +282,10 @@ struct BenchCommand: ParsableCommand {
                 log("\(scenario.name): generating and decoding \(Report.grouped(lines)) lines (cycled)")
                 let pool = try SpoolBench.batches(lines: lines, batchSize: spoolBatch, timestamps: timestamps)
                 try repeatRuns(renew: {}) { _, label in try spoolBench.write(pool: pool, label: label) }
+            case .procPass:
+                log("\(scenario.name): \(runs) rounds of \(procPasses) passes, gateway and psutil alternating")
+                try ProcBench(runs: runs, passes: procPasses, extraProcesses: procExtra).run()
+                continue
             case .spoolReplay(let points):
                 log("\(scenario.name): \(Report.grouped(points)) points per run, generated, spooled, then replayed")
                 try repeatRuns(renew: {}) { _, label in try spoolBench.replay(points: points, label: label) }

@@ -15,6 +15,8 @@ enum Scenario: Sendable, Equatable {
     case e2eUDP(pointsPerSecond: Int)
     /// UDP at this rate to a gateway whose influx2 sink's server is down: its RSS while it spools.
     case e2eRSS(pointsPerSecond: Int)
+    /// One proc-plugin collection pass, per process, against psutil's `process_iter`.
+    case procPass
 
     var name: String {
         switch self {
@@ -24,13 +26,14 @@ enum Scenario: Sendable, Equatable {
         case .spoolReplay: return "spool-replay"
         case .e2eUDP(let rate): return "e2e-udp-\(Self.shortNumber(rate))"
         case .e2eRSS(let rate): return "e2e-rss-\(Self.shortNumber(rate))"
+        case .procPass: return "proc-pass"
         }
     }
 
     /// Whether the scenario needs VictoriaMetrics (it is left out under `--skip-vm`).
     var needsVictoriaMetrics: Bool {
         switch self {
-        case .udp, .http, .spoolWrite, .e2eRSS: return false
+        case .udp, .http, .spoolWrite, .e2eRSS, .procPass: return false
         case .spoolReplay, .e2eUDP: return true
         }
     }

@@ -14,6 +14,8 @@ enum TargetKind: String, CaseIterable, Sendable {
     case e2e = "gateway+vm"
     /// The gateway while its influx2 sink's server is down.
     case outage = "gateway-outage"
+    /// The proc plugin's collector, in the benchmark's own process.
+    case proc
 
     var displayName: String {
         switch self {
@@ -23,6 +25,7 @@ enum TargetKind: String, CaseIterable, Sendable {
         case .replay: return "InfluxSink replay"
         case .e2e: return "gateway->vm"
         case .outage: return "gateway (vm down)"
+        case .proc: return "ProcCollector"
         }
     }
 }
@@ -107,7 +110,7 @@ enum TargetServers {
         switch kind {
         case .gateway: return try GatewayServer.start(label: label, settings: settings)
         case .vm: return try VictoriaMetricsServer.start(label: label, settings: settings)
-        case .spool, .replay, .e2e, .outage: throw BenchError("\(kind.displayName) is not a server of its own")
+        case .spool, .replay, .e2e, .outage, .proc: throw BenchError("\(kind.displayName) is not a server of its own")
         }
     }
 }

@@ -1,5 +1,6 @@
-import GatewayCore
 import Foundation
+import GatewayCore
+import Plugins
 import Testing
 
 @testable import Gateway
@@ -85,7 +86,8 @@ import Testing
     @Test func pluginFiles_areIncluded_andAnUnknownTypeIsNamed() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plugins-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try "proc:\n  type: proc\n".write(to: dir.appendingPathComponent("proc.yaml"), atomically: true, encoding: .utf8)
+        try "proc:\n  type: proc\n  interval: 5s\n".write(to: dir.appendingPathComponent("proc.yaml"), atomically: true, encoding: .utf8)
+        try "dw:\n  type: dwmon\n".write(to: dir.appendingPathComponent("dwmon.yaml"), atomically: true, encoding: .utf8)
         let found = try problems(
             """
             sinks: {out: {type: blackhole}}
@@ -93,7 +95,7 @@ import Testing
             plugins:
               include: \(dir.path)/*.yaml
             """)
-        #expect(found == ["\(dir.path)/proc.yaml:2: proc.type: unknown plugin type \"proc\" (known: none in this build)"])
+        #expect(found == ["\(dir.path)/dwmon.yaml:2: dw.type: unknown plugin type \"dwmon\" (known: proc)"])
     }
 
     @Test func influxSink_readsEveryKey_andDefaults() throws {
@@ -202,5 +204,54 @@ import Testing
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+@Suite struct ProcPluginConfigTests {
+    func problems(_ yaml: String) throws -> [String] { try ConfigTests().problems(yaml) }
+
+    @Test func badProcSettings_areEachReportedWithTheirPath() throws {
+        let text = try problems(
+            """
+            plugins:
+              proc:
+                type: proc
+                interval: 0s
+                group_by: thread
+                intervall: 10s
+                top: -1
+                alarms: {cpu_threshold: hot, horizon: 5 minutes}
+            """
+        ).joined(separator: "\n")
+        #expect(text.contains("FILE:4: plugins.proc.interval: expected a duration above zero"), "\(text)")
+        #expect(text.contains("FILE:5: plugins.proc.group_by: expected one of name, pid, got \"thread\""), "\(text)")
+        #expect(text.contains("FILE:6: plugins.proc.intervall: unknown key \"intervall\""), "\(text)")
+        #expect(text.contains("FILE:7: plugins.proc.top: expected an integer of at least 0"), "\(text)")
+        #expect(text.contains("plugins.proc.alarms.cpu_threshold: expected a percentage"), "\(text)")
+        #expect(text.contains("plugins.proc.alarms.horizon: expected a duration"), "\(text)")
+    }
+
+    @Test func pluginNames_becomeAPIPaths_soTheyMustBePathSafe() throws {
+        let text = try problems("plugins:\n  \"my proc\": {type: proc}\n  spool: {type: proc}\n").joined(separator: "\n")
+        #expect(text.contains("plugin name \"my proc\" must be letters, digits"), "\(text)")
+        #expect(text.contains("plugin name \"spool\""), "\(text)")
+    }
+
+    @Test func theShippedProcFile_isValid_andItsValuesAreTheDefaults() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = try ConfigLoader(environment: [:]).load(path: root.appendingPathComponent("gateway.yaml").path)
+        let proc = try #require(config.plugins.first { $0.type == "proc" })
+        #expect(proc.enabled)
+        guard case .proc(let settings) = proc.settings else { Issue.record("not proc settings"); return }
+        let defaults = ProcSettings()
+        #expect(settings.interval == defaults.interval)
+        #expect(settings.top == defaults.top)
+        #expect(settings.window == defaults.window)
+        #expect(settings.meanWindow == defaults.meanWindow)
+        #expect(settings.cpuThreshold == defaults.cpuThreshold)
+        #expect(settings.horizon == defaults.horizon)
+        #expect(settings.trendMinSamples == defaults.trendMinSamples)
+        #expect(settings.trendMinSpan == defaults.trendMinSpan)
+        #expect(settings.maxSeries == defaults.maxSeries)
     }
 }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import Testing
 
 /// The real `gateway` binary, started on a configuration written for one test, with its listeners
@@ -112,8 +113,12 @@ final class GatewayProcess: @unchecked Sendable {
     }
 
     func post(_ path: String, body: [UInt8], headers: [(String, String)] = []) async throws -> HTTPResult {
+        try await send(.POST, path, body: body, headers: headers)
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, body: [UInt8], headers: [(String, String)] = []) async throws -> HTTPResult {
         var request = HTTPClientRequest(url: baseURL + path)
-        request.method = .POST
+        request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))

@@ -1,0 +1,149 @@
+import Foundation
+import Testing
+
+/// The proc plugin in the real binary: its HTTP API on the gateway's listener, points forwarded
+/// from a second gateway (another process on this machine with its own host tag), the original
+/// monitor's paths, alarm transitions as points, and its configuration checks.
+@Suite(.serialized) struct ProcPluginEndToEndTests {
+    static func plugin(_ settings: String) -> String {
+        """
+        plugins:
+          proc: {type: proc, \(settings)}
+        """
+    }
+
+    func json(_ text: String) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+    }
+
+    /// Polls `path` until `done` holds for its JSON (or 20 s pass); returns the last answer.
+    func poll(_ gateway: GatewayProcess, _ path: String, until done: (Any) -> Bool) async throws -> Any {
+        let deadline = ContinuousClock.now + .seconds(20)
+        var last: Any = NSNull()
+        while ContinuousClock.now < deadline {
+            let answer = try await gateway.get(path)
+            if answer.status == 200 {
+                last = try json(answer.body)
+                if done(last) { return last }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return last
+    }
+
+    @Test func pointsForwardedFromASecondGateway_appearUnderItsHost_andFilterByHost() async throws {
+        let central = try GatewayProcess(
+            config: testConfig(extra: Self.plugin("interval: 1s, host: 10.77.0.1, alarms: {interval: 1s}")))
+        try await central.start()
+        // The second gateway: its own collector with another host tag, forwarding everything to the
+        // central one's Influx write endpoint.
+        let edge = try GatewayProcess(
+            config: testConfig(
+                sinks: """
+                    central: {type: influx2, url: "\(central.baseURL)", org: o, bucket: b, batch_size: 500, flush_interval: 200ms}
+                    """,
+                routes: "- {to: [central]}",
+                extra: Self.plugin("interval: 1s, host: 10.77.0.2, serve: false")))
+        try await edge.start()
+
+        let forwarded = try await poll(central, "/api/v1/proc/usage?host=10.77.0.2") { answer in
+            let processes = (answer as? [String: Any])?["processes"] as? [String: Any] ?? [:]
+            return (processes["gateway"] as? [String: Any])?["cpu_percent"] is Double
+        }
+        let processes = try #require((forwarded as? [String: Any])?["processes"] as? [String: [String: Any]])
+        let gateway = try #require(processes["gateway"])
+        #expect(gateway["hosts"] as? [String] == ["10.77.0.2"])
+        #expect((gateway["mem_percent"] as? Double ?? 0) > 0)
+
+        let hosts = try await poll(central, "/api/v1/proc/hosts") { answer in
+            ((answer as? [String: Any])?["hosts"] as? [String])?.count == 2
+        }
+        #expect((hosts as? [String: Any])?["hosts"] as? [String] == ["10.77.0.1", "10.77.0.2"])
+        // The original server's per-host path takes the address with hyphens.
+        let legacy = try json(try await central.get("/ressources-usage/get-all/10-77-0-2").body) as? [String: [Any]]
+        #expect(legacy?["gateway"]?.count == 2)
+        let nobody = try await central.get("/api/v1/proc/usage?host=10.99.99.99")
+        #expect(((try json(nobody.body) as? [String: Any])?["processes"] as? [String: Any])?.isEmpty == true)
+        let detailed = try json(try await central.get("/api/v1/proc/usage/detailed?host=10.77.0.2&process=gateway").body)
+        let series = try #require((detailed as? [String: Any])?["series"] as? [[String: Any]])
+        #expect(series.count == 1)
+        #expect(series.first?["host"] as? String == "10.77.0.2")
+
+        // Plugin points count as received from `plugin:proc` on the edge, and arrive over HTTP centrally.
+        #expect(try await edge.metric("gateway_points_received_total", ["listener": "plugin:proc"]) > 0)
+        #expect(try await central.metric("gateway_points_received_total", ["listener": "http"]) > 0)
+        let status = try #require(try json(try await central.get("/api/v1/status").body) as? [String: Any])
+        let plugin = try #require((status["plugins"] as? [String: Any])?["proc"] as? [String: Any])
+        #expect(plugin["host"] as? String == "10.77.0.1")
+        #expect((plugin["passes"] as? Int ?? 0) >= 1)
+        #expect(((plugin["last_pass"] as? [String: Any])?["processes"] as? Int ?? 0) > 0)
+        #expect(try await edge.stop() == 0)
+        #expect(try await central.stop() == 0)
+        #expect(central.stdout.contains("process_usage,host=10.77.0.2,process=gateway "))
+    }
+
+    @Test func originalCollectorPayload_savedThenMeans_asTheOriginalServerAnswered() async throws {
+        let gateway = try GatewayProcess(config: testConfig(extra: Self.plugin("collect: false")))
+        try await gateway.start()
+        let now = Date().timeIntervalSince1970
+        let body = """
+            {"ipaddress": "10.5.5.5", "data": [
+              {"timestamp": \(now - 20), "value": 10, "process_name": "db", "type_data": "mem"},
+              {"timestamp": \(now - 20), "value": 0, "process_name": "db", "type_data": "cpu"},
+              {"timestamp": \(now - 10), "value": 20, "process_name": "db", "type_data": "mem"},
+              {"timestamp": \(now - 10), "value": 0, "process_name": "db", "type_data": "cpu"}]}
+            """
+        let saved = try await gateway.send(.PUT, "/ressources-usage/save-all", body: Array(body.utf8))
+        #expect(saved.status == 200, "\(saved.body)")
+        let means = try await poll(gateway, "/ressources-usage/get-all") { ($0 as? [String: Any])?["db"] != nil }
+        #expect(means as? [String: [Double]] == ["db": [15, 0]])
+        #expect(try await gateway.get("/ressources-usage/get-all").body == #"{"db":[15,0]}"#)
+
+        let bad = #"{"ipaddress": "10.5.5.5", "data": [{"timestamp": 1, "value": 5, "process_name": "db", "type_data": "disk"}]}"#
+        let refused = try await gateway.send(.PUT, "/ressources-usage/save-all", body: Array(bad.utf8))
+        #expect(refused.status == 400)
+        #expect(refused.body.contains(#"data[0].type_data \"disk\" is not one of cpu, mem"#), "\(refused.body)")
+        #expect(try await gateway.stop() == 0)
+        // The saved values went through the pipeline too, in the original monitor's series.
+        #expect(gateway.stdoutLines.filter { $0.hasPrefix("mem_usage_percent,host=testhost,ip=10.5.5.5,process=db value=") }.count == 2)
+    }
+
+    @Test func alarmTransitions_becomeProcessAlarmPoints_andShowInTheAlarmsAPI() async throws {
+        let gateway = try GatewayProcess(config: testConfig(extra: Self.plugin("collect: false, alarms: {interval: 200ms}")))
+        try await gateway.start()
+        let now = Date().timeIntervalSince1970
+        let body = #"{"ipaddress": "10.6.6.6", "data": [{"timestamp": \#(now), "value": 80.01, "process_name": "hot", "type_data": "cpu"}, {"timestamp": \#(now), "value": 80.0, "process_name": "edge", "type_data": "cpu"}]}"#
+        #expect(try await gateway.send(.PUT, "/ressources-usage/save-all", body: Array(body.utf8)).status == 200)
+        let alarms = try await poll(gateway, "/api/v1/proc/alarms") { answer in
+            ((answer as? [String: Any])?["counts"] as? [String: Int])?["RED"] == 1
+        }
+        let list = try #require((alarms as? [String: Any])?["alarms"] as? [[String: Any]])
+        let levels = Dictionary(uniqueKeysWithValues: list.map { ($0["process"] as? String ?? "", $0["level"] as? String ?? "") })
+        #expect(levels == ["hot": "RED", "edge": "GREEN"])
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !gateway.stdout.contains("process_alarm,"), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(try await gateway.stop() == 0)
+        let alarmLines = gateway.stdoutLines.filter { $0.hasPrefix("process_alarm,") }
+        #expect(alarmLines.count == 1, "\(alarmLines)")
+        let line = try #require(alarmLines.first)
+        #expect(line.contains("host=10.6.6.6,level=RED,metric=cpu,previous=GREEN,process=hot "), "\(line)")
+        #expect(line.contains("value=80.01"))
+        #expect(gateway.stderr.contains("process alarm RED"))
+    }
+
+    @Test func withAListenerToken_writesNeedIt_readsDoNot() async throws {
+        let gateway = try GatewayProcess(
+            config: testConfig(extra: Self.plugin("collect: false"), http: #"token: "s3cret""#))
+        try await gateway.start()
+        let body = Array(#"{"ipaddress": "10.5.5.5", "data": []}"#.utf8)
+        #expect(try await gateway.send(.PUT, "/ressources-usage/save-all", body: body).status == 401)
+        #expect(
+            try await gateway.send(.PUT, "/ressources-usage/save-all", body: body, headers: [("Authorization", "Token s3cret")]).status
+                == 200)
+        #expect(try await gateway.get("/ressources-usage/get-all").status == 200)
+        #expect(try await gateway.get("/api/v1/proc/usage?window=nonsense").status == 400)
+        #expect(try await gateway.stop() == 0)
+    }
+}
