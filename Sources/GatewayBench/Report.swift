@@ -85,6 +85,7 @@ enum Report {
     ]
 
     static func table(_ summaries: [TargetSummary], runs: Int) {
+        guard !summaries.isEmpty else { return }  // proc-pass alone prints its own lines
         print("")
         print("Medians of \(runs) run\(runs == 1 ? "" : "s") per scenario and target:")
         print(row(columns.map(\.title)))
