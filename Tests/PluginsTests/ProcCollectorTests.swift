@@ -211,3 +211,21 @@ import Testing
         #expect(HostIdentity.interfaceAddresses().contains { $0.address == address } || address == "127.0.0.1")
     }
 }
+
+/// Processes that start and exit while passes run: every pass completes without an error.
+@Suite(.serialized) struct ProcChurnTests {
+    @Test func passesWhileProcessesComeAndGo_neverFail() throws {
+        let churn = try Child("/bin/sh", ["-c", "echo ready; while :; do /bin/true & /bin/true; wait; done"])
+        #expect(churn.readLine() == "ready")
+        var settings = ProcSettings()
+        settings.top = 0
+        let collector = try ProcCollector(settings: settings)
+        var read = 0
+        for _ in 0..<200 {
+            let pass = try collector.pass()
+            read += pass.processesRead
+            #expect(pass.usage.allSatisfy { ($0.cpuPercent ?? 0) >= 0 && $0.memPercent >= 0 && $0.memPercent <= 100 })
+        }
+        #expect(read > 0)
+    }
+}
