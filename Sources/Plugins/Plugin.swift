@@ -26,13 +26,14 @@ extension GatewayPlugin {
 /// What the runtime hands a plugin when it makes it.
 public struct PluginContext: Sendable {
     /// Sends points into the pipeline (default tags, schemas, routes), counted as received from
-    /// `plugin:<name>`. Waits while `block` sink queues are full.
-    public let emit: @Sendable ([Point]) async -> Void
+    /// `plugin:<name>`. Waits while `block` sink queues are full. Returns how many passed their
+    /// schemas (the others were counted, logged and dead-lettered as any rejected input).
+    public let emit: @Sendable ([Point]) async -> Int
     public let logger: Logger
     public let metrics: any MetricsFactory
 
     public init(
-        emit: @escaping @Sendable ([Point]) async -> Void, logger: Logger, metrics: any MetricsFactory
+        emit: @escaping @Sendable ([Point]) async -> Int, logger: Logger, metrics: any MetricsFactory
     ) {
         self.emit = emit
         self.logger = logger

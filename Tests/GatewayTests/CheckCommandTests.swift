@@ -81,6 +81,8 @@ import Testing
         #expect(Units.size("1GiB") == 1 << 30)
         #expect(Units.size("100KB") == 100_000)
         #expect(Units.size("12 parsecs") == nil)
+        #expect(Units.duration("200000d") == nil)
+        #expect(Units.duration("100000d") != nil)
     }
 
     @Test func pluginFiles_areIncluded_andAnUnknownTypeIsNamed() throws {

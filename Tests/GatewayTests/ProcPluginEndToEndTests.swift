@@ -120,6 +120,7 @@ import Testing
         let list = try #require((alarms as? [String: Any])?["alarms"] as? [[String: Any]])
         let levels = Dictionary(uniqueKeysWithValues: list.map { ($0["process"] as? String ?? "", $0["level"] as? String ?? "") })
         #expect(levels == ["hot": "RED", "edge": "GREEN"])
+        let legacyAlarms = try await gateway.get("/ressources-usage/query-alarm/")
         let deadline = ContinuousClock.now + .seconds(10)
         while !gateway.stdout.contains("process_alarm,"), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))
@@ -131,6 +132,9 @@ import Testing
         #expect(line.contains("host=10.6.6.6,level=RED,metric=cpu,previous=GREEN,process=hot "), "\(line)")
         #expect(line.contains("value=80.01"))
         #expect(gateway.stderr.contains("process alarm RED"))
+        // The original server's alarm path, with its trailing slash, answered before the stop above.
+        #expect(legacyAlarms.status == 200)
+        #expect(legacyAlarms.body.contains(#""status":"RED""#), "\(legacyAlarms.body)")
     }
 
     @Test func withAListenerToken_writesNeedIt_readsDoNot() async throws {

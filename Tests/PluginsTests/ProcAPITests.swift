@@ -76,6 +76,8 @@ import Testing
         (#"{"ipaddress": "1.2.3.4", "data": [{"value": 1, "type_data": "cpu"}]}"#, "data[0].process_name"),
         (#"{"ipaddress": "1.2.3.4", "data": [{"value": "x", "process_name": "p", "type_data": "cpu"}]}"#, "data[0].value"),
         (#"{"ipaddress": "1.2.3.4", "data": [{"value": 1, "process_name": "p", "type_data": "cpu", "timestamp": "yesterday"}]}"#, "data[0].timestamp"),
+        (#"{"ipaddress": "1.2.3.4", "data": [{"value": -3, "process_name": "p", "type_data": "cpu"}]}"#, "data[0].value -3.0 is negative"),
+        (#"{"ipaddress": "1.2.3.4", "data": [{"value": 1, "process_name": "p", "type_data": "cpu", "timestamp": 7258118400}]}"#, "more than 5 minutes ahead"),
     ])
     func legacySave_badPayloads_get400NamingWhatIsWrong(body: String, fragment: String) async throws {
         let proc = plugin()
@@ -86,8 +88,12 @@ import Testing
 
     @Test func legacyTimestamps_epochSecondsOrISO8601() throws {
         let body = #"{"ipaddress": "h", "data": [{"timestamp": 1700000000.5, "value": 1, "process_name": "p", "type_data": "cpu"}, {"timestamp": "2023-11-14T22:13:20Z", "value": 1, "process_name": "p", "type_data": "mem"}, {"value": 1, "process_name": "p", "type_data": "mem"}]}"#
-        let points = try ProcAPI.legacyPoints(Array(body.utf8), receiveTime: 42).get()
-        #expect(points.map(\.time) == [1_700_000_000_500_000_000, 1_700_000_000_000_000_000, 42])
+        let receive: Int64 = 1_800_000_000_000_000_000
+        let points = try ProcAPI.legacyPoints(Array(body.utf8), receiveTime: receive).get()
+        #expect(points.map(\.time) == [1_700_000_000_500_000_000, 1_700_000_000_000_000_000, receive])
+        // Python's isoformat() without a zone (UTC), with and without microseconds.
+        #expect(ProcAPI.parseDate("2023-11-14T22:13:20.250000").map { $0.timeIntervalSince1970 } == 1_700_000_000.25)
+        #expect(ProcAPI.parseDate("2023-11-14 22:13:20").map { $0.timeIntervalSince1970 } == 1_700_000_000)
     }
 
     @Test func usageAndAlarms_validateTheirParameters() async throws {
@@ -99,6 +105,12 @@ import Testing
         #expect(tooLong.status == 400)
         let badHorizon = await try route(proc, .get, "/api/v1/proc/alarms").handler(PluginRequest(query: ["horizon": "-5m"]))
         #expect(badHorizon.status == 400)
+        // A duration too long for 64-bit nanoseconds is a 400, not a crash.
+        let huge = await try route(proc, .get, "/api/v1/proc/usage").handler(PluginRequest(query: ["window": "200000d"]))
+        #expect(huge.status == 400)
+        // The horizon is a projection, not history: it may exceed the store's window.
+        let far = await try route(proc, .get, "/api/v1/proc/alarms").handler(PluginRequest(query: ["horizon": "6h"]))
+        #expect(far.status == 200)
     }
 
     @Test func detailedAndAlarms_showTheValuesBehindThem() async throws {

@@ -42,6 +42,18 @@ import Testing
         #expect(sleeping < 2)
     }
 
+    /// A process started between two passes: all its ticks fall in the interval, so it has a figure
+    /// on its first pass.
+    @Test func processStartedSinceThePreviousPass_countsAllItsTicks() throws {
+        let collector = try ProcCollector(settings: settings { $0.groupBy = .pid })
+        _ = try collector.pass()
+        let spinner = try Child("/bin/sh", ["-c", "echo ready; while :; do :; done"])
+        #expect(spinner.readLine() == "ready")
+        Thread.sleep(forTimeInterval: 1)
+        let cpu = try #require(try collector.pass().usage.first { $0.pid == spinner.pid }?.cpuPercent)
+        #expect(cpu > 50 && cpu <= 105, "spinner started mid-interval read \(cpu) %")
+    }
+
     /// A process holding 1 GiB resident (its whole RSS, interpreter included) reads 1 GiB / MemTotal.
     @Test func processHolding1GiB_readsOneGiBOverMemTotal_within1Percent() throws {
         let script = """

@@ -13,7 +13,10 @@ final class EmittedPoints: Sendable {
 
     var context: PluginContext {
         PluginContext(
-            emit: { new in self.points.withLock { $0.append(contentsOf: new) } },
+            emit: { new in
+                self.points.withLock { $0.append(contentsOf: new) }
+                return new.count
+            },
             logger: Logger(label: "test"), metrics: NOOPMetricsHandler.instance)
     }
 }

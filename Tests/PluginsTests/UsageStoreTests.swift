@@ -61,18 +61,40 @@ import Testing
 
     @Test func store_isBounded_bySeries_bySamples_andByTheWindow() {
         let s = store(window: .seconds(600), maxSeries: 2, cap: 3)
-        let refused = s.ingest(
-            [usage("a", "p1", at: now, mem: 1), usage("a", "p2", at: now, mem: 1), usage("a", "p3", at: now, mem: 1)], now: now)
-        #expect(refused == 1)
+        s.ingest([usage("a", "p1", at: now, mem: 1), usage("a", "p2", at: now - second, mem: 1)], now: now)
+        // A third series evicts the one updated longest ago (p2), and is counted.
+        s.ingest([usage("a", "p3", at: now, mem: 1)], now: now)
         #expect(s.counts.series == 2)
-        #expect(s.counts.refusedSeries == 1)
+        #expect(s.counts.evictedSeries == 1)
+        #expect(Set(s.history(since: 0).map(\.key.process)) == ["p1", "p3"])
         for i in 1...5 { s.ingest([usage("a", "p1", at: now + Int64(i) * second, mem: Double(i))], now: now) }
         #expect(s.history(since: 0, process: "p1").first?.samples.map(\.mem) == [3, 4, 5])
         // Too old to keep at all.
-        s.ingest([usage("a", "p2", at: now - 700 * second, mem: 1)], now: now)
-        #expect(s.history(since: 0, process: "p2").first?.samples.count == 1)
+        s.ingest([usage("a", "p3", at: now - 700 * second, mem: 9)], now: now)
+        #expect(s.history(since: 0, process: "p3").first?.samples.count == 1)
         s.expire(now: now + 1000 * second)
         #expect(s.counts.series == 0)
+    }
+
+    @Test func samplesFromTheFuture_areRefusedAndCounted_hostileValuesDoNotCrash() {
+        let s = store()
+        let refused = s.ingest([usage("a", "p", at: now + 301 * second, mem: 1), usage("a", "p", at: now + 299 * second, mem: 2)], now: now)
+        #expect(refused == 1)
+        #expect(s.counts.refusedFuture == 1)
+        #expect(s.history(since: 0).first?.samples.map(\.mem) == [2])
+        // Out-of-range counts and non-finite values are left out, never trapped on.
+        let hostile = Point(
+            series: "process_usage", time: now, tags: [Tag("host", "a"), Tag("process", "q")],
+            fields: [
+                Field("mem_percent", .float(1)), Field("rss_bytes", .float(1e19)), Field("threads", .uint(UInt64.max)),
+                Field("cpu_percent", .float(.infinity)),
+            ])
+        s.ingest([hostile], now: now)
+        let sample = s.history(since: 0, process: "q").first?.samples.first
+        #expect(sample?.rss == -1)
+        #expect(sample?.threads == -1)
+        #expect(sample?.cpu.isNaN == true)
+        #expect(sample?.mem == 1)
     }
 
     @Test func outOfOrderSamples_areKeptInTimeOrder() {
@@ -151,13 +173,18 @@ import Testing
         #expect(tracker.update(alarm(.amber)).isEmpty)
         #expect(tracker.update(alarm(.red)).map { [$0.from, $0.to] } == [[.amber, .red]])
         #expect(tracker.update(alarm(.green)).map { [$0.from, $0.to] } == [[.red, .green]])
+        #expect(tracker.update(alarm(.green)).isEmpty)
         _ = tracker.update(alarm(.red))
-        let cleared = tracker.update([])
-        #expect(cleared.map { [$0.from, $0.to] } == [[.red, .green]])
-        #expect(cleared.first?.alarm == nil)
-        let points = ProcPlugin.points(cleared, time: 5)
+        // A RED series that went quiet is NO_DATA, not GREEN.
+        let quiet = tracker.update([])
+        #expect(quiet.count == 1)
+        #expect(quiet.first?.from == .red)
+        #expect(quiet.first?.to == nil)
+        #expect(quiet.first?.alarm == nil)
+        let points = ProcPlugin.points(quiet, time: 5)
         #expect(points.first?.series == "process_alarm")
-        #expect(points.first?.tag("level") == "GREEN")
+        #expect(points.first?.tag("level") == "NO_DATA")
         #expect(points.first?.tag("previous") == "RED")
+        #expect(tracker.update([]).isEmpty)
     }
 }

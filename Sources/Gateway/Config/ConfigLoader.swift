@@ -442,6 +442,10 @@ struct ConfigLoader {
         if s.meanWindow > s.window {
             map.node.problem("mean_window (\(s.meanWindow)) is longer than window (\(s.window)): the store would not hold it")
         }
+        if s.trendMinSpan >= s.meanWindow {
+            map.node.problem(
+                "alarms.min_span (\(s.trendMinSpan)) must be shorter than mean_window (\(s.meanWindow)): no trend could ever be fitted, so nothing would be AMBER")
+        }
         if !s.collect && !s.serve {
             map.node.problem("collect and serve are both off: the plugin would do nothing (use enabled: false)")
         }

@@ -217,11 +217,13 @@ final class PluginEmitter: Sendable {
 
     func bind(_ ingest: Ingest) { self.ingest.withLock { $0 = ingest } }
 
-    func emit(_ points: [Point]) async {
-        guard let ingest = ingest.withLock({ $0 }), !points.isEmpty else { return }
+    /// Returns the points that passed their schemas.
+    func emit(_ points: [Point]) async -> Int {
+        guard let ingest = ingest.withLock({ $0 }), !points.isEmpty else { return 0 }
         var points = points
         ingest.metrics.received.increment(by: Int64(points.count))
         ingest.normalise(&points, receiveTime: Ingest.now())
         await ingest.router.push(points, source: ingest.source)
+        return points.count
     }
 }

@@ -24,7 +24,10 @@ public enum Units {
             case "d": nanosPerUnit = 86400e9
             default: return nil
             }
-            total += .nanoseconds(Int64(value * nanosPerUnit))
+            // Beyond about 292 years a duration no longer fits in Int64 nanoseconds: not a duration.
+            let nanos = value * nanosPerUnit
+            guard nanos < 9.2e18, Double(total.components.seconds) + nanos / 1e9 < 9.2e9 else { return nil }
+            total += .nanoseconds(Int64(nanos))
             any = true
         }
         return any ? total : nil

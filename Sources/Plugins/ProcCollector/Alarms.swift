@@ -104,8 +104,8 @@ extension UsageStore {
     /// Alarms per host and process from the samples at or after `since`.
     public func alarms(since: Int64, rule: AlarmRule, host: String? = nil) -> [ProcessAlarm] {
         history(since: since, host: host).map { key, samples in
-            let cpu = samples.filter { !$0.cpu.isNaN }.map { (time: $0.time, value: Double($0.cpu)) }
-            let mem = samples.filter { !$0.mem.isNaN }.map { (time: $0.time, value: Double($0.mem)) }
+            let cpu = samples.filter { !$0.cpu.isNaN }.map { (time: $0.time, value: $0.cpu) }
+            let mem = samples.filter { !$0.mem.isNaN }.map { (time: $0.time, value: $0.mem) }
             return ProcessAlarm(
                 key: key, cpu: rule.evaluate(cpu, threshold: rule.cpuThreshold),
                 mem: rule.evaluate(mem, threshold: rule.memThreshold))
@@ -119,8 +119,10 @@ public struct AlarmTracker: Sendable {
         public var key: UsageStore.Key
         public var metric: UsageStore.Metric
         public var from: AlarmLevel
-        public var to: AlarmLevel
-        /// The alarm behind the new level; nil when the series has no samples left (cleared).
+        /// nil: the series has no samples left in the window (the host or process went quiet). That
+        /// is reported as NO_DATA, not as GREEN: a host that died at 95 % CPU is not healthy.
+        public var to: AlarmLevel?
+        /// The alarm behind the new level; nil for NO_DATA.
         public var alarm: MetricAlarm?
     }
 
@@ -134,7 +136,7 @@ public struct AlarmTracker: Sendable {
     public init() {}
 
     /// Compares `alarms` with the previous call. A series seen for the first time starts from
-    /// GREEN; a series gone from the store while not GREEN goes back to GREEN.
+    /// GREEN; a series gone from the window while not GREEN is reported as NO_DATA (then forgotten).
     public mutating func update(_ alarms: [ProcessAlarm]) -> [Transition] {
         var out: [Transition] = []
         var seen = Set<Slot>()
@@ -151,7 +153,7 @@ public struct AlarmTracker: Sendable {
             }
         }
         for (slot, level) in levels where !seen.contains(slot) {
-            if level != .green { out.append(Transition(key: slot.key, metric: slot.metric, from: level, to: .green, alarm: nil)) }
+            if level != .green { out.append(Transition(key: slot.key, metric: slot.metric, from: level, to: nil, alarm: nil)) }
             levels[slot] = nil
         }
         return out.sorted { ($0.key, $0.metric.rawValue) < ($1.key, $1.metric.rawValue) }

@@ -30,13 +30,13 @@ struct ProcAPI: Sendable {
     var settings: ProcSettings { plugin.settings }
 
     /// A query duration (`window`, `horizon`): absent means `fallback`; bad text is a 400 naming it.
-    func duration(_ request: PluginRequest, _ name: String, fallback: Duration) -> Result<Int64, PluginError> {
+    func duration(_ request: PluginRequest, _ name: String, fallback: Duration, boundedByStore: Bool = true) -> Result<Int64, PluginError> {
         guard let text = request.query[name], !text.isEmpty else { return .success(ProcPlugin.nanoseconds(fallback)) }
         guard let value = Units.duration(text), value > .zero else {
             return .failure(PluginError(400, "invalid \(name) \"\(text)\": expected a duration such as 30s, 5m or 1h"))
         }
         let nanos = ProcPlugin.nanoseconds(value)
-        if nanos > plugin.store.window {
+        if boundedByStore, nanos > plugin.store.window {
             return .failure(
                 PluginError(400, "\(name) \(text) is longer than the usage store keeps (window \(settings.window))"))
         }
@@ -55,7 +55,16 @@ struct ProcAPI: Sendable {
 
     static func seconds(_ nanos: Int64) -> Double { Double(nanos) / 1e9 }
 
-    static func value(_ f: Float) -> Any { f.isNaN ? NSNull() : Double(f) }
+    static func value(_ v: Double) -> Any { v.isNaN ? NSNull() : v }
+
+    /// The most samples one history answer builds; a larger one is a 413 asking for a narrower query.
+    static let maxAnswerSamples = 200_000
+
+    func tooLarge(_ count: Int) -> PluginResponse {
+        .error(
+            413, code: "request too large",
+            message: "the answer would hold \(count) samples (limit \(Self.maxAnswerSamples)): narrow it with window, host or process")
+    }
 
     // MARK: /api/v1/proc
 
@@ -86,7 +95,10 @@ struct ProcAPI: Sendable {
         }
         let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
         let process = request.query["process"].flatMap { $0.isEmpty ? nil : $0 }
-        let history = plugin.store.history(since: ProcPlugin.now() - window, host: host, process: process)
+        let since = ProcPlugin.now() - window
+        let count = plugin.store.sampleCount(since: since, host: host, process: process)
+        if count > Self.maxAnswerSamples { return tooLarge(count) }
+        let history = plugin.store.history(since: since, host: host, process: process)
         let series: [[String: Any]] = history.map { key, samples in
             var entry: [String: Any] = [
                 "host": key.host, "process": key.process,
@@ -112,7 +124,7 @@ struct ProcAPI: Sendable {
         case .success(let w): window = w
         case .failure(let e): return e.response
         }
-        switch duration(request, "horizon", fallback: settings.horizon) {
+        switch duration(request, "horizon", fallback: settings.horizon, boundedByStore: false) {
         case .success(let h): horizon = h
         case .failure(let e): return e.response
         }
@@ -157,8 +169,16 @@ struct ProcAPI: Sendable {
         case .success(let p): points = p
         case .failure(let e): return e.response
         }
-        await plugin.context.emit(points)
-        return .json(200, ["saved": points.count])
+        let accepted = await plugin.context.emit(points)
+        if accepted < points.count {
+            return .json(
+                422,
+                [
+                    "code": "unprocessable entity", "saved": accepted, "rejected": points.count - accepted,
+                    "message": "\(points.count - accepted) of \(points.count) values failed the gateway's schemas (see its log)",
+                ])
+        }
+        return .json(200, ["saved": accepted])
     }
 
     static func legacyPoints(_ body: [UInt8], receiveTime: Int64) -> Result<[Point], PluginError> {
@@ -191,6 +211,7 @@ struct ProcAPI: Sendable {
             guard let value = entry["value"]?.double, value.isFinite else {
                 return .failure(PluginError(400, "\(at).value is missing or not a number"))
             }
+            guard value >= 0 else { return .failure(PluginError(400, "\(at).value \(value) is negative: not a percentage")) }
             let time: Int64
             switch entry["timestamp"] {
             case nil, .null?: time = receiveTime
@@ -209,6 +230,10 @@ struct ProcAPI: Sendable {
             case let other?:
                 return .failure(PluginError(400, "\(at).timestamp is \(other.kindName), not a number or a date"))
             }
+            if time > receiveTime + UsageStore.maxFutureNanoseconds {
+                return .failure(
+                    PluginError(400, "\(at).timestamp is more than 5 minutes ahead of this gateway's clock (epoch seconds, UTC)"))
+            }
             points.append(
                 Point(
                     series: series, time: time, tags: [Tag("ip", ip), Tag("process", process)],
@@ -224,10 +249,17 @@ struct ProcAPI: Sendable {
         if let date = formatter.date(from: text) { return date }
         formatter.formatOptions = [.withInternetDateTime]
         if let date = formatter.date(from: text) { return date }
-        // "2024-05-01T10:00:00" or "2024-05-01 10:00:00" without a zone: UTC.
-        formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime]
+        // "2024-05-01T10:00:00[.123456]" or with a space, without a zone: UTC (as Python's
+        // `datetime.utcnow().isoformat()` writes).
         formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.date(from: text.replacingOccurrences(of: " ", with: "T"))
+        let normalised = text.replacingOccurrences(of: " ", with: "T")
+        formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withDashSeparatorInDate]
+        if let dot = normalised.firstIndex(of: ".") {
+            guard let fraction = Double("0" + normalised[dot...]), let whole = formatter.date(from: String(normalised[..<dot]))
+            else { return nil }
+            return whole.addingTimeInterval(fraction)
+        }
+        return formatter.date(from: normalised)
     }
 
     /// `{"process": [mem_mean, cpu_mean]}`, plain JSON; a metric without samples is null.
@@ -252,8 +284,11 @@ struct ProcAPI: Sendable {
         case .failure(let e): return e.response
         }
         let host = request.query["ip"].map { $0.replacingOccurrences(of: "-", with: ".") }
+        let since = ProcPlugin.now() - window
+        let count = plugin.store.sampleCount(since: since, host: host)
+        if count > Self.maxAnswerSamples { return tooLarge(count) }
         var out: [String: [[String: Any]]] = [:]
-        for (key, samples) in plugin.store.history(since: ProcPlugin.now() - window, host: host) {
+        for (key, samples) in plugin.store.history(since: since, host: host) {
             out[key.process, default: []].append(
                 contentsOf: samples.map { ["ip": key.host, "timestamp": Self.seconds($0.time), "mem": Self.value($0.mem), "cpu": Self.value($0.cpu)] })
         }

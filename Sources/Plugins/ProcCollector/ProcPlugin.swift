@@ -29,6 +29,10 @@ public final class ProcPlugin: GatewayPlugin {
         self.context = context
         self.settings = settings
         host = settings.host.isEmpty ? HostIdentity.primaryAddress(procRoot: settings.procRoot) : settings.host
+        if settings.collect, host.hasPrefix("127.") {
+            context.logger.warning(
+                "no non-loopback IPv4 address found: this host reports as \(host); set `host:` so hosts stay apart")
+        }
         store = UsageStore(window: settings.window, maxSeries: settings.maxSeries, maxSamplesPerSeries: settings.maxSamplesPerSeries)
         rule = AlarmRule(
             cpuThreshold: settings.cpuThreshold, memThreshold: settings.memThreshold, horizon: settings.horizon,
@@ -56,81 +60,109 @@ public final class ProcPlugin: GatewayPlugin {
         let processes = Recorder(
             label: "gateway_plugin_proc_processes", dimensions: [("plugin", name)], aggregate: false, factory: context.metrics)
         let errors = Counter(label: "gateway_plugin_errors_total", dimensions: [("plugin", name)], factory: context.metrics)
+        let evicted = Counter(
+            label: "gateway_plugin_proc_store_evicted_total", dimensions: [("plugin", name)], factory: context.metrics)
         let refused = Counter(
             label: "gateway_plugin_proc_store_refused_total", dimensions: [("plugin", name)], factory: context.metrics)
         let transitions = Counter(
             label: "gateway_plugin_proc_alarm_transitions_total", dimensions: [("plugin", name)], factory: context.metrics)
 
-        var collector: ProcCollector?
-        if settings.collect {
+        // Collection and alarm evaluation run side by side, so a sink that makes `emit` wait (a full
+        // `block` queue) holds up neither the other loop nor the store.
+        await withTaskGroup(of: Void.self) { group in
+            if settings.collect {
+                group.addTask {
+                    await self.collectLoop(passes: passes, passSeconds: passSeconds, processes: processes, errors: errors)
+                }
+            }
+            if settings.serve {
+                group.addTask {
+                    await self.alarmLoop(evicted: evicted, refused: refused, transitions: transitions)
+                }
+            }
+        }
+        logger.info("proc plugin stopped", metadata: ["passes": "\(state.withLock { $0.passes })"])
+    }
+
+    /// One pass every `interval` until cancelled (graceful shutdown).
+    func collectLoop(passes: Counter, passSeconds: Recorder, processes: Recorder, errors: Counter) async {
+        let logger = context.logger
+        let collector: ProcCollector
+        do {
+            collector = try ProcCollector(settings: settings)
+        } catch {
+            errors.increment()
+            state.withLock { $0.lastError = "\(error)" }
+            logger.error("proc collector cannot start; the usage API keeps serving", metadata: ["error": "\(error)"])
+            return
+        }
+        logger.info(
+            "proc collector started",
+            metadata: [
+                "host": "\(host)", "interval": "\(settings.interval)", "group_by": "\(settings.groupBy.rawValue)",
+                "format": "\(settings.format.rawValue)", "top": "\(settings.top)",
+            ])
+        var next = ContinuousClock.now
+        while !Task.isCancelled {
+            next = next + settings.interval
             do {
-                collector = try ProcCollector(settings: settings)
-                logger.info(
-                    "proc collector started",
-                    metadata: [
-                        "host": "\(host)", "interval": "\(settings.interval)", "group_by": "\(settings.groupBy.rawValue)",
-                        "format": "\(settings.format.rawValue)", "top": "\(settings.top)",
-                    ])
+                let pass = try collector.pass()
+                passes.increment()
+                passSeconds.record(Double(pass.durationNanoseconds) / 1e9)
+                processes.record(pass.processesRead)
+                state.withLock {
+                    $0.passes += 1
+                    $0.lastPass = pass
+                    $0.lastError = nil
+                }
+                _ = await context.emit(ProcCollector.points(pass, settings: settings, host: host))
             } catch {
                 errors.increment()
                 state.withLock { $0.lastError = "\(error)" }
-                logger.error("proc collector cannot start; the usage API keeps serving", metadata: ["error": "\(error)"])
+                logger.error("proc pass failed", metadata: ["error": "\(error)"])
             }
+            // A pass (or an emit) that overran its slot does not make the next ones pile up.
+            if next < ContinuousClock.now { next = ContinuousClock.now }
+            do { try await Task.sleep(until: next, tolerance: .milliseconds(5), clock: .continuous) } catch { return }
         }
-        var tracker = AlarmTracker()
-        var lastRefused: Int64 = 0
-        var nextCollect = ContinuousClock.now
-        var nextAlarm = ContinuousClock.now + settings.alarmInterval
+    }
 
+    /// Every `alarms.interval`: expire old samples, evaluate levels, report transitions.
+    func alarmLoop(evicted: Counter, refused: Counter, transitions: Counter) async {
+        let logger = context.logger
+        var tracker = AlarmTracker()
+        var lastEvicted: Int64 = 0
+        var lastFuture: Int64 = 0
         while !Task.isCancelled {
-            let now = ContinuousClock.now
-            if let collector, now >= nextCollect {
-                nextCollect = now + settings.interval
-                do {
-                    let pass = try collector.pass()
-                    passes.increment()
-                    passSeconds.record(Double(pass.durationNanoseconds) / 1e9)
-                    processes.record(pass.processesRead)
-                    state.withLock {
-                        $0.passes += 1
-                        $0.lastPass = pass
-                        $0.lastError = nil
-                    }
-                    await context.emit(ProcCollector.points(pass, settings: settings, host: host))
-                } catch {
-                    errors.increment()
-                    state.withLock { $0.lastError = "\(error)" }
-                    logger.error("proc pass failed", metadata: ["error": "\(error)"])
-                }
+            do { try await Task.sleep(for: settings.alarmInterval, tolerance: .milliseconds(5)) } catch { return }
+            let wall = Self.now()
+            store.expire(now: wall)
+            let counts = store.counts
+            if counts.evictedSeries > lastEvicted {
+                evicted.increment(by: counts.evictedSeries - lastEvicted)
+                logger.warning(
+                    "usage store is full: the series updated longest ago made room for new ones",
+                    metadata: ["max_series": "\(settings.maxSeries)", "evicted": "\(counts.evictedSeries - lastEvicted)"])
+                lastEvicted = counts.evictedSeries
             }
-            if settings.serve, now >= nextAlarm {
-                nextAlarm = now + settings.alarmInterval
-                let wall = Self.now()
-                store.expire(now: wall)
-                let counts = store.counts
-                if counts.refusedSeries > lastRefused {
-                    refused.increment(by: counts.refusedSeries - lastRefused)
-                    logger.warning(
-                        "usage store is full: samples of new series refused",
-                        metadata: ["max_series": "\(settings.maxSeries)", "refused": "\(counts.refusedSeries - lastRefused)"])
-                    lastRefused = counts.refusedSeries
-                }
-                let alarms = store.alarms(since: wall - Self.nanoseconds(settings.meanWindow), rule: rule)
-                let changes = tracker.update(alarms)
-                var levelCounts: [AlarmLevel: Int] = [:]
-                for alarm in alarms { levelCounts[alarm.level, default: 0] += 1 }
-                state.withLock { $0.alarmCounts = levelCounts }
-                if !changes.isEmpty {
-                    transitions.increment(by: Int64(changes.count))
-                    for change in changes { Self.log(change, logger: logger) }
-                    await context.emit(Self.points(changes, time: wall))
-                }
+            if counts.refusedFuture > lastFuture {
+                refused.increment(by: counts.refusedFuture - lastFuture)
+                logger.warning(
+                    "usage samples more than 5 minutes ahead of this gateway's clock refused (clock skew?)",
+                    metadata: ["refused": "\(counts.refusedFuture - lastFuture)"])
+                lastFuture = counts.refusedFuture
             }
-            let wake = collector != nil ? min(nextCollect, nextAlarm) : nextAlarm
-            // Cancelled at graceful shutdown: the loop ends here.
-            do { try await Task.sleep(until: wake, tolerance: .milliseconds(5), clock: .continuous) } catch { break }
+            let alarms = store.alarms(since: wall - Self.nanoseconds(settings.meanWindow), rule: rule)
+            let changes = tracker.update(alarms)
+            var levelCounts: [AlarmLevel: Int] = [:]
+            for alarm in alarms { levelCounts[alarm.level, default: 0] += 1 }
+            state.withLock { $0.alarmCounts = levelCounts }
+            if !changes.isEmpty {
+                transitions.increment(by: Int64(changes.count))
+                for change in changes { Self.log(change, logger: logger) }
+                _ = await context.emit(Self.points(changes, time: wall))
+            }
         }
-        logger.info("proc plugin stopped", metadata: ["passes": "\(state.withLock { $0.passes })"])
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {
@@ -140,20 +172,19 @@ public final class ProcPlugin: GatewayPlugin {
     static func log(_ change: AlarmTracker.Transition, logger: Logger) {
         var metadata: Logger.Metadata = [
             "host": "\(change.key.host)", "process": "\(change.key.process)", "metric": "\(change.metric.rawValue)",
-            "from": "\(change.from.rawValue)", "to": "\(change.to.rawValue)",
+            "from": "\(change.from.rawValue)", "to": "\(change.to?.rawValue ?? "NO_DATA")",
         ]
         if let pid = change.key.pid { metadata["pid"] = "\(pid)" }
         if let alarm = change.alarm {
             metadata["value"] = "\(alarm.latest)"
             metadata["threshold"] = "\(alarm.threshold)"
             if let projected = alarm.projected { metadata["projected"] = "\(projected)" }
-        } else {
-            metadata["reason"] = "no samples left in the window"
         }
         switch change.to {
-        case .red: logger.warning("process alarm RED", metadata: metadata)
-        case .amber: logger.notice("process alarm AMBER", metadata: metadata)
-        case .green: logger.notice("process alarm cleared", metadata: metadata)
+        case .red?: logger.warning("process alarm RED", metadata: metadata)
+        case .amber?: logger.notice("process alarm AMBER", metadata: metadata)
+        case .green?: logger.notice("process alarm cleared", metadata: metadata)
+        case nil: logger.warning("process alarm NO_DATA: no samples left in the window", metadata: metadata)
         }
     }
 
@@ -162,10 +193,10 @@ public final class ProcPlugin: GatewayPlugin {
         changes.map { change in
             var tags = [
                 Tag("host", change.key.host), Tag("process", change.key.process), Tag("metric", change.metric.rawValue),
-                Tag("level", change.to.rawValue), Tag("previous", change.from.rawValue),
+                Tag("level", change.to?.rawValue ?? "NO_DATA"), Tag("previous", change.from.rawValue),
             ]
             if let pid = change.key.pid { tags.append(Tag("pid", pid)) }
-            var fields: [Field] = [Field("level_code", .int(Int64(change.to.rank)))]
+            var fields: [Field] = [Field("level_code", .int(Int64(change.to?.rank ?? -1)))]
             if let alarm = change.alarm {
                 fields.append(Field("value", .float(alarm.latest)))
                 fields.append(Field("threshold", .float(alarm.threshold)))
@@ -190,7 +221,10 @@ public final class ProcPlugin: GatewayPlugin {
         if let error { out["error"] = error }
         if settings.serve {
             let counts = store.counts
-            out["store"] = ["series": counts.series, "samples": counts.samples, "refused": Int(counts.refusedSeries)]
+            out["store"] = [
+                "series": counts.series, "samples": counts.samples, "evicted_series": Int(counts.evictedSeries),
+                "refused_future": Int(counts.refusedFuture),
+            ]
             out["alarms"] = Dictionary(uniqueKeysWithValues: AlarmLevel.allCases.map { ($0.rawValue, alarms[$0] ?? 0) })
         }
         return out

@@ -30,8 +30,9 @@ public struct ProcSettings: Sendable {
     public var serve = true
     /// How much history the usage store keeps.
     public var window: Duration = .seconds(3 * 3600)
-    /// Bounds of the usage store: host/process series, and samples per series.
-    public var maxSeries = 5_000
+    /// Bounds of the usage store: host/process series (a new one evicts the one updated longest
+    /// ago), and samples per series (the oldest go first).
+    public var maxSeries = 2_000
     public var maxSamplesPerSeries = 2_160
     /// Default window of the means (`/usage`, `get-all`) and of the alarm trend.
     public var meanWindow: Duration = .seconds(300)

@@ -22,19 +22,19 @@ public final class UsageStore: Sendable {
         }
     }
 
-    /// One reading. Absent metrics are NaN (floats) or -1 (integers): a sample from the original
+    /// One reading (40 bytes). Absent metrics are NaN (floats) or -1 (integers): a sample from the original
     /// monitor's series carries CPU or memory, not both, and a first pass carries no CPU.
     public struct Sample: Sendable, Equatable {
         public var time: Int64
-        public var cpu: Float
-        public var mem: Float
+        public var cpu: Double
+        public var mem: Double
         public var rss: Int64
         public var threads: Int32
 
         public init(time: Int64, cpu: Double? = nil, mem: Double? = nil, rss: Int64? = nil, threads: Int? = nil) {
             self.time = time
-            self.cpu = cpu.map(Float.init) ?? .nan
-            self.mem = mem.map(Float.init) ?? .nan
+            self.cpu = cpu ?? .nan
+            self.mem = mem ?? .nan
             self.rss = rss ?? -1
             self.threads = threads.map { Int32(clamping: $0) } ?? -1
         }
@@ -98,9 +98,12 @@ public final class UsageStore: Sendable {
 
     struct State {
         var series: [Key: Series] = [:]
-        var samples = 0
-        var refusedSeries: Int64 = 0
+        var evictedSeries: Int64 = 0
+        var refusedFuture: Int64 = 0
     }
+
+    /// How far ahead of this gateway's clock a sample may be (clock skew); later ones are refused.
+    public static let maxFutureNanoseconds: Int64 = 300 * 1_000_000_000
 
     public let window: Int64
     public let maxSeries: Int
@@ -116,8 +119,10 @@ public final class UsageStore: Sendable {
     /// The series the store takes copies of.
     public static let series = ["process_usage", "cpu_usage_percent", "mem_usage_percent"]
 
-    /// Takes the usage points among `points`; others are ignored. Returns how many samples were
-    /// refused because the store holds `maxSeries` series already.
+    /// Takes the usage points among `points`; others are ignored. Samples older than the window are
+    /// not kept; samples more than five minutes ahead of `now` are refused and counted (a clock
+    /// running ahead would otherwise pin "latest" values). When `maxSeries` series are held, a new
+    /// series evicts the one updated longest ago (counted). Returns the samples refused.
     @discardableResult
     public func ingest(_ points: [Point], now: Int64) -> Int {
         var refused = 0
@@ -125,13 +130,23 @@ public final class UsageStore: Sendable {
             for point in points {
                 guard let (key, sample) = Self.sample(from: point) else { continue }
                 if sample.time < now - window { continue }
-                if state.series[key] == nil, state.series.count >= maxSeries {
+                if sample.time > now + Self.maxFutureNanoseconds {
                     refused += 1
                     continue
                 }
+                if state.series[key] == nil, state.series.count >= maxSeries {
+                    // Evict the series whose newest sample is oldest.
+                    var oldest: (key: Key, time: Int64)?
+                    for (k, s) in state.series {
+                        let last = s.samples.last?.time ?? .min
+                        if oldest == nil || last < oldest!.time { oldest = (k, last) }
+                    }
+                    if let oldest { state.series[oldest.key] = nil }
+                    state.evictedSeries += 1
+                }
                 state.series[key, default: Series()].insert(sample, cap: maxSamplesPerSeries)
             }
-            state.refusedSeries += Int64(refused)
+            state.refusedFuture += Int64(refused)
         }
         return refused
     }
@@ -139,11 +154,16 @@ public final class UsageStore: Sendable {
     static func sample(from point: Point) -> (Key, Sample)? {
         func number(_ key: String) -> Double? {
             switch point.field(key) {
-            case .float(let v)?: return v
+            case .float(let v)?: return v.isFinite ? v : nil
             case .int(let v)?: return Double(v)
             case .uint(let v)?: return Double(v)
             default: return nil
             }
+        }
+        /// A count that fits (RSS bytes, threads); anything else is left out rather than trusted.
+        func whole(_ key: String) -> Int64? {
+            guard let v = number(key), v >= 0, v < 9.2e18 else { return nil }
+            return Int64(v)
         }
         guard let process = point.tag("process") else { return nil }
         switch point.series {
@@ -151,7 +171,7 @@ public final class UsageStore: Sendable {
             guard let host = point.tag("host") else { return nil }
             let sample = Sample(
                 time: point.time, cpu: number("cpu_percent"), mem: number("mem_percent"),
-                rss: number("rss_bytes").map { Int64($0) }, threads: number("threads").map { Int($0) })
+                rss: whole("rss_bytes"), threads: whole("threads").map { Int(clamping: $0) })
             if sample.cpu.isNaN, sample.mem.isNaN { return nil }
             return (Key(host: host, process: process, pid: point.tag("pid")), sample)
         case "cpu_usage_percent", "mem_usage_percent":
@@ -175,9 +195,9 @@ public final class UsageStore: Sendable {
         }
     }
 
-    public var counts: (series: Int, samples: Int, refusedSeries: Int64) {
+    public var counts: (series: Int, samples: Int, evictedSeries: Int64, refusedFuture: Int64) {
         state.withLock { state in
-            (state.series.count, state.series.values.reduce(0) { $0 + $1.live.count }, state.refusedSeries)
+            (state.series.count, state.series.values.reduce(0) { $0 + $1.live.count }, state.evictedSeries, state.refusedFuture)
         }
     }
 
@@ -186,16 +206,36 @@ public final class UsageStore: Sendable {
     }
 
     /// The live samples at or after `since`, per series, optionally for one host and one process.
+    /// The lock is held only to take each series' slice (no element copies), so a large answer does
+    /// not hold up ingestion.
     public func history(since: Int64, host: String? = nil, process: String? = nil) -> [(key: Key, samples: [Sample])] {
-        state.withLock { state in
-            var out: [(Key, [Sample])] = []
+        let slices: [(Key, ArraySlice<Sample>)] = state.withLock { state in
+            var out: [(Key, ArraySlice<Sample>)] = []
             for (key, series) in state.series {
                 if let host, key.host != host { continue }
                 if let process, key.process != process { continue }
-                let samples = series.live.filter { $0.time >= since }
-                if !samples.isEmpty { out.append((key, samples)) }
+                out.append((key, series.live))
             }
-            return out.sorted { $0.0 < $1.0 }
+            return out
+        }
+        var out: [(Key, [Sample])] = []
+        for (key, slice) in slices {
+            let samples = slice.filter { $0.time >= since }
+            if !samples.isEmpty { out.append((key, samples)) }
+        }
+        return out.sorted { $0.0 < $1.0 }
+    }
+
+    /// How many samples `history` would return (to refuse answers too large to build).
+    public func sampleCount(since: Int64, host: String? = nil, process: String? = nil) -> Int {
+        state.withLock { state in
+            var total = 0
+            for (key, series) in state.series {
+                if let host, key.host != host { continue }
+                if let process, key.process != process { continue }
+                total += series.live.reduce(0) { $0 + ($1.time >= since ? 1 : 0) }
+            }
+            return total
         }
     }
 
@@ -215,11 +255,11 @@ public final class UsageStore: Sendable {
             var entry = sums[key.process] ?? (0, 0, 0, 0, [])
             for s in samples {
                 if !s.cpu.isNaN {
-                    entry.cpu += Double(s.cpu)
+                    entry.cpu += s.cpu
                     entry.cpuN += 1
                 }
                 if !s.mem.isNaN {
-                    entry.mem += Double(s.mem)
+                    entry.mem += s.mem
                     entry.memN += 1
                 }
             }
