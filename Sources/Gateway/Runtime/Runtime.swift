@@ -78,12 +78,12 @@ final class Runtime: Sendable {
         // Plugins first: the router takes their taps. Their points enter through an Ingest of
         // their own (source `plugin:<name>`), bound once the router exists.
         var plugins: [any GatewayPlugin] = []
-        var emitters: [(PluginEmitter, String)] = []
+        var emitters: [(emitter: PluginEmitter, name: String, logger: Logger)] = []
         for plugin in config.plugins where plugin.enabled {
             var pluginLogger = logger
             pluginLogger[metadataKey: "plugin"] = "\(plugin.name)"
             let emitter = PluginEmitter()
-            emitters.append((emitter, plugin.name))
+            emitters.append((emitter, plugin.name, pluginLogger))
             let context = PluginContext(
                 emit: { points in await emitter.emit(points) }, logger: pluginLogger, metrics: metrics.factory)
             plugins.append(PluginRegistry.make(name: plugin.name, settings: plugin.settings, context: context))
@@ -92,9 +92,7 @@ final class Runtime: Sendable {
             plugin.taps.map { Router.Tap(series: $0.series.map(Glob.init), receive: $0.receive) }
         }
         router = Router(routes: config.routes, targets: targets, taps: taps, factory: metrics.factory)
-        for (emitter, name) in emitters {
-            var pluginLogger = logger
-            pluginLogger[metadataKey: "plugin"] = "\(name)"
+        for (emitter, name, pluginLogger) in emitters {
             emitter.bind(
                 Ingest(
                     source: "plugin:\(name)",

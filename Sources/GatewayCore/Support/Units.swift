@@ -55,6 +55,11 @@ public enum Units {
         return Int(bytes)
     }
 
+    /// A duration as whole nanoseconds (durations here are far below Int64's 292 years).
+    public static func nanoseconds(_ duration: Duration) -> Int64 {
+        Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+    }
+
     static func trimmed<S: StringProtocol>(_ text: S) -> String {
         String(text.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
     }

@@ -1,3 +1,5 @@
+import GatewayCore
+
 /// Alarm levels, worst last.
 public enum AlarmLevel: String, Sendable, Comparable, CaseIterable {
     case green = "GREEN", amber = "AMBER", red = "RED"
@@ -52,9 +54,9 @@ public struct AlarmRule: Sendable {
     ) {
         self.cpuThreshold = cpuThreshold
         self.memThreshold = memThreshold
-        horizonNanoseconds = Int64(horizon.components.seconds) * 1_000_000_000 + horizon.components.attoseconds / 1_000_000_000
+        horizonNanoseconds = Units.nanoseconds(horizon)
         self.minSamples = max(2, minSamples)
-        minSpanNanoseconds = Int64(minSpan.components.seconds) * 1_000_000_000 + minSpan.components.attoseconds / 1_000_000_000
+        minSpanNanoseconds = Units.nanoseconds(minSpan)
     }
 
     public func evaluate(_ values: [(time: Int64, value: Double)], threshold: Double) -> MetricAlarm? {

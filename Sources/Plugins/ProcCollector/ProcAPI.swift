@@ -30,17 +30,21 @@ struct ProcAPI: Sendable {
     var settings: ProcSettings { plugin.settings }
 
     /// A query duration (`window`, `horizon`): absent means `fallback`; bad text is a 400 naming it.
-    func duration(_ request: PluginRequest, _ name: String, fallback: Duration, boundedByStore: Bool = true) -> Result<Int64, PluginError> {
-        guard let text = request.query[name], !text.isEmpty else { return .success(ProcPlugin.nanoseconds(fallback)) }
+    func duration(_ request: PluginRequest, _ name: String, fallback: Duration, boundedByStore: Bool = true) throws(PluginError) -> Int64 {
+        guard let text = request.query[name], !text.isEmpty else { return Units.nanoseconds(fallback) }
         guard let value = Units.duration(text), value > .zero else {
-            return .failure(PluginError(400, "invalid \(name) \"\(text)\": expected a duration such as 30s, 5m or 1h"))
+            throw PluginError(400, "invalid \(name) \"\(text)\": expected a duration such as 30s, 5m or 1h")
         }
-        let nanos = ProcPlugin.nanoseconds(value)
+        let nanos = Units.nanoseconds(value)
         if boundedByStore, nanos > plugin.store.window {
-            return .failure(
-                PluginError(400, "\(name) \(text) is longer than the usage store keeps (window \(settings.window))"))
+            throw PluginError(400, "\(name) \(text) is longer than the usage store keeps (window \(settings.window))")
         }
-        return .success(nanos)
+        return nanos
+    }
+
+    /// Runs a handler body; a parameter error becomes its 400.
+    func answer(_ body: () throws(PluginError) -> PluginResponse) -> PluginResponse {
+        do { return try body() } catch { return error.response }
     }
 
     struct PluginError: Error {
@@ -68,12 +72,8 @@ struct ProcAPI: Sendable {
 
     // MARK: /api/v1/proc
 
-    func usage(_ request: PluginRequest) -> PluginResponse {
-        let window: Int64
-        switch duration(request, "window", fallback: settings.meanWindow) {
-        case .success(let w): window = w
-        case .failure(let e): return e.response
-        }
+    func usage(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
+        let window = try duration(request, "window", fallback: settings.meanWindow)
         let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
         let means = plugin.store.means(since: ProcPlugin.now() - window, host: host)
         var processes: [String: Any] = [:]
@@ -85,14 +85,10 @@ struct ProcAPI: Sendable {
         }
         return .json(
             200, ["window_seconds": Self.seconds(window), "host": host as Any, "processes": processes])
-    }
+    } }
 
-    func detailed(_ request: PluginRequest) -> PluginResponse {
-        let window: Int64
-        switch duration(request, "window", fallback: settings.meanWindow) {
-        case .success(let w): window = w
-        case .failure(let e): return e.response
-        }
+    func detailed(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
+        let window = try duration(request, "window", fallback: settings.meanWindow)
         let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
         let process = request.query["process"].flatMap { $0.isEmpty ? nil : $0 }
         let since = ProcPlugin.now() - window
@@ -115,19 +111,11 @@ struct ProcAPI: Sendable {
         return .json(
             200,
             ["window_seconds": Self.seconds(window), "host": host as Any, "process": process as Any, "series": series])
-    }
+    } }
 
-    func alarms(_ request: PluginRequest) -> PluginResponse {
-        let window: Int64
-        let horizon: Int64
-        switch duration(request, "window", fallback: settings.meanWindow) {
-        case .success(let w): window = w
-        case .failure(let e): return e.response
-        }
-        switch duration(request, "horizon", fallback: settings.horizon, boundedByStore: false) {
-        case .success(let h): horizon = h
-        case .failure(let e): return e.response
-        }
+    func alarms(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
+        let window = try duration(request, "window", fallback: settings.meanWindow)
+        let horizon = try duration(request, "horizon", fallback: settings.horizon, boundedByStore: false)
         var rule = plugin.rule
         rule.horizonNanoseconds = horizon
         let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
@@ -148,7 +136,7 @@ struct ProcAPI: Sendable {
                 "window_seconds": Self.seconds(window), "horizon_seconds": Self.seconds(horizon),
                 "thresholds": ["cpu": rule.cpuThreshold, "mem": rule.memThreshold], "counts": counts, "alarms": list,
             ])
-    }
+    } }
 
     static func describe(_ alarm: MetricAlarm?) -> Any {
         guard let alarm else { return NSNull() }
@@ -263,26 +251,18 @@ struct ProcAPI: Sendable {
     }
 
     /// `{"process": [mem_mean, cpu_mean]}`, plain JSON; a metric without samples is null.
-    func legacyMeans(_ request: PluginRequest, host: String?) -> PluginResponse {
-        let window: Int64
-        switch duration(request, "window", fallback: settings.meanWindow) {
-        case .success(let w): window = w
-        case .failure(let e): return e.response
-        }
+    func legacyMeans(_ request: PluginRequest, host: String?) -> PluginResponse { answer { () throws(PluginError) in
+        let window = try duration(request, "window", fallback: settings.meanWindow)
         if let host, host.isEmpty { return .error(400, code: "invalid", message: "no ip address in the path") }
         let means = plugin.store.means(since: ProcPlugin.now() - window, host: host)
         var out: [String: Any] = [:]
         for (process, mean) in means { out[process] = [mean.mem as Any, mean.cpu as Any] }
         return .json(200, out)
-    }
+    } }
 
     /// `{"process": [{"ip", "timestamp", "mem", "cpu"}, ...]}` over the window (default: all kept).
-    func legacyDetailed(_ request: PluginRequest) -> PluginResponse {
-        let window: Int64
-        switch duration(request, "window", fallback: settings.window) {
-        case .success(let w): window = w
-        case .failure(let e): return e.response
-        }
+    func legacyDetailed(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
+        let window = try duration(request, "window", fallback: settings.window)
         let host = request.query["ip"].map { $0.replacingOccurrences(of: "-", with: ".") }
         let since = ProcPlugin.now() - window
         let count = plugin.store.sampleCount(since: since, host: host)
@@ -293,11 +273,11 @@ struct ProcAPI: Sendable {
                 contentsOf: samples.map { ["ip": key.host, "timestamp": Self.seconds($0.time), "mem": Self.value($0.mem), "cpu": Self.value($0.cpu)] })
         }
         return .json(200, out)
-    }
+    } }
 
     /// `[{"ip", "process", "status": "RED"|"AMBER"|"GREEN", "mem", "cpu"}]`, worst first.
     func legacyAlarms(_ request: PluginRequest) -> PluginResponse {
-        let alarms = plugin.store.alarms(since: ProcPlugin.now() - ProcPlugin.nanoseconds(settings.meanWindow), rule: plugin.rule)
+        let alarms = plugin.store.alarms(since: ProcPlugin.now() - Units.nanoseconds(settings.meanWindow), rule: plugin.rule)
         let sorted = alarms.sorted { a, b in a.level != b.level ? a.level > b.level : a.key < b.key }
         return .json(
             200,

@@ -152,7 +152,7 @@ public final class ProcPlugin: GatewayPlugin {
                     metadata: ["refused": "\(counts.refusedFuture - lastFuture)"])
                 lastFuture = counts.refusedFuture
             }
-            let alarms = store.alarms(since: wall - Self.nanoseconds(settings.meanWindow), rule: rule)
+            let alarms = store.alarms(since: wall - Units.nanoseconds(settings.meanWindow), rule: rule)
             let changes = tracker.update(alarms)
             var levelCounts: [AlarmLevel: Int] = [:]
             for alarm in alarms { levelCounts[alarm.level, default: 0] += 1 }
@@ -163,10 +163,6 @@ public final class ProcPlugin: GatewayPlugin {
                 _ = await context.emit(Self.points(changes, time: wall))
             }
         }
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
     static func log(_ change: AlarmTracker.Transition, logger: Logger) {

@@ -111,7 +111,7 @@ public final class UsageStore: Sendable {
     private let state = Mutex(State())
 
     public init(window: Duration, maxSeries: Int, maxSamplesPerSeries: Int) {
-        self.window = Int64(window.components.seconds) * 1_000_000_000 + window.components.attoseconds / 1_000_000_000
+        self.window = Units.nanoseconds(window)
         self.maxSeries = maxSeries
         self.maxSamplesPerSeries = maxSamplesPerSeries
     }
