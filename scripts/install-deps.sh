@@ -2,11 +2,13 @@
 # Installs what building, testing and benchmarking the gateway need on a Debian machine that has the
 # Swift toolchain: C headers the packages link against, VictoriaMetrics (the Influx-compatible peer
 # used by tests and the benchmark), the official Python InfluxDB client (compatibility test), python3
-# (the proc tests start a process holding 1 GiB with it) and psutil (the proc-pass benchmark's peer).
+# (the proc tests start a process holding 1 GiB with it), psutil (the proc-pass benchmark's peer) and
+# PostgreSQL (the dwmon postgres-source tests start a throwaway server; the package's own cluster is
+# not needed and may stay stopped).
 # Installs only what is missing; safe to run again.
 set -euo pipefail
 
-apt_packages=(zlib1g-dev libsqlite3-dev victoria-metrics netcat-openbsd curl python3 python3-psutil)
+apt_packages=(zlib1g-dev libsqlite3-dev victoria-metrics netcat-openbsd curl python3 python3-psutil postgresql)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -89,7 +89,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plugins-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try "proc:\n  type: proc\n  interval: 5s\n".write(to: dir.appendingPathComponent("proc.yaml"), atomically: true, encoding: .utf8)
-        try "dw:\n  type: dwmon\n".write(to: dir.appendingPathComponent("dwmon.yaml"), atomically: true, encoding: .utf8)
+        try "jobs:\n  type: jobdir\n".write(to: dir.appendingPathComponent("jobdir.yaml"), atomically: true, encoding: .utf8)
         let found = try problems(
             """
             sinks: {out: {type: blackhole}}
@@ -97,7 +97,7 @@ import Testing
             plugins:
               include: \(dir.path)/*.yaml
             """)
-        #expect(found == ["\(dir.path)/dwmon.yaml:2: dw.type: unknown plugin type \"dwmon\" (known: proc)"])
+        #expect(found == ["\(dir.path)/jobdir.yaml:2: jobs.type: unknown plugin type \"jobdir\" (known: dwmon, proc)"])
     }
 
     @Test func influxSink_readsEveryKey_andDefaults() throws {
@@ -255,5 +255,87 @@ import Testing
         #expect(settings.trendMinSamples == defaults.trendMinSamples)
         #expect(settings.trendMinSpan == defaults.trendMinSpan)
         #expect(settings.maxSeries == defaults.maxSeries)
+    }
+}
+
+@Suite struct DwmonPluginConfigTests {
+    func problems(_ yaml: String) throws -> [String] { try ConfigTests().problems(yaml) }
+
+    /// A checkers directory with the given `.dwmon` files.
+    func checkers(_ files: [String: String]) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("checkers-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for (name, text) in files { try text.write(toFile: "\(dir)/\(name)", atomically: true, encoding: .utf8) }
+        return dir
+    }
+
+    @Test func everyCheckerFileProblem_isReportedAsFileLineToken_evenWhenThePluginIsOff() throws {
+        let dir = try checkers([
+            "good.dwmon": "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES*/20 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n",
+            "bad.dwmon": "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES*/0 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n",
+            "orphan.dwmon": "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKENDS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nelsewhere\n__EXTRA__\n",
+            "notes.txt": "not a checker",
+        ])
+        let found = try problems(
+            """
+            sinks: {out: {type: blackhole}}
+            routes: [{to: [out]}]
+            plugins:
+              dwmon:
+                type: dwmon
+                enabled: false
+                checkers_dir: \(dir)
+                sources: {wh: {type: sqlite, path: /tmp/wh.db}}
+            """)
+        #expect(
+            found == [
+                "\(dir)/bad.dwmon:4: token CHECKMINUTES*/0: expected CHECKMINUTES*/N with N from 1 to 58",
+                "\(dir)/bad.dwmon:4: missing token CHECKMINUTESa-b or CHECKMINUTES*/N",
+                "\(dir)/orphan.dwmon:6: __SOURCE__ names \"elsewhere\", which the plugin's sources do not define (defined: wh)",
+            ], "\(found)")
+    }
+
+    @Test func badDwmonSettings_areEachReportedWithTheirPath() throws {
+        let dir = try checkers([:])
+        let text = try problems(
+            """
+            plugins:
+              dwmon:
+                type: dwmon
+                checkers_dir: \(dir)
+                timezone: Mars/Olympus
+                query_timeout: 0s
+                sources:
+                  pg: {type: postgres, url: "mysql://u@h/db"}
+                  cmd: {type: command, command: []}
+                  web: {type: http, url: "ftp://h/x"}
+                  odd: {type: oracle}
+                checkers: {missing: {retention: 1d}}
+                webhook: {url: "http://hooks/x", attempts: 0}
+            """
+        ).joined(separator: "\n")
+        #expect(text.contains("FILE:5: plugins.dwmon.timezone: unknown time zone \"Mars/Olympus\""), "\(text)")
+        #expect(text.contains("FILE:6: plugins.dwmon.query_timeout: expected a duration above zero"), "\(text)")
+        #expect(text.contains("FILE:8: plugins.dwmon.sources.pg.url: expected a URL such as postgres://"), "\(text)")
+        #expect(text.contains("FILE:9: plugins.dwmon.sources.cmd.command: expected the program and its arguments"), "\(text)")
+        #expect(text.contains("FILE:10: plugins.dwmon.sources.web.url: expected an http:// or https:// URL"), "\(text)")
+        #expect(text.contains("FILE:11: plugins.dwmon.sources.odd.type: expected one of sqlite, postgres, command, http"), "\(text)")
+        #expect(text.contains("plugins.dwmon.checkers.missing: no checker file missing.dwmon in \(dir)"), "\(text)")
+        #expect(text.contains("plugins.dwmon.webhook.attempts: expected a positive integer"), "\(text)")
+        let missingDir = try problems("plugins:\n  dwmon: {type: dwmon, checkers_dir: /nonexistent/dwmon}\n").joined()
+        #expect(missingDir.contains("checkers_dir /nonexistent/dwmon is not a directory"), "\(missingDir)")
+    }
+
+    @Test func theShippedDwmonFiles_areValid_andRelativePathsFollowTheConfigFile() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = try ConfigLoader(environment: [:]).load(path: root.appendingPathComponent("gateway.yaml").path)
+        let dwmon = try #require(config.plugins.first { $0.type == "dwmon" })
+        guard case .dwmon(let settings) = dwmon.settings else { Issue.record("not dwmon settings"); return }
+        #expect(settings.checkersDir == root.appendingPathComponent("plugins.d").path)
+        #expect(settings.statePath == "./data/dwmon/dwmon.db")
+        #expect(settings.sources["warehouse"] == .init(kind: .sqlite(path: "./data/warehouse.db")))
+        #expect(settings.retention == .seconds(7 * 86_400))
+        let files = try FileManager.default.contentsOfDirectory(atPath: settings.checkersDir).filter { $0.hasSuffix(".dwmon") }
+        #expect(!files.isEmpty)
     }
 }

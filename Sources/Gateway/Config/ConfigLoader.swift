@@ -45,7 +45,7 @@ struct ConfigLoader {
         config.routes = readRoutes(top["routes"], sinks: Set(config.sinks.map(\.name)), root: root)
         if let schemas = top["schemas"] { config.schemas = readSchemas(schemas) }
         if let plugins = top["plugins"] {
-            config.plugins = readPlugins(plugins, configPath: path, problems: problems)
+            config.plugins = readPlugins(plugins, configPath: path, dataDir: config.dataDir, problems: problems)
         }
         top.finish()
         return config
@@ -343,7 +343,7 @@ struct ConfigLoader {
 
     // MARK: Plugins
 
-    func readPlugins(_ node: ConfigNode, configPath: String, problems: ProblemList) -> [PluginConfig] {
+    func readPlugins(_ node: ConfigNode, configPath: String, dataDir: String, problems: ProblemList) -> [PluginConfig] {
         guard let map = node.map() else { return [] }
         var out: [PluginConfig] = []
         var instances: [(key: String, value: ConfigNode)] = []
@@ -383,6 +383,9 @@ struct ConfigLoader {
             }
             let settings: PluginRegistry.Settings
             switch type {
+            case "dwmon":
+                settings = .dwmon(
+                    readDwmon(plugin, name: name, configPath: configPath, dataDir: dataDir, problems: problems))
             default: settings = .proc(readProc(plugin))
             }
             plugin.finish()
@@ -448,6 +451,130 @@ struct ConfigLoader {
         }
         if !s.collect && !s.serve {
             map.node.problem("collect and serve are both off: the plugin would do nothing (use enabled: false)")
+        }
+        return s
+    }
+
+    /// `type: dwmon` (see `plugins.d/dwmon.yaml`). Every `*.dwmon` file of `checkers_dir` is parsed
+    /// too, so `gateway check` reports their problems as `FILE:LINE: token X: ...`.
+    func readDwmon(_ map: ConfigMap, name: String, configPath: String, dataDir: String, problems: ProblemList)
+        -> DwmonSettings
+    {
+        let base = URL(fileURLWithPath: configPath).deletingLastPathComponent().path
+        var directory = "\(base)/plugins.d"
+        if let text = map["checkers_dir"]?.string() { directory = text.hasPrefix("/") ? text : "\(base)/\(text)" }
+        var s = DwmonSettings(checkersDir: directory, statePath: "\(dataDir)/dwmon/\(name).db")
+        if let node = map["timezone"], let text = node.string() {
+            if text == "local" || text.isEmpty {
+                s.timeZone = .current
+            } else if let zone = TimeZone(identifier: text) {
+                s.timeZone = zone
+            } else {
+                node.problem("unknown time zone \"\(text)\" (expected local or an IANA name such as Europe/Paris or UTC)")
+            }
+        }
+        if let v = map["state"]?.string() { s.statePath = v }
+        func positiveDuration(_ node: ConfigNode?) -> Duration? {
+            guard let node, let value = node.duration() else { return nil }
+            guard value > .zero else {
+                node.problem("expected a duration above zero")
+                return nil
+            }
+            return value
+        }
+        if let v = positiveDuration(map["query_timeout"]) { s.queryTimeout = v }
+        if let v = positiveDuration(map["slow_query"]) { s.slowQuery = v }
+        if let v = positiveDuration(map["retention"]) { s.retention = v }
+        if let v = map["max_rows"]?.positiveInt() { s.maxRows = v }
+        for (sourceName, node) in map["sources"]?.entries() ?? [] {
+            guard let source = node.map() else { continue }
+            let timeout = positiveDuration(source["timeout"])
+            guard let type = source.required("type", what: "sqlite, postgres, command or http")?.oneOf(
+                ["sqlite", "postgres", "command", "http"].map { ($0, $0) })
+            else { continue }
+            var kind: DwmonSettings.Source.Kind?
+            switch type {
+            case "sqlite":
+                if let path = source.required("path", what: "the database file")?.string() { kind = .sqlite(path: path) }
+            case "postgres":
+                if let urlNode = source.required("url", what: "postgres://user:password@host:5432/database"),
+                    let url = urlNode.string()
+                {
+                    if case .failure(let error) = DwmonSettings.validatePostgresURL(url) {
+                        urlNode.problem(error.description)
+                    } else {
+                        kind = .postgres(url: url)
+                    }
+                }
+            case "command":
+                if let node = source.required("command", what: "the program and its arguments, as a list"),
+                    let argv = node.stringList()
+                {
+                    if argv.isEmpty || argv[0].isEmpty {
+                        node.problem("expected the program and its arguments, e.g. [\"/usr/local/bin/rows\", \"--since\", \"1h\"]")
+                    } else {
+                        kind = .command(argv)
+                    }
+                }
+            default:
+                let urlNode = source.required("url", what: "the base URL the checkers' queries are paths under")
+                var headers: [String: String] = [:]
+                for (header, value) in source["headers"]?.entries() ?? [] { headers[header] = value.string() }
+                if let urlNode, let url = urlNode.string() {
+                    if url.hasPrefix("http://") || url.hasPrefix("https://") {
+                        kind = .http(url: url, headers: headers)
+                    } else {
+                        urlNode.problem("expected an http:// or https:// URL, got \"\(url)\"")
+                    }
+                }
+            }
+            source.finish()
+            if let kind { s.sources[sourceName] = .init(kind: kind, timeout: timeout) }
+        }
+        let checkerEntries = map["checkers"]?.entries() ?? []
+        for (checker, node) in checkerEntries {
+            guard let entry = node.map() else { continue }
+            if let v = positiveDuration(entry["retention"]) { s.checkerRetention[checker] = v }
+            entry.finish()
+        }
+        if let webhookNode = map["webhook"], let webhook = webhookNode.map() {
+            if let urlNode = webhook.required("url", what: "where BAD checks are POSTed"), let url = urlNode.string() {
+                if url.hasPrefix("http://") || url.hasPrefix("https://") {
+                    var w = DwmonSettings.Webhook(url: url)
+                    for (header, value) in webhook["headers"]?.entries() ?? [] { w.headers[header] = value.string() }
+                    if let v = positiveDuration(webhook["timeout"]) { w.timeout = v }
+                    if let v = webhook["attempts"]?.positiveInt() { w.attempts = v }
+                    if let v = positiveDuration(webhook["backoff"]) { w.backoff = v }
+                    if let v = webhook["queue_size"]?.positiveInt() { w.queueSize = v }
+                    s.webhook = w
+                } else {
+                    urlNode.problem("expected an http:// or https:// URL, got \"\(url)\"")
+                }
+            }
+            webhook.finish()
+        }
+        // The checker files themselves.
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {
+            (map["checkers_dir"] ?? map.node).problem("checkers_dir \(directory) is not a directory")
+            return s
+        }
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".dwmon") }
+        for file in files.sorted() {
+            let path = "\(directory)/\(file)"
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                problems.add(ConfigProblem(file: path, line: 0, path: "", message: "cannot read the checker file (or it is not UTF-8)"))
+                continue
+            }
+            if case .failure(let found) = DwmonRunner.load(text, path: path, name: String(file.dropLast(6)), sources: s.sources) {
+                for problem in found.problems {
+                    problems.add(ConfigProblem(file: problem.file, line: problem.line, path: "", message: problem.message))
+                }
+            }
+        }
+        let names = Set(files.map { String($0.dropLast(6)) })
+        for (checker, node) in checkerEntries where !names.contains(checker) {
+            node.problem("no checker file \(checker).dwmon in \(directory)")
         }
         return s
     }

@@ -86,7 +86,7 @@ final class Runtime: Sendable {
             emitters.append((emitter, plugin.name, pluginLogger))
             let context = PluginContext(
                 emit: { points in await emitter.emit(points) }, logger: pluginLogger, metrics: metrics.factory)
-            plugins.append(PluginRegistry.make(name: plugin.name, settings: plugin.settings, context: context))
+            plugins.append(try PluginRegistry.make(name: plugin.name, settings: plugin.settings, context: context))
         }
         let taps = plugins.flatMap { plugin in
             plugin.taps.map { Router.Tap(series: $0.series.map(Glob.init), receive: $0.receive) }

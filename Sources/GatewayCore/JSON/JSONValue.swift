@@ -1,6 +1,6 @@
 /// A parsed JSON value. Numbers keep their text so that `1` stays an integer and `1.0` a float,
 /// and so that a number used as a tag value keeps the spelling its sender chose.
-public indirect enum JSONValue: Sendable {
+public indirect enum JSONValue: Sendable, Equatable {
     case string(String)
     case number(String)
     case bool(Bool)
@@ -20,7 +20,7 @@ public indirect enum JSONValue: Sendable {
     }
 }
 
-public struct JSONMember: Sendable {
+public struct JSONMember: Sendable, Equatable {
     public var key: String
     public var value: JSONValue
 }

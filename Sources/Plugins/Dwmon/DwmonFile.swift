@@ -32,6 +32,8 @@ public struct DwmonFile: Sendable, Equatable {
         public var minCount: Int
         public var maxCount: Int
         public var lookbackSeconds: Int
+        /// The line as written (alerts quote it).
+        public var text: String = ""
 
         /// Minutes of the look-back, rounded up; the backfill horizon is ten times that, at least 10.
         public var horizonMinutes: Int { max(10, 10 * ((lookbackSeconds + 59) / 60)) }
@@ -234,7 +236,7 @@ public struct DwmonFile: Sendable, Equatable {
         return .success(
             Requirement(
                 line: line, hours: hours, minutes: minutes, weekdays: weekdays, weekends: weekends, minCount: minCount,
-                maxCount: maxCount, lookbackSeconds: lookback))
+                maxCount: maxCount, lookbackSeconds: lookback, text: text))
     }
 
     /// `a-b` within `bounds`, a <= b.

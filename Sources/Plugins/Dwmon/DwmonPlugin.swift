@@ -1,0 +1,165 @@
+import CoreMetrics
+import Foundation
+import GatewayCore
+import Logging
+
+/// The `dwmon` plugin: runs the `*.dwmon` checkers of its directory every minute (aligned to the
+/// minute, and once at start, which backfills), turns every check into a `dwmon_check` point,
+/// logs BAD checks and sends them to a webhook, and answers `/api/v1/<name>/...`.
+public final class DwmonPlugin: GatewayPlugin {
+    public let name: String
+    public let type = "dwmon"
+    public let settings: DwmonSettings
+    public let runner: DwmonRunner
+    let sources: DwmonSources
+    let webhook: DwmonWebhook?
+    let context: PluginContext
+
+    /// Opens (creating) the state file; fails when it cannot.
+    public init(name: String, settings: DwmonSettings, context: PluginContext) throws {
+        self.name = name
+        self.settings = settings
+        self.context = context
+        let state = try DwmonState(path: settings.statePath)
+        let sources = DwmonSources(logger: context.logger)
+        self.sources = sources
+        let webhook = settings.webhook.map {
+            DwmonWebhook(settings: $0, client: sources.http, plugin: name, logger: context.logger, metrics: context.metrics)
+        }
+        self.webhook = webhook
+        var made: [String: any DwmonSource] = [:]
+        for (sourceName, source) in settings.sources { made[sourceName] = sources.make(source) }
+        runner = DwmonRunner(
+            pluginName: name, settings: settings, state: state, sources: made, webhook: webhook, context: context)
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970.rounded(.down)) }
+
+    public func run() async throws {
+        let logger = context.logger
+        let files = runner.reload()
+        logger.info(
+            "dwmon started",
+            metadata: [
+                "checkers": "\(files.map(\.name).joined(separator: ","))", "dir": "\(settings.checkersDir)",
+                "timezone": "\(settings.timeZone.identifier)", "state": "\(settings.statePath)",
+            ])
+        // Delivery runs outside this task's cancellation, so alerts queued when shutdown begins get
+        // a few seconds to go out.
+        let delivery = webhook.map { webhook in Task { await webhook.run() } }
+        while !Task.isCancelled {
+            _ = await runner.runAll(now: Self.now())
+            // Sleep to the next minute start.
+            let wall = Date().timeIntervalSince1970
+            let next = (wall / 60).rounded(.down) * 60 + 60
+            do { try await Task.sleep(for: .milliseconds(Int64((next - wall) * 1000) + 1)) } catch { break }
+        }
+        if let webhook, let delivery {
+            webhook.finish()
+            await Task.detached {
+                for _ in 0..<50 where webhook.backlog > 0 { try? await Task.sleep(for: .milliseconds(100)) }
+            }.value
+            delivery.cancel()
+            await delivery.value
+        }
+        runner.state.close()
+        logger.info("dwmon stopped")
+    }
+
+    public var routes: [PluginRoute] {
+        let base = "/api/v1/\(name)"
+        let runner = self.runner
+        return [
+            PluginRoute(.get, "\(base)/checks") { request in
+                do {
+                    let checks = try runner.state.latest(checker: request.query["checker"].flatMap { $0.isEmpty ? nil : $0 })
+                    return .json(200, ["checks": checks.map(Self.json)])
+                } catch {
+                    return .error(500, code: "internal error", message: "reading the dwmon state: \(error)")
+                }
+            },
+            PluginRoute(.get, "\(base)/checkers") { _ in
+                let reports = runner.reports
+                let checkers: [[String: Any]] = runner.loadedCheckers.map { file in
+                    var out: [String: Any] = [
+                        "name": file.name, "source": file.source,
+                        "requirements": file.requirements.map { ["line": $0.line, "text": $0.text] },
+                    ]
+                    if let report = reports[file.name] { out["last_run"] = Self.json(report) }
+                    return out
+                }
+                return .json(200, ["checkers": checkers])
+            },
+            PluginRoute(.get, "\(base)/checkers/:checker/checks") { request in
+                let checker = request.parameters["checker"] ?? ""
+                var limit = 100
+                if let text = request.query["limit"] {
+                    guard let value = Int(text), (1...10_000).contains(value) else {
+                        return .error(400, code: "invalid", message: "invalid limit \"\(text)\": expected 1 to 10000")
+                    }
+                    limit = value
+                }
+                guard runner.loadedCheckers.contains(where: { $0.name == checker }) else {
+                    return .error(404, code: "not found", message: "no checker named \"\(checker)\"")
+                }
+                do {
+                    return .json(200, ["checks": try runner.state.history(checker: checker, limit: limit).map(Self.json)])
+                } catch {
+                    return .error(500, code: "internal error", message: "reading the dwmon state: \(error)")
+                }
+            },
+            PluginRoute(.post, "\(base)/checkers/:checker/run", isWrite: true) { request in
+                let checker = request.parameters["checker"] ?? ""
+                do throws(DwmonRunner.RunError) {
+                    let report = try await runner.run(checker: checker, now: Self.now())
+                    if let error = report.error {
+                        return .error(502, code: "source failed", message: "checker \(checker): \(error)")
+                    }
+                    return .json(200, Self.json(report))
+                } catch {
+                    switch error {
+                    case .unknownChecker: return .error(404, code: "not found", message: error.description)
+                    case .busy: return .error(409, code: "conflict", message: error.description)
+                    }
+                }
+            },
+        ]
+    }
+
+    static func json(_ check: DwmonCheck) -> [String: Any] {
+        [
+            "checker": check.checker, "requirement": check.line, "status": check.status.rawValue,
+            "minute_epoch": check.minute, "minute": ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(check.minute))),
+            "event_count": check.count, "min_required": check.minCount, "max_allowed": check.maxCount,
+            "lookback_seconds": check.lookbackSeconds, "checked_at": check.checkedAt,
+        ]
+    }
+
+    static func json(_ report: DwmonRunner.RunReport) -> [String: Any] {
+        var out: [String: Any] = [
+            "checker": report.checker, "at": report.at, "query_seconds": report.querySeconds, "rows": report.rows,
+            "bad_rows": report.badRows, "new_keys": report.newKeys, "purged_keys": report.purgedKeys,
+            "checks": report.checks.map(json),
+        ]
+        if let error = report.error { out["error"] = error }
+        return out
+    }
+
+    public func status() -> [String: Any] {
+        let reports = runner.reports
+        var out: [String: Any] = [
+            "type": type, "checkers_dir": settings.checkersDir, "timezone": settings.timeZone.identifier,
+            "state": settings.statePath, "checkers": runner.loadedCheckers.map(\.name),
+            "last_runs": reports.mapValues { report -> [String: Any] in
+                var summary: [String: Any] = [
+                    "at": report.at, "query_seconds": report.querySeconds, "rows": report.rows, "new_keys": report.newKeys,
+                    "checks": report.checks.count, "bad": report.checks.filter { $0.status == .bad }.count,
+                ]
+                if let error = report.error { summary["error"] = error }
+                return summary
+            },
+        ]
+        if let webhook { out["webhook_backlog"] = webhook.backlog }
+        return out
+    }
+}

@@ -1,0 +1,141 @@
+import AsyncHTTPClient
+import CoreMetrics
+import Foundation
+import GatewayCore
+import Logging
+import NIOCore
+import Synchronization
+
+/// Delivers BAD checks to a webhook: one JSON POST per check, from a bounded queue, retried on
+/// network errors, 429 and 5xx with a doubling wait (capped at a minute). An alert that cannot be
+/// queued or delivered is counted and logged, never dropped silently.
+public final class DwmonWebhook: Sendable {
+    let settings: DwmonSettings.Webhook
+    let client: HTTPClient
+    let logger: Logger
+    let delivered: Counter
+    let failed: Counter
+    let dropped: Counter
+    private let stream: AsyncStream<[UInt8]>
+    private let continuation: AsyncStream<[UInt8]>.Continuation
+    private let pending = Atomic<Int>(0)
+
+    init(settings: DwmonSettings.Webhook, client: HTTPClient, plugin: String, logger: Logger, metrics: any MetricsFactory) {
+        self.settings = settings
+        self.client = client
+        self.logger = logger
+        func counter(_ outcome: String) -> Counter {
+            Counter(
+                label: "gateway_plugin_dwmon_webhook_total", dimensions: [("plugin", plugin), ("outcome", outcome)],
+                factory: metrics)
+        }
+        delivered = counter("delivered")
+        failed = counter("failed")
+        dropped = counter("dropped")
+        (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .unbounded)
+    }
+
+    /// Alerts queued and not yet delivered or given up.
+    public var backlog: Int { pending.load(ordering: .relaxed) }
+
+    /// The JSON an alert carries: the check, the requirement line as written, and `__EXTRA__`.
+    static func body(_ check: DwmonCheck, file: DwmonFile, requirementText: String) -> [UInt8] {
+        var extra: Any = [String: Any]()
+        if !file.extra.isEmpty, let data = file.extra.data(using: .utf8),
+            let object = try? JSONSerialization.jsonObject(with: data)
+        {
+            extra = object
+        }
+        let minute = Date(timeIntervalSince1970: TimeInterval(check.minute))
+        let value: [String: Any] = [
+            "checker": check.checker, "status": check.status.rawValue, "requirement": check.line,
+            "requirement_text": requirementText, "minute_epoch": check.minute,
+            "minute": ISO8601DateFormatter().string(from: minute), "event_count": check.count,
+            "min_required": check.minCount, "max_allowed": check.maxCount, "lookback_seconds": check.lookbackSeconds,
+            "source": file.source, "extra": extra,
+        ]
+        return JSONText.encode(value)
+    }
+
+    /// Queues one alert; refused (counted, logged) when `queue_size` alerts already wait.
+    func enqueue(_ body: [UInt8], what: String) {
+        let waiting = pending.add(1, ordering: .relaxed).newValue
+        guard waiting <= settings.queueSize else {
+            pending.subtract(1, ordering: .relaxed)
+            dropped.increment()
+            logger.error(
+                "dwmon webhook queue full; alert dropped",
+                metadata: ["alert": "\(what)", "queue_size": "\(settings.queueSize)"])
+            return
+        }
+        continuation.yield(body)
+    }
+
+    /// Delivers queued alerts until cancelled; what is left then is counted as dropped and logged.
+    func run() async {
+        for await body in stream {
+            if Task.isCancelled {
+                pending.subtract(1, ordering: .relaxed)
+                dropped.increment()
+                continue
+            }
+            await deliver(body)
+            pending.subtract(1, ordering: .relaxed)
+            if Task.isCancelled { break }
+        }
+        let left = pending.exchange(0, ordering: .relaxed)
+        if left > 0 {
+            dropped.increment(by: Int64(left))
+            logger.warning(
+                "dwmon webhook: alerts not delivered at shutdown (their checks are in the state file and were emitted as points)",
+                metadata: ["alerts": "\(left)"])
+        }
+    }
+
+    func finish() { continuation.finish() }
+
+    private func deliver(_ body: [UInt8]) async {
+        var wait = settings.backoff
+        var lastError = ""
+        var tries = 0
+        for attempt in 1...max(1, settings.attempts) {
+            tries = attempt
+            var request = HTTPClientRequest(url: settings.url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "User-Agent", value: "gateway-dwmon")
+            for (name, value) in settings.headers { request.headers.add(name: name, value: value) }
+            request.body = .bytes(ByteBuffer(bytes: body))
+            var retryAfter: Duration?
+            do {
+                let deadline = TimeAmount.nanoseconds(Units.nanoseconds(settings.timeout))
+                let response = try await client.execute(request, timeout: deadline)
+                _ = try? await response.body.collect(upTo: 1 << 20)
+                let code = Int(response.status.code)
+                if (200..<300).contains(code) {
+                    delivered.increment()
+                    return
+                }
+                lastError = "answered \(code)"
+                if code != 429 && code < 500 {
+                    break  // the receiver refuses this alert; trying again would not change that
+                }
+                if let header = response.headers.first(name: "Retry-After"), let seconds = Int(header), seconds >= 0 {
+                    retryAfter = .seconds(min(seconds, 300))
+                }
+            } catch {
+                lastError = "\(error)"
+            }
+            if attempt == settings.attempts || Task.isCancelled { break }
+            logger.notice(
+                "dwmon webhook: delivery failed; trying again",
+                metadata: ["url": "\(settings.url)", "attempt": "\(attempt)", "error": "\(lastError)"])
+            try? await Task.sleep(for: retryAfter ?? wait)
+            wait = min(wait * 2, .seconds(60))
+        }
+        failed.increment()
+        logger.error(
+            "dwmon webhook: alert not delivered; giving up",
+            metadata: ["url": "\(settings.url)", "attempts": "\(tries)", "error": "\(lastError)"])
+    }
+}
