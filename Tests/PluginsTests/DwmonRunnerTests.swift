@@ -205,6 +205,25 @@ func everyMinute(min: Int, max: Int, lookback: Int) -> String {
                 && "\(problems)".contains("x.dwmon:6: __SOURCE__ names \"nowhere\", which the plugin's sources do not define (defined: warehouse)"))
     }
 
+    @Test func aRemovedChecker_leavesTheAPI_atOnce_andTheStateAfterItsRetention() async throws {
+        let f = try DwmonFixture()
+        f.settings.retention = .seconds(3600)
+        try f.events([("a", t - 30)])
+        try f.checker("gone", [everyMinute(min: 0, max: 9, lookback: 60)])
+        try f.checker("kept", [everyMinute(min: 0, max: 9, lookback: 60)])
+        let plugin = try f.plugin()
+        _ = await plugin.runner.runAll(now: t + 5)
+        #expect(try plugin.runner.latest(checker: nil).map(\.checker) == ["gone", "kept"])
+        try FileManager.default.removeItem(atPath: "\(f.dir)/checkers/gone.dwmon")
+        _ = await plugin.runner.runAll(now: t + 65)
+        #expect(try plugin.runner.latest(checker: nil).map(\.checker) == ["kept"])
+        plugin.runner.purgeRemoved(now: t + 65)
+        #expect(try plugin.runner.state.checkers() == ["gone", "kept"])  // not yet: within retention
+        plugin.runner.purgeRemoved(now: t + 7200)
+        #expect(try plugin.runner.state.checkers() == ["kept"])
+        #expect(try plugin.runner.state.history(checker: "gone", limit: 10).isEmpty)
+    }
+
     @Test func runNow_andTheChecksAPI() async throws {
         let f = try DwmonFixture()
         // One event in the window of whichever minute is the latest when the run happens.

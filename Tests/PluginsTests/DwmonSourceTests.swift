@@ -15,8 +15,38 @@ import Testing
         #expect(DwmonValue.timestamp("2026-11-18T13:00:00+01:00") == 1_795_003_200)
         #expect(DwmonValue.timestamp("2026-11-18 13:00:00+01") == 1_795_003_200)  // PostgreSQL's text form
         #expect(DwmonValue.timestamp("2026-11-18T12:00:00.5Z") == 1_795_003_200.5)
+        #expect(DwmonValue.timestamp("2026-11-18T12:00:00+0100") == 1_794_999_600)
+        #expect(DwmonValue.timestamp("1969-12-31T23:59:59Z") == -1)
+        #expect(DwmonValue.timestamp("2000-02-29 00:00:00") == 951_782_400)
         #expect(DwmonValue.timestamp("yesterday") == nil)
+        #expect(DwmonValue.timestamp("éééééééééé") == nil)  // 10 characters, 20 bytes
+        #expect(DwmonValue.timestamp("2026-11-18T12:00:00éé") == nil)
+        #expect(DwmonValue.timestamp("2026-13-18T12:00:00Z") == nil)
         #expect(DwmonValue.timestamp("nan") == nil)
+    }
+}
+
+@Suite struct DwmonDeadlineAndRedactionTests {
+    @Test func aBodyThatIgnoresItsDeadline_isLeftBehind_theCallerGetsTheTimeoutOnTime() async throws {
+        let started = ContinuousClock.now
+        await #expect {
+            try await withDeadline(.milliseconds(200)) { try await onThread { sleep(3) } }
+        } throws: { error in
+            guard case DwmonSourceError.timeout = error else { return false }
+            return true
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(try await withDeadline(.seconds(5)) { 42 } == 42)
+        await #expect(throws: DwmonSourceError.self) {
+            try await withDeadline(.seconds(5)) { () async throws -> Int in throw DwmonSourceError.failed("x") }
+        }
+    }
+
+    @Test func secretsInURLs_stayOutOfMessages() {
+        #expect(DwmonRedact.url("https://u:tok@hooks.example:8443/x/y?key=abc#f") == "https://hooks.example:8443/x/y")
+        #expect(DwmonRedact.userInfo("postgres://app:pa#ss@db/x") == "postgres://***@db/x")
+        #expect(PostgresSource.redacted("postgres://app:pa#ss@db/x").contains("pa#ss") == false)
+        #expect(PostgresSource.redacted("postgres://app:secret@db:5432/x") == "postgres://app:***@db:5432/x")
     }
 }
 
@@ -97,10 +127,11 @@ import Testing
             echo "stdin:$first,1795003202"
             echo "env:$DWMON_QUERY,1795003203"
             echo "broken line"
+            printf 'crlf,1795003204\r\n'
             """)
         let fetch = try await CommandSource(argv: [path]).fetch(query: "q1", timeout: .seconds(10), maxRows: 100)
-        #expect(fetch.rows.map(\.key) == ["a", "with,comma", "stdin:q1", "env:q1"])
-        #expect(fetch.rows.map(\.timestamp) == [1_795_003_200, 1_795_003_201.5, 1_795_003_202, 1_795_003_203])
+        #expect(fetch.rows.map(\.key) == ["a", "with,comma", "stdin:q1", "env:q1", "crlf"])
+        #expect(fetch.rows.map(\.timestamp) == [1_795_003_200, 1_795_003_201.5, 1_795_003_202, 1_795_003_203, 1_795_003_204])
         #expect(fetch.badRows == 1)
         #expect(fetch.firstBadRow?.contains("output line 7: \"broken line\"") == true)
     }

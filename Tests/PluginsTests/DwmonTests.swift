@@ -71,11 +71,23 @@ import Testing
         ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2", "missing token LOOKBACKSECONDSn"),
         ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60 HOLIDAYS", "token HOLIDAYS: unknown"),
         ("CHECKHOURS0-23 CHECKHOURS1-2 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60", "CHECKHOURS given twice"),
+        // Longer than 7 days (a 70-day backfill) is refused, as is anything that would overflow.
+        ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS604801", "from 1 to 604800 (7 days)"),
+        ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS9223372036854775807", "token LOOKBACKSECONDS9223372036854775807"),
+        ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM99999999999999999999 LOOKBACKSECONDS60", "token MAXNUM99999999999999999999"),
     ])
     func badRequirementLines_nameTheFileLineAndToken(line: String, fragment: String) {
         let text = "__QUERY__\nSELECT 1\n__REQUIREMENTS__\n\(line)\n__SOURCE__\nwarehouse\n__EXTRA__\n"
         let found = problems(text)
         #expect(found.contains { $0.hasPrefix("x.dwmon:4: ") && $0.contains(fragment) }, "\(found)")
+    }
+
+    @Test func aCRLFFile_parsesAsTheSameFileWithLF() throws {
+        let lf = "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n"
+        let fromLF = try DwmonFile.parse(lf, file: "x.dwmon", name: "x").get()
+        let fromCRLF = try DwmonFile.parse(lf.replacingOccurrences(of: "\n", with: "\r\n"), file: "x.dwmon", name: "x").get()
+        #expect(fromCRLF == fromLF)
+        #expect(fromCRLF.requirements.first?.line == 4)
     }
 
     @Test func sectionsMustAllBeThere_inOrder_andTheExtraMustBeAJSONObject() {

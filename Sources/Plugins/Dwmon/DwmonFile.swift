@@ -66,14 +66,16 @@ public struct DwmonFile: Sendable, Equatable {
 
     static let sections = ["__QUERY__", "__REQUIREMENTS__", "__SOURCE__", "__EXTRA__"]
 
+    /// The longest look-back: 7 days (a 70-day backfill horizon already).
+    public static let maxLookback = 604_800
+
     /// Parses `text` (the contents of `file`); every problem found is returned, not just the first.
     public static func parse(_ text: String, file: String, name: String) -> Result<DwmonFile, DwmonProblems> {
         var problems: [Problem] = []
         func problem(_ line: Int, _ message: String) { problems.append(Problem(file: file, line: line, message: message)) }
 
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
-        }
+        // `\r\n` is one Character in Swift: splitting on "\n" alone would never split CRLF files.
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
         // Section bodies: (line number, text) per section, in the required order.
         var bodies: [String: [(Int, String)]] = [:]
         var current: String?
@@ -210,8 +212,8 @@ public struct DwmonFile: Sendable, Equatable {
                 }
                 if once(maxCount, token, "MAXNUM") { maxCount = n }
             } else if let rest = token.dropPrefix("LOOKBACKSECONDS") {
-                guard let n = Int(rest), n > 0 else {
-                    errors.append("token \(token): expected LOOKBACKSECONDSn with n above 0")
+                guard let n = Int(rest), n > 0, n <= Self.maxLookback else {
+                    errors.append("token \(token): expected LOOKBACKSECONDSn with n from 1 to \(Self.maxLookback) (7 days)")
                     continue
                 }
                 if once(lookback, token, "LOOKBACKSECONDS") { lookback = n }

@@ -47,12 +47,26 @@ public final class DwmonPlugin: GatewayPlugin {
         // Delivery runs outside this task's cancellation, so alerts queued when shutdown begins get
         // a few seconds to go out.
         let delivery = webhook.map { webhook in Task { await webhook.run() } }
-        while !Task.isCancelled {
-            _ = await runner.runAll(now: Self.now())
-            // Sleep to the next minute start.
-            let wall = Date().timeIntervalSince1970
-            let next = (wall / 60).rounded(.down) * 60 + 60
-            do { try await Task.sleep(for: .milliseconds(Int64((next - wall) * 1000) + 1)) } catch { break }
+        let runner = self.runner
+        // Each checker runs in a task of its own: a slow or stuck source delays no other checker;
+        // one still running when its next minute comes is skipped for that minute (logged).
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let now = Self.now()
+                for file in runner.reload() {
+                    group.addTask {
+                        do { _ = try await runner.run(file, now: now) } catch {
+                            logger.warning(
+                                "checker run skipped: the previous one is still going", metadata: ["checker": "\(file.name)"])
+                        }
+                    }
+                }
+                runner.purgeRemoved(now: now)
+                // Sleep to the next minute start.
+                let wall = Date().timeIntervalSince1970
+                let next = (wall / 60).rounded(.down) * 60 + 60
+                do { try await Task.sleep(for: .milliseconds(Int64((next - wall) * 1000) + 1)) } catch { break }
+            }
         }
         if let webhook, let delivery {
             webhook.finish()
@@ -72,7 +86,7 @@ public final class DwmonPlugin: GatewayPlugin {
         return [
             PluginRoute(.get, "\(base)/checks") { request in
                 do {
-                    let checks = try runner.state.latest(checker: request.query["checker"].flatMap { $0.isEmpty ? nil : $0 })
+                    let checks = try runner.latest(checker: request.query["checker"].flatMap { $0.isEmpty ? nil : $0 })
                     return .json(200, ["checks": checks.map(Self.json)])
                 } catch {
                     return .error(500, code: "internal error", message: "reading the dwmon state: \(error)")

@@ -132,7 +132,7 @@ public final class DwmonRunner: Sendable {
         case .failure(let problems): return .failure(problems)
         case .success(let file):
             guard sources[file.source] != nil else {
-                let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+                let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
                 let line = (lines.firstIndex { $0.trimmingWhitespace == file.source && $0.trimmingWhitespace != "" } ?? 0) + 1
                 let defined = sources.keys.sorted().joined(separator: ", ")
                 return .failure(
@@ -260,19 +260,50 @@ public final class DwmonRunner: Sendable {
         }
         let retention = Units.nanoseconds(settings.retention(of: file.name)) / 1_000_000_000
         let cutoff = now - retention
-        report.newKeys = try state.insert(fetch.rows, checker: file.name, notBefore: Double(cutoff), seenAt: now)
-        counter("gateway_plugin_dwmon_new_keys_total", file.name).increment(by: Int64(report.newKeys))
-
-        let schedule = self.schedule
-        report.checks = try state.check(checker: file.name, requirements: file.requirements, checkedAt: now) {
-            requirement, last in schedule.dueMinutes(requirement, now: now, lastChecked: last)
+        // Database work on a thread of its own: a big insert must not hold a concurrency thread.
+        let (state, schedule, rows, name, requirements) = (self.state, self.schedule, fetch.rows, file.name, file.requirements)
+        report.newKeys = try await onThread {
+            try state.insert(rows, checker: name, notBefore: Double(cutoff), seenAt: now)
         }
-        report.purgedKeys = try state.purge(checker: file.name, before: cutoff).keys
-        try await handle(report.checks, file: file)
+        counter("gateway_plugin_dwmon_new_keys_total", file.name).increment(by: Int64(report.newKeys))
+        report.checks = try await onThread {
+            try state.check(checker: name, requirements: requirements, checkedAt: now) { requirement, last in
+                schedule.dueMinutes(requirement, now: now, lastChecked: last)
+            }
+        }
+        // The checks are stored and their minutes done: hand them on before anything else can fail.
+        await handle(report.checks, file: file)
+        do {
+            report.purgedKeys = try await onThread { try state.purge(checker: name, before: cutoff).keys }
+        } catch {
+            errors.increment()
+            logger.error("dwmon retention purge failed; tried again next run", metadata: ["checker": "\(name)", "error": "\(error)"])
+        }
+    }
+
+    /// Purges what checkers whose files are gone left in the state, with the plugin-wide retention.
+    public func purgeRemoved(now: Int64) {
+        let loaded = Set(loadedCheckers.map(\.name))
+        let cutoff = now - Units.nanoseconds(settings.retention) / 1_000_000_000
+        do {
+            for checker in try state.checkers() where !loaded.contains(checker) {
+                try state.purgeRemoved(checker: checker, before: cutoff)
+            }
+        } catch {
+            errors.increment()
+            logger.error("dwmon retention purge failed; tried again next run", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The latest check per line of the checkers and lines loaded now (not of removed files or
+    /// moved lines).
+    public func latest(checker: String?) throws -> [DwmonCheck] {
+        let current = Dictionary(uniqueKeysWithValues: loadedCheckers.map { ($0.name, Set($0.requirements.map(\.line))) })
+        return try state.latest(checker: checker).filter { current[$0.checker]?.contains($0.line) == true }
     }
 
     /// Points for every check; BAD ones logged and sent to the webhook.
-    private func handle(_ checks: [DwmonCheck], file: DwmonFile) async throws {
+    private func handle(_ checks: [DwmonCheck], file: DwmonFile) async {
         guard !checks.isEmpty else { return }
         var good = 0
         for check in checks where check.status == .good { good += 1 }

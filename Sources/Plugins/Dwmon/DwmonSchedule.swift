@@ -27,10 +27,12 @@ public struct DwmonSchedule: Sendable {
     /// a minute is never checked twice; a new line (`lastChecked` nil) backfills its horizon.
     public func dueMinutes(_ requirement: DwmonFile.Requirement, now: Int64, lastChecked: Int64?) -> [Int64] {
         let current = Self.minuteStart(now)
+        let oldest = current - Int64(requirement.horizonMinutes - 1) * 60
+        // Only minutes after the last one checked (usually just the current one).
+        let first = lastChecked.map { max(oldest, Self.minuteStart($0) + 60) } ?? oldest
         var due: [Int64] = []
-        for back in stride(from: requirement.horizonMinutes - 1, through: 0, by: -1) {
-            let minute = current - Int64(back) * 60
-            if let lastChecked, minute <= lastChecked { continue }
+        guard first <= current else { return due }
+        for minute in stride(from: first, through: current, by: 60) {
             let local = localTime(minute)
             if requirement.matches(hour: local.hour, minute: local.minute, weekend: local.weekend) { due.append(minute) }
         }

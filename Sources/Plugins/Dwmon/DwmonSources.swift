@@ -71,23 +71,70 @@ public final class DwmonSources: Sendable {
 /// Keys and timestamps as the sources hand them over.
 enum DwmonValue {
     /// Epoch seconds from a number, a numeric string, or an ISO 8601 / SQL date-time
-    /// (`2026-11-21T10:00:00Z`, `2026-11-21 10:00:00.5+01:00`; no zone means UTC).
+    /// (`2026-11-21T10:00:00Z`, `2026-11-21 10:00:00.5+01:00`, `+01`, `+0100`; no zone means UTC).
     static func timestamp(_ text: String) -> Double? {
         let trimmed = text.trimmingWhitespace
-        if let number = Double(trimmed), number.isFinite { return number }
-        var iso = trimmed
-        guard iso.utf8.count >= 19 else { return nil }
-        let index10 = iso.index(iso.startIndex, offsetBy: 10)
-        if iso[index10] == " " { iso.replaceSubrange(index10...index10, with: "T") }
-        let time = iso[iso.index(iso.startIndex, offsetBy: 19)...]
-        if !(time.hasSuffix("Z") || time.contains("+") || time.contains("-")) { iso += "Z" }
-        // PostgreSQL's text form writes "+01" for a whole-hour offset.
-        if let sign = time.lastIndex(where: { $0 == "+" || $0 == "-" }), time[sign...].count == 3 { iso += ":00" }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: iso) { return date.timeIntervalSince1970 }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: iso)?.timeIntervalSince1970
+        if let number = Double(trimmed) { return number.isFinite ? number : nil }
+        return dateTime(Array(trimmed.utf8))
+    }
+
+    /// `YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|±HH[[:]MM]]`, parsed by hand (a formatter per row is
+    /// slow, and this runs for every row of a query).
+    static func dateTime(_ b: [UInt8]) -> Double? {
+        func number(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= b.count else { return nil }
+            var value = 0
+            for i in from..<(from + count) {
+                guard b[i] >= 0x30, b[i] <= 0x39 else { return nil }
+                value = value * 10 + Int(b[i] - 0x30)
+            }
+            return value
+        }
+        guard b.count >= 19, let year = number(0, 4), b[4] == 0x2D, let month = number(5, 2), b[7] == 0x2D,
+            let day = number(8, 2), b[10] == 0x54 || b[10] == 0x20 || b[10] == 0x74, let hour = number(11, 2),
+            b[13] == 0x3A, let minute = number(14, 2), b[16] == 0x3A, let second = number(17, 2),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60
+        else { return nil }
+        var i = 19
+        var fraction = 0.0
+        if i < b.count, b[i] == 0x2E {
+            i += 1
+            var scale = 0.1
+            let start = i
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+                fraction += Double(b[i] - 0x30) * scale
+                scale /= 10
+                i += 1
+            }
+            guard i > start else { return nil }
+        }
+        var offset = 0
+        if i < b.count {
+            if b[i] == 0x5A || b[i] == 0x7A {
+                i += 1
+            } else if b[i] == 0x2B || b[i] == 0x2D {
+                let sign = b[i] == 0x2D ? -1 : 1
+                guard let hours = number(i + 1, 2) else { return nil }
+                i += 3
+                var minutes = 0
+                if i < b.count {
+                    if b[i] == 0x3A { i += 1 }
+                    guard let m = number(i, 2) else { return nil }
+                    minutes = m
+                    i += 2
+                }
+                offset = sign * (hours * 3600 + minutes * 60)
+            }
+        }
+        guard i == b.count else { return nil }
+        // Days from 1970-01-01 to the civil date (H. Hinnant's algorithm).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * ((month + 9) % 12) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return Double(days * 86_400 + hour * 3600 + minute * 60 + second - offset) + fraction
     }
 
     static func key(_ value: DatabaseValue) -> String? {
@@ -127,23 +174,68 @@ enum DwmonValue {
 }
 
 /// Runs `body`; when it has not finished after `timeout`, or the task is cancelled (shutdown),
-/// calls `stop` (which must make it end, e.g. interrupt a database or close a connection) and
-/// throws ``DwmonSourceError/timeout(_:)`` (or `CancellationError`).
+/// calls `stop` (which should make it end: interrupt a database, close a connection), cancels it and
+/// throws ``DwmonSourceError/timeout(_:)`` (or `CancellationError`) at once, without waiting for
+/// the body: a body that cannot be stopped (a read stuck on a dead file system) is left to finish
+/// on its own, it never holds up the run or shutdown.
 func withDeadline<T: Sendable>(
     _ timeout: Duration, stop: @escaping @Sendable () -> Void = {}, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try? await Task.sleep(for: timeout)  // returns early when cancelled
+    let outcome = DeadlineOutcome<T>()
+    let work = Task { outcome.finish(await Result.of { try await body() }) }
+    let timer = Task {
+        try? await Task.sleep(for: timeout)
+        if !Task.isCancelled, outcome.finish(.failure(DwmonSourceError.timeout(timeout))) {
+            stop()
+            work.cancel()
+        }
+    }
+    defer { timer.cancel() }
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { outcome.wait($0) }
+    } onCancel: {
+        if outcome.finish(.failure(CancellationError())) {
+            stop()
+            work.cancel()
+        }
+    }
+}
+
+/// The first of a body's result, its deadline and its cancellation; resumes the waiter once.
+final class DeadlineOutcome<T: Sendable>: Sendable {
+    private struct State {
+        var result: Result<T, any Error>?
+        var waiter: CheckedContinuation<T, any Error>?
+    }
+    private let state = Mutex(State())
+
+    /// Records `result` if nothing was recorded yet; true when it was first.
+    @discardableResult
+    func finish(_ result: Result<T, any Error>) -> Bool {
+        let (first, waiter) = state.withLock { s -> (Bool, CheckedContinuation<T, any Error>?) in
+            if case .some = s.result { return (false, nil) }
+            s.result = result
+            let waiter = s.waiter
+            s.waiter = nil
+            return (true, waiter)
+        }
+        waiter?.resume(with: result)
+        return first
+    }
+
+    func wait(_ continuation: CheckedContinuation<T, any Error>) {
+        let ready: Result<T, any Error>? = state.withLock { s in
+            if let result = s.result { return result }
+            s.waiter = continuation
             return nil
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next() else { throw DwmonSourceError.timeout(timeout) }
-        if let value = first { return value }
-        stop()
-        if Task.isCancelled { throw CancellationError() }
-        throw DwmonSourceError.timeout(timeout)
+        if let ready { continuation.resume(with: ready) }
+    }
+}
+
+extension Result where Failure == any Error {
+    static func of(_ body: () async throws -> Success) async -> Result {
+        do { return .success(try await body()) } catch { return .failure(error) }
     }
 }
 
@@ -270,9 +362,12 @@ struct PostgresSource: DwmonSource {
 
     /// The URL with its password hidden, for messages.
     static func redacted(_ text: String) -> String {
-        guard var components = URLComponents(string: text), components.password != nil else { return text }
-        components.password = "***"
-        return components.string ?? text
+        if var components = URLComponents(string: text) {
+            guard components.password != nil else { return text }
+            components.password = "***"
+            return components.string ?? DwmonRedact.userInfo(text)
+        }
+        return DwmonRedact.userInfo(text)
     }
 
     func configuration(_ target: Target) throws -> PostgresConnection.Configuration {
@@ -396,7 +491,8 @@ struct CommandSource: DwmonSource {
         var environment = ProcessInfo.processInfo.environment
         environment["DWMON_QUERY"] = query
         let pid = try Self.spawn(argv, environment: environment, stdin: input, stdout: output, stderr: errors)
-        let status = try await Self.wait(pid, timeout: timeout)
+        let status = try await Self.wait(pid, timeout: timeout, outputs: [output, errors])
+        kill(-pid, SIGKILL)  // what it left running in the background goes with it
         let errorText = (try? String(contentsOfFile: errors, encoding: .utf8))?.trimmingWhitespace ?? ""
         guard status == 0 else {
             let tail = errorText.isEmpty ? "" : ": \(errorText.suffix(500))"
@@ -413,7 +509,7 @@ struct CommandSource: DwmonSource {
     static func parse(_ text: String, maxRows: Int) throws -> DwmonFetch {
         var fetch = DwmonFetch()
         var lineNumber = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             lineNumber += 1
             let line = raw.trimmingWhitespace
             if line.isEmpty || line.hasPrefix("#") || line == "dwmon_unique_key,dwmon_timestamp" { continue }
@@ -427,6 +523,11 @@ struct CommandSource: DwmonSource {
             try fetch.append(DwmonRow(key: key, timestamp: timestamp), maxRows: maxRows)
         }
         return fetch
+    }
+
+    static func size(of path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
 
     static func describe(_ status: Int32) -> String {
@@ -485,19 +586,24 @@ struct CommandSource: DwmonSource {
             symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
     }()
 
-    /// Waits for `pid`; on timeout or cancellation kills its whole process group.
-    static func wait(_ pid: pid_t, timeout: Duration) async throws -> Int32 {
+    /// Waits for `pid`; on timeout, on cancellation, or when its output files grow past
+    /// ``maxOutput``, kills its whole process group.
+    static func wait(_ pid: pid_t, timeout: Duration, outputs: [String] = []) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         var status: Int32 = 0
+        var polls = 0
         while true {
             let done = waitpid(pid, &status, WNOHANG)
             if done == pid { break }
             if done < 0, errno != EINTR { throw DwmonSourceError.failed("command source: waitpid: \(String(cString: strerror(errno)))") }
-            if ContinuousClock.now >= deadline || Task.isCancelled {
+            polls += 1
+            let tooMuch = polls % 10 == 0 && outputs.contains { Self.size(of: $0) > Self.maxOutput }
+            if ContinuousClock.now >= deadline || Task.isCancelled || tooMuch {
                 kill(-pid, SIGKILL)
                 kill(pid, SIGKILL)
                 while waitpid(pid, &status, 0) < 0, errno == EINTR {}
                 if Task.isCancelled { throw CancellationError() }
+                if tooMuch { throw DwmonSourceError.failed("command source: the program printed more than \(Self.maxOutput) bytes; stopped") }
                 throw DwmonSourceError.timeout(timeout)
             }
             try? await Task.sleep(for: .milliseconds(10))
@@ -533,21 +639,29 @@ struct HTTPSource: DwmonSource {
         request.method = .GET
         request.headers.add(name: "Accept", value: "application/json")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let response: HTTPClientResponse
-        let body: ByteBuffer
+        let shown = DwmonRedact.url(target)
+        let status: UInt
+        let bytes: [UInt8]
         do {
-            let deadline = TimeAmount.nanoseconds(Units.nanoseconds(timeout))
-            response = try await client.execute(request, timeout: deadline)
-            body = try await response.body.collect(upTo: Self.maxBody)
+            let client = self.client
+            let request = request
+            // The whole exchange, body included, under the timeout (the client's own deadline ends
+            // once the headers are in).
+            (status, bytes) = try await withDeadline(timeout) {
+                let response = try await client.execute(request, timeout: .nanoseconds(Units.nanoseconds(timeout)))
+                let body = try await response.body.collect(upTo: Self.maxBody)
+                return (response.status.code, Array(body.readableBytesView))
+            }
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw DwmonSourceError.timeout(timeout)
+        } catch let error as DwmonSourceError {
+            throw error
         } catch {
-            throw DwmonSourceError.failed("http source: GET \(target): \(error)")
+            throw DwmonSourceError.failed("http source: GET \(shown): \(error)")
         }
-        let bytes = Array(body.readableBytesView)
-        guard (200..<300).contains(response.status.code) else {
+        guard (200..<300).contains(status) else {
             let text = String(decoding: bytes.prefix(300), as: UTF8.self)
-            throw DwmonSourceError.failed("http source: GET \(target) answered \(response.status.code): \(text)")
+            throw DwmonSourceError.failed("http source: GET \(shown) answered \(status): \(text)")
         }
         return try Self.parse(bytes, maxRows: maxRows)
     }
@@ -591,5 +705,27 @@ struct HTTPSource: DwmonSource {
         }
         items.removeAll()
         return fetch
+    }
+}
+
+/// Secrets out of URLs before they reach logs and answers.
+enum DwmonRedact {
+    /// `scheme://host[:port]/path`: no user, password or query string (tokens live there).
+    static func url(_ text: String) -> String {
+        guard var components = URLComponents(string: text), components.host != nil else { return userInfo(text) }
+        components.user = nil
+        components.password = nil
+        components.query = nil
+        components.fragment = nil
+        return components.string ?? userInfo(text)
+    }
+
+    /// Whatever sits between `://` and the last `@`, masked (a password may hold `/`, `#` or `?`, so
+    /// the last `@` anywhere counts: masking too much is the safe side).
+    static func userInfo(_ text: String) -> String {
+        guard let scheme = text.range(of: "://") else { return text }
+        let rest = text[scheme.upperBound...]
+        guard let at = rest.lastIndex(of: "@") else { return text }
+        return String(text[..<scheme.upperBound]) + "***" + String(rest[at...])
     }
 }

@@ -32,7 +32,8 @@ public struct DwmonCheck: Sendable, Equatable {
 /// Calls are synchronous and short (indexed statements in one transaction); GRDB serialises them.
 public final class DwmonState: Sendable {
     public let path: String
-    private let db: DatabaseQueue
+    /// A pool: the API's reads go on while a run writes (WAL).
+    private let db: DatabasePool
 
     public init(path: String) throws {
         self.path = path
@@ -45,7 +46,7 @@ public final class DwmonState: Sendable {
         config.busyMode = .timeout(10)
         config.journalMode = .wal
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        db = try DatabaseQueue(path: path, configuration: config)
+        db = try DatabasePool(path: path, configuration: config)
         try db.write { db in
             try db.execute(
                 sql: """
@@ -220,6 +221,33 @@ public final class DwmonState: Sendable {
                         (SELECT l.minute FROM last_checked l WHERE l.checker = checks.checker AND l.line = checks.line), 0)
                     """, arguments: [checker, cutoff])
             return (keys, db.changesCount)
+        }
+    }
+
+    /// Checkers the state holds anything for.
+    public func checkers() throws -> Set<String> {
+        try syncRead { db in
+            Set(
+                try String.fetchAll(
+                    db, sql: "SELECT checker FROM last_checked UNION SELECT DISTINCT checker FROM seen_keys"))
+        }
+    }
+
+    /// Forgets a checker whose file is gone once its newest data is older than `cutoff`: its keys
+    /// age out as any checker's, and its results and last minutes go when the newest is that old.
+    @discardableResult
+    public func purgeRemoved(checker: String, before cutoff: Int64) throws -> Int {
+        try syncWrite { db in
+            try db.execute(
+                sql: "DELETE FROM seen_keys WHERE checker = ? AND ts < ?", arguments: [checker, Double(cutoff)])
+            var removed = db.changesCount
+            let newest = try Int64.fetchOne(db, sql: "SELECT max(minute) FROM last_checked WHERE checker = ?", arguments: [checker])
+            if let newest, newest < cutoff {
+                try db.execute(sql: "DELETE FROM checks WHERE checker = ?", arguments: [checker])
+                removed += db.changesCount
+                try db.execute(sql: "DELETE FROM last_checked WHERE checker = ?", arguments: [checker])
+            }
+            return removed
         }
     }
 

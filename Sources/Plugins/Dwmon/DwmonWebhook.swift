@@ -95,7 +95,8 @@ public final class DwmonWebhook: Sendable {
     func finish() { continuation.finish() }
 
     private func deliver(_ body: [UInt8]) async {
-        var wait = settings.backoff
+        var wait = min(settings.backoff, .seconds(60))
+        let shown = DwmonRedact.url(settings.url)
         var lastError = ""
         var tries = 0
         for attempt in 1...max(1, settings.attempts) {
@@ -106,12 +107,17 @@ public final class DwmonWebhook: Sendable {
             request.headers.add(name: "User-Agent", value: "gateway-dwmon")
             for (name, value) in settings.headers { request.headers.add(name: name, value: value) }
             request.body = .bytes(ByteBuffer(bytes: body))
+            let sent = request
             var retryAfter: Duration?
             do {
-                let deadline = TimeAmount.nanoseconds(Units.nanoseconds(settings.timeout))
-                let response = try await client.execute(request, timeout: deadline)
-                _ = try? await response.body.collect(upTo: 1 << 20)
-                let code = Int(response.status.code)
+                let (client, timeout) = (self.client, settings.timeout)
+                // The whole exchange under the timeout: a receiver that stalls after its headers
+                // must not hold up the queue.
+                let (code, retryHeader) = try await withDeadline(timeout) {
+                    let response = try await client.execute(sent, timeout: .nanoseconds(Units.nanoseconds(timeout)))
+                    _ = try? await response.body.collect(upTo: 1 << 20)
+                    return (Int(response.status.code), response.headers.first(name: "Retry-After"))
+                }
                 if (200..<300).contains(code) {
                     delivered.increment()
                     return
@@ -120,7 +126,7 @@ public final class DwmonWebhook: Sendable {
                 if code != 429 && code < 500 {
                     break  // the receiver refuses this alert; trying again would not change that
                 }
-                if let header = response.headers.first(name: "Retry-After"), let seconds = Int(header), seconds >= 0 {
+                if let header = retryHeader, let seconds = Int(header), seconds >= 0 {
                     retryAfter = .seconds(min(seconds, 300))
                 }
             } catch {
@@ -129,13 +135,13 @@ public final class DwmonWebhook: Sendable {
             if attempt == settings.attempts || Task.isCancelled { break }
             logger.notice(
                 "dwmon webhook: delivery failed; trying again",
-                metadata: ["url": "\(settings.url)", "attempt": "\(attempt)", "error": "\(lastError)"])
+                metadata: ["url": "\(shown)", "attempt": "\(attempt)", "error": "\(lastError)"])
             try? await Task.sleep(for: retryAfter ?? wait)
             wait = min(wait * 2, .seconds(60))
         }
         failed.increment()
         logger.error(
             "dwmon webhook: alert not delivered; giving up",
-            metadata: ["url": "\(settings.url)", "attempts": "\(tries)", "error": "\(lastError)"])
+            metadata: ["url": "\(shown)", "attempts": "\(tries)", "error": "\(lastError)"])
     }
 }
