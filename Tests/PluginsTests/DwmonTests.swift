@@ -142,7 +142,8 @@ import Testing
         let due = utc.dueMinutes(r, now: now, lastChecked: t - 60)
         #expect(due == [t])
         let keys: [Int64] = [t - 181, t - 180, t, t + 1]
-        let count = DwmonSchedule.count(keys, in: DwmonSchedule.window(at: t, r))
+        let window = DwmonSchedule.window(at: t, r)
+        let count = keys.filter { window.contains($0) }.count
         #expect(count == 2)
         #expect(DwmonSchedule.status(count: count, r) == .good)
         let stricter = try requirement("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS WEEKENDS MINNUM3 MAXNUM9 LOOKBACKSECONDS180")

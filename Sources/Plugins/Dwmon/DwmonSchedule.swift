@@ -54,20 +54,6 @@ public struct DwmonSchedule: Sendable {
     public static func window(at minute: Int64, _ requirement: DwmonFile.Requirement) -> ClosedRange<Int64> {
         (minute - Int64(requirement.lookbackSeconds))...minute
     }
-
-    /// How many of `timestamps` (sorted ascending) fall in `window`.
-    public static func count(_ timestamps: [Int64], in window: ClosedRange<Int64>) -> Int {
-        func firstIndex(where predicate: (Int64) -> Bool) -> Int {
-            var low = 0
-            var high = timestamps.count
-            while low < high {
-                let mid = (low + high) / 2
-                if predicate(timestamps[mid]) { high = mid } else { low = mid + 1 }
-            }
-            return low
-        }
-        return firstIndex { $0 > window.upperBound } - firstIndex { $0 >= window.lowerBound }
-    }
 }
 
 public enum CheckStatus: String, Sendable {

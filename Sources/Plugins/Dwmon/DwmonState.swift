@@ -108,10 +108,6 @@ public final class DwmonState: Sendable {
     }
 
     /// Keys of `checker` with timestamps in the closed window.
-    public func count(checker: String, in window: ClosedRange<Int64>) throws -> Int {
-        try syncRead { db in try Self.count(db, checker: checker, window) }
-    }
-
     static func count(_ db: Database, checker: String, _ window: ClosedRange<Int64>) throws -> Int {
         try Int.fetchOne(
             db, sql: "SELECT count(*) FROM seen_keys WHERE checker = ? AND ts BETWEEN ? AND ?",
