@@ -195,8 +195,8 @@ struct ConfigLoader {
                 spoolFiles[key] = name
             }
             if let v = map["batch_size"]?.positiveInt() { sink.batchSize = v }
-            if let v = map["flush_interval"]?.duration() {
-                if v <= .zero { map["flush_interval"]?.problem("expected a duration above zero") } else { sink.flushInterval = v }
+            if let v = map["flush_interval"]?.positiveDuration() {
+                sink.flushInterval = v
             }
             if let v = map["queue_size"]?.positiveInt() { sink.queueSize = v }
             if let v = map["when_full"]?.oneOf(OverflowPolicy.allCases.map { ($0.rawValue, $0) }) { sink.whenFull = v }
@@ -224,8 +224,8 @@ struct ConfigLoader {
         if let bucket = map.required("bucket", what: "the InfluxDB bucket")?.string() { target.bucket = bucket }
         if let token = map["token"]?.string() { target.token = token }
         if let gzip = map["gzip"]?.bool() { target.gzip = gzip }
-        if let timeout = map["timeout"]?.duration() {
-            if timeout <= .zero { map["timeout"]?.problem("expected a duration above zero") } else { target.timeout = timeout }
+        if let timeout = map["timeout"]?.positiveDuration() {
+            target.timeout = timeout
         }
         var config = InfluxSinkConfig(target: target)
         config.spool.path = defaultSpoolPath
@@ -398,16 +398,8 @@ struct ConfigLoader {
     /// `type: proc` (see `plugins.d/proc.yaml`).
     func readProc(_ map: ConfigMap) -> ProcSettings {
         var s = ProcSettings()
-        func positiveDuration(_ key: String) -> Duration? {
-            guard let node = map[key], let value = node.duration() else { return nil }
-            guard value > .zero else {
-                node.problem("expected a duration above zero")
-                return nil
-            }
-            return value
-        }
         if let v = map["collect"]?.bool() { s.collect = v }
-        if let v = positiveDuration("interval") { s.interval = v }
+        if let v = map["interval"]?.positiveDuration() { s.interval = v }
         if let v = map["group_by"]?.oneOf(ProcSettings.Grouping.allCases.map { ($0.rawValue, $0) }) { s.groupBy = v }
         if let v = map["cpu_per_core"]?.bool() { s.cpuPerCore = v }
         if let v = map["include"]?.stringList() { s.include = v }
@@ -417,10 +409,10 @@ struct ConfigLoader {
         if let v = map["host"]?.string() { s.host = v }
         if let v = map["proc_root"]?.string() { s.procRoot = v }
         if let v = map["serve"]?.bool() { s.serve = v }
-        if let v = positiveDuration("window") { s.window = v }
+        if let v = map["window"]?.positiveDuration() { s.window = v }
         if let v = map["max_series"]?.positiveInt() { s.maxSeries = v }
         if let v = map["max_samples_per_series"]?.positiveInt() { s.maxSamplesPerSeries = v }
-        if let v = positiveDuration("mean_window") { s.meanWindow = v }
+        if let v = map["mean_window"]?.positiveDuration() { s.meanWindow = v }
         if let alarms = map["alarms"]?.map() {
             if let node = alarms["cpu_threshold"], let text = node.string() {
                 if let value = Double(text), value > 0, value <= 10_000 { s.cpuThreshold = value } else {
@@ -432,14 +424,10 @@ struct ConfigLoader {
                     node.problem("expected a percentage above 0 and at most 100, got \"\(text)\"")
                 }
             }
-            if let node = alarms["horizon"], let value = node.duration() {
-                if value > .zero { s.horizon = value } else { node.problem("expected a duration above zero") }
-            }
+            if let value = alarms["horizon"]?.positiveDuration() { s.horizon = value }
             if let v = alarms["min_samples"]?.int(min: 2) { s.trendMinSamples = v }
             if let node = alarms["min_span"], let value = node.duration() { s.trendMinSpan = value }
-            if let node = alarms["interval"], let value = node.duration() {
-                if value > .zero { s.alarmInterval = value } else { node.problem("expected a duration above zero") }
-            }
+            if let value = alarms["interval"]?.positiveDuration() { s.alarmInterval = value }
             alarms.finish()
         }
         if s.meanWindow > s.window {
@@ -474,21 +462,13 @@ struct ConfigLoader {
             }
         }
         if let v = map["state"]?.string() { s.statePath = v }
-        func positiveDuration(_ node: ConfigNode?) -> Duration? {
-            guard let node, let value = node.duration() else { return nil }
-            guard value > .zero else {
-                node.problem("expected a duration above zero")
-                return nil
-            }
-            return value
-        }
-        if let v = positiveDuration(map["query_timeout"]) { s.queryTimeout = v }
-        if let v = positiveDuration(map["slow_query"]) { s.slowQuery = v }
-        if let v = positiveDuration(map["retention"]) { s.retention = v }
+        if let v = map["query_timeout"]?.positiveDuration() { s.queryTimeout = v }
+        if let v = map["slow_query"]?.positiveDuration() { s.slowQuery = v }
+        if let v = map["retention"]?.positiveDuration() { s.retention = v }
         if let v = map["max_rows"]?.positiveInt() { s.maxRows = v }
         for (sourceName, node) in map["sources"]?.entries() ?? [] {
             guard let source = node.map() else { continue }
-            let timeout = positiveDuration(source["timeout"])
+            let timeout = source["timeout"]?.positiveDuration()
             guard let type = source.required("type", what: "sqlite, postgres, command or http")?.oneOf(
                 ["sqlite", "postgres", "command", "http"].map { ($0, $0) })
             else { continue }
@@ -534,7 +514,7 @@ struct ConfigLoader {
         let checkerEntries = map["checkers"]?.entries() ?? []
         for (checker, node) in checkerEntries {
             guard let entry = node.map() else { continue }
-            if let v = positiveDuration(entry["retention"]) { s.checkerRetention[checker] = v }
+            if let v = entry["retention"]?.positiveDuration() { s.checkerRetention[checker] = v }
             entry.finish()
         }
         if let webhookNode = map["webhook"], let webhook = webhookNode.map() {
@@ -542,9 +522,9 @@ struct ConfigLoader {
                 if url.hasPrefix("http://") || url.hasPrefix("https://") {
                     var w = DwmonSettings.Webhook(url: url)
                     for (header, value) in webhook["headers"]?.entries() ?? [] { w.headers[header] = value.string() }
-                    if let v = positiveDuration(webhook["timeout"]) { w.timeout = v }
+                    if let v = webhook["timeout"]?.positiveDuration() { w.timeout = v }
                     if let v = webhook["attempts"]?.positiveInt() { w.attempts = v }
-                    if let v = positiveDuration(webhook["backoff"]) { w.backoff = v }
+                    if let v = webhook["backoff"]?.positiveDuration() { w.backoff = v }
                     if let v = webhook["queue_size"]?.positiveInt() { w.queueSize = v }
                     s.webhook = w
                 } else {

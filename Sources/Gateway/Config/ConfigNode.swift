@@ -92,6 +92,16 @@ struct ConfigNode {
         return value
     }
 
+    /// A duration above zero (intervals, timeouts, windows).
+    func positiveDuration() -> Duration? {
+        guard let value = duration() else { return nil }
+        guard value > .zero else {
+            problem("expected a duration above zero")
+            return nil
+        }
+        return value
+    }
+
     func size() -> Int? {
         guard let text = string() else { return nil }
         guard let value = Units.size(text) else {

@@ -54,12 +54,7 @@ public final class DwmonPlugin: GatewayPlugin {
             while !Task.isCancelled {
                 let now = Self.now()
                 for file in runner.reload() {
-                    group.addTask {
-                        do { _ = try await runner.run(file, now: now) } catch {
-                            logger.warning(
-                                "checker run skipped: the previous one is still going", metadata: ["checker": "\(file.name)"])
-                        }
-                    }
+                    group.addTask { await runner.runOrSkip(file, now: now) }
                 }
                 runner.purgeRemoved(now: now)
                 // Sleep to the next minute start.

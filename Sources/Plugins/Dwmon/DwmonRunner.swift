@@ -174,17 +174,20 @@ public final class DwmonRunner: Sendable {
         let files = reload()
         return await withTaskGroup(of: RunReport?.self) { group in
             for file in files {
-                group.addTask {
-                    do { return try await self.run(file, now: now) } catch {
-                        self.logger.warning(
-                            "checker run skipped: the previous one is still going", metadata: ["checker": "\(file.name)"])
-                        return nil
-                    }
-                }
+                group.addTask { await self.runOrSkip(file, now: now) }
             }
             var reports: [RunReport] = []
             for await report in group { if let report { reports.append(report) } }
             return reports.sorted { $0.checker < $1.checker }
+        }
+    }
+
+    /// Runs a checker unless its previous run is still going (then logs the skip, returns nil).
+    @discardableResult
+    func runOrSkip(_ file: DwmonFile, now: Int64) async -> RunReport? {
+        do { return try await run(file, now: now) } catch {
+            logger.warning("checker run skipped: the previous one is still going", metadata: ["checker": "\(file.name)"])
+            return nil
         }
     }
 

@@ -51,15 +51,6 @@ public struct DwmonSettings: Sendable {
             self.kind = kind
             self.timeout = timeout
         }
-
-        public var typeName: String {
-            switch kind {
-            case .sqlite: return "sqlite"
-            case .postgres: return "postgres"
-            case .command: return "command"
-            case .http: return "http"
-            }
-        }
     }
 
     /// Where BAD checks are POSTed, as JSON, with retries.

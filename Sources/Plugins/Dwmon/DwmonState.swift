@@ -114,13 +114,6 @@ public final class DwmonState: Sendable {
             arguments: [checker, Double(window.lowerBound), Double(window.upperBound)]) ?? 0
     }
 
-    public func lastChecked(checker: String, line: Int) throws -> Int64? {
-        try syncRead { db in
-            try Int64.fetchOne(
-                db, sql: "SELECT minute FROM last_checked WHERE checker = ? AND line = ?", arguments: [checker, line])
-        }
-    }
-
     /// Checks every due minute of every requirement of `checker` in one transaction: `due` gets a
     /// requirement and the last minute checked for its line and names the minutes to check. The
     /// results are stored and each line's last-checked minute moves forward, so no minute is
