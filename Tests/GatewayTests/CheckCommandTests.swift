@@ -89,7 +89,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plugins-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try "proc:\n  type: proc\n  interval: 5s\n".write(to: dir.appendingPathComponent("proc.yaml"), atomically: true, encoding: .utf8)
-        try "jobs:\n  type: jobdir\n".write(to: dir.appendingPathComponent("jobdir.yaml"), atomically: true, encoding: .utf8)
+        try "jobs:\n  type: jobqueue\n".write(to: dir.appendingPathComponent("jobqueue.yaml"), atomically: true, encoding: .utf8)
         let found = try problems(
             """
             sinks: {out: {type: blackhole}}
@@ -97,7 +97,7 @@ import Testing
             plugins:
               include: \(dir.path)/*.yaml
             """)
-        #expect(found == ["\(dir.path)/jobdir.yaml:2: jobs.type: unknown plugin type \"jobdir\" (known: dwmon, proc)"])
+        #expect(found == ["\(dir.path)/jobqueue.yaml:2: jobs.type: unknown plugin type \"jobqueue\" (known: dwmon, jobdir, proc)"])
     }
 
     @Test func influxSink_readsEveryKey_andDefaults() throws {
@@ -337,5 +337,78 @@ import Testing
         #expect(settings.retention == .seconds(7 * 86_400))
         let files = try FileManager.default.contentsOfDirectory(atPath: settings.checkersDir).filter { $0.hasSuffix(".dwmon") }
         #expect(!files.isEmpty)
+    }
+}
+
+@Suite struct JobdirPluginConfigTests {
+    func problems(_ yaml: String) throws -> [String] { try ConfigTests().problems(yaml) }
+
+    @Test func badJobdirSettings_areEachReportedWithTheirPath() throws {
+        let text = try problems(
+            """
+            sinks: {out: {type: blackhole}}
+            routes: [{to: [out]}]
+            plugins:
+              jobdir:
+                type: jobdir
+                enabled: false
+                deferred_storage_root: /srv/crashes/deferred
+                success_dir: /srv/crashes/standard
+                json_suffix: ""
+                dump_suffix: .json
+                scan_interval: 0s
+                processor_check_in: soon
+                timezone: Mars/Olympus
+                colour: red
+            """
+        ).joined(separator: "\n")
+        for expected in [
+            "plugins.jobdir: missing required key \"storage_root\"",
+            "plugins.jobdir.json_suffix: expected a file name ending such as .json, got \"\"",
+            "plugins.jobdir.scan_interval:",
+            "plugins.jobdir.processor_check_in:",
+            "plugins.jobdir.timezone: unknown time zone \"Mars/Olympus\"",
+            "plugins.jobdir.colour:",
+        ] {
+            #expect(text.contains(expected), "\(expected) in:\n\(text)")
+        }
+        let same = try problems(
+            """
+            sinks: {out: {type: blackhole}}
+            routes: [{to: [out]}]
+            plugins:
+              jobdir:
+                type: jobdir
+                storage_root: /srv/crashes/standard
+                deferred_storage_root: /srv/crashes/standard/deferred
+                failed_dir: /srv/crashes/standard/
+                dump_suffix: .json
+            """
+        ).joined(separator: "\n")
+        #expect(same.contains("plugins.jobdir.failed_dir: failed_dir is storage_root itself"), "\(same)")
+        #expect(same.contains("plugins.jobdir.deferred_storage_root: deferred_storage_root is under storage_root"), "\(same)")
+        #expect(same.contains("plugins.jobdir.dump_suffix: json_suffix and dump_suffix are both \".json\""), "\(same)")
+    }
+
+    @Test func jobdirDefaults_areTheDocumentedOnes_andPathsAbsolute() throws {
+        let path = try ConfigTests().write(
+            """
+            gateway: {data_dir: /var/lib/gateway}
+            sinks: {out: {type: blackhole}}
+            routes: [{to: [out]}]
+            plugins:
+              crashes: {type: jobdir, storage_root: data/crashes}
+            """)
+        let config = try ConfigLoader().load(path: path)
+        guard case .jobdir(let s) = try #require(config.plugins.first).settings else {
+            Issue.record("not a jobdir plugin")
+            return
+        }
+        #expect(s.storageRoot == FileManager.default.currentDirectoryPath + "/data/crashes")
+        #expect(s.statePath == "/var/lib/gateway/jobdir/crashes.db")
+        #expect(s.scanInterval == .seconds(300) && s.cleanupInterval == .seconds(300))
+        #expect(s.priorityInterval == .seconds(60) && s.processorCheckIn == .seconds(300))
+        #expect(s.jsonSuffix == ".json" && s.dumpSuffix == ".dump")
+        #expect(s.successDir.isEmpty && s.failedDir.isEmpty && s.deferredStorageRoot.isEmpty)
     }
 }

@@ -386,6 +386,7 @@ struct ConfigLoader {
             case "dwmon":
                 settings = .dwmon(
                     readDwmon(plugin, name: name, configPath: configPath, dataDir: dataDir, problems: problems))
+            case "jobdir": settings = .jobdir(readJobdir(plugin, name: name, dataDir: dataDir))
             default: settings = .proc(readProc(plugin))
             }
             plugin.finish()
@@ -452,15 +453,7 @@ struct ConfigLoader {
         var directory = "\(base)/plugins.d"
         if let text = map["checkers_dir"]?.string() { directory = text.hasPrefix("/") ? text : "\(base)/\(text)" }
         var s = DwmonSettings(checkersDir: directory, statePath: "\(dataDir)/dwmon/\(name).db")
-        if let node = map["timezone"], let text = node.string() {
-            if text == "local" || text.isEmpty {
-                s.timeZone = .current
-            } else if let zone = TimeZone(identifier: text) {
-                s.timeZone = zone
-            } else {
-                node.problem("unknown time zone \"\(text)\" (expected local or an IANA name such as Europe/Paris or UTC)")
-            }
-        }
+        if let zone = map["timezone"]?.timeZone() { s.timeZone = zone }
         if let v = map["state"]?.string() { s.statePath = v }
         if let v = map["query_timeout"]?.positiveDuration() { s.queryTimeout = v }
         if let v = map["slow_query"]?.positiveDuration() { s.slowQuery = v }
@@ -555,6 +548,49 @@ struct ConfigLoader {
         let names = Set(files.map { String($0.dropLast(6)) })
         for (checker, node) in checkerEntries where !names.contains(checker) {
             node.problem("no checker file \(checker).dwmon in \(directory)")
+        }
+        return s
+    }
+
+    /// `type: jobdir` (see `plugins.d/jobdir.yaml`). Relative paths are taken from the working
+    /// directory, as `data_dir` is, and made absolute (processors get them in claimed jobs).
+    func readJobdir(_ map: ConfigMap, name: String, dataDir: String) -> JobdirSettings {
+        func absolute(_ path: String) -> String {
+            path.isEmpty ? "" : URL(fileURLWithPath: path).standardizedFileURL.path
+        }
+        let rootNode = map.required("storage_root", what: "the directory collectors drop <uuid>.json + <uuid>.dump pairs in")
+        let root = absolute(rootNode?.string() ?? "")
+        var s = JobdirSettings(storageRoot: root, statePath: absolute("\(dataDir)/jobdir/\(name).db"))
+        if let v = map["deferred_storage_root"]?.string() { s.deferredStorageRoot = absolute(v) }
+        if let v = map["success_dir"]?.string() { s.successDir = absolute(v) }
+        if let v = map["failed_dir"]?.string() { s.failedDir = absolute(v) }
+        for (key, keyPath) in [("json_suffix", \JobdirSettings.jsonSuffix), ("dump_suffix", \JobdirSettings.dumpSuffix)] {
+            guard let node = map[key], let text = node.string() else { continue }
+            if text.isEmpty || text.contains("/") {
+                node.problem("expected a file name ending such as .json, got \"\(text)\"")
+            } else {
+                s[keyPath: keyPath] = text
+            }
+        }
+        if let v = map["scan_interval"]?.positiveDuration() { s.scanInterval = v }
+        if let v = map["cleanup_interval"]?.positiveDuration() { s.cleanupInterval = v }
+        if let v = map["priority_interval"]?.positiveDuration() { s.priorityInterval = v }
+        if let v = map["processor_check_in"]?.positiveDuration() { s.processorCheckIn = v }
+        if let v = map["history_retention"]?.positiveDuration() { s.historyRetention = v }
+        if let v = map["state"]?.string() { s.statePath = absolute(v) }
+        if let zone = map["timezone"]?.timeZone() { s.timeZone = zone }
+        if s.jsonSuffix == s.dumpSuffix {
+            (map["dump_suffix"] ?? map.node).problem("json_suffix and dump_suffix are both \"\(s.jsonSuffix)\": a pair needs two files")
+        }
+        if !root.isEmpty {
+            for (key, path) in [("deferred_storage_root", s.deferredStorageRoot), ("success_dir", s.successDir), ("failed_dir", s.failedDir)]
+            where path == root {
+                (map[key] ?? map.node).problem("\(key) is storage_root itself (\(root)): it must be another directory")
+            }
+            if !s.deferredStorageRoot.isEmpty, s.deferredStorageRoot.hasPrefix(root + "/") {
+                (map["deferred_storage_root"] ?? map.node).problem(
+                    "deferred_storage_root is under storage_root: its pairs would be scanned and queued as normal jobs")
+            }
         }
         return s
     }

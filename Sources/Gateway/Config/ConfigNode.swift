@@ -93,6 +93,15 @@ struct ConfigNode {
     }
 
     /// A duration above zero (intervals, timeouts, windows).
+    /// `local` (or empty) for the machine's zone, or an IANA name.
+    func timeZone() -> TimeZone? {
+        guard let text = string() else { return nil }
+        if text == "local" || text.isEmpty { return .current }
+        if let zone = TimeZone(identifier: text) { return zone }
+        problem("unknown time zone \"\(text)\" (expected local or an IANA name such as Europe/Paris or UTC)")
+        return nil
+    }
+
     func positiveDuration() -> Duration? {
         guard let value = duration() else { return nil }
         guard value > .zero else {

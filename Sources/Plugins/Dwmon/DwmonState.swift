@@ -37,19 +37,9 @@ public final class DwmonState: Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        }
-        var config = Configuration()
-        config.label = "dwmon-state"
-        config.busyMode = .timeout(10)
-        config.journalMode = .wal
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        db = try DatabasePool(path: path, configuration: config)
-        try db.write { db in
-            try db.execute(
-                sql: """
+        db = try openStateDatabase(
+            path: path, label: "dwmon-state", synchronous: "NORMAL",
+            schema: """
                     CREATE TABLE IF NOT EXISTS seen_keys (
                         checker TEXT NOT NULL,
                         key TEXT NOT NULL,
@@ -73,8 +63,7 @@ public final class DwmonState: Sendable {
                         lookback_seconds INTEGER NOT NULL,
                         checked_at INTEGER NOT NULL,
                         PRIMARY KEY (checker, line, minute));
-                    """)
-        }
+                """)
     }
 
     public func close() { try? db.close() }

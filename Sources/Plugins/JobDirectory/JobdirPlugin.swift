@@ -1,0 +1,424 @@
+import CoreMetrics
+import Foundation
+import GatewayCore
+import Logging
+import Synchronization
+
+/// The `jobdir` plugin: finds new `<uuid>.json` + `<uuid>.dump` pairs under its storage root,
+/// queues each as a job for a registered processor, serves priority requests and the processors'
+/// API, moves or deletes the pairs of finished jobs, and emits `jobdir_jobs` points.
+///
+/// Three loops: scan (`scan_interval`), cleanup (`cleanup_interval`), and maintenance
+/// (`priority_interval`: dead processors, waiting jobs, points, history). Scans and cleanups run
+/// once at start, and one at a time (a manual one while another runs is answered 409).
+public final class JobdirPlugin: GatewayPlugin {
+    public let name: String
+    public let type = "jobdir"
+    public let settings: JobdirSettings
+    public let store: JobStore
+    let scanner: JobdirScanner
+    let context: PluginContext
+    private let state = Mutex(Mutable())
+    private let metrics: Metrics
+
+    struct Mutable {
+        var scanning = false
+        var cleaning = false
+        var lastScan: ScanReport?
+        var lastCleanup: CleanupReport?
+        /// Seconds between queueing and claiming, and between claiming and done, since the last point.
+        var waits = Stat()
+        var processing = Stat()
+        var noProcessorLogged = false
+    }
+
+    /// Count, sum and maximum of durations (seconds).
+    struct Stat {
+        var count = 0
+        var sum = 0.0
+        var max = 0.0
+
+        mutating func add(_ value: Double) {
+            count += 1
+            sum += value
+            max = Swift.max(max, value)
+        }
+    }
+
+    struct Metrics {
+        let scans, queued, succeeded, failed, requeued, cleanupFailures, scanErrors, priority: Counter
+        let scanSeconds: Recorder
+
+        init(plugin: String, factory: any MetricsFactory) {
+            func counter(_ label: String, _ extra: [(String, String)] = []) -> Counter {
+                Counter(label: label, dimensions: [("plugin", plugin)] + extra, factory: factory)
+            }
+            scans = counter("gateway_plugin_jobdir_scans_total")
+            queued = counter("gateway_plugin_jobdir_jobs_queued_total")
+            succeeded = counter("gateway_plugin_jobdir_jobs_finished_total", [("outcome", "succeeded")])
+            failed = counter("gateway_plugin_jobdir_jobs_finished_total", [("outcome", "failed")])
+            requeued = counter("gateway_plugin_jobdir_jobs_requeued_total")
+            cleanupFailures = counter("gateway_plugin_jobdir_cleanup_failures_total")
+            scanErrors = counter("gateway_plugin_jobdir_scan_errors_total")
+            priority = counter("gateway_plugin_jobdir_priority_requests_total")
+            scanSeconds = Recorder(
+                label: "gateway_plugin_jobdir_scan_seconds", dimensions: [("plugin", plugin)], aggregate: false,
+                factory: factory)
+        }
+    }
+
+    /// Opens (creating) the state file; fails when it cannot.
+    public init(name: String, settings: JobdirSettings, context: PluginContext) throws {
+        self.name = name
+        self.settings = settings
+        self.context = context
+        store = try JobStore(path: settings.statePath)
+        let root = JobdirScanner.standardize(settings.storageRoot)
+        // The success and failed folders are not walked when they are under the root.
+        let exclude = [settings.successDir, settings.failedDir].filter { !$0.isEmpty }.map(JobdirScanner.standardize)
+            .filter { $0.hasPrefix(root + "/") }
+        scanner = JobdirScanner(jsonSuffix: settings.jsonSuffix, dumpSuffix: settings.dumpSuffix, exclude: Set(exclude))
+        metrics = Metrics(plugin: name, factory: context.metrics)
+    }
+
+    static func now() -> Double { Date().timeIntervalSince1970 }
+
+    public func run() async throws {
+        let logger = context.logger
+        logger.info(
+            "jobdir started",
+            metadata: [
+                "storage_root": "\(settings.storageRoot)", "deferred_storage_root": "\(settings.deferredStorageRoot)",
+                "state": "\(settings.statePath)",
+            ])
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.every(self.settings.scanInterval) { _ = await self.scan() } }
+            group.addTask { await self.every(self.settings.cleanupInterval) { _ = await self.cleanup() } }
+            group.addTask { await self.every(self.settings.priorityInterval) { await self.maintain() } }
+        }
+        // The loops stop between steps: every step is one transaction, so nothing is half done.
+        store.close()
+        logger.info("jobdir stopped")
+    }
+
+    private func every(_ interval: Duration, _ body: @Sendable () async -> Void) async {
+        while !Task.isCancelled {
+            await body()
+            do { try await Task.sleep(for: interval) } catch { return }
+        }
+    }
+
+    // MARK: Scan
+
+    public struct ScanReport: Sendable {
+        public var at: Double
+        public var seconds: Double
+        public var files: Int
+        public var directories: Int
+        public var pairs: Int
+        public var queued: Int
+        public var unassigned: Int
+        public var incomplete: Int
+        public var ignored: Int
+        public var errors: [String]
+    }
+
+    /// One scan of the storage root: new pairs are queued (oldest file first) and assigned. Nil
+    /// when a scan is already running.
+    public func scan() async -> ScanReport? {
+        guard state.withLock({ s in s.scanning ? false : { s.scanning = true; return true }() }) else { return nil }
+        defer { state.withLock { $0.scanning = false } }
+        let logger = context.logger
+        let started = ContinuousClock.now
+        let root = settings.storageRoot
+        let scanner = self.scanner
+        let store = self.store
+        do {
+            let (found, report) = try await onThread { () throws -> (JobdirScanner.Scan, JobStore.InsertReport) in
+                let found = scanner.scan(root)
+                // Oldest first: new pairs are ordered by their json file's modification time.
+                let fresh = try store.unknown(found.pairs).map { pair -> (FoundPair, Double) in
+                    var info = stat()
+                    let time = stat(pair.jsonPath, &info) == 0 ? Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9 : 0
+                    return (pair, time)
+                }.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.jsonPath < $1.0.jsonPath }.map(\.0)
+                return (found, try store.insert(fresh, now: Self.now()))
+            }
+            let elapsed = (ContinuousClock.now - started).asSeconds
+            let unassigned = report.queued.filter { $0.processor == nil }.count
+            let out = ScanReport(
+                at: Self.now(), seconds: elapsed, files: found.files, directories: found.directories,
+                pairs: found.pairs.count, queued: report.queued.count, unassigned: unassigned,
+                incomplete: found.incomplete.count, ignored: found.ignored, errors: found.errors)
+            state.withLock { $0.lastScan = out }
+            metrics.scans.increment()
+            metrics.queued.increment(by: report.queued.count)
+            metrics.scanSeconds.record(elapsed)
+            for error in found.errors.prefix(10) {
+                logger.warning("jobdir cannot read a directory", metadata: ["error": "\(error)"])
+            }
+            metrics.scanErrors.increment(by: found.errors.count)
+            for duplicate in found.duplicates.prefix(10) {
+                logger.warning(
+                    "jobdir found a uuid's pair in a second directory; the first one is the job's",
+                    metadata: ["pair": "\(duplicate)"])
+            }
+            logger.info(
+                "jobdir scan",
+                metadata: [
+                    "files": "\(found.files)", "pairs": "\(found.pairs.count)", "queued": "\(report.queued.count)",
+                    "incomplete": "\(found.incomplete.count)", "seconds": "\(String(format: "%.3f", elapsed))",
+                ])
+            if unassigned > 0 {
+                logger.warning(
+                    "jobdir has no live processor: new jobs wait unassigned", metadata: ["waiting": "\(unassigned)"])
+            }
+            return out
+        } catch {
+            metrics.scanErrors.increment()
+            logger.error("jobdir scan failed", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    // MARK: Cleanup
+
+    public struct CleanupReport: Sendable {
+        public var at: Double
+        public var moved: Int
+        public var deleted: Int
+        public var failed: [String]
+    }
+
+    /// Moves (or deletes) the files of every finished job, then drops its row into the history.
+    /// A job whose files could not be moved stays, with the reason, for the next cleanup.
+    public func cleanup() async -> CleanupReport? {
+        guard state.withLock({ s in s.cleaning ? false : { s.cleaning = true; return true }() }) else { return nil }
+        defer { state.withLock { $0.cleaning = false } }
+        let logger = context.logger
+        let settings = self.settings
+        let store = self.store
+        do {
+            let report = try await onThread { () throws -> CleanupReport in
+                var report = CleanupReport(at: Self.now(), moved: 0, deleted: 0, failed: [])
+                for job in try store.finished(limit: 100_000) {
+                    let target = job.state == .succeeded ? settings.successDir : settings.failedDir
+                    var destination = ""
+                    do throws(JobFiles.Failure) {
+                        if target.isEmpty {
+                            try JobFiles.remove(job.jsonPath)
+                            try JobFiles.remove(job.dumpPath)
+                        } else {
+                            destination = "\(target)/\(Self.day(job.finishedAt ?? Self.now(), in: settings.timeZone))"
+                            _ = try JobFiles.move(job.jsonPath, into: destination)
+                            _ = try JobFiles.move(job.dumpPath, into: destination)
+                        }
+                    } catch {
+                        report.failed.append("\(job.uuid): \(error)")
+                        try store.cleanupFailed(job.uuid, error: error.description)
+                        continue
+                    }
+                    // Only once both files are where they belong does the row go.
+                    try store.cleaned(job.uuid, destination: destination, now: Self.now())
+                    if target.isEmpty { report.deleted += 1 } else { report.moved += 1 }
+                }
+                try store.purgeHistory(before: Self.now() - settings.historyRetention.asSeconds)
+                return report
+            }
+            state.withLock { $0.lastCleanup = report }
+            metrics.cleanupFailures.increment(by: report.failed.count)
+            for failure in report.failed.prefix(10) {
+                logger.warning("jobdir cleanup failed; retried next cleanup", metadata: ["error": "\(failure)"])
+            }
+            if report.moved + report.deleted + report.failed.count > 0 {
+                logger.info(
+                    "jobdir cleanup",
+                    metadata: ["moved": "\(report.moved)", "deleted": "\(report.deleted)", "failed": "\(report.failed.count)"])
+            }
+            return report
+        } catch {
+            logger.error("jobdir cleanup failed", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// `YYYYMMDD` of a time in a zone.
+    static func day(_ epoch: Double, in zone: TimeZone) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let parts = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: epoch))
+        return String(format: "%04d%02d%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
+    }
+
+    // MARK: Maintenance
+
+    /// Dead processors lose their unfinished jobs to live ones; waiting jobs are assigned; the
+    /// queue is emitted as `jobdir_jobs` points.
+    public func maintain() async {
+        let logger = context.logger
+        let now = Self.now()
+        do {
+            let expiry = try store.expire(now: now, deadAfter: settings.deadAfter.asSeconds)
+            for dead in expiry.dead {
+                logger.warning(
+                    "jobdir processor is dead (no check-in for twice processor_check_in): its jobs are requeued",
+                    metadata: ["processor": "\(dead)", "dead_after": "\(settings.deadAfter)"])
+            }
+            metrics.requeued.increment(by: expiry.requeued)
+            if expiry.requeued > 0 || expiry.assigned > 0 {
+                logger.info(
+                    "jobdir requeued jobs", metadata: ["requeued": "\(expiry.requeued)", "assigned": "\(expiry.assigned)"])
+            }
+            let points = try self.points(now: now)
+            let waiting = try store.jobs(state: .queued, processor: nil, unassigned: true, limit: 1).count
+            let logNoProcessor = state.withLock { s in
+                defer { s.noProcessorLogged = waiting > 0 }
+                return waiting > 0 && !s.noProcessorLogged
+            }
+            if logNoProcessor {
+                logger.warning("jobdir has no live processor: jobs wait unassigned until one checks in")
+            }
+            _ = await context.emit(points)
+        } catch {
+            logger.error("jobdir maintenance failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// `jobdir_jobs` points: depth per processor and state (`processor=none`: waiting for one),
+    /// and one `state=all` point with the totals and the wait and processing times since the last.
+    public func points(now: Double) throws -> [Point] {
+        let time = Int64(now * 1e9)
+        let depths = try store.depths()
+        let processors = try store.processors()
+        let totals = try store.totals()
+        var byKey: [String: [JobdirJob.State: Int]] = [:]
+        for processor in processors where processor.alive { byKey[processor.name] = [.queued: 0, .running: 0] }
+        byKey["none", default: [:]][.queued, default: 0] += 0
+        for depth in depths { byKey[depth.processor ?? "none", default: [:]][depth.state, default: 0] += depth.count }
+        var points: [Point] = []
+        for (processor, states) in byKey.sorted(by: { $0.key < $1.key }) {
+            for (state, count) in states.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                points.append(
+                    Point(
+                        series: "jobdir_jobs", time: time,
+                        tags: [Tag("plugin", name), Tag("processor", processor), Tag("state", state.rawValue)],
+                        fields: [Field("depth", .int(Int64(count)))]))
+            }
+        }
+        let (waits, processing) = state.withLock { s in
+            defer {
+                s.waits = Stat()
+                s.processing = Stat()
+            }
+            return (s.waits, s.processing)
+        }
+        var fields: [Field] = [
+            Field("queued_total", .int(totals["queued_total"] ?? 0)),
+            Field("completed_total", .int(totals["succeeded_total"] ?? 0)),
+            Field("failed_total", .int(totals["failed_total"] ?? 0)),
+            Field("requeued_total", .int(totals["requeued_total"] ?? 0)),
+            Field("unassigned", .int(Int64(depths.filter { $0.processor == nil }.map(\.count).reduce(0, +)))),
+            Field("live_processors", .int(Int64(processors.filter(\.alive).count))),
+            Field("dead_processors", .int(Int64(processors.filter { !$0.alive }.count))),
+            Field("claimed", .int(Int64(waits.count))),
+            Field("finished", .int(Int64(processing.count))),
+        ]
+        if let incomplete = state.withLock({ $0.lastScan?.incomplete }) {
+            fields.append(Field("incomplete", .int(Int64(incomplete))))
+        }
+        if waits.count > 0 {
+            fields.append(Field("wait_seconds_mean", .float(waits.sum / Double(waits.count))))
+            fields.append(Field("wait_seconds_max", .float(waits.max)))
+        }
+        if processing.count > 0 {
+            fields.append(Field("processing_seconds_mean", .float(processing.sum / Double(processing.count))))
+            fields.append(Field("processing_seconds_max", .float(processing.max)))
+        }
+        points.append(
+            Point(series: "jobdir_jobs", time: time, tags: [Tag("plugin", name), Tag("state", "all")], fields: fields))
+        return points
+    }
+
+    // MARK: Status
+
+    public func status() -> [String: Any] {
+        let (lastScan, lastCleanup) = state.withLock { ($0.lastScan, $0.lastCleanup) }
+        var out: [String: Any] = [
+            "type": type, "storage_root": settings.storageRoot, "deferred_storage_root": settings.deferredStorageRoot,
+            "state": settings.statePath,
+        ]
+        if let depths = try? store.depths() {
+            var jobs: [String: Int] = [:]
+            for depth in depths { jobs[depth.state.rawValue, default: 0] += depth.count }
+            out["jobs"] = jobs
+            let waiting = depths.filter { $0.processor == nil }.map(\.count).reduce(0, +)
+            out["waiting_for_processor"] = waiting
+        }
+        if let processors = try? store.processors() {
+            out["processors_live"] = processors.filter(\.alive).map(\.name)
+            out["processors_dead"] = processors.filter { !$0.alive }.map(\.name)
+        }
+        if let lastScan { out["last_scan"] = Self.json(lastScan) }
+        if let lastCleanup {
+            out["last_cleanup"] = [
+                "at": lastCleanup.at, "moved": lastCleanup.moved, "deleted": lastCleanup.deleted,
+                "failed": lastCleanup.failed,
+            ] as [String: Any]
+        }
+        return out
+    }
+
+    static func json(_ scan: ScanReport) -> [String: Any] {
+        [
+            "at": scan.at, "seconds": scan.seconds, "files": scan.files, "directories": scan.directories,
+            "pairs": scan.pairs, "queued": scan.queued, "unassigned": scan.unassigned, "incomplete": scan.incomplete,
+            "ignored": scan.ignored, "errors": scan.errors,
+        ]
+    }
+
+    static func json(_ cleanup: CleanupReport) -> [String: Any] {
+        ["at": cleanup.at, "moved": cleanup.moved, "deleted": cleanup.deleted, "failed": cleanup.failed]
+    }
+
+    static func json(_ job: JobdirJob) -> [String: Any] {
+        var out: [String: Any] = [
+            "uuid": job.uuid, "json_path": job.jsonPath, "dump_path": job.dumpPath, "origin": job.origin.rawValue,
+            "state": job.state.rawValue, "priority": job.priority, "queued_at": job.queuedAt,
+        ]
+        if let v = job.processor { out["processor"] = v }
+        if let v = job.assignedAt { out["assigned_at"] = v }
+        if let v = job.claimedAt { out["claimed_at"] = v }
+        if let v = job.finishedAt { out["finished_at"] = v }
+        if let v = job.success { out["success"] = v }
+        if let v = job.message { out["message"] = v }
+        if job.cleanupAttempts > 0 { out["cleanup_attempts"] = job.cleanupAttempts }
+        if let v = job.cleanupError { out["cleanup_error"] = v }
+        if let v = job.cleanedAt { out["cleaned_at"] = v }
+        if let v = job.destination { out["destination"] = v }
+        return out
+    }
+
+    static func json(_ processor: JobdirProcessor) -> [String: Any] {
+        var out: [String: Any] = [
+            "name": processor.name, "registered_at": processor.registeredAt, "last_seen": processor.lastSeen,
+            "alive": processor.alive, "queued": processor.queued, "running": processor.running,
+        ]
+        if let v = processor.diedAt { out["died_at"] = v }
+        return out
+    }
+
+    // MARK: Recording for points
+
+    func recordClaim(_ job: JobdirJob) {
+        guard let claimed = job.claimedAt else { return }
+        state.withLock { $0.waits.add(max(0, claimed - job.queuedAt)) }
+    }
+
+    func recordFinish(_ job: JobdirJob) {
+        (job.success == true ? metrics.succeeded : metrics.failed).increment()
+        guard let claimed = job.claimedAt, let finished = job.finishedAt else { return }
+        state.withLock { $0.processing.add(max(0, finished - claimed)) }
+    }
+
+    func recordPriority() { metrics.priority.increment() }
+}
