@@ -29,7 +29,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Log level, overriding gateway.log_level: trace, debug, info, notice, warning, error, critical.")
+    @Option(help: "Standard error's log level, overriding logging.level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level?
 
     func run() async throws {
@@ -40,14 +40,13 @@ struct RunCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
         }
-        let level = logLevel ?? config.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        do {
+            try config.logging.bootstrap(stderrLevel: logLevel)
+        } catch {
+            FileHandle.standardError.write(Data("\(options.config): logging: \(error)\n".utf8))
+            throw ExitCode(1)
         }
-        var logger = Logger(label: "gateway")
-        logger.logLevel = level
+        let logger = Logger(label: "gateway")
         let runtime = try Runtime(config: config, logger: logger)
         try await runtime.run()
     }

@@ -23,7 +23,7 @@ struct ConfigLoader {
         guard let root = parse(file: path, problems: problems) else { return nil }
         guard let top = root.map() else { return nil }
         var config = GatewayConfig(
-            file: path, name: Self.hostName(), dataDir: "./data", defaultTags: [], logLevel: .info,
+            file: path, name: Self.hostName(), dataDir: "./data", defaultTags: [],
             listeners: [], sinks: [], routes: [], schemas: SchemaConfig(), plugins: [])
 
         if let gateway = top["gateway"]?.map() {
@@ -33,10 +33,14 @@ struct ConfigLoader {
                 config.defaultTags = tags.compactMap { entry in entry.value.string().map { Tag(entry.key, $0) } }
             }
             if let level = gateway["log_level"]?.oneOf(Logger.Level.allCases.map { ($0.rawValue, $0) }) {
-                config.logLevel = level
+                config.logging.level = level
+                if let twice = top["logging"]?.map()?["level"] {
+                    twice.problem("the stderr level is set twice: keep logging.level and remove gateway.log_level")
+                }
             }
             gateway.finish()
         }
+        if let logging = top["logging"]?.map() { readLogging(logging, into: &config.logging) }
         if !config.defaultTags.contains(where: { $0.key == "host" }), !config.name.isEmpty {
             config.defaultTags.append(Tag("host", config.name))
         }
@@ -100,6 +104,41 @@ struct ConfigLoader {
             if !name.isEmpty { return name }
         }
         return "localhost"
+    }
+
+    // MARK: Logging
+
+    /// `logging:` stderr level and format, and an optional rotating file with its own.
+    func readLogging(_ map: ConfigMap, into logging: inout LoggingConfig) {
+        let levels = Logger.Level.allCases.map { ($0.rawValue, $0) }
+        func format(_ node: ConfigNode?) -> LogFormat? {
+            guard let node, let text = node.string() else { return nil }
+            switch LogFormat.parse(text) {
+            case .success(let format): return format
+            case .failure(let error):
+                node.problem(error.message)
+                return nil
+            }
+        }
+        if let v = map["level"]?.oneOf(levels) { logging.level = v }
+        if let v = format(map["format"]) { logging.format = v }
+        if let file = map["file"]?.map() {
+            let path = file.required("path", what: "the log file, e.g. ./data/gateway.log")?.string()
+            var f = LoggingConfig.FileConfig(path: path ?? "")
+            if let node = file["max_size"], let v = node.size() {
+                if v >= 4096 { f.maxSize = v } else { node.problem("expected at least 4KiB, got \(v) bytes") }
+            }
+            if let v = file["backups"]?.int(min: 0) { f.backups = v }
+            f.level = file["level"]?.oneOf(levels) ?? logging.level
+            f.format = format(file["format"]) ?? logging.format
+            if path?.isEmpty == true {
+                file["path"]?.problem("expected a file path (remove logging.file for no log file)")
+            } else if path != nil {
+                logging.file = f
+            }
+            file.finish()
+        }
+        map.finish()
     }
 
     // MARK: Listeners

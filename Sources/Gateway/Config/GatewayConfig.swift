@@ -9,7 +9,7 @@ struct GatewayConfig: Sendable {
     var name: String
     var dataDir: String
     var defaultTags: [Tag]
-    var logLevel: Logger.Level
+    var logging = LoggingConfig()
     var listeners: [ListenerConfig]
     var sinks: [SinkConfig]
     var routes: [RouteConfig]
