@@ -62,17 +62,21 @@ struct JobStoreTests {
     func unevenLoadsBalance() throws {
         let f = try JobdirFixture()
         let pairs = f.pairs(13)
+        // The loads are running jobs (claimed): a processor joining later takes a share of queued
+        // jobs only (see the rebalancing test).
         _ = try f.store.checkIn("A", now: 0)
         #expect(try f.store.insert(Array(pairs[0..<5]), now: 1).queued.allSatisfy { $0.processor == "A" })
+        for _ in 0..<5 { _ = try f.store.claim("A", now: 1) }
         _ = try f.store.checkIn("B", now: 2)
         #expect(try f.store.insert(Array(pairs[5..<7]), now: 3).queued.allSatisfy { $0.processor == "B" })
+        for _ in 0..<2 { _ = try f.store.claim("B", now: 3) }
         _ = try f.store.checkIn("C", now: 4)
-        let loads = Dictionary(uniqueKeysWithValues: try f.store.processors().map { ($0.name, $0.queued) })
+        let loads = Dictionary(uniqueKeysWithValues: try f.store.processors().map { ($0.name, $0.running) })
         #expect(loads == ["A": 5, "B": 2, "C": 0])
         let report = try f.store.insert(Array(pairs[7..<13]), now: 5)
         // The C, C, C, B, C, B ends with the same loads; ties here go to the first name.
         #expect(report.queued.map(\.processor) == ["C", "C", "B", "C", "B", "C"])
-        let final = Dictionary(uniqueKeysWithValues: try f.store.processors().map { ($0.name, $0.queued) })
+        let final = Dictionary(uniqueKeysWithValues: try f.store.processors().map { ($0.name, $0.queued + $0.running) })
         #expect(final == ["A": 5, "B": 4, "C": 4])
     }
 
@@ -109,6 +113,62 @@ struct JobStoreTests {
         let back = try f.store.checkIn("A", now: 702)
         #expect(back.revived)
         #expect(try f.store.totals()["requeued_total"] == 3)
+    }
+
+    @Test("a processor joining or coming back gets its share of the queued backlog; running and priority jobs stay")
+    func lateProcessorsShareTheBacklog() throws {
+        let f = try JobdirFixture()
+        let pairs = f.pairs(60)
+        _ = try f.store.insert(pairs, now: 0)  // no processor yet: all wait
+        _ = try f.store.checkIn("A", now: 1)  // takes all 60
+        for _ in 0..<3 { _ = try f.store.claim("A", now: 1) }
+        #expect(try f.store.prioritise(pairs[59].uuid, now: 1) { nil } == .moved(processor: "A"))
+        let b = try f.store.checkIn("B", now: 2)
+        #expect(b.assigned == 30)
+        _ = try f.store.checkIn("C", now: 3)
+        let loads = try f.store.processors().map { $0.queued + $0.running }
+        #expect(loads == [20, 20, 20])
+        let a = try #require(try f.store.processors().first)
+        #expect(a.running == 3, "running jobs are not moved")
+        #expect(try f.store.job(pairs[59].uuid)?.processor == "A", "priority jobs are not moved")
+        #expect(try f.store.job(pairs[3].uuid)?.processor == "A", "the oldest queued stay; the newest move")
+    }
+
+    @Test("a restarted processor (new instance) gets its running jobs back in its queue; a removed one loses them")
+    func restartedAndRemovedProcessors() throws {
+        let f = try JobdirFixture()
+        _ = try f.store.checkIn("A", instance: "one", now: 0)
+        _ = try f.store.checkIn("B", instance: "b", now: 0)
+        _ = try f.store.insert(f.pairs(4), now: 1)
+        let claimed = try #require(try f.store.claim("A", now: 2))
+        #expect(try f.store.checkIn("A", instance: "one", now: 3).restarted == 0)
+        #expect(try f.store.checkIn("A", now: 3).restarted == 0, "no instance given: nothing to tell")
+        #expect(try f.store.checkIn("A", instance: "two", now: 4).restarted == 1)
+        #expect(try f.store.job(claimed.uuid)?.state == .queued)
+        #expect(try f.store.claim("A", now: 5)?.uuid == claimed.uuid, "claimed again first (oldest)")
+        #expect(try f.store.remove("A", now: 6) == 2)
+        #expect(try f.store.processors().map(\.name) == ["B"])
+        #expect(try f.store.processors().first?.queued == 4)
+        #expect(try f.store.remove("A", now: 6) == nil)
+    }
+
+    @Test("a job running longer than the job timeout is requeued; a gateway restart gives processors a new window")
+    func jobTimeoutAndResume() throws {
+        let f = try JobdirFixture()
+        _ = try f.store.checkIn("A", now: 0)
+        _ = try f.store.checkIn("B", now: 0)
+        _ = try f.store.insert(f.pairs(2), now: 0)
+        let stuck = try #require(try f.store.claim("A", now: 10))
+        _ = try f.store.checkIn("B", now: 50)
+        var expiry = try f.store.expire(now: 60, deadAfter: 600, jobTimeout: 100)
+        #expect(expiry.timedOut == 0)
+        expiry = try f.store.expire(now: 111, deadAfter: 600, jobTimeout: 100)
+        #expect(expiry.timedOut == 1)
+        #expect(try f.store.job(stuck.uuid)?.state == .queued)
+        // The gateway was down from 111 to 5000: nobody could check in.
+        try f.store.resume(now: 5000)
+        #expect(try f.store.expire(now: 5001, deadAfter: 600).dead.isEmpty)
+        #expect(try f.store.expire(now: 5601, deadAfter: 600).dead == ["A", "B"])
     }
 
     @Test("with no live processor jobs wait unassigned, and the first check-in takes them")
@@ -201,8 +261,10 @@ struct JobdirScannerTests {
         #expect(scan.ignored == 2)
         #expect(scan.errors.isEmpty)
         #expect(scanner.scan("\(f.dir)/missing").errors.count == 1)
-        #expect(scanner.locate(deep, in: f.storage, origin: .storage)?.jsonPath == "\(f.storage)/2026/11/21/a/b/c/\(deep).json")
-        #expect(scanner.locate(lonely, in: f.storage, origin: .storage) == nil)
+        #expect(scanner.locate(deep, in: f.storage, origin: .storage).pair?.jsonPath == "\(f.storage)/2026/11/21/a/b/c/\(deep).json")
+        #expect(scanner.locate(deep.uppercased(), in: f.storage, origin: .storage).pair?.uuid == deep, "any case")
+        #expect(scanner.locate(lonely, in: f.storage, origin: .storage).pair == nil)
+        #expect(scanner.locate(lonely, in: "\(f.dir)/missing", origin: .storage).errors.count == 1)
     }
 
     @Test("uuid shape: 8-4-4-4-12 hexadecimal digits, any case")

@@ -162,6 +162,70 @@ struct JobdirPluginTests {
         #expect(try f.plugin.store.job(uuid)?.state == .cleaned)
     }
 
+    @Test("cleanup never replaces a file of the same name, and finishes a job whose file someone removed")
+    func cleanupCollisionsAndMissingFiles() async throws {
+        let done = FileManager.default.temporaryDirectory.appendingPathComponent("jobdir-done-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: done) }
+        let f = try JobdirPluginFixture { $0.successDir = done }
+        _ = await f.call(.post, "/processors/p1/check-in")
+        let first = try f.files.pair(sub: "a")
+        let gone = try f.files.pair(sub: "b")
+        _ = await f.plugin.scan()
+        for uuid in [first, gone] {
+            _ = await f.call(.post, "/claim", query: ["processor": "p1"])
+            #expect(await f.call(.post, "/jobs/\(uuid)/done", body: "{\"success\": true}").status == 200)
+        }
+        let day = JobdirPlugin.day(try #require(try f.plugin.store.job(first)?.finishedAt), in: TimeZone(identifier: "UTC")!)
+        // Another file already has the first job's dump name at the destination.
+        try FileManager.default.createDirectory(atPath: "\(done)/\(day)", withIntermediateDirectories: true)
+        try Data("older".utf8).write(to: URL(fileURLWithPath: "\(done)/\(day)/\(first).dump"))
+        try FileManager.default.removeItem(atPath: "\(f.files.storage)/b/\(gone).dump")
+        let report = try #require(await f.plugin.cleanup())
+        #expect(report.moved == 2 && report.failed.isEmpty)
+        #expect(report.missing == ["\(f.files.storage)/b/\(gone).dump"])
+        #expect(try String(contentsOfFile: "\(done)/\(day)/\(first).dump", encoding: .utf8) == "older", "not replaced")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(done)/\(day)/\(first).dump.1")) == Data(repeating: 7, count: 64))
+        #expect(FileManager.default.fileExists(atPath: "\(done)/\(day)/\(gone).json"))
+        #expect(try f.plugin.store.job(gone)?.state == .cleaned)
+    }
+
+    @Test("symbolic links are not jobs; overlapping suffixes pair correctly; uuids are matched in any case")
+    func linksSuffixesAndCase() async throws {
+        let f = try JobdirPluginFixture { $0.jsonSuffix = ".json"; $0.dumpSuffix = ".dump.json" }
+        _ = await f.call(.post, "/processors/p1/check-in")
+        let upper = "DE1BB258-CBBF-4589-A673-34F800160918"
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: "\(f.files.storage)/\(upper).json"))
+        try Data("x".utf8).write(to: URL(fileURLWithPath: "\(f.files.storage)/\(upper).dump.json"))
+        let linked = "0a1bb258-cbbf-4589-a673-34f800160918"
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: "\(f.files.dir)/\(linked).json"))
+        try FileManager.default.createSymbolicLink(atPath: "\(f.files.storage)/\(linked).json", withDestinationPath: "\(f.files.dir)/\(linked).json")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: "\(f.files.storage)/\(linked).dump.json"))
+        let report = try #require(await f.plugin.scan())
+        #expect(report.queued == 1 && report.incomplete == 1)
+        let job = try #require(try f.plugin.store.job(upper.lowercased()))
+        #expect(job.dumpPath == "\(f.files.storage)/\(upper).dump.json")
+        #expect(await f.call(.get, "/jobs/\(upper)").status == 200)
+        #expect(await f.call(.post, "/jobs/\(upper)/done", body: "{\"success\": true}").status == 200)
+    }
+
+    @Test("operators remove a processor; check-in with a new instance requeues its running jobs; unreadable roots answer 503")
+    func processorAdministration() async throws {
+        let f = try JobdirPluginFixture { $0.deferredStorageRoot = "/proc/1/no-such-root" }
+        #expect(await f.call(.post, "/processors/p1/check-in", body: "{\"instance\": \"a\"}").status == 200)
+        #expect(await f.call(.post, "/processors/p2/check-in").status == 200)
+        let uuid = try f.files.pair()
+        _ = await f.plugin.scan()
+        #expect(await f.call(.post, "/claim", query: ["processor": "p1"]).json?["uuid"]?.string == uuid)
+        let restarted = await f.call(.post, "/processors/p1/check-in", query: ["instance": "b"])
+        #expect(restarted.json?["requeued"] == .number("1"))
+        let removed = await f.call(.delete, "/processors/p1")
+        #expect(removed.status == 200 && removed.json?["requeued"] == .number("1"))
+        #expect(try f.plugin.store.job(uuid)?.processor == "p2")
+        #expect(await f.call(.delete, "/processors/p1").status == 404)
+        #expect(await f.call(.post, "/processors/p1/check-in", body: "{\"instance\": 5}").status == 400)
+        #expect(await f.call(.post, "/priority", query: ["uuid": "0badc0de-0000-4000-8000-000000000000"]).status == 503)
+    }
+
     @Test("bad requests get clear 4xx answers")
     func badRequests() async throws {
         let f = try JobdirPluginFixture()

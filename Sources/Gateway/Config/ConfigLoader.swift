@@ -616,6 +616,7 @@ struct ConfigLoader {
         if let v = map["priority_interval"]?.positiveDuration() { s.priorityInterval = v }
         if let v = map["processor_check_in"]?.positiveDuration() { s.processorCheckIn = v }
         if let v = map["history_retention"]?.positiveDuration() { s.historyRetention = v }
+        if let v = map["job_timeout"]?.duration() { s.jobTimeout = v > .zero ? v : nil }
         if let v = map["state"]?.string() { s.statePath = absolute(v) }
         if let zone = map["timezone"]?.timeZone() { s.timeZone = zone }
         if s.jsonSuffix == s.dumpSuffix {

@@ -85,7 +85,7 @@ public final class JobStore: Sendable {
     public init(path: String) throws {
         self.path = path
         db = try openStateDatabase(
-            path: path, label: "jobdir-state", synchronous: "FULL",
+            path: path, label: "jobdir-state", synchronous: "NORMAL",
             schema: """
                     CREATE TABLE IF NOT EXISTS jobs (
                         uuid TEXT PRIMARY KEY,
@@ -110,7 +110,8 @@ public final class JobStore: Sendable {
                         registered_at REAL NOT NULL,
                         last_seen REAL NOT NULL,
                         alive INTEGER NOT NULL,
-                        died_at REAL);
+                        died_at REAL,
+                        instance TEXT);
                     CREATE TABLE IF NOT EXISTS history (
                         uuid TEXT PRIMARY KEY,
                         json_path TEXT NOT NULL,
@@ -242,28 +243,37 @@ public final class JobStore: Sendable {
     }
 
     /// Queues the pairs a scan found that are not known yet, in the order given, each assigned by
-    /// the least-loaded rule: all in one transaction.
+    /// the least-loaded rule (counting the jobs assigned before it). One transaction per 1,000
+    /// pairs, so processors' requests are not held up by a big scan; a kill between two leaves the
+    /// rest for the next scan (a uuid is queued once whatever happens).
     public func insert(_ pairs: [FoundPair], now: Double) throws -> InsertReport {
-        try db.write { db in
-            var report = InsertReport()
-            var loads = try Loads(db)
-            var seq = try Self.meta(db, "seq")
-            for pair in pairs {
-                if try Self.isKnown(db, pair.uuid) {
-                    report.known += 1
-                    continue
+        var report = InsertReport()
+        var start = 0
+        repeat {
+            let chunk = pairs[start..<min(start + 1000, pairs.count)]
+            start += chunk.count
+            try db.write { db in
+                var loads = try Loads(db)
+                var seq = try Self.meta(db, "seq")
+                var queued = 0
+                for pair in chunk {
+                    if try Self.isKnown(db, pair.uuid) {
+                        report.known += 1
+                        continue
+                    }
+                    seq += 1
+                    let processor = loads.pick()
+                    try Self.insertJob(db, pair, processor: processor, priority: false, key: seq, now: now)
+                    report.queued.append((pair.uuid, processor))
+                    queued += 1
                 }
-                seq += 1
-                let processor = loads.pick()
-                try Self.insertJob(db, pair, processor: processor, priority: false, key: seq, now: now)
-                report.queued.append((pair.uuid, processor))
+                try db.execute(
+                    sql: "INSERT INTO meta (key, value) VALUES ('seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    arguments: [seq])
+                try Self.add(db, "queued_total", Int64(queued))
             }
-            try db.execute(
-                sql: "INSERT INTO meta (key, value) VALUES ('seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                arguments: [seq])
-            try Self.add(db, "queued_total", Int64(report.queued.count))
-            return report
-        }
+        } while start < pairs.count
+        return report
     }
 
     // MARK: Processors
@@ -273,29 +283,117 @@ public final class JobStore: Sendable {
         public var registered: Bool
         /// It was dead (its jobs were given to others) and is alive again.
         public var revived: Bool
-        /// Waiting jobs assigned because a processor became live.
+        /// Waiting jobs assigned, and queued jobs moved to it from busier processors, because it
+        /// became live.
         public var assigned: Int
+        /// A new instance under the same name (a restarted processor): its running jobs were
+        /// requeued, since the old instance will never report them.
+        public var restarted: Int = 0
     }
 
     /// A processor's sign of life: registers it, or keeps it alive, or revives it. A processor
-    /// becoming live takes waiting jobs.
-    public func checkIn(_ name: String, now: Double) throws -> CheckIn {
-        try db.write { db in try Self.checkIn(db, name, now: now) }
+    /// becoming live takes waiting jobs and its share of the queued ones. `instance` (any string a
+    /// processor picks at start) tells a restart: a new instance's running jobs go back to its queue.
+    public func checkIn(_ name: String, instance: String? = nil, now: Double) throws -> CheckIn {
+        try db.write { db in try Self.checkIn(db, name, instance: instance, now: now) }
     }
 
-    private static func checkIn(_ db: Database, _ name: String, now: Double) throws -> CheckIn {
-        let alive = try Bool.fetchOne(db, sql: "SELECT alive FROM processors WHERE name = ?", arguments: [name])
-        if let alive {
+    private static func checkIn(_ db: Database, _ name: String, instance: String? = nil, now: Double) throws -> CheckIn {
+        guard let row = try Row.fetchOne(db, sql: "SELECT alive, instance FROM processors WHERE name = ?", arguments: [name])
+        else {
             try db.execute(
-                sql: "UPDATE processors SET last_seen = ?, alive = 1, died_at = NULL WHERE name = ?",
-                arguments: [now, name])
-            if alive { return CheckIn(registered: false, revived: false, assigned: 0) }
-            return CheckIn(registered: false, revived: true, assigned: try assignWaiting(db, now: now))
+                sql: "INSERT INTO processors (name, registered_at, last_seen, alive, instance) VALUES (?, ?, ?, 1, ?)",
+                arguments: [name, now, now, instance])
+            let assigned = try assignWaiting(db, now: now) + rebalance(db, now: now)
+            return CheckIn(registered: true, revived: false, assigned: assigned)
         }
+        let alive: Bool = row["alive"]
+        let previous: String? = row["instance"]
         try db.execute(
-            sql: "INSERT INTO processors (name, registered_at, last_seen, alive) VALUES (?, ?, ?, 1)",
-            arguments: [name, now, now])
-        return CheckIn(registered: true, revived: false, assigned: try assignWaiting(db, now: now))
+            sql: "UPDATE processors SET last_seen = ?, alive = 1, died_at = NULL, instance = coalesce(?, instance) WHERE name = ?",
+            arguments: [now, instance, name])
+        var restarted = 0
+        if let instance, let previous, instance != previous {
+            try db.execute(
+                sql: "UPDATE jobs SET state = 'queued', claimed_at = NULL WHERE processor = ? AND state = 'running'",
+                arguments: [name])
+            restarted = db.changesCount
+            try add(db, "requeued_total", Int64(restarted))
+        }
+        if alive { return CheckIn(registered: false, revived: false, assigned: 0, restarted: restarted) }
+        let assigned = try assignWaiting(db, now: now) + rebalance(db, now: now)
+        return CheckIn(registered: false, revived: true, assigned: assigned, restarted: restarted)
+    }
+
+    /// Evens out the live processors' loads (unfinished jobs) by moving queued, unclaimed, normal
+    /// jobs, newest first, from the busiest processor to the least busy one, until no two differ by
+    /// more than one or nothing more can move (running and priority jobs stay). A processor that
+    /// joins late, or comes back, so gets its share of a backlog. Returns the jobs moved.
+    private static func rebalance(_ db: Database, now: Double) throws -> Int {
+        let loads = try Loads(db)
+        guard loads.names.count > 1 else { return 0 }
+        var load = loads.load
+        var movable: [String: Int] = [:]
+        for row in try Row.fetchAll(
+            db,
+            sql: """
+                SELECT processor, count(*) AS n FROM jobs
+                WHERE state = 'queued' AND priority = 0 AND processor IS NOT NULL GROUP BY processor
+                """)
+        {
+            let name: String = row["processor"]
+            if load[name] != nil { movable[name] = row["n"] }
+        }
+        var moved = 0
+        while true {
+            let candidates = loads.names.filter { (movable[$0] ?? 0) > 0 }
+            guard let busiest = candidates.max(by: { load[$0]! < load[$1]! || (load[$0]! == load[$1]! && $0 > $1) }),
+                let idlest = loads.names.min(by: { load[$0]! < load[$1]! || (load[$0]! == load[$1]! && $0 < $1) }),
+                load[busiest]! - load[idlest]! > 1
+            else { break }
+            // Move as many as evens the two out in one statement.
+            let count = min((load[busiest]! - load[idlest]!) / 2, movable[busiest]!)
+            try db.execute(
+                sql: """
+                    UPDATE jobs SET processor = ?, assigned_at = ? WHERE uuid IN (
+                      SELECT uuid FROM jobs WHERE processor = ? AND state = 'queued' AND priority = 0
+                      ORDER BY qkey DESC LIMIT ?)
+                    """,
+                arguments: [idlest, now, busiest, count])
+            load[busiest]! -= count
+            load[idlest]! += count
+            movable[busiest]! -= count
+            moved += count
+        }
+        return moved
+    }
+
+    /// After the gateway was down, every processor gets a full `deadAfter` from now before it can
+    /// be found dead (they could not check in while the gateway was not there).
+    public func resume(now: Double) throws {
+        try db.write { db in
+            try db.execute(sql: "UPDATE processors SET last_seen = ? WHERE alive = 1 AND last_seen < ?", arguments: [now, now])
+        }
+    }
+
+    /// Forgets a processor (an operator's call): its unfinished jobs go to the live ones.
+    public func remove(_ name: String, now: Double) throws -> Int? {
+        try db.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM processors WHERE name = ?", arguments: [name]) != nil else {
+                return nil
+            }
+            try db.execute(
+                sql: """
+                    UPDATE jobs SET processor = NULL, state = 'queued', assigned_at = NULL, claimed_at = NULL
+                    WHERE processor = ? AND state IN ('queued', 'running')
+                    """,
+                arguments: [name])
+            let requeued = db.changesCount
+            try db.execute(sql: "DELETE FROM processors WHERE name = ?", arguments: [name])
+            try Self.add(db, "requeued_total", Int64(requeued))
+            _ = try Self.assignWaiting(db, now: now)
+            return requeued
+        }
     }
 
     public struct Expiry: Sendable, Equatable {
@@ -303,13 +401,18 @@ public final class JobStore: Sendable {
         public var dead: [String] = []
         /// Their unfinished jobs, put back in the queue (priority kept).
         public var requeued = 0
+        /// Running jobs claimed longer than the job timeout ago, requeued.
+        public var timedOut = 0
         /// Waiting jobs assigned to live processors (requeued ones and any that had no processor).
         public var assigned = 0
+        /// Queued jobs moved from busier to less busy processors.
+        public var rebalanced = 0
     }
 
-    /// Marks processors not seen since `now - deadAfter` dead, requeues their unfinished jobs, and
-    /// assigns every waiting job to the live processors.
-    public func expire(now: Double, deadAfter: Double) throws -> Expiry {
+    /// Marks processors not seen since `now - deadAfter` dead and requeues their unfinished jobs;
+    /// requeues running jobs claimed before `now - jobTimeout` (when set) to any live processor;
+    /// assigns every waiting job and evens out the live processors' queues.
+    public func expire(now: Double, deadAfter: Double, jobTimeout: Double? = nil) throws -> Expiry {
         try db.write { db in
             var expiry = Expiry()
             expiry.dead = try String.fetchAll(
@@ -325,8 +428,18 @@ public final class JobStore: Sendable {
                     arguments: [name])
                 expiry.requeued += db.changesCount
             }
-            try Self.add(db, "requeued_total", Int64(expiry.requeued))
+            if let jobTimeout {
+                try db.execute(
+                    sql: """
+                        UPDATE jobs SET processor = NULL, state = 'queued', assigned_at = NULL, claimed_at = NULL
+                        WHERE state = 'running' AND claimed_at < ?
+                        """,
+                    arguments: [now - jobTimeout])
+                expiry.timedOut = db.changesCount
+            }
+            try Self.add(db, "requeued_total", Int64(expiry.requeued + expiry.timedOut))
             expiry.assigned = try Self.assignWaiting(db, now: now)
+            expiry.rebalanced = try Self.rebalance(db, now: now)
             return expiry
         }
     }

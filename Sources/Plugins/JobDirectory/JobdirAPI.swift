@@ -7,42 +7,49 @@ extension JobdirPlugin {
         let base = "/api/v1/\(name)"
         return [
             PluginRoute(.post, "\(base)/processors/:processor/check-in", isWrite: true) { [self] request in
-                checkIn(request.parameters["processor"] ?? "")
+                await blocking { [self] in checkIn(request.parameters["processor"] ?? "", query: request.query, body: request.body) }
+            },
+            PluginRoute(.delete, "\(base)/processors/:processor", isWrite: true) { [self] request in
+                await blocking { [self] in removeProcessor(request.parameters["processor"] ?? "") }
             },
             PluginRoute(.post, "\(base)/claim", isWrite: true) { [self] request in
-                claim(request.query["processor"])
+                await blocking { [self] in claim(request.query["processor"]) }
             },
             PluginRoute(.post, "\(base)/jobs/:uuid/done", isWrite: true) { [self] request in
-                done(request.parameters["uuid"] ?? "", query: request.query, body: request.body)
+                await blocking { [self] in done(request.parameters["uuid"] ?? "", query: request.query, body: request.body) }
             },
             PluginRoute(.post, "\(base)/priority", isWrite: true) { [self] request in
-                await priority(query: request.query, body: request.body)
+                await blocking { [self] in priority(query: request.query, body: request.body) }
             },
             PluginRoute(.get, "\(base)/jobs") { [self] request in
-                jobs(query: request.query)
+                await blocking { [self] in jobs(query: request.query) }
             },
             PluginRoute(.get, "\(base)/jobs/:uuid") { [self] request in
-                let uuid = request.parameters["uuid"] ?? ""
-                do {
-                    guard let job = try store.job(uuid) else {
-                        return .error(404, code: "not found", message: "no job \(uuid) (queued, running, finished or in the recent history)")
+                await blocking { [self] in
+                    let uuid = (request.parameters["uuid"] ?? "").lowercased()
+                    do {
+                        guard let job = try store.job(uuid) else {
+                            return .error(404, code: "not found", message: "no job \(uuid) (queued, running, finished or in the recent history)")
+                        }
+                        return .json(200, Self.json(job))
+                    } catch {
+                        return internalError(error)
                     }
-                    return .json(200, Self.json(job))
-                } catch {
-                    return internalError(error)
                 }
             },
             PluginRoute(.get, "\(base)/processors") { [self] _ in
-                do {
-                    return .json(
-                        200,
-                        [
-                            "processors": try store.processors().map(Self.json),
-                            "check_in_seconds": settings.processorCheckIn.asSeconds,
-                            "dead_after_seconds": settings.deadAfter.asSeconds,
-                        ] as [String: Any])
-                } catch {
-                    return internalError(error)
+                await blocking { [self] in
+                    do {
+                        return .json(
+                            200,
+                            [
+                                "processors": try store.processors().map(Self.json),
+                                "check_in_seconds": settings.processorCheckIn.asSeconds,
+                                "dead_after_seconds": settings.deadAfter.asSeconds,
+                            ] as [String: Any])
+                    } catch {
+                        return internalError(error)
+                    }
                 }
             },
             PluginRoute(.post, "\(base)/scan", isWrite: true) { [self] _ in
@@ -58,6 +65,12 @@ extension JobdirPlugin {
                 return .json(200, Self.json(report))
             },
         ]
+    }
+
+    /// Runs a handler on a thread of its own: its SQLite statements (and a priority request's walk)
+    /// may wait for a scan's transaction, and must not hold up the concurrency threads meanwhile.
+    func blocking(_ work: @escaping @Sendable () -> PluginResponse) async -> PluginResponse {
+        (try? await onThread(work)) ?? .error(500, code: "internal error", message: "the handler thread failed")
     }
 
     /// Processor names: 1 to 200 letters, digits, `.`, `_`, `-`, `:` or `@` (host names, pod names).
@@ -84,22 +97,58 @@ extension JobdirPlugin {
         return .error(500, code: "internal error", message: "jobdir state: \(error)")
     }
 
-    func checkIn(_ processor: String) -> PluginResponse {
+    func checkIn(_ processor: String, query: [String: String], body: [UInt8]) -> PluginResponse {
         guard Self.validProcessor(processor) else { return Self.invalidProcessor(processor) }
+        var instance = query["instance"]
+        if !body.isEmpty {
+            guard let value = try? JSONValue.parse(body), case .object = value else {
+                return .error(400, code: "invalid", message: "the body must be empty or a JSON object {\"instance\": string}")
+            }
+            switch value["instance"] {
+            case .string(let text)?: instance = text
+            case nil, .null?: break
+            case let other?: return .error(400, code: "invalid", message: "\"instance\" must be a string, not \(other.kindName)")
+            }
+        }
+        if let text = instance, text.isEmpty || text.utf8.count > 200 {
+            return .error(400, code: "invalid", message: "\"instance\" must be 1 to 200 characters")
+        }
         do {
-            let result = try store.checkIn(processor, now: Self.now())
+            let result = try store.checkIn(processor, instance: instance, now: Self.now())
             if result.registered {
                 context.logger.info("jobdir processor registered", metadata: ["processor": "\(processor)"])
             } else if result.revived {
                 context.logger.notice("jobdir processor is back", metadata: ["processor": "\(processor)"])
             }
+            if result.restarted > 0 {
+                context.logger.notice(
+                    "jobdir processor restarted: the jobs its old instance was running are queued again",
+                    metadata: ["processor": "\(processor)", "jobs": "\(result.restarted)"])
+            }
             return .json(
                 200,
                 [
                     "processor": processor, "registered": result.registered, "revived": result.revived,
-                    "assigned": result.assigned, "check_in_seconds": settings.processorCheckIn.asSeconds,
+                    "assigned": result.assigned, "requeued": result.restarted,
+                    "check_in_seconds": settings.processorCheckIn.asSeconds,
                     "dead_after_seconds": settings.deadAfter.asSeconds,
                 ] as [String: Any])
+        } catch {
+            return internalError(error)
+        }
+    }
+
+    func removeProcessor(_ processor: String) -> PluginResponse {
+        guard Self.validProcessor(processor) else { return Self.invalidProcessor(processor) }
+        do {
+            guard let requeued = try store.remove(processor, now: Self.now()) else {
+                return .error(404, code: "not found", message: "no processor \"\(processor)\"")
+            }
+            metricsRequeued(requeued)
+            context.logger.notice(
+                "jobdir processor removed; its unfinished jobs are queued again",
+                metadata: ["processor": "\(processor)", "jobs": "\(requeued)"])
+            return .json(200, ["processor": processor, "requeued": requeued])
         } catch {
             return internalError(error)
         }
@@ -123,8 +172,9 @@ extension JobdirPlugin {
         }
     }
 
-    func done(_ uuid: String, query: [String: String], body: [UInt8]) -> PluginResponse {
-        guard JobdirScanner.isUUID(Substring(uuid)) else { return Self.invalidUUID(uuid) }
+    func done(_ given: String, query: [String: String], body: [UInt8]) -> PluginResponse {
+        guard JobdirScanner.isUUID(Substring(given)) else { return Self.invalidUUID(given) }
+        let uuid = given.lowercased()
         let value: JSONValue
         do {
             value = try JSONValue.parse(body)
@@ -146,7 +196,11 @@ extension JobdirPlugin {
         case let other?: return .error(400, code: "invalid", message: "\"message\" must be a string, not \(other.kindName)")
         }
         var processor = query["processor"]
-        if case .string(let text) = value["processor"] { processor = text }
+        switch value["processor"] {
+        case .string(let text)?: processor = text
+        case nil, .null?: break
+        case let other?: return .error(400, code: "invalid", message: "\"processor\" must be a string, not \(other.kindName)")
+        }
         if let name = processor, !Self.validProcessor(name) { return Self.invalidProcessor(name) }
         do {
             let (job, repeated) = try store.finish(uuid, success: success, message: message, processor: processor, now: Self.now())
@@ -171,7 +225,7 @@ extension JobdirPlugin {
         }
     }
 
-    func priority(query: [String: String], body: [UInt8]) async -> PluginResponse {
+    func priority(query: [String: String], body: [UInt8]) -> PluginResponse {
         var requested = query["uuid"] ?? ""
         if requested.isEmpty, !body.isEmpty {
             switch try? JSONValue.parse(body) {
@@ -191,20 +245,37 @@ extension JobdirPlugin {
         }
         guard JobdirScanner.isUUID(Substring(requested)) else { return Self.invalidUUID(requested) }
         recordPriority()
-        let uuid = requested
-        let store = self.store
-        let scanner = self.scanner
+        let uuid = requested.lowercased()
         let roots: [(String, JobdirJob.Origin)] =
             [(settings.storageRoot, .storage), (settings.deferredStorageRoot, .deferred)].filter { !$0.0.isEmpty }
         let logger = context.logger
+        var unreadable: [String] = []
+        var busy = false
         do {
-            let outcome = try await onThread {
-                try store.prioritise(uuid, now: Self.now()) {
-                    for (root, origin) in roots {
-                        if let pair = scanner.locate(uuid, in: root, origin: origin) { return pair }
-                    }
+            let outcome = try store.prioritise(uuid, now: Self.now()) {
+                // Walking the roots is the costly part: a few at a time.
+                guard beginLookup() else {
+                    busy = true
                     return nil
                 }
+                defer { endLookup() }
+                for (root, origin) in roots {
+                    let (pair, errors) = scanner.locate(uuid, in: root, origin: origin)
+                    if let pair { return pair }
+                    unreadable += errors
+                }
+                return nil
+            }
+            if busy {
+                return .error(
+                    503, code: "unavailable",
+                    message: "too many priority lookups on disk at once (\(Self.maxLookups)); retry in a moment")
+            }
+            if case .notFound = outcome, !unreadable.isEmpty {
+                logger.error("jobdir priority lookup could not read every directory", metadata: ["uuid": "\(uuid)", "errors": "\(unreadable.prefix(5))"])
+                return .error(
+                    503, code: "unavailable",
+                    message: "uuid \(uuid) was not found, but these directories could not be read: \(unreadable.prefix(5).joined(separator: "; "))")
             }
             switch outcome {
             case .moved(let processor):
@@ -255,6 +326,7 @@ extension JobdirPlugin {
             limit = value
         }
         let processor = query["processor"].flatMap { $0.isEmpty ? nil : $0 }
+        if let processor, !Self.validProcessor(processor) { return Self.invalidProcessor(processor) }
         do {
             let jobs = try store.jobs(state: state, processor: processor, unassigned: unassigned, limit: limit)
             return .json(200, ["jobs": jobs.map(Self.json)])

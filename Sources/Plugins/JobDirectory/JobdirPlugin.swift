@@ -30,7 +30,23 @@ public final class JobdirPlugin: GatewayPlugin {
         var waits = Stat()
         var processing = Stat()
         var noProcessorLogged = false
+        /// Priority requests walking the roots now.
+        var lookups = 0
     }
+
+    static let maxLookups = 2
+
+    func beginLookup() -> Bool {
+        state.withLock { s in
+            guard s.lookups < Self.maxLookups else { return false }
+            s.lookups += 1
+            return true
+        }
+    }
+
+    func endLookup() { state.withLock { $0.lookups -= 1 } }
+
+    func metricsRequeued(_ count: Int) { metrics.requeued.increment(by: count) }
 
     /// Count, sum and maximum of durations (seconds).
     struct Stat {
@@ -91,6 +107,10 @@ public final class JobdirPlugin: GatewayPlugin {
                 "storage_root": "\(settings.storageRoot)", "deferred_storage_root": "\(settings.deferredStorageRoot)",
                 "state": "\(settings.statePath)",
             ])
+        // Processors could not check in while the gateway was down: each gets a full check-in window.
+        do { try store.resume(now: Self.now()) } catch {
+            logger.error("jobdir cannot read its state", metadata: ["error": "\(error)"])
+        }
         await withDiscardingTaskGroup { group in
             group.addTask { await self.every(self.settings.scanInterval) { _ = await self.scan() } }
             group.addTask { await self.every(self.settings.cleanupInterval) { _ = await self.cleanup() } }
@@ -188,6 +208,8 @@ public final class JobdirPlugin: GatewayPlugin {
         public var moved: Int
         public var deleted: Int
         public var failed: [String]
+        /// Files of finished jobs that were neither in place nor at the destination.
+        public var missing: [String] = []
     }
 
     /// Moves (or deletes) the files of every finished job, then drops its row into the history.
@@ -204,21 +226,25 @@ public final class JobdirPlugin: GatewayPlugin {
                 for job in try store.finished(limit: 100_000) {
                     let target = job.state == .succeeded ? settings.successDir : settings.failedDir
                     var destination = ""
+                    var missing: [String] = []
                     do throws(JobFiles.Failure) {
                         if target.isEmpty {
                             try JobFiles.remove(job.jsonPath)
                             try JobFiles.remove(job.dumpPath)
                         } else {
                             destination = "\(target)/\(Self.day(job.finishedAt ?? Self.now(), in: settings.timeZone))"
-                            _ = try JobFiles.move(job.jsonPath, into: destination)
-                            _ = try JobFiles.move(job.dumpPath, into: destination)
+                            for path in [job.jsonPath, job.dumpPath] where try JobFiles.move(path, into: destination) == .missing {
+                                missing.append(path)
+                            }
                         }
                     } catch {
                         report.failed.append("\(job.uuid): \(error)")
                         try store.cleanupFailed(job.uuid, error: error.description)
                         continue
                     }
-                    // Only once both files are where they belong does the row go.
+                    // Only once both files are where they belong does the row go. A file someone
+                    // else removed cannot be moved: said, and the job is done with.
+                    if !missing.isEmpty { report.missing.append(contentsOf: missing) }
                     try store.cleaned(job.uuid, destination: destination, now: Self.now())
                     if target.isEmpty { report.deleted += 1 } else { report.moved += 1 }
                 }
@@ -229,6 +255,9 @@ public final class JobdirPlugin: GatewayPlugin {
             metrics.cleanupFailures.increment(by: report.failed.count)
             for failure in report.failed.prefix(10) {
                 logger.warning("jobdir cleanup failed; retried next cleanup", metadata: ["error": "\(failure)"])
+            }
+            for path in report.missing.prefix(10) {
+                logger.warning("jobdir cleanup: a finished job's file was removed by someone else", metadata: ["path": "\(path)"])
             }
             if report.moved + report.deleted + report.failed.count > 0 {
                 logger.info(
@@ -258,19 +287,31 @@ public final class JobdirPlugin: GatewayPlugin {
         let logger = context.logger
         let now = Self.now()
         do {
-            let expiry = try store.expire(now: now, deadAfter: settings.deadAfter.asSeconds)
+            let store = self.store
+            let deadAfter = settings.deadAfter.asSeconds
+            let jobTimeout = settings.jobTimeout?.asSeconds
+            let expiry = try await onThread { try store.expire(now: now, deadAfter: deadAfter, jobTimeout: jobTimeout) }
             for dead in expiry.dead {
                 logger.warning(
                     "jobdir processor is dead (no check-in for twice processor_check_in): its jobs are requeued",
                     metadata: ["processor": "\(dead)", "dead_after": "\(settings.deadAfter)"])
             }
-            metrics.requeued.increment(by: expiry.requeued)
-            if expiry.requeued > 0 || expiry.assigned > 0 {
-                logger.info(
-                    "jobdir requeued jobs", metadata: ["requeued": "\(expiry.requeued)", "assigned": "\(expiry.assigned)"])
+            metrics.requeued.increment(by: expiry.requeued + expiry.timedOut)
+            if expiry.timedOut > 0 {
+                logger.warning(
+                    "jobdir requeued jobs running longer than job_timeout",
+                    metadata: ["jobs": "\(expiry.timedOut)", "job_timeout": "\(settings.jobTimeout.map { "\($0)" } ?? "-")"])
             }
-            let points = try self.points(now: now)
-            let waiting = try store.jobs(state: .queued, processor: nil, unassigned: true, limit: 1).count
+            if expiry.requeued + expiry.assigned + expiry.rebalanced > 0 {
+                logger.info(
+                    "jobdir reassigned jobs",
+                    metadata: [
+                        "requeued": "\(expiry.requeued)", "assigned": "\(expiry.assigned)", "rebalanced": "\(expiry.rebalanced)",
+                    ])
+            }
+            let (points, waiting) = try await onThread {
+                (try self.points(now: now), try store.jobs(state: .queued, processor: nil, unassigned: true, limit: 1).count)
+            }
             let logNoProcessor = state.withLock { s in
                 defer { s.noProcessorLogged = waiting > 0 }
                 return waiting > 0 && !s.noProcessorLogged
@@ -360,10 +401,7 @@ public final class JobdirPlugin: GatewayPlugin {
         }
         if let lastScan { out["last_scan"] = Self.json(lastScan) }
         if let lastCleanup {
-            out["last_cleanup"] = [
-                "at": lastCleanup.at, "moved": lastCleanup.moved, "deleted": lastCleanup.deleted,
-                "failed": lastCleanup.failed,
-            ] as [String: Any]
+            out["last_cleanup"] = Self.json(lastCleanup)
         }
         return out
     }
@@ -377,7 +415,7 @@ public final class JobdirPlugin: GatewayPlugin {
     }
 
     static func json(_ cleanup: CleanupReport) -> [String: Any] {
-        ["at": cleanup.at, "moved": cleanup.moved, "deleted": cleanup.deleted, "failed": cleanup.failed]
+        ["at": cleanup.at, "moved": cleanup.moved, "deleted": cleanup.deleted, "failed": cleanup.failed, "missing": cleanup.missing]
     }
 
     static func json(_ job: JobdirJob) -> [String: Any] {

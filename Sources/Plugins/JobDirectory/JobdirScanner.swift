@@ -1,8 +1,8 @@
 import Foundation
 
 /// Walks a storage root at any depth for `<uuid><json_suffix>` + `<uuid><dump_suffix>` pairs in the
-/// same directory. Uses readdir's entry types (no stat per file); symbolic links to directories are
-/// not followed (no loops); directories in `exclude` (the success and failed folders, when they are
+/// same directory. Uses readdir's entry types (no stat per file); symbolic links are neither
+/// followed nor taken as files (no loops; cleanup never moves a link); directories in `exclude` (the success and failed folders, when they are
 /// under the root) are skipped.
 public struct JobdirScanner: Sendable {
     public var jsonSuffix: String
@@ -42,48 +42,66 @@ public struct JobdirScanner: Sendable {
         walk(Self.standardize(root), into: &scan) { directory, names, scan in
             var json = Set<Substring>()
             var dump = Set<Substring>()
+            // The longer suffix first, so `.dump.json` is not taken for `.json`.
+            let dumpFirst = dumpSuffix.count > jsonSuffix.count
             for name in names {
-                if name.hasSuffix(jsonSuffix) {
-                    let base = name.dropLast(jsonSuffix.count)
-                    if Self.isUUID(base) { json.insert(base) } else { scan.ignored += 1 }
+                let base: Substring
+                let isDump: Bool
+                if dumpFirst && name.hasSuffix(dumpSuffix) {
+                    (base, isDump) = (name.dropLast(dumpSuffix.count), true)
+                } else if name.hasSuffix(jsonSuffix) {
+                    (base, isDump) = (name.dropLast(jsonSuffix.count), false)
                 } else if name.hasSuffix(dumpSuffix) {
-                    let base = name.dropLast(dumpSuffix.count)
-                    if Self.isUUID(base) { dump.insert(base) } else { scan.ignored += 1 }
+                    (base, isDump) = (name.dropLast(dumpSuffix.count), true)
+                } else {
+                    continue
                 }
+                guard Self.isUUID(base) else {
+                    scan.ignored += 1
+                    continue
+                }
+                if isDump { dump.insert(base) } else { json.insert(base) }
             }
             for base in json.symmetricDifference(dump) { scan.incomplete.append(String(base)) }
             for base in json.intersection(dump).sorted() {
-                let uuid = String(base)
+                // Jobs are known by the lower-case uuid; the paths keep the files' own names.
+                let uuid = base.lowercased()
                 guard seen.insert(uuid).inserted else {
-                    scan.duplicates.append("\(directory)/\(uuid)")
+                    scan.duplicates.append("\(directory)/\(base)")
                     continue
                 }
                 scan.pairs.append(
                     FoundPair(
-                        uuid: uuid, jsonPath: "\(directory)/\(uuid)\(jsonSuffix)",
-                        dumpPath: "\(directory)/\(uuid)\(dumpSuffix)", origin: origin))
+                        uuid: uuid, jsonPath: "\(directory)/\(base)\(jsonSuffix)",
+                        dumpPath: "\(directory)/\(base)\(dumpSuffix)", origin: origin))
             }
             return true
         }
         return scan
     }
 
-    /// The pair of one uuid under `root`, or nil; stops at the first directory holding both files.
-    public func locate(_ uuid: String, in root: String, origin: JobdirJob.Origin) -> FoundPair? {
-        guard Self.isUUID(Substring(uuid)) else { return nil }
+    /// The pair of one uuid (any case) under `root`, or nil; stops at the first directory holding
+    /// both files. `errors` lists directories that could not be read (a nil then proves nothing).
+    public func locate(_ uuid: String, in root: String, origin: JobdirJob.Origin) -> (pair: FoundPair?, errors: [String]) {
+        guard Self.isUUID(Substring(uuid)) else { return (nil, []) }
         var found: FoundPair?
         var scan = Scan()
-        let json = uuid + jsonSuffix
-        let dump = uuid + dumpSuffix
+        let wanted = uuid.lowercased()
         walk(Self.standardize(root), into: &scan) { directory, names, _ in
-            if names.contains(json) && names.contains(dump) {
-                found = FoundPair(
-                    uuid: uuid, jsonPath: "\(directory)/\(json)", dumpPath: "\(directory)/\(dump)", origin: origin)
+            var json: String?
+            var dump: String?
+            for name in names where name.utf8.count > 36 {
+                guard name.prefix(36).lowercased() == wanted else { continue }
+                let rest = name.dropFirst(36)
+                if rest == jsonSuffix { json = name } else if rest == dumpSuffix { dump = name }
+            }
+            if let json, let dump {
+                found = FoundPair(uuid: wanted, jsonPath: "\(directory)/\(json)", dumpPath: "\(directory)/\(dump)", origin: origin)
                 return false
             }
             return true
         }
-        return found
+        return (found, scan.errors)
     }
 
     /// Depth-first over the directories under `root`; `visit` gets each directory's file names and
@@ -107,14 +125,14 @@ public struct JobdirScanner: Sendable {
                 if name == "." || name == ".." { continue }
                 let path = "\(directory)/\(name)"
                 var type = Int32(entry.pointee.d_type)
-                if type == Int32(DT_UNKNOWN) || type == Int32(DT_LNK) {
-                    // Files reached through a link count; directories reached through one are not walked.
+                if type == Int32(DT_UNKNOWN) {
                     var info = stat()
-                    let isLink = type == Int32(DT_LNK)
-                    if (isLink ? stat(path, &info) : lstat(path, &info)) != 0 { continue }
+                    if lstat(path, &info) != 0 { continue }
                     let kind = info.st_mode & S_IFMT
-                    type = kind == S_IFDIR ? (isLink ? Int32(DT_LNK) : Int32(DT_DIR)) : kind == S_IFREG ? Int32(DT_REG) : Int32(DT_UNKNOWN)
+                    type = kind == S_IFDIR ? Int32(DT_DIR) : kind == S_IFREG ? Int32(DT_REG) : Int32(DT_UNKNOWN)
                 }
+                // Symbolic links are not followed nor taken as files: cleanup would move or delete
+                // the link, not the file.
                 if type == Int32(DT_DIR) {
                     if !exclude.contains(path) { pending.append(path) }
                 } else if type == Int32(DT_REG) {
@@ -151,18 +169,55 @@ enum JobFiles {
         let description: String
     }
 
-    /// Moves `path` into `directory` (created as needed); returns the new path.
-    static func move(_ path: String, into directory: String) throws(Failure) -> String {
-        let destination = "\(directory)/\((path as NSString).lastPathComponent)"
-        try makeDirectories(directory)
-        if rename(path, destination) == 0 { return destination }
-        let code = errno
-        if code == ENOENT {
-            if access(destination, F_OK) == 0 { return destination }  // moved before a restart
-            throw Failure(description: "\(path) is gone and not in \(directory)")
+    enum Moved: Equatable {
+        /// Now at this path.
+        case moved(String)
+        /// Already there: moved by a cleanup that was stopped before it could record it.
+        case alreadyThere(String)
+        /// Gone from its place and not at the destination: removed by someone else.
+        case missing
+    }
+
+    /// Moves `path` into `directory` (created as needed) without ever replacing a file there: a
+    /// different file of the same name makes the move go to `<name>.1` (`.2`, ...).
+    static func move(_ path: String, into directory: String) throws(Failure) -> Moved {
+        let name = (path as NSString).lastPathComponent
+        var source = stat()
+        var target = stat()
+        guard lstat(path, &source) == 0 else {
+            if errno != ENOENT { throw Failure(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+            return lstat("\(directory)/\(name)", &target) == 0 ? .alreadyThere("\(directory)/\(name)") : .missing
         }
-        guard code == EXDEV else {
-            throw Failure(description: "cannot move \(path) to \(directory): \(String(cString: strerror(code)))")
+        try makeDirectories(directory)
+        var destination = "\(directory)/\(name)"
+        var suffix = 0
+        while lstat(destination, &target) == 0 {
+            if target.st_dev == source.st_dev && target.st_ino == source.st_ino {
+                // Linked by a cleanup stopped before it removed the original.
+                try remove(path)
+                return .alreadyThere(destination)
+            }
+            if sameContent(path, destination) {
+                // Copied (across file systems) by a cleanup stopped before it removed the original.
+                try remove(path)
+                return .alreadyThere(destination)
+            }
+            suffix += 1
+            destination = "\(directory)/\(name).\(suffix)"
+        }
+        // link + unlink: never replaces a file that appears meanwhile.
+        if link(path, destination) == 0 {
+            try remove(path)
+            return .moved(destination)
+        }
+        let code = errno
+        if code == EEXIST { throw Failure(description: "\(destination) appeared while moving \(path); retried next cleanup") }
+        if code != EXDEV {
+            // A file system without hard links: rename (the destination was free just now).
+            guard code == EPERM || code == EOPNOTSUPP || code == EMLINK, rename(path, destination) == 0 else {
+                throw Failure(description: "cannot move \(path) to \(directory): \(String(cString: strerror(code == EPERM || code == EOPNOTSUPP || code == EMLINK ? errno : code)))")
+            }
+            return .moved(destination)
         }
         // Another file system: copy, sync, put in place, then remove the original.
         let temporary = "\(destination).partial"
@@ -176,16 +231,30 @@ enum JobFiles {
         let fd = open(temporary, O_RDONLY)
         let synced = fd >= 0 && fsync(fd) == 0
         if fd >= 0 { close(fd) }
-        guard synced, rename(temporary, destination) == 0 else {
+        guard synced, link(temporary, destination) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temporary)
             throw Failure(description: "cannot put \(destination) in place: \(reason)")
         }
+        unlink(temporary)
         syncDirectory(directory)
-        if unlink(path) != 0 && errno != ENOENT {
-            throw Failure(description: "copied to \(destination) but cannot remove \(path): \(String(cString: strerror(errno)))")
+        try remove(path)
+        return .moved(destination)
+    }
+
+    /// Whether two files hold the same bytes.
+    static func sameContent(_ a: String, _ b: String) -> Bool {
+        guard let fa = FileHandle(forReadingAtPath: a), let fb = FileHandle(forReadingAtPath: b) else { return false }
+        defer {
+            try? fa.close()
+            try? fb.close()
         }
-        return destination
+        while true {
+            let da = (try? fa.read(upToCount: 1 << 20)) ?? nil
+            let db = (try? fb.read(upToCount: 1 << 20)) ?? nil
+            if da != db { return false }
+            if da == nil || da!.isEmpty { return true }
+        }
     }
 
     /// `mkdir -p`, with the failing directory and the system's reason in the error.

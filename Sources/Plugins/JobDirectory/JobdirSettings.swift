@@ -19,6 +19,8 @@ public struct JobdirSettings: Sendable {
     public var priorityInterval: Duration = .seconds(60)
     /// Processors are expected to check in this often; one not seen for twice this is dead.
     public var processorCheckIn: Duration = .seconds(300)
+    /// A job running (claimed, not done) longer than this is requeued to any live processor; nil: never.
+    public var jobTimeout: Duration?
     /// Finished jobs stay visible in `GET /jobs?state=cleaned` (and are not queued again) this long.
     public var historyRetention: Duration = .seconds(86_400)
     /// The SQLite file holding jobs, processors and history.
