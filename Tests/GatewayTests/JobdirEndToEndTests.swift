@@ -172,6 +172,24 @@ import Testing
         #expect(try await gateway.stop() == 0)
     }
 
+    /// Starts the gateway and kills it (-9) as soon as `countSQL` is above 0 and below `total`;
+    /// false when it never was (the work went too fast to catch).
+    func killMidway(_ gateway: GatewayProcess, _ space: Workspace, _ countSQL: String, _ total: Int) async throws -> Bool {
+        try await gateway.start()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let done = (try? space.count(countSQL)) ?? 0
+            if done > 0 && done < total {
+                try await gateway.stop(signal: SIGKILL)
+                return true
+            }
+            if done == total { break }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        try await gateway.stop(signal: SIGKILL)
+        return false
+    }
+
     @Test func killMinus9_duringAScanAndDuringACleanup_losesAndDuplicatesNothing() async throws {
         let space = try Workspace()
         let total = 20_000
@@ -182,19 +200,7 @@ import Testing
         var partial = false
         for _ in 0..<3 where !partial {
             try? FileManager.default.removeItem(atPath: "\(space.root)/data")
-            let gateway = try GatewayProcess(config: config)
-            try await gateway.start()
-            let deadline = ContinuousClock.now + .seconds(60)
-            while ContinuousClock.now < deadline {
-                let queued = (try? space.count("SELECT count(*) FROM jobs")) ?? 0
-                if queued > 0 && queued < total {
-                    partial = true
-                    break
-                }
-                if queued == total { break }
-                try await Task.sleep(for: .milliseconds(2))
-            }
-            try await gateway.stop(signal: SIGKILL)
+            partial = try await killMidway(GatewayProcess(config: config), space, "SELECT count(*) FROM jobs", total)
         }
         try #require(partial, "the gateway was never caught in the middle of its scan")
         let restarted = try GatewayProcess(config: config)
@@ -207,20 +213,7 @@ import Testing
 
         // 2. Every job done (as processors would report it), then killed while the cleanup moves them.
         try space.execute("UPDATE jobs SET state = 'succeeded', finished_at = \(Date().timeIntervalSince1970)")
-        partial = false
-        let cleaning = try GatewayProcess(config: config)
-        try await cleaning.start()
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            let cleaned = (try? space.count("SELECT count(*) FROM history")) ?? 0
-            if cleaned > 0 && cleaned < total {
-                partial = true
-                break
-            }
-            if cleaned == total { break }
-            try await Task.sleep(for: .milliseconds(2))
-        }
-        try await cleaning.stop(signal: SIGKILL)
+        partial = try await killMidway(GatewayProcess(config: config), space, "SELECT count(*) FROM history", total)
         try #require(partial, "the gateway was never caught in the middle of its cleanup")
         let again = try GatewayProcess(config: config)
         try await again.start()
