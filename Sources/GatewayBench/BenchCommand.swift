@@ -45,6 +45,10 @@ struct BenchCommand: ParsableCommand {
             against psutil's process_iter reading the same figures, rounds alternating; --proc-extra sleeping \
             processes are started first so there are a few hundred to read. Target: under 10 us per process.
 
+            jobdir-scan: the jobdir plugin's scan (in this process) of a storage root of --jobdir-pairs pairs \
+            in 1,000 folders, against find ROOT -type f over the same tree, rounds alternating: the walk alone, \
+            a first scan queueing every pair into a fresh state file, and a rescan where all are known.
+
             e2e-rss-<rate>: UDP at --rss-rate for --duration seconds to a gateway whose influx2 sink's port \
             has no server (an outage): its RSS every second (first, after 1 s, last, max) and what went to \
             the spool.
@@ -85,6 +89,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(name: .customLong("proc-passes"), help: "proc-pass: passes per round for each of the gateway and psutil.")
     var procPasses = 50
+
+    @Option(name: .customLong("jobdir-pairs"), help: "jobdir-scan: pairs in the storage root (twice as many files).")
+    var jobdirPairs = 50_000
 
     @Option(name: .customLong("proc-extra"), help: "proc-pass: sleeping processes started so the pass has more to read.")
     var procExtra = 256
@@ -136,7 +143,7 @@ struct BenchCommand: ParsableCommand {
                 rates.map { Scenario.udp(pointsPerSecond: $0) } + connections.map { Scenario.http(connections: $0) }
                 + [.spoolWrite] + replay.map { Scenario.spoolReplay(points: $0) }
                 + e2e.map { Scenario.e2eUDP(pointsPerSecond: $0) } + rss.map { Scenario.e2eRSS(pointsPerSecond: $0) }
-                + [.procPass]
+                + [.procPass, .jobdirScan]
             return all.filter { $0.isSelected(by: filters) && !(skipVm && $0.needsVictoriaMetrics) }
         }
     }
@@ -174,6 +181,7 @@ struct BenchCommand: ParsableCommand {
                 case .e2eUDP: out.append((scenario, [.e2e]))
                 case .e2eRSS: out.append((scenario, [.outage]))
                 case .procPass: out.append((scenario, [.proc]))
+                case .jobdirScan: out.append((scenario, [.jobdir]))
                 }
             }
             return out
@@ -285,6 +293,10 @@ struct BenchCommand: ParsableCommand {
             case .procPass:
                 log("\(scenario.name): \(runs) rounds of \(procPasses) passes, gateway and psutil alternating")
                 try ProcBench(runs: runs, passes: procPasses, extraProcesses: procExtra).run()
+                continue
+            case .jobdirScan:
+                log("\(scenario.name): \(runs) rounds over \(Report.grouped(2 * jobdirPairs)) files, find and the gateway alternating")
+                try JobdirBench(runs: runs, pairs: jobdirPairs).run()
                 continue
             case .spoolReplay(let points):
                 log("\(scenario.name): \(Report.grouped(points)) points per run, generated, spooled, then replayed")

@@ -236,7 +236,7 @@ enum Report {
                     + "\(fixed(s.extra("rss_max_mb") ?? .nan, 1)) MB (growth after the first second "
                     + "\(fixed(s.extra("rss_growth_after_1s_mb") ?? .nan, 1)) MB); spool "
                     + "\(fixed(s.extra("spool_mb") ?? .nan, 1)) MB; \(fixed(s.cpuMicrosPerPoint, 3)) CPU-us/point"
-            case .gateway, .vm, .proc:
+            case .gateway, .vm, .proc, .jobdir:
                 break
             }
             print(line)

@@ -17,6 +17,8 @@ enum Scenario: Sendable, Equatable {
     case e2eRSS(pointsPerSecond: Int)
     /// One proc-plugin collection pass, per process, against psutil's `process_iter`.
     case procPass
+    /// The jobdir plugin's scan of a storage root of 100,000 files, against `find`.
+    case jobdirScan
 
     var name: String {
         switch self {
@@ -27,13 +29,14 @@ enum Scenario: Sendable, Equatable {
         case .e2eUDP(let rate): return "e2e-udp-\(Self.shortNumber(rate))"
         case .e2eRSS(let rate): return "e2e-rss-\(Self.shortNumber(rate))"
         case .procPass: return "proc-pass"
+        case .jobdirScan: return "jobdir-scan"
         }
     }
 
     /// Whether the scenario needs VictoriaMetrics (it is left out under `--skip-vm`).
     var needsVictoriaMetrics: Bool {
         switch self {
-        case .udp, .http, .spoolWrite, .e2eRSS, .procPass: return false
+        case .udp, .http, .spoolWrite, .e2eRSS, .procPass, .jobdirScan: return false
         case .spoolReplay, .e2eUDP: return true
         }
     }

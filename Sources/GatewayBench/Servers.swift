@@ -16,6 +16,8 @@ enum TargetKind: String, CaseIterable, Sendable {
     case outage = "gateway-outage"
     /// The proc plugin's collector, in the benchmark's own process.
     case proc
+    /// The jobdir plugin's scanner and job store, in the benchmark's own process.
+    case jobdir
 
     var displayName: String {
         switch self {
@@ -26,6 +28,7 @@ enum TargetKind: String, CaseIterable, Sendable {
         case .e2e: return "gateway->vm"
         case .outage: return "gateway (vm down)"
         case .proc: return "ProcCollector"
+        case .jobdir: return "JobdirScanner"
         }
     }
 }
@@ -110,7 +113,7 @@ enum TargetServers {
         switch kind {
         case .gateway: return try GatewayServer.start(label: label, settings: settings)
         case .vm: return try VictoriaMetricsServer.start(label: label, settings: settings)
-        case .spool, .replay, .e2e, .outage, .proc: throw BenchError("\(kind.displayName) is not a server of its own")
+        case .spool, .replay, .e2e, .outage, .proc, .jobdir: throw BenchError("\(kind.displayName) is not a server of its own")
         }
     }
 }

@@ -224,11 +224,12 @@ public final class JobStore: Sendable {
     private static func insertJob(
         _ db: Database, _ pair: FoundPair, processor: String?, priority: Bool, key: Int64, now: Double
     ) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO jobs (uuid, json_path, dump_path, origin, state, processor, priority, qkey, queued_at, assigned_at)
                 VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 pair.uuid, pair.jsonPath, pair.dumpPath, pair.origin.rawValue, processor, priority, key, now,
                 processor == nil ? nil : now,
@@ -237,8 +238,8 @@ public final class JobStore: Sendable {
 
     private static func isKnown(_ db: Database, _ uuid: String) throws -> Bool {
         try Bool.fetchOne(
-            db,
-            sql: "SELECT EXISTS (SELECT 1 FROM jobs WHERE uuid = ?1) OR EXISTS (SELECT 1 FROM history WHERE uuid = ?1)",
+            db.cachedStatement(
+                sql: "SELECT EXISTS (SELECT 1 FROM jobs WHERE uuid = ?1) OR EXISTS (SELECT 1 FROM history WHERE uuid = ?1)"),
             arguments: [uuid]) ?? false
     }
 

@@ -154,16 +154,7 @@ public final class JobdirPlugin: GatewayPlugin {
         let scanner = self.scanner
         let store = self.store
         do {
-            let (found, report) = try await onThread { () throws -> (JobdirScanner.Scan, JobStore.InsertReport) in
-                let found = scanner.scan(root)
-                // Oldest first: new pairs are ordered by their json file's modification time.
-                let fresh = try store.unknown(found.pairs).map { pair -> (FoundPair, Double) in
-                    var info = stat()
-                    let time = stat(pair.jsonPath, &info) == 0 ? Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9 : 0
-                    return (pair, time)
-                }.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.jsonPath < $1.0.jsonPath }.map(\.0)
-                return (found, try store.insert(fresh, now: Self.now()))
-            }
+            let (found, report) = try await onThread { try Self.scanAndQueue(scanner: scanner, root: root, store: store) }
             let elapsed = (ContinuousClock.now - started).asSeconds
             let unassigned = report.queued.filter { $0.processor == nil }.count
             let out = ScanReport(
@@ -199,6 +190,20 @@ public final class JobdirPlugin: GatewayPlugin {
             logger.error("jobdir scan failed", metadata: ["error": "\(error)"])
             return nil
         }
+    }
+
+    /// The work of a scan, synchronous (a thread of its own, or the benchmark): walk, keep the
+    /// unknown pairs, order them oldest json file first, queue them.
+    public static func scanAndQueue(
+        scanner: JobdirScanner, root: String, store: JobStore
+    ) throws -> (JobdirScanner.Scan, JobStore.InsertReport) {
+        let found = scanner.scan(root)
+        let fresh = try store.unknown(found.pairs).map { pair -> (FoundPair, Double) in
+            var info = stat()
+            let time = stat(pair.jsonPath, &info) == 0 ? Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9 : 0
+            return (pair, time)
+        }.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.jsonPath < $1.0.jsonPath }.map(\.0)
+        return (found, try store.insert(fresh, now: now()))
     }
 
     // MARK: Cleanup

@@ -123,17 +123,17 @@ public struct JobdirScanner: Sendable {
                     String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
                 }
                 if name == "." || name == ".." { continue }
-                let path = "\(directory)/\(name)"
                 var type = Int32(entry.pointee.d_type)
                 if type == Int32(DT_UNKNOWN) {
                     var info = stat()
-                    if lstat(path, &info) != 0 { continue }
+                    if lstat("\(directory)/\(name)", &info) != 0 { continue }
                     let kind = info.st_mode & S_IFMT
                     type = kind == S_IFDIR ? Int32(DT_DIR) : kind == S_IFREG ? Int32(DT_REG) : Int32(DT_UNKNOWN)
                 }
                 // Symbolic links are not followed nor taken as files: cleanup would move or delete
                 // the link, not the file.
                 if type == Int32(DT_DIR) {
+                    let path = "\(directory)/\(name)"
                     if !exclude.contains(path) { pending.append(path) }
                 } else if type == Int32(DT_REG) {
                     names.append(name)
