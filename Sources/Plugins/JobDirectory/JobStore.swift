@@ -741,12 +741,6 @@ extension JobStore {
     /// The pairs whose uuid is neither a job nor in the history (a read: the scan's filter before
     /// it orders the new pairs; `insert` checks again).
     public func unknown(_ pairs: [FoundPair]) throws -> [FoundPair] {
-        try db.read { db in
-            let statement = try db.cachedStatement(
-                sql: "SELECT EXISTS (SELECT 1 FROM jobs WHERE uuid = ?1) OR EXISTS (SELECT 1 FROM history WHERE uuid = ?1)")
-            return try pairs.filter { pair in
-                try Bool.fetchOne(statement, arguments: [pair.uuid]) != true
-            }
-        }
+        try db.read { db in try pairs.filter { try !Self.isKnown(db, $0.uuid) } }
     }
 }

@@ -9,7 +9,7 @@ import Synchronization
 /// API, moves or deletes the pairs of finished jobs, and emits `jobdir_jobs` points.
 ///
 /// Three loops: scan (`scan_interval`), cleanup (`cleanup_interval`), and maintenance
-/// (`priority_interval`: dead processors, waiting jobs, points, history). Scans and cleanups run
+/// (`priority_interval`: dead processors, waiting jobs, rebalancing, points). Scans and cleanups run
 /// once at start, and one at a time (a manual one while another runs is answered 409).
 public final class JobdirPlugin: GatewayPlugin {
     public let name: String
@@ -35,6 +35,15 @@ public final class JobdirPlugin: GatewayPlugin {
     }
 
     static let maxLookups = 2
+
+    /// Sets a busy flag; false when it was already set (the work is running).
+    private func begin(_ flag: WritableKeyPath<Mutable, Bool>) -> Bool {
+        state.withLock { s in
+            if s[keyPath: flag] { return false }
+            s[keyPath: flag] = true
+            return true
+        }
+    }
 
     func beginLookup() -> Bool {
         state.withLock { s in
@@ -146,7 +155,7 @@ public final class JobdirPlugin: GatewayPlugin {
     /// One scan of the storage root: new pairs are queued (oldest file first) and assigned. Nil
     /// when a scan is already running.
     public func scan() async -> ScanReport? {
-        guard state.withLock({ s in s.scanning ? false : { s.scanning = true; return true }() }) else { return nil }
+        guard begin(\.scanning) else { return nil }
         defer { state.withLock { $0.scanning = false } }
         let logger = context.logger
         let started = ContinuousClock.now
@@ -220,7 +229,7 @@ public final class JobdirPlugin: GatewayPlugin {
     /// Moves (or deletes) the files of every finished job, then drops its row into the history.
     /// A job whose files could not be moved stays, with the reason, for the next cleanup.
     public func cleanup() async -> CleanupReport? {
-        guard state.withLock({ s in s.cleaning ? false : { s.cleaning = true; return true }() }) else { return nil }
+        guard begin(\.cleaning) else { return nil }
         defer { state.withLock { $0.cleaning = false } }
         let logger = context.logger
         let settings = self.settings
@@ -315,7 +324,8 @@ public final class JobdirPlugin: GatewayPlugin {
                     ])
             }
             let (points, waiting) = try await onThread {
-                (try self.points(now: now), try store.jobs(state: .queued, processor: nil, unassigned: true, limit: 1).count)
+                let depths = try store.depths()
+                return (try self.points(now: now, depths: depths), Self.waiting(depths))
             }
             let logNoProcessor = state.withLock { s in
                 defer { s.noProcessorLogged = waiting > 0 }
@@ -332,14 +342,20 @@ public final class JobdirPlugin: GatewayPlugin {
 
     /// `jobdir_jobs` points: depth per processor and state (`processor=none`: waiting for one),
     /// and one `state=all` point with the totals and the wait and processing times since the last.
-    public func points(now: Double) throws -> [Point] {
+    public func points(now: Double) throws -> [Point] { try points(now: now, depths: store.depths()) }
+
+    /// Jobs waiting for a processor.
+    static func waiting(_ depths: [JobStore.Depth]) -> Int {
+        depths.filter { $0.processor == nil }.map(\.count).reduce(0, +)
+    }
+
+    func points(now: Double, depths: [JobStore.Depth]) throws -> [Point] {
         let time = Int64(now * 1e9)
-        let depths = try store.depths()
         let processors = try store.processors()
         let totals = try store.totals()
         var byKey: [String: [JobdirJob.State: Int]] = [:]
         for processor in processors where processor.alive { byKey[processor.name] = [.queued: 0, .running: 0] }
-        byKey["none", default: [:]][.queued, default: 0] += 0
+        byKey["none"] = [.queued: 0]
         for depth in depths { byKey[depth.processor ?? "none", default: [:]][depth.state, default: 0] += depth.count }
         var points: [Point] = []
         for (processor, states) in byKey.sorted(by: { $0.key < $1.key }) {
@@ -363,7 +379,7 @@ public final class JobdirPlugin: GatewayPlugin {
             Field("completed_total", .int(totals["succeeded_total"] ?? 0)),
             Field("failed_total", .int(totals["failed_total"] ?? 0)),
             Field("requeued_total", .int(totals["requeued_total"] ?? 0)),
-            Field("unassigned", .int(Int64(depths.filter { $0.processor == nil }.map(\.count).reduce(0, +)))),
+            Field("unassigned", .int(Int64(Self.waiting(depths)))),
             Field("live_processors", .int(Int64(processors.filter(\.alive).count))),
             Field("dead_processors", .int(Int64(processors.filter { !$0.alive }.count))),
             Field("claimed", .int(Int64(waits.count))),
@@ -397,8 +413,7 @@ public final class JobdirPlugin: GatewayPlugin {
             var jobs: [String: Int] = [:]
             for depth in depths { jobs[depth.state.rawValue, default: 0] += depth.count }
             out["jobs"] = jobs
-            let waiting = depths.filter { $0.processor == nil }.map(\.count).reduce(0, +)
-            out["waiting_for_processor"] = waiting
+            out["waiting_for_processor"] = Self.waiting(depths)
         }
         if let processors = try? store.processors() {
             out["processors_live"] = processors.filter(\.alive).map(\.name)
