@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import Logging
+import Synchronization
 
 /// The path every input takes after its transport: decode, normalise (default tags, receive time),
 /// validate against schemas, count, and keep what was refused. One per source (listener).
@@ -12,6 +13,9 @@ final class Ingest: Sendable {
     let router: Router
     let deadLetter: DeadLetterFile?
     let log: RateLimitedLog
+    /// Series caches for decoders that may run on any thread (HTTP requests): one is taken for a
+    /// decode and given back, so repeated series are decoded once per cache, not once per request.
+    private let cachePool = Mutex<[SeriesCache]>([])
 
     init(
         source: String, metrics: ListenerMetrics, defaultTags: [Tag], schemas: SchemaSet, router: Router,
@@ -35,18 +39,26 @@ final class Ingest: Sendable {
     /// Decodes `bytes` (format by its first byte unless given), appending points to `points`.
     /// Malformed lines are counted, logged (rate-limited) and dead-lettered here; the returned
     /// errors are for the caller's answer (HTTP).
-    @discardableResult
     /// `linePrecision` is the unit of line-protocol timestamps, `jsonPrecision` that of JSON `time`.
+    /// `cache` (from ``makeSeriesCache()``, used by one thread at a time) remembers decoded series;
+    /// without one, a pooled cache is used.
+    @discardableResult
     func decode(
         _ bytes: UnsafeRawBufferPointer, format: PayloadFormat? = nil, linePrecision: Precision = .nanoseconds,
-        jsonPrecision: Precision = .seconds, receiveTime: Int64, into points: inout [Point]
+        jsonPrecision: Precision = .seconds, receiveTime: Int64, into points: inout [Point], cache: SeriesCache? = nil
     ) -> [PointError] {
         var errors: [PointError] = []
         let before = points.count
         switch format ?? PayloadFormat.detect(bytes) {
         case .lineProtocol:
-            LineProtocolDecoder(precision: linePrecision)
-                .decode(bytes, receiveTime: receiveTime, into: &points, errors: &errors)
+            let decoder = LineProtocolDecoder(precision: linePrecision, defaultTags: defaultTags)
+            if let cache {
+                decoder.decode(bytes, receiveTime: receiveTime, into: &points, errors: &errors, cache: cache)
+            } else {
+                let pooled = cachePool.withLock { $0.popLast() } ?? makeSeriesCache()
+                decoder.decode(bytes, receiveTime: receiveTime, into: &points, errors: &errors, cache: pooled)
+                cachePool.withLock { $0.append(pooled) }
+            }
         case .json:
             JSONPointDecoder(precision: jsonPrecision)
                 .decode(bytes, receiveTime: receiveTime, into: &points, errors: &errors)
@@ -54,6 +66,11 @@ final class Ingest: Sendable {
         metrics.received.increment(by: Int64(points.count - before + errors.count))
         for error in errors { reject(error, input: error.text, receiveTime: receiveTime) }
         return errors
+    }
+
+    /// A cache for one decoding thread (an event loop), holding this source's default tags.
+    func makeSeriesCache() -> SeriesCache {
+        SeriesCache(slots: 8192, defaultTags: defaultTags)
     }
 
     /// Counts, logs and keeps one refused line or point.

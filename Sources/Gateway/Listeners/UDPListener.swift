@@ -99,11 +99,14 @@ final class UDPIngestHandler: ChannelInboundHandler {
     private var pending: [Point] = []
     private var paused = false
     private var receiveTime: Int64 = 0
+    /// Datagrams are decoded on this handler's event loop only, so the cache needs no lock.
+    private let seriesCache: SeriesCache
 
     init(ingest: Ingest, config: UDPListenerConfig, truncated: CoreMetrics.Counter) {
         self.ingest = ingest
         self.config = config
         self.truncated = truncated
+        self.seriesCache = ingest.makeSeriesCache()
         pending.reserveCapacity(8192)
     }
 
@@ -120,7 +123,8 @@ final class UDPIngestHandler: ChannelInboundHandler {
             return
         }
         envelope.data.withUnsafeReadableBytes { bytes in
-            _ = ingest.decode(bytes, linePrecision: config.precision, receiveTime: receiveTime, into: &pending)
+            _ = ingest.decode(
+                bytes, linePrecision: config.precision, receiveTime: receiveTime, into: &pending, cache: seriesCache)
         }
         if pending.count >= 16_384 { flush(context: context) }
     }

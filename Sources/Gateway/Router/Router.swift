@@ -15,7 +15,11 @@ final class Router: Sendable {
         var sinkMask: UInt64
         var stop: Bool
 
-        func matches(_ point: Point) -> Bool {
+        /// True for a rule without series or tag conditions: it takes every point of its sources.
+        var unconditional: Bool { series.isEmpty && tags.isEmpty }
+
+        func matches(_ point: borrowing Point) -> Bool {
+            if unconditional { return true }
             if !series.isEmpty, !series.contains(where: { $0.matches(point.series) }) { return false }
             for (key, pattern) in tags {
                 guard let value = point.tag(key), pattern.matches(value) else { return false }
@@ -100,26 +104,34 @@ final class Router: Sendable {
         var masks = [UInt64]()
         masks.reserveCapacity(points.count)
         var uniform = true
-        for point in points {
-            var mask: UInt64 = 0
-            for index in active {
-                let rule = rules[index]
-                if rule.matches(point) {
-                    mask |= rule.sinkMask
-                    routedCounts[index] += 1
-                    if rule.stop { break }
+        if active.isEmpty {
+            // No rule can match: every point takes the default route, or none.
+            masks = [UInt64](repeating: defaultMask, count: points.count)
+            if defaultMask != 0 { defaultCount = points.count } else { unroutedCount = points.count }
+        } else {
+            // Points and rules are read in place: iterating copies would retain every array they hold.
+            points.withUnsafeBufferPointer { points in
+                rules.withUnsafeBufferPointer { rules in
+                    for point in points.indices {
+                        var mask: UInt64 = 0
+                        for index in active where rules[index].unconditional || rules[index].matches(points[point]) {
+                            mask |= rules[index].sinkMask
+                            routedCounts[index] += 1
+                            if rules[index].stop { break }
+                        }
+                        if mask == 0 {
+                            if defaultMask != 0 {
+                                mask = defaultMask
+                                defaultCount += 1
+                            } else {
+                                unroutedCount += 1
+                            }
+                        }
+                        if let first = masks.first, first != mask { uniform = false }
+                        masks.append(mask)
+                    }
                 }
             }
-            if mask == 0 {
-                if defaultMask != 0 {
-                    mask = defaultMask
-                    defaultCount += 1
-                } else {
-                    unroutedCount += 1
-                }
-            }
-            if let first = masks.first, first != mask { uniform = false }
-            masks.append(mask)
         }
         if uniform, let mask = masks.first, mask != 0, mask & (mask - 1) == 0 {
             perSink[mask.trailingZeroBitCount] = points

@@ -22,26 +22,38 @@ public struct LineProtocolDecoder: Sendable {
     public var precision: Precision
     /// Longest string field value accepted, in bytes (InfluxDB's limit is 64 KiB).
     public var maxStringLength: Int
+    /// Tags added to every point that lacks them (the gateway's default tags, such as `host`), kept
+    /// sorted with the others. Adding them here, once per series when a ``SeriesCache`` is used, spares
+    /// normalisation a copy of every point's tag array.
+    public var defaultTags: [Tag]
 
-    public init(precision: Precision = .nanoseconds, maxStringLength: Int = 65_536) {
+    public init(precision: Precision = .nanoseconds, maxStringLength: Int = 65_536, defaultTags: [Tag] = []) {
         self.precision = precision
         self.maxStringLength = maxStringLength
+        self.defaultTags = defaultTags
     }
 
     /// Decodes every line of `input`, appending good points to `points` and one error per bad line
     /// to `errors`. Points without a timestamp get `receiveTime` (nanoseconds).
+    ///
+    /// With a `cache`, the series and tags of key sections seen before are taken from it; the cache
+    /// must have been made with this decoder's ``defaultTags``.
     public func decode(
         _ input: UnsafeRawBufferPointer,
         receiveTime: Int64,
         into points: inout [Point],
-        errors: inout [PointError]
+        errors: inout [PointError],
+        cache: SeriesCache? = nil
     ) {
         guard let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        precondition(cache == nil || cache!.defaultTags == defaultTags, "SeriesCache made for other default tags")
         var parser = LineParser(
             bytes: UnsafeBufferPointer(start: base, count: input.count),
             precision: precision,
             maxStringLength: maxStringLength,
-            receiveTime: receiveTime
+            receiveTime: receiveTime,
+            defaultTags: defaultTags,
+            cache: cache
         )
         parser.run(points: &points, errors: &errors)
     }
@@ -85,6 +97,8 @@ struct LineParser {
     let precision: Precision
     let maxStringLength: Int
     let receiveTime: Int64
+    let defaultTags: [Tag]
+    let cache: SeriesCache?
 
     /// Read position.
     var position = 0
@@ -96,7 +110,9 @@ struct LineParser {
     /// The names read at each position of the previous line (series, tag keys and values, field keys),
     /// by their raw bytes. Lines of one payload mostly repeat them, so a byte comparison replaces
     /// building and validating the same `String` again.
-    var recentNames = [RecentName](repeating: RecentName(start: 0, length: -1, string: ""), count: 32)
+    /// Left empty when a ``SeriesCache`` is used: it answers for repeated key sections, and a short
+    /// input (a datagram) should not pay for the table.
+    var recentNames: [RecentName] = []
 
     struct RecentName {
         var start: Int
@@ -110,11 +126,19 @@ struct LineParser {
     static func tagValueSlot(_ index: Int) -> Int { index < 8 ? 2 + 2 * index : .max }
     static func fieldKeySlot(_ index: Int) -> Int { 17 + index }
 
-    init(bytes: UnsafeBufferPointer<UInt8>, precision: Precision, maxStringLength: Int, receiveTime: Int64) {
+    init(
+        bytes: UnsafeBufferPointer<UInt8>, precision: Precision, maxStringLength: Int, receiveTime: Int64,
+        defaultTags: [Tag] = [], cache: SeriesCache? = nil
+    ) {
         self.bytes = bytes
         self.precision = precision
         self.maxStringLength = maxStringLength
         self.receiveTime = receiveTime
+        self.defaultTags = defaultTags
+        self.cache = cache
+        if cache == nil {
+            recentNames = [RecentName](repeating: RecentName(start: 0, length: -1, string: ""), count: 32)
+        }
     }
 
     struct Failure: Error {
@@ -207,31 +231,7 @@ struct LineParser {
     // MARK: - One point
 
     mutating func parsePoint() throws(Failure) -> Point {
-        let series = try readName(kind: .measurement, slot: Self.seriesSlot)
-        var tags: [Tag] = []
-        var sorted = true
-        while position < bytes.count, bytes[position] == ASCII.comma {
-            position += 1
-            if tags.isEmpty { tags.reserveCapacity(8) }
-            let keyStart = position
-            let key = try readName(kind: .tagKey, slot: Self.tagKeySlot(tags.count))
-            guard position < bytes.count, bytes[position] == ASCII.equals else {
-                throw Failure(position: position, reason: .syntax, message: "expected '=' after tag key \"\(key)\"")
-            }
-            position += 1
-            let value = try readName(kind: .tagValue, slot: Self.tagValueSlot(tags.count))
-            // Sorted input (the usual case) only needs the last key compared; otherwise look at all.
-            if let last = tags.last, !sorted || !Self.precedes(last.key, key) {
-                if tags.contains(where: { $0.key == key }) {
-                    throw Failure(position: keyStart, reason: .duplicateKey, message: "duplicate tag key \"\(key)\"")
-                }
-                sorted = false
-            }
-            tags.append(Tag(key, value))
-        }
-        if !sorted {
-            tags.sort(by: { Self.precedes($0.key, $1.key) })
-        }
+        let (series, tags) = try readKeySection()
         // Fields follow one or more spaces.
         guard position < bytes.count, bytes[position] == ASCII.space else {
             if position < bytes.count, bytes[position] == ASCII.equals {
@@ -282,6 +282,84 @@ struct LineParser {
         var point = Point(series: series, time: time, tags: [], fields: fields)
         point.tags = tags
         return point
+    }
+
+    /// The series and tags of the line at `position`, leaving `position` at the byte after them.
+    /// With a cache, a key section seen before is answered by one hash and one comparison.
+    mutating func readKeySection() throws(Failure) -> (String, [Tag]) {
+        guard let cache else { return try parseKeySection() }
+        let start = position
+        // A key section that parses ends at its first unescaped space: the first space not preceded
+        // by an odd run of backslashes. (A line without one cannot match a stored section, and is
+        // left to the parser, which reports what is wrong with it.)
+        guard let end = Self.firstUnescapedSpace(bytes, from: start) else { return try parseKeySection() }
+        let key = UnsafeBufferPointer(rebasing: bytes[start..<end])
+        let hash = SeriesCache.hash(key)
+        if let hit = cache.lookup(key, hash: hash) {
+            position = end
+            return hit
+        }
+        let parsed = try parseKeySection()
+        if position == end { cache.store(key, hash: hash, series: parsed.0, tags: parsed.1) }
+        return parsed
+    }
+
+    /// The index of the first space at or after `from` that no backslash escapes, if any.
+    static func firstUnescapedSpace(_ bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        var searchFrom = from
+        let base = bytes.baseAddress!
+        while searchFrom < bytes.count {
+            guard let found = memchr(base + searchFrom, Int32(ASCII.space), bytes.count - searchFrom) else { return nil }
+            let index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+            var backslashes = 0
+            while index - backslashes - 1 >= from, bytes[index - backslashes - 1] == ASCII.backslash { backslashes += 1 }
+            if backslashes % 2 == 0 { return index }
+            searchFrom = index + 1
+        }
+        return nil
+    }
+
+    /// Parses the measurement and tags (sorted, default tags added).
+    mutating func parseKeySection() throws(Failure) -> (String, [Tag]) {
+        let series = try readName(kind: .measurement, slot: Self.seriesSlot)
+        var tags: [Tag] = []
+        var sorted = true
+        while position < bytes.count, bytes[position] == ASCII.comma {
+            position += 1
+            if tags.isEmpty { tags.reserveCapacity(8) }
+            let keyStart = position
+            let key = try readName(kind: .tagKey, slot: Self.tagKeySlot(tags.count))
+            guard position < bytes.count, bytes[position] == ASCII.equals else {
+                throw Failure(position: position, reason: .syntax, message: "expected '=' after tag key \"\(key)\"")
+            }
+            position += 1
+            let value = try readName(kind: .tagValue, slot: Self.tagValueSlot(tags.count))
+            // Sorted input (the usual case) only needs the last key compared; otherwise look at all.
+            if let last = tags.last, !sorted || !Self.precedes(last.key, key) {
+                if tags.contains(where: { $0.key == key }) {
+                    throw Failure(position: keyStart, reason: .duplicateKey, message: "duplicate tag key \"\(key)\"")
+                }
+                sorted = false
+            }
+            tags.append(Tag(key, value))
+        }
+        if !sorted {
+            tags.sort(by: { Self.precedes($0.key, $1.key) })
+        }
+        for tag in defaultTags { Self.addIfAbsent(tag, to: &tags) }
+        return (series, tags)
+    }
+
+    /// Inserts `tag` in sorted position unless its key is present.
+    static func addIfAbsent(_ tag: Tag, to tags: inout [Tag]) {
+        var index = 0
+        while index < tags.count {
+            let existing = tags[index].key
+            if existing == tag.key { return }
+            if !precedes(existing, tag.key) { break }
+            index += 1
+        }
+        tags.insert(tag, at: index)
     }
 
     /// Byte-order comparison of two keys, as InfluxDB sorts tags (memcmp on the UTF-8).
@@ -697,6 +775,68 @@ struct LineParser {
 
     mutating func readTimestamp() throws(Failure) -> Int64 {
         let start = position
+        if let value = readPlainTimestamp() { return try scaleTimestamp(value, at: start) }
+        return try readTimestampSlowly()
+    }
+
+    /// The common case: 1 to 19 digits, no sign, ending the line or followed by a space, within
+    /// Int64. Eight digits are converted at a time. Returns nil (position unchanged) otherwise.
+    mutating func readPlainTimestamp() -> Int64? {
+        let start = position
+        let count = bytes.count
+        let raw = UnsafeRawPointer(bytes.baseAddress!)
+        var value: UInt64 = 0
+        var i = start
+        while i - start < 16, i + 8 <= count {
+            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            guard Self.isEightDigits(word) else { break }
+            value = value &* 100_000_000 &+ Self.eightDigits(word)
+            i += 8
+        }
+        while i < count, i - start < 19 {
+            let digit = bytes[i] &- ASCII.zero
+            if digit > 9 { break }
+            value = value &* 10 &+ UInt64(digit)
+            i += 1
+        }
+        guard i > start, value <= UInt64(Int64.max) else { return nil }
+        if i < count {
+            let b = bytes[i]
+            guard b == ASCII.space || b == ASCII.newline || b == ASCII.carriageReturn else { return nil }
+        }
+        position = i
+        return Int64(value)
+    }
+
+    /// True when all eight bytes of `word` are ASCII digits.
+    @inline(__always)
+    static func isEightDigits(_ word: UInt64) -> Bool {
+        (word & 0xF0F0_F0F0_F0F0_F0F0) | (((word &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4)
+            == 0x3333_3333_3333_3333
+    }
+
+    /// The value of eight ASCII digits, the first in the lowest byte (SWAR: pairs, then quads, then all).
+    @inline(__always)
+    static func eightDigits(_ word: UInt64) -> UInt64 {
+        var v = word & 0x0F0F_0F0F_0F0F_0F0F
+        v = (v &* 2561) >> 8
+        v = ((v & 0x00FF_00FF_00FF_00FF) &* 6_553_601) >> 16
+        return ((v & 0x0000_FFFF_0000_FFFF) &* 42_949_672_960_001) >> 32
+    }
+
+    func scaleTimestamp(_ value: Int64, at start: Int) throws(Failure) -> Int64 {
+        let (scaled, overflow) = value.multipliedReportingOverflow(by: precision.multiplier)
+        guard !overflow else {
+            throw Failure(
+                position: start, reason: .invalidTimestamp,
+                message: "timestamp is out of range for precision \(precision.rawValue)")
+        }
+        return scaled
+    }
+
+    /// Any timestamp, with its errors: signs, overflow, stray characters.
+    mutating func readTimestampSlowly() throws(Failure) -> Int64 {
+        let start = position
         let negative = bytes[position] == ASCII.minus
         if negative { position += 1 }
         let limit: UInt64 = negative ? UInt64(Int64.max) + 1 : UInt64(Int64.max)
@@ -724,12 +864,6 @@ struct LineParser {
             throw Failure(position: start, reason: .invalidTimestamp, message: "timestamp is out of range")
         }
         let value = negative ? Int64(truncatingIfNeeded: 0 &- magnitude) : Int64(magnitude)
-        let (scaled, overflow) = value.multipliedReportingOverflow(by: precision.multiplier)
-        guard !overflow else {
-            throw Failure(
-                position: start, reason: .invalidTimestamp,
-                message: "timestamp is out of range for precision \(precision.rawValue)")
-        }
-        return scaled
+        return try scaleTimestamp(value, at: start)
     }
 }

@@ -46,7 +46,8 @@ public struct Point: Sendable, Hashable {
 
     /// The value of tag `key`, if present.
     public func tag(_ key: String) -> String? {
-        tags.first(where: { $0.key == key })?.value
+        for index in tags.indices where tags[index].key == key { return tags[index].value }
+        return nil
     }
 
     /// The value of field `key`, if present.
@@ -79,13 +80,34 @@ public struct Point: Sendable, Hashable {
 }
 
 /// Points travelling together: what a sink receives.
-public struct PointBatch: Sendable {
-    public var points: [Point]
+///
+/// A batch is kept as the chunks its points arrived in (a datagram burst, a request body), so that
+/// handing a queue's points to a sink moves arrays instead of copying every point. Iterate the batch
+/// itself; ``points`` flattens it into one array.
+public struct PointBatch: Sendable, Sequence {
+    public private(set) var chunks: [[Point]]
+    public private(set) var count: Int
 
     public init(_ points: [Point] = []) {
-        self.points = points
+        chunks = points.isEmpty ? [] : [points]
+        count = points.count
     }
 
-    public var count: Int { points.count }
-    public var isEmpty: Bool { points.isEmpty }
+    public init(chunks: [[Point]]) {
+        self.chunks = chunks.filter { !$0.isEmpty }
+        count = self.chunks.reduce(0) { $0 + $1.count }
+    }
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// Every point in one array (a copy unless the batch is one chunk).
+    public var points: [Point] {
+        chunks.count == 1 ? chunks[0] : Array(chunks.joined())
+    }
+
+    public func makeIterator() -> FlattenSequence<[[Point]]>.Iterator {
+        chunks.joined().makeIterator()
+    }
+
+    public var underestimatedCount: Int { count }
 }

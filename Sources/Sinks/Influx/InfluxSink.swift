@@ -92,7 +92,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
     /// flight, so order and the spool's backlog rule hold, with encoding overlapped.
     public func write(_ batch: PointBatch) async throws {
         if batch.isEmpty { return }
-        let raw = LineProtocolEncoder(precision: configuration.precision).encode(batch.points)
+        let raw = LineProtocolEncoder(precision: configuration.precision).encode(batch)
         let payload = try SpoolPayload(raw: raw, points: batch.count, precision: configuration.precision)
         await flush()
         if let spool, !spool.isEmpty {

@@ -139,31 +139,38 @@ public final class SinkQueue: Sendable {
         consumer?.resume()
     }
 
-    /// Takes up to `max` points, oldest first.
+    /// Takes up to `max` points, oldest first, in one array.
     public func take(max: Int) -> [Point] {
+        takeBatch(max: max).points
+    }
+
+    /// Takes up to `max` points, oldest first, as the chunks they were queued in: whole chunks move
+    /// without copying their points; only a chunk cut by `max` is split.
+    public func takeBatch(max: Int) -> PointBatch {
         var waiters: [CheckedContinuation<Void, Never>] = []
-        let points = state.withLock { (s: inout State) -> [Point] in
-            var out: [Point] = []
-            out.reserveCapacity(Swift.min(max, s.count))
-            while out.count < max, s.head < s.chunks.count {
-                let chunk = s.chunks[s.head]
-                let available = chunk.count - s.headOffset
-                let wanted = max - out.count
+        let chunks = state.withLock { (s: inout State) -> [[Point]] in
+            var out: [[Point]] = []
+            var taken = 0
+            while taken < max, s.head < s.chunks.count {
+                let available = s.chunks[s.head].count - s.headOffset
+                let wanted = max - taken
                 if available <= wanted {
-                    if s.headOffset == 0 && out.isEmpty && available == wanted {
-                        out = chunk
+                    if s.headOffset == 0 {
+                        out.append(s.chunks[s.head])
                     } else {
-                        out.append(contentsOf: chunk[s.headOffset...])
+                        out.append(Array(s.chunks[s.head][s.headOffset...]))
                     }
                     s.chunks[s.head] = []
                     s.head += 1
                     s.headOffset = 0
+                    taken += available
                 } else {
-                    out.append(contentsOf: chunk[s.headOffset..<(s.headOffset + wanted)])
+                    out.append(Array(s.chunks[s.head][s.headOffset..<(s.headOffset + wanted)]))
                     s.headOffset += wanted
+                    taken += wanted
                 }
             }
-            s.count -= out.count
+            s.count -= taken
             Self.compact(&s)
             if s.count < capacity, !s.spaceWaiters.isEmpty {
                 waiters = s.spaceWaiters
@@ -172,7 +179,7 @@ public final class SinkQueue: Sendable {
             return out
         }
         for waiter in waiters { waiter.resume() }
-        return points
+        return PointBatch(chunks: chunks)
     }
 
     /// Refuses further points and wakes everybody; queued points can still be taken.

@@ -23,6 +23,11 @@ public struct SpoolPayload: Sendable {
         try self.init(raw: raw, points: points.count, precision: precision)
     }
 
+    public init(batch: PointBatch, precision: Precision) throws {
+        let raw = LineProtocolEncoder(precision: precision).encode(batch)
+        try self.init(raw: raw, points: batch.count, precision: precision)
+    }
+
     public init(raw: [UInt8], points: Int, precision: Precision) throws {
         self.init(compressed: try Self.gzip(raw), points: points, precision: precision)
     }

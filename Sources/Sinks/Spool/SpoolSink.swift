@@ -23,7 +23,7 @@ public final class SpoolSink: Sink, Sendable {
 
     public func write(_ batch: PointBatch) async throws {
         if batch.isEmpty { return }
-        let payload = try SpoolPayload(points: batch.points, precision: precision)
+        let payload = try SpoolPayload(batch: batch, precision: precision)
         while true {
             switch try await store.append(payload) {
             case .stored(let droppedBatches, let droppedPoints):

@@ -24,10 +24,10 @@ public struct StdoutSink: Sink {
         switch format {
         case .line:
             let encoder = LineProtocolEncoder()
-            for point in batch.points { encoder.encode(point, into: &out) }
+            for point in batch { encoder.encode(point, into: &out) }
         case .json:
             let encoder = JSONPointEncoder()
-            for point in batch.points { encoder.encode(point, into: &out) }
+            for point in batch { encoder.encode(point, into: &out) }
         }
         try Self.writeAll(out, to: STDOUT_FILENO)
     }

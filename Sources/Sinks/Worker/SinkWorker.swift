@@ -74,10 +74,10 @@ public struct SinkWorker: Service {
             if queue.count < batchSize, !queue.isClosed {
                 await waitForBatch(batchSize)
             }
-            let points = queue.take(max: batchSize)
+            let batch = queue.takeBatch(max: batchSize)
             metrics.queuePoints.record(queue.count)
-            if points.isEmpty { continue }
-            await deliver(points)
+            if batch.isEmpty { continue }
+            await deliver(batch)
         }
     }
 
@@ -96,10 +96,10 @@ public struct SinkWorker: Service {
         }
     }
 
-    func deliver(_ points: [Point]) async {
-        let count = points.count
+    func deliver(_ batch: PointBatch) async {
+        let count = batch.count
         do {
-            try await sink.write(PointBatch(points))
+            try await sink.write(batch)
             if !sink.countsOwnWrites {
                 metrics.written.increment(by: Int64(count))
                 metrics.batches.increment()
