@@ -62,6 +62,23 @@ import Testing
         expectSame(Array(("m,t=zz f=1\n" + text).utf8), LineProtocolDecoder(), cache: cache)
     }
 
+    @Test func fieldKeysRememberedByPosition_decodeAlikeWhateverTheirLengthOrEscapes() {
+        let long = String(repeating: "k", count: 30)
+        let lines = [
+            "m a=1,b=2 1", "m b=1,a=2 2", "m a=1,b=2 3", #"m \ a=1,b\,=2 4"#, #"m \ a=1,b\,=2 5"#,
+            #"m a\\b=1 6"#, #"m \\a=1 7"#, "m \(long)=1,\(long)x=2 8", "m \(long)=1,\(long)x=2 9",
+            "m aaaaaaaaaaaaaaaaaaaaaaaa=1 10", "m aaaaaaaaaaaaaaaaaaaaaaab=1 11", "m é=1 12", "m é=1 13",
+        ]
+        let body = Array((lines.joined(separator: "\n") + "\n").utf8)
+        let cache = SeriesCache(slots: 16)
+        expectSame(body, LineProtocolDecoder(), cache: cache)
+        let (points, _) = decode(body, LineProtocolDecoder(), cache: cache)
+        #expect(points.map { $0.fields.map(\.key) } == [
+            ["a", "b"], ["b", "a"], ["a", "b"], [" a", "b,"], [" a", "b,"], [#"a\b"#], [#"\a"#], [long, long + "x"],
+            [long, long + "x"], ["aaaaaaaaaaaaaaaaaaaaaaaa"], ["aaaaaaaaaaaaaaaaaaaaaaab"], ["é"], ["é"],
+        ])
+    }
+
     @Test func repeatedSeriesAreAnsweredFromTheCache_andShareOneTagArray() {
         let cache = SeriesCache()
         let body = Array(String(repeating: "cpu,host=a,region=eu usage=1 1\ncpu,host=b,region=eu usage=2 2\n", count: 50).utf8)

@@ -98,7 +98,9 @@ struct LineParser {
     let maxStringLength: Int
     let receiveTime: Int64
     let defaultTags: [Tag]
-    let cache: SeriesCache?
+    /// Borrowed for the parse (the caller holds the cache): a counted reference would cost a retain
+    /// and a release for every line and field that consults it.
+    let cache: Unmanaged<SeriesCache>?
 
     /// Read position.
     var position = 0
@@ -135,7 +137,7 @@ struct LineParser {
         self.maxStringLength = maxStringLength
         self.receiveTime = receiveTime
         self.defaultTags = defaultTags
-        self.cache = cache
+        self.cache = cache.map { Unmanaged.passUnretained($0) }
         if cache == nil {
             recentNames = [RecentName](repeating: RecentName(start: 0, length: -1, string: ""), count: 32)
         }
@@ -295,12 +297,12 @@ struct LineParser {
         guard let end = Self.firstUnescapedSpace(bytes, from: start) else { return try parseKeySection() }
         let key = UnsafeBufferPointer(rebasing: bytes[start..<end])
         let hash = SeriesCache.hash(key)
-        if let hit = cache.lookup(key, hash: hash) {
+        if let hit = cache._withUnsafeGuaranteedRef({ $0.lookup(key, hash: hash) }) {
             position = end
             return hit
         }
         let parsed = try parseKeySection()
-        if position == end { cache.store(key, hash: hash, series: parsed.0, tags: parsed.1) }
+        if position == end { cache._withUnsafeGuaranteedRef { $0.store(key, hash: hash, series: parsed.0, tags: parsed.1) } }
         return parsed
     }
 
@@ -452,6 +454,14 @@ struct LineParser {
             throw Failure(position: start, reason: .emptyName, message: "empty \(kind.label)")
         }
         let length = position - start
+        if kind == .fieldKey, let cache {
+            let index = slot - Self.fieldKeySlot(0)
+            let raw = UnsafeBufferPointer(rebasing: bytes[start..<position])
+            if let name = cache._withUnsafeGuaranteedRef({ $0.fieldKey(at: index, raw: raw) }) { return name }
+            let name = try makeName(start: start, escaped: escaped, ascii: ascii, kind: kind)
+            cache._withUnsafeGuaranteedRef { $0.storeFieldKey(at: index, raw: raw, name: name) }
+            return name
+        }
         if slot < recentNames.count {
             let recent = recentNames[slot]
             if recent.length == length, memcmp(bytes.baseAddress! + recent.start, bytes.baseAddress! + start, length) == 0 {

@@ -19,19 +19,46 @@ import Darwin
 public final class SeriesCache: @unchecked Sendable {
     struct Entry {
         var hash: UInt64 = 0
-        var key: [UInt8] = []
+        /// The key section's bytes, allocated by the cache (an array would cost a retain per lookup).
+        var key: UnsafeMutablePointer<UInt8>? = nil
+        var keyCount = 0
         var series = ""
         var tags: [Tag] = []
     }
 
-    private var entries: [Entry]
+    // The tables are raw allocations rather than arrays: the decoder consults them for every line,
+    // and reaching an array through a class property costs a retain and an exclusivity check each time.
+    private let entries: UnsafeMutablePointer<Entry>
     private let mask: Int
+    /// The field keys of recent lines by position (first field, second...), by their raw bytes:
+    /// points of a series repeat them, so a comparison replaces building the same `String` again.
+    private let fieldKeys: UnsafeMutablePointer<FieldKey>
+    private static let fieldKeySlots = 16
+    /// Hits and misses.
+    private let counters: UnsafeMutablePointer<Int>
     /// The default tags the cached tag arrays include (see ``LineProtocolDecoder/defaultTags``).
     let defaultTags: [Tag]
 
+    /// A field key of up to 24 bytes, its raw bytes held inline (zero-padded) for a word compare.
+    struct FieldKey {
+        var raw: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var count = -1
+        var name = ""
+
+        static let maxLength = 24
+
+        /// The raw bytes of a key of at most ``maxLength`` bytes as three zero-padded words.
+        @inline(__always)
+        static func words(_ raw: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64, UInt64) {
+            var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            withUnsafeMutableBytes(of: &words) { $0.baseAddress!.copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
+            return words
+        }
+    }
+
     /// Lookups answered from the table, and lookups that had to parse.
-    public private(set) var hits = 0
-    public private(set) var misses = 0
+    public var hits: Int { counters[0] }
+    public var misses: Int { counters[1] }
 
     /// - Parameters:
     ///   - slots: table size, rounded up to a power of two.
@@ -40,9 +67,23 @@ public final class SeriesCache: @unchecked Sendable {
     public init(slots: Int = 8192, defaultTags: [Tag] = []) {
         var size = 16
         while size < slots { size <<= 1 }
-        entries = [Entry](repeating: Entry(), count: size)
+        entries = .allocate(capacity: size)
+        entries.initialize(repeating: Entry(), count: size)
         mask = size - 1
+        fieldKeys = .allocate(capacity: Self.fieldKeySlots)
+        fieldKeys.initialize(repeating: FieldKey(), count: Self.fieldKeySlots)
+        counters = .allocate(capacity: 2)
+        counters.initialize(repeating: 0, count: 2)
         self.defaultTags = defaultTags
+    }
+
+    deinit {
+        for slot in 0...mask { entries[slot].key?.deallocate() }
+        entries.deinitialize(count: mask + 1)
+        entries.deallocate()
+        fieldKeys.deinitialize(count: Self.fieldKeySlots)
+        fieldKeys.deallocate()
+        counters.deallocate()
     }
 
     /// The number of slots.
@@ -50,26 +91,41 @@ public final class SeriesCache: @unchecked Sendable {
 
     @inline(__always)
     func lookup(_ key: UnsafeBufferPointer<UInt8>, hash: UInt64) -> (series: String, tags: [Tag])? {
-        let slot = Int(truncatingIfNeeded: hash) & mask
-        // Fields are read in place: copying the whole entry out would retain and release each of them.
-        return entries.withUnsafeMutableBufferPointer { table -> (series: String, tags: [Tag])? in
-            let entry = table.baseAddress! + slot
-            guard entry.pointee.hash == hash, entry.pointee.key.count == key.count,
-                entry.pointee.key.withUnsafeBufferPointer({ stored in
-                    memcmp(stored.baseAddress!, key.baseAddress!, key.count) == 0
-                })
-            else {
-                misses += 1
-                return nil
-            }
-            hits += 1
-            return (entry.pointee.series, entry.pointee.tags)
+        let entry = entries + (Int(truncatingIfNeeded: hash) & mask)
+        guard entry.pointee.hash == hash, entry.pointee.keyCount == key.count, let stored = entry.pointee.key,
+            memcmp(stored, key.baseAddress!, key.count) == 0
+        else {
+            counters[1] += 1
+            return nil
         }
+        counters[0] += 1
+        return (entry.pointee.series, entry.pointee.tags)
     }
 
     func store(_ key: UnsafeBufferPointer<UInt8>, hash: UInt64, series: String, tags: [Tag]) {
-        let slot = Int(truncatingIfNeeded: hash) & mask
-        entries[slot] = Entry(hash: hash, key: Array(key), series: series, tags: tags)
+        let entry = entries + (Int(truncatingIfNeeded: hash) & mask)
+        entry.pointee.key?.deallocate()
+        let copy = UnsafeMutablePointer<UInt8>.allocate(capacity: key.count)
+        copy.initialize(from: key.baseAddress!, count: key.count)
+        entry.pointee = Entry(hash: hash, key: copy, keyCount: key.count, series: series, tags: tags)
+    }
+
+    /// The field key at position `index` whose raw bytes are `raw`, if it was the last one seen there.
+    @inline(__always)
+    func fieldKey(at index: Int, raw: UnsafeBufferPointer<UInt8>) -> String? {
+        guard index < Self.fieldKeySlots, raw.count <= FieldKey.maxLength else { return nil }
+        let key = fieldKeys + index
+        guard key.pointee.count == raw.count else { return nil }
+        let words = FieldKey.words(raw)
+        guard key.pointee.raw.0 == words.0, key.pointee.raw.1 == words.1, key.pointee.raw.2 == words.2 else {
+            return nil
+        }
+        return key.pointee.name
+    }
+
+    func storeFieldKey(at index: Int, raw: UnsafeBufferPointer<UInt8>, name: String) {
+        guard index < Self.fieldKeySlots, raw.count <= FieldKey.maxLength else { return }
+        fieldKeys[index] = FieldKey(raw: FieldKey.words(raw), count: raw.count, name: name)
     }
 
     /// A fast non-cryptographic hash of the key bytes, eight at a time. Collisions only cost a
