@@ -61,15 +61,18 @@ struct SpoolBench {
         return try batches(payload)
     }
 
+    /// Decoded as the gateway's listeners decode (with a series cache), so points of one series share
+    /// their tag array as they do in the gateway.
     static func batches(_ payload: Payload) throws -> [[Point]] {
         let decoder = LineProtocolDecoder(precision: precision)
+        let cache = SeriesCache()
         var out: [[Point]] = []
         out.reserveCapacity(payload.chunkCount)
         for i in 0..<payload.chunkCount {
             var points: [Point] = []
             var errors: [PointError] = []
             points.reserveCapacity(payload.linesIn(chunk: i))
-            decoder.decode(payload.chunk(i), receiveTime: 0, into: &points, errors: &errors)
+            decoder.decode(payload.chunk(i), receiveTime: 0, into: &points, errors: &errors, cache: cache)
             if let error = errors.first { throw BenchError("generated line protocol does not decode: \(error)") }
             out.append(points)
         }

@@ -103,6 +103,61 @@ struct LineProtocolEncoderTests {
         #expect(decoded.bitPattern == value.bitPattern, "\(value) -> \(line) -> \(decoded)")
     }
 
+    /// The fast path for values with up to three decimals prints what Swift's shortest round-trip
+    /// printer prints, and reads back bit for bit.
+    @Test func floatsWithFewDecimalsPrintAsSwiftDoes_andRoundTrip() {
+        var rng = SeededGenerator(seed: 0xF10A_7001)
+        for _ in 0..<50_000 {
+            let magnitude = [10, 1_000, 1_000_000, 1_000_000_000, 999_999_999_999_999].randomElement(using: &rng)!
+            var value = Double(Int64.random(in: -Int64(magnitude)...Int64(magnitude), using: &rng)) / 1000
+            if Bool.random(using: &rng) { value = Double(Float(value)) }  // not a short decimal: the slow path
+            let text = String(decoding: LineProtocolEncoder().encode([pointF("m", .float(value))]), as: UTF8.self)
+            let printed = text.dropFirst(4).prefix(while: { $0 != " " })
+            let expected = value == value.rounded(.towardZero) && abs(value) < 1e15
+                ? String(Int64(value)) : value.description
+            #expect(printed == expected || (value == 0 && printed == (value.sign == .minus ? "-0" : "0")), "\(value)")
+            #expect(Double(String(printed))?.bitPattern == value.bitPattern, "\(value) printed as \(printed)")
+        }
+    }
+
+    /// A batch copies the key section written for an earlier point with the same tag array and
+    /// series; a different series with the same array, or equal tags in another array, are written anew.
+    @Test func batchesReuseKeySectionsOnlyForTheSameTagArrayAndSeries() {
+        let shared = [Tag("a", "1"), Tag("b", "x y")]
+        let points = [
+            Point(series: "x", time: 1, tags: shared, fields: [Field("f", .int(1))]),
+            Point(series: "y", time: 2, tags: shared, fields: [Field("f", .int(2))]),
+            Point(series: "x", time: 3, tags: shared, fields: [Field("f", .int(3))]),
+            Point(series: "x", time: 4, tags: [Tag("a", "1"), Tag("b", "x y")], fields: [Field("f", .int(4))]),
+            Point(series: "x", time: 5, fields: [Field("f", .int(5))]),
+        ]
+        #expect(String(decoding: encoder.encode(points), as: UTF8.self) == """
+            x,a=1,b=x\\ y f=1i 1
+            y,a=1,b=x\\ y f=2i 2
+            x,a=1,b=x\\ y f=3i 3
+            x,a=1,b=x\\ y f=4i 4
+            x f=5i 5
+
+            """)
+    }
+
+    @Test func batchesOfCachedDecodesEncodeAsPointsOneByOne() {
+        var generator = PointGenerator(seed: 0x5EED_0E01)
+        let distinct = (0..<200).map { _ in generator.point() }
+        let body = encoder.encode((0..<3_000).map { distinct[$0 * 7 % 200] })
+        var decoded: [Point] = []
+        var errors: [PointError] = []
+        body.withUnsafeBytes {
+            LineProtocolDecoder().decode($0, receiveTime: 0, into: &decoded, errors: &errors, cache: SeriesCache(slots: 64))
+        }
+        #expect(errors.isEmpty)
+        var oneByOne: [UInt8] = []
+        for point in decoded { encoder.encode(point, into: &oneByOne) }
+        #expect(encoder.encode(decoded) == oneByOne)
+        #expect(encoder.encode(PointBatch(chunks: [Array(decoded[..<1_000]), Array(decoded[1_000...])])) == oneByOne)
+        #expect(oneByOne == body)
+    }
+
     // MARK: Property: decode(encode(p)) == p
 
     @Test func randomPointsRoundTripExactly() {
