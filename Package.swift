@@ -26,14 +26,17 @@ let package = Package(
     targets: [
         // The point model and its codecs. Pure: no I/O, no dependencies.
         .target(name: "GatewayCore"),
+        // libdeflate: gzip for the influx2 sink's bodies and spool (several times zlib's speed).
+        .systemLibrary(name: "CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .target(
             name: "Sinks",
             dependencies: [
-                "GatewayCore",
+                "GatewayCore", "CLibdeflate",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -8,7 +8,7 @@
 # Installs only what is missing; safe to run again.
 set -euo pipefail
 
-apt_packages=(zlib1g-dev libsqlite3-dev victoria-metrics netcat-openbsd curl python3 python3-psutil postgresql)
+apt_packages=(zlib1g-dev libdeflate-dev libsqlite3-dev victoria-metrics netcat-openbsd curl python3 python3-psutil postgresql)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -96,6 +96,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("proc-extra"), help: "proc-pass: sleeping processes started so the pass has more to read.")
     var procExtra = 256
 
+    @Option(name: .customLong("in-flight"), help: "e2e scenarios: the influx2 sink's max_in_flight (batches on the wire at once).")
+    var inFlight = 2
+
     @Flag(help: "e2e scenarios: the influx2 sink sends plain bodies (gzip: false) instead of gzip.")
     var noGzip = false
 
@@ -244,7 +247,8 @@ struct BenchCommand: ParsableCommand {
         let spoolBench = SpoolBench(
             settings: settings, timestamps: timestamps, measurement: measurement, duration: duration,
             batchSize: spoolBatch)
-        let endToEnd = EndToEnd(settings: settings, measurement: measurement, duration: duration, gzip: !noGzip)
+        let endToEnd = EndToEnd(
+            settings: settings, measurement: measurement, duration: duration, gzip: !noGzip, maxInFlight: inFlight)
         var summaries: [TargetSummary] = []
         for (scenario, targets) in plan {
             var results: [TargetKind: [RunResult]] = [:]
@@ -370,7 +374,7 @@ struct BenchCommand: ParsableCommand {
             if case .e2eUDP = $0 { return true }; if case .e2eRSS = $0 { return true }; return false
         }) {
             var line =
-                "  e2e: gateway influx2 sink (batch \(GatewayServer.batchSize), gzip \(noGzip ? "off" : "on"), "
+                "  e2e: gateway influx2 sink (batch \(GatewayServer.batchSize), gzip \(noGzip ? "off" : "on"), max_in_flight \(inFlight), "
                 + "flush 200ms, "
                 + "spool on, queue 500,000, when_full: block)"
             if let bench = settings.benchCPU, let target = settings.targetCPU {

@@ -42,6 +42,8 @@ struct EndToEnd {
     let duration: Double
     /// Whether the influx2 sink gzips its bodies (the default, and the spool's format).
     var gzip = true
+    /// The influx2 sink's `max_in_flight`.
+    var maxInFlight = 2
 
     // MARK: e2e-udp
 
@@ -49,7 +51,7 @@ struct EndToEnd {
         let vm = try VictoriaMetricsServer.start(label: label, settings: settings)
         defer { vm.stop() }
         let gateway = try GatewayServer.start(
-            label: label, settings: settings, sink: .influx(url: "http://127.0.0.1:\(vm.httpPort)", gzip: gzip),
+            label: label, settings: settings, sink: .influx(url: "http://127.0.0.1:\(vm.httpPort)", gzip: gzip, maxInFlight: maxInFlight),
             cpu: .some(settings.benchCPU))
         defer { gateway.stop() }
         let pipeline = PipelineTarget(gateway: gateway, vm: vm)

@@ -7,7 +7,7 @@ enum GatewaySink: Sendable {
     case blackhole
     /// One `influx2` sink writing to `url` (VictoriaMetrics' HTTP port, or a port nothing listens on
     /// to play an outage), spool on, in a data directory of the run's own.
-    case influx(url: String, gzip: Bool = true)
+    case influx(url: String, gzip: Bool = true, maxInFlight: Int = 2)
 
     var name: String {
         switch self {
@@ -110,7 +110,7 @@ final class GatewayServer: TargetServer {
                     flush_interval: 200ms
                     when_full: block
                 """
-        case .influx(let url, let gzip):
+        case .influx(let url, let gzip, let maxInFlight):
             sinkSection = """
                   \(sink.name):
                     type: influx2
@@ -119,6 +119,7 @@ final class GatewayServer: TargetServer {
                     bucket: bench
                     precision: ns
                     gzip: \(gzip)
+                    max_in_flight: \(maxInFlight)
                     batch_size: \(batchSize)
                     flush_interval: 200ms
                     when_full: block

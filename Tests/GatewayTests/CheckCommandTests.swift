@@ -114,6 +114,7 @@ import Testing
                 precision: ms
                 gzip: false
                 timeout: 3s
+                max_in_flight: 4
                 retry: {max_retries: 5, initial_backoff: 200ms, max_backoff: 1m, max_wait: 2s, max_retry_after: 10m}
                 spool: {max_size: 64MiB, when_full: block, sync: full}
               plain: {type: influx2, url: "http://h:8086", org: o, bucket: b, spool: false}
@@ -132,6 +133,8 @@ import Testing
         #expect(influx.target.token == "tok")
         #expect(influx.target.gzip == false)
         #expect(influx.target.timeout == .seconds(3))
+        #expect(influx.maxInFlight == 4)
+        #expect(plain.maxInFlight == 2)
         #expect(influx.precision == .milliseconds)
         #expect(influx.retry.maxRetries == 5)
         #expect(influx.retry.maxBackoff == .seconds(60))
@@ -148,7 +151,7 @@ import Testing
         let found = try problems(
             """
             sinks:
-              a: {type: influx2, url: "ftp://x", org: o, bucket: b, retry: {max_retry: 1}}
+              a: {type: influx2, url: "ftp://x", org: o, bucket: b, retry: {max_retry: 1}, max_in_flight: 17}
               b: {type: influx2, url: "http://x:8086", bucket: b, spool: {path: /tmp/same.db, when_full: wait}}
               c: {type: spool, path: /tmp/same.db}
             routes:
@@ -157,6 +160,7 @@ import Testing
         let text = found.joined(separator: "\n")
         #expect(text.contains("sinks.a.url: expected an http:// or https:// URL, got \"ftp://x\""), "\(text)")
         #expect(text.contains("sinks.a.retry.max_retry: unknown key"), "\(text)")
+        #expect(text.contains("sinks.a.max_in_flight: expected 1 to 16 batches on the wire at once, got 17"), "\(text)")
         #expect(text.contains("sinks.b: missing required key \"org\""), "\(text)")
         #expect(text.contains("sinks.b.spool.when_full:"), "\(text)")
         #expect(text.contains("sinks \"b\" and \"c\" both use the spool file /tmp/same.db"), "\(text)")

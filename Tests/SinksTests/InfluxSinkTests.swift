@@ -40,7 +40,7 @@ import TestDoubles
 
     func harness(
         spool: Bool = true, retry: RetryPolicy = RetryPolicy(maxRetries: 2, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(5)),
-        clock: any Clock<Duration> = ContinuousClock(), token: String = "secret"
+        clock: any Clock<Duration> = ContinuousClock(), token: String = "secret", maxInFlight: Int = 1
     ) async throws -> Harness {
         let double = InfluxContractDouble()
         try await double.start()
@@ -49,7 +49,8 @@ import TestDoubles
         let sink = InfluxSink(
             name: "influx",
             configuration: .init(
-                target: InfluxTarget(url: double.url, org: "o", bucket: "b", token: token), retry: retry),
+                target: InfluxTarget(url: double.url, org: "o", bucket: "b", token: token), retry: retry,
+                maxInFlight: maxInFlight),
             spool: store, metrics: SinkMetrics(sink: "influx", factory: metrics),
             delivery: DeliveryMetrics(sink: "influx", factory: metrics), logger: Logger(label: "test"), clock: clock)
         return Harness(double: double, sink: sink, spool: store, metrics: metrics)
@@ -72,6 +73,27 @@ import TestDoubles
         #expect(request.headers.contains { $0.0 == "Authorization" && $0.1 == "Token secret" })
         #expect(h.counter("gateway_points_written_total") == 100)
         #expect(h.sink.health == .healthy)
+        try await h.finish()
+    }
+
+    /// The double holds each answer 150 ms (a slow server). With max_in_flight 1 the batches go one
+    /// after the other; with 3, three are on the wire at once, and every point still arrives once.
+    @Test(arguments: [1, 3])
+    func maxInFlight_boundsTheBatchesOnTheWire_slowServerDouble(_ maxInFlight: Int) async throws {
+        let h = try await harness(maxInFlight: maxInFlight)
+        h.double.delayAnswers(.milliseconds(150))
+        var all: [Point] = []
+        for i in 0..<6 {
+            let points = testPoints(i * 10..<(i + 1) * 10)
+            all += points
+            try await h.sink.write(PointBatch(points))
+        }
+        await h.sink.flush()
+        #expect(h.double.mostConcurrentRequests == maxInFlight)
+        #expect(Set(h.double.accepted) == Set(lines(all)))
+        #expect(h.double.accepted.count == all.count)
+        #expect(h.counter("gateway_points_written_total") == Int64(all.count))
+        if maxInFlight == 1 { #expect(h.double.accepted == lines(all)) }
         try await h.finish()
     }
 

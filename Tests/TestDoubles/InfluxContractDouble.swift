@@ -51,9 +51,12 @@ public final class InfluxContractDouble: Sendable {
         var script: Script?
         var token: String?
         var maxLines: Int?
+        var answerDelay: TimeAmount?
+        var unanswered = 0
+        var mostUnanswered = 0
     }
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let channel = Mutex<Channel?>(nil)
     private let boundPort = Atomic<Int>(0)
@@ -88,6 +91,14 @@ public final class InfluxContractDouble: Sendable {
     public func requireToken(_ token: String?) { state.withLock { $0.token = token } }
     /// Answers 413 to a body of more than `lines` lines (nil: no limit).
     public func limitLines(_ lines: Int?) { state.withLock { $0.maxLines = lines } }
+
+    /// Holds every answer this long (a slow server), so that requests overlap.
+    public func delayAnswers(_ delay: Duration?) {
+        state.withLock { $0.answerDelay = delay.map { .nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) } }
+    }
+
+    /// The most requests that were waiting for their answers at one time.
+    public var mostConcurrentRequests: Int { state.withLock { $0.mostUnanswered } }
 
     public var requests: [Request] { state.withLock { $0.requests } }
     public var accepted: [String] { state.withLock { $0.accepted } }
@@ -139,16 +150,35 @@ public final class InfluxContractDouble: Sendable {
             case .end:
                 guard let head else { return }
                 let answer = double.answer(Self.request(head: head, body: body))
-                var headers = HTTPHeaders()
-                for (name, value) in answer.headers { headers.add(name: name, value: value) }
-                headers.add(name: "Content-Length", value: "\(answer.body.utf8.count)")
-                let status = HTTPResponseStatus(statusCode: answer.status)
-                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-                if !answer.body.isEmpty {
-                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: answer.body)))), promise: nil)
+                let delay = double.state.withLock { s -> TimeAmount? in
+                    guard let delay = s.answerDelay else { return nil }
+                    s.unanswered += 1
+                    s.mostUnanswered = max(s.mostUnanswered, s.unanswered)
+                    return delay
                 }
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                guard let delay else {
+                    respond(answer, to: head, context: context)
+                    return
+                }
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: delay) {
+                    let (handler, context) = loopBound.value
+                    handler.double.state.withLock { $0.unanswered -= 1 }
+                    handler.respond(answer, to: head, context: context)
+                }
             }
+        }
+
+        func respond(_ answer: Answer, to head: HTTPRequestHead, context: ChannelHandlerContext) {
+            var headers = HTTPHeaders()
+            for (name, value) in answer.headers { headers.add(name: name, value: value) }
+            headers.add(name: "Content-Length", value: "\(answer.body.utf8.count)")
+            let status = HTTPResponseStatus(statusCode: answer.status)
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+            if !answer.body.isEmpty {
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: answer.body)))), promise: nil)
+            }
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
 
         static func request(head: HTTPRequestHead, body: ByteBuffer) -> Request {

@@ -269,6 +269,9 @@ struct ConfigLoader {
         var config = InfluxSinkConfig(target: target)
         config.spool.path = defaultSpoolPath
         if let v = map["precision"]?.oneOf(Precision.allCases.map { ($0.rawValue, $0) }) { config.precision = v }
+        if let v = map["max_in_flight"]?.int(min: 1) {
+            if v > 16 { map["max_in_flight"]?.problem("expected 1 to 16 batches on the wire at once, got \(v)") } else { config.maxInFlight = v }
+        }
         if let retry = map["retry"]?.map() {
             if let v = retry["max_retries"]?.int(min: 0) { config.retry.maxRetries = v }
             if let v = retry["initial_backoff"]?.duration() { config.retry.initialBackoff = v }

@@ -96,6 +96,7 @@ struct InfluxSinkConfig: Sendable {
     var target: InfluxTarget
     var precision = Precision.nanoseconds
     var retry = RetryPolicy()
+    var maxInFlight = 2
     var spool = SpoolConfig()
 }
 

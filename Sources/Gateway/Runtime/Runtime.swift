@@ -43,7 +43,9 @@ final class Runtime: Sendable {
                     ? try SpoolStore(path: influx.spool.path, options: influx.spool.options, logger: sinkLogger) : nil
                 let influxSink = InfluxSink(
                     name: sink.name,
-                    configuration: .init(target: influx.target, precision: influx.precision, retry: influx.retry),
+                    configuration: .init(
+                        target: influx.target, precision: influx.precision, retry: influx.retry,
+                        maxInFlight: influx.maxInFlight),
                     spool: store, metrics: sinkMetrics, delivery: delivery, logger: sinkLogger)
                 instance = influxSink
                 replayers.append(influxSink.replayService)

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import GatewayCore
 import NIOCore
+import NIOPosix
 import NIOHTTP1
 
 /// Where and how to write: an InfluxDB 2.x `/api/v2/write` endpoint.
@@ -70,9 +71,14 @@ public enum InfluxOutcome: Sendable, Equatable {
 }
 
 /// A keep-alive HTTP client for one Influx target (AsyncHTTPClient).
+///
+/// The client runs on its own event loop, not the process-wide one the listeners use: a UDP
+/// listener decoding a burst would otherwise hold up this connection's responses, and with one
+/// request in flight every such delay is time the server sits idle.
 public final class InfluxClient: Sendable {
     public let target: InfluxTarget
     let client: HTTPClient
+    let eventLoopGroup: MultiThreadedEventLoopGroup
 
     public init(target: InfluxTarget) {
         self.target = target
@@ -83,11 +89,13 @@ public final class InfluxClient: Sendable {
         // connection until the connect timeout would hold every batch for seconds in an outage.
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.decompression = .disabled
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        client = HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
     }
 
     public func shutdown() async {
         try? await client.shutdown()
+        try? await eventLoopGroup.shutdownGracefully()
     }
 
     /// Sends one body: `gzipped` tells whether `body` is gzip already.

@@ -18,11 +18,19 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
         public var target: InfluxTarget
         public var precision: Precision
         public var retry: RetryPolicy
+        /// Batches on the wire at once (each on its own connection). 1 keeps batches in order; more
+        /// keep the server busy while a response travels back, and batches in flight together may
+        /// arrive, or be spooled, in either order (each point keeps its timestamp).
+        public var maxInFlight: Int
 
-        public init(target: InfluxTarget, precision: Precision = .nanoseconds, retry: RetryPolicy = RetryPolicy()) {
+        public init(
+            target: InfluxTarget, precision: Precision = .nanoseconds, retry: RetryPolicy = RetryPolicy(),
+            maxInFlight: Int = 1
+        ) {
             self.target = target
             self.precision = precision
             self.retry = retry
+            self.maxInFlight = max(1, maxInFlight)
         }
     }
 
@@ -65,7 +73,8 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
     let logger: Logger
     let clock: any Clock<Duration>
     private let state = Mutex(State())
-    private let inFlight = Mutex<Task<Void, Never>?>(nil)
+    /// Batches on the wire, oldest first.
+    private let inFlight = Mutex<[Task<Void, Never>]>([])
 
     public init(
         name: String, configuration: Configuration, spool: SpoolStore?, metrics: SinkMetrics,
@@ -87,29 +96,41 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
 
     // MARK: Direct path (the sink worker calls this, one batch at a time)
 
-    /// Encodes and compresses the batch while the previous one is still on the wire, then waits
-    /// for that one to be settled (delivered, or spooled) before sending this one: one request in
-    /// flight, so order and the spool's backlog rule hold, with encoding overlapped.
+    /// Encodes and compresses the batch while earlier ones are still on the wire, then waits until
+    /// fewer than `maxInFlight` are (with 1, until the previous one is settled: delivered or spooled)
+    /// before sending it. While the spool holds a backlog, the batch is appended behind it instead.
     public func write(_ batch: PointBatch) async throws {
         if batch.isEmpty { return }
         let raw = LineProtocolEncoder(precision: configuration.precision).encode(batch)
         let payload = try SpoolPayload(raw: raw, points: batch.count, precision: configuration.precision)
-        await flush()
+        await waitForRoom()
         if let spool, !spool.isEmpty {
+            await flush()
             await store(payload)
             return
         }
         let sending = Task { await self.send(payload, raw: raw) }
-        inFlight.withLock { $0 = sending }
+        inFlight.withLock { $0.append(sending) }
     }
 
-    /// Waits until the batch on the wire is settled (delivered, dead-lettered, spooled or dropped).
-    public func flush() async {
-        let pending = inFlight.withLock { task -> Task<Void, Never>? in
-            defer { task = nil }
-            return task
+    /// Waits until fewer than `maxInFlight` batches are on the wire.
+    func waitForRoom() async {
+        while true {
+            let oldest = inFlight.withLock { tasks -> Task<Void, Never>? in
+                tasks.count >= configuration.maxInFlight ? tasks.removeFirst() : nil
+            }
+            guard let oldest else { return }
+            await oldest.value
         }
-        await pending?.value
+    }
+
+    /// Waits until every batch on the wire is settled (delivered, dead-lettered, spooled or dropped).
+    public func flush() async {
+        let pending = inFlight.withLock { tasks -> [Task<Void, Never>] in
+            defer { tasks = [] }
+            return tasks
+        }
+        for task in pending { await task.value }
     }
 
     func send(_ payload: SpoolPayload, raw: [UInt8]) async {

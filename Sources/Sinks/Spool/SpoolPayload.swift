@@ -49,10 +49,7 @@ public struct SpoolPayload: Sendable {
     }
 
     static func gzip(_ raw: [UInt8]) throws -> [UInt8] {
-        var input = ByteBuffer(bytes: raw)
-        let out = try input.compress(
-            with: .gzip, configuration: ZlibConfiguration(compressionLevel: .fastestCompression))
-        return Array(out.readableBytesView)
+        try Gzip.compress(raw)
     }
 
     /// FNV-1a, 64 bits, over the stored bytes: catches torn or altered rows; not a MAC.
