@@ -99,7 +99,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("in-flight"), help: "e2e scenarios: the influx2 sink's max_in_flight (batches on the wire at once).")
     var inFlight = 2
 
-    @Flag(help: "e2e scenarios: the influx2 sink sends plain bodies (gzip: false) instead of gzip.")
+    @Flag(help: "e2e and spool-replay: the influx2 sink sends plain bodies (gzip: false) instead of gzip.")
     var noGzip = false
 
     @Option(
@@ -246,7 +246,7 @@ struct BenchCommand: ParsableCommand {
         let measurement = Measurement(settings: settings, timestamps: timestamps, duration: duration)
         let spoolBench = SpoolBench(
             settings: settings, timestamps: timestamps, measurement: measurement, duration: duration,
-            batchSize: spoolBatch)
+            batchSize: spoolBatch, gzip: !noGzip)
         let endToEnd = EndToEnd(
             settings: settings, measurement: measurement, duration: duration, gzip: !noGzip, maxInFlight: inFlight)
         var summaries: [TargetSummary] = []
