@@ -148,7 +148,11 @@ final class UDPIngestHandler: ChannelInboundHandler {
         guard !pending.isEmpty else { return }
         ingest.normalise(&pending, receiveTime: receiveTime)
         let full = ingest.router.offer(pending, source: ingest.source)
-        pending.removeAll(keepingCapacity: true)
+        // The queue now shares this array: start a new one sized for a burst like this one, rather
+        // than one of the full capacity (which would copy nothing but allocate and touch it all).
+        let burst = pending.count
+        pending = []
+        pending.reserveCapacity(min(max(burst, 64), 16_384))
         if full, !paused { pause(context: context) }
     }
 
