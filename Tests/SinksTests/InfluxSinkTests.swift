@@ -97,6 +97,25 @@ import TestDoubles
         try await h.finish()
     }
 
+    /// Three batches on the wire at once: the first is retried (500) while the other two are refused
+    /// at once (401). They still enter the spool in the order they were sent, so replay is oldest first.
+    @Test func batchesInFlightTogether_enterTheSpoolInTheOrderSent() async throws {
+        let h = try await harness(maxInFlight: 3)
+        let first = Set(lines(testPoints(0..<10)))
+        h.double.script { request in
+            request.lines.contains(where: first.contains)
+                ? .influxError(500, code: "internal error", message: "boom")
+                : .influxError(401, code: "unauthorized", message: "unauthorized access")
+        }
+        for i in 0..<3 { try await h.sink.write(PointBatch(testPoints(i * 10..<(i + 1) * 10))) }
+        await h.sink.flush()
+        #expect(h.spool!.pointCount == 30)
+        h.double.script(nil)
+        while !h.spool!.isEmpty { _ = await h.sink.replayOnce() }
+        #expect(h.double.accepted == lines(testPoints(0..<30)))
+        try await h.finish()
+    }
+
     @Test func status400_withLine_deadLettersTheBadLine_withTheServersMessage_andWritesTheRest() async throws {
         let h = try await harness()
         // Influx refuses a batch whose field type conflicts; the double refuses `v` as a string.

@@ -19,8 +19,8 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
         public var precision: Precision
         public var retry: RetryPolicy
         /// Batches on the wire at once (each on its own connection). 1 keeps batches in order; more
-        /// keep the server busy while a response travels back, and batches in flight together may
-        /// arrive, or be spooled, in either order (each point keeps its timestamp).
+        /// keep the server busy while a response travels back; batches in flight together may arrive
+        /// in either order (each point keeps its timestamp), and enter the spool in the order sent.
         public var maxInFlight: Int
 
         public init(
@@ -109,7 +109,8 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
             await store(payload)
             return
         }
-        let sending = Task { await self.send(payload, raw: raw) }
+        let previous = inFlight.withLock { $0.last }
+        let sending = Task { await self.send(payload, raw: raw, after: previous) }
         inFlight.withLock { $0.append(sending) }
     }
 
@@ -133,7 +134,10 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
         for task in pending { await task.value }
     }
 
-    func send(_ payload: SpoolPayload, raw: [UInt8]) async {
+    /// Delivers one batch. A batch that must go to the spool first waits until the batch sent before
+    /// it (`previous`) is settled, so batches enter the spool in the order they were sent and replay
+    /// stays oldest first whatever `maxInFlight` is.
+    func send(_ payload: SpoolPayload, raw: [UInt8], after previous: Task<Void, Never>? = nil) async {
         let shuttingDown = state.withLock { $0.shuttingDown }
         var retry = configuration.retry
         if shuttingDown { retry.maxRetries = 0 }
@@ -154,6 +158,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
                     "points": "\(remainder.points)",
                 ])
             state.withLock { $0.serverDelay = failure.serverDelay }
+            await previous?.value
             await store(remainder)
         } else {
             metrics.writeErrors.increment()
