@@ -57,7 +57,9 @@ final class Ingest: Sendable {
             } else {
                 let pooled = cachePool.withLock { $0.popLast() } ?? makeSeriesCache()
                 decoder.decode(bytes, receiveTime: receiveTime, into: &points, errors: &errors, cache: pooled)
-                cachePool.withLock { $0.append(pooled) }
+                // At most a few are kept (each holds up to 8,192 series): a burst of concurrent
+                // requests makes extra caches that are freed once used.
+                cachePool.withLock { if $0.count < 4 { $0.append(pooled) } }
             }
         case .json:
             JSONPointDecoder(precision: jsonPrecision)
