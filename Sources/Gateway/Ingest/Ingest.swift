@@ -64,6 +64,7 @@ final class Ingest: Sendable {
         case .json:
             JSONPointDecoder(precision: jsonPrecision)
                 .decode(bytes, receiveTime: receiveTime, into: &points, errors: &errors)
+            addDefaultTags(&points, from: before)
         }
         metrics.received.increment(by: Int64(points.count - before + errors.count))
         for error in errors { reject(error, input: error.text, receiveTime: receiveTime) }
@@ -86,15 +87,20 @@ final class Ingest: Sendable {
         deadLetter?.record(source: source, error: error, input: input, receiveTime: receiveTime)
     }
 
-    /// Adds default tags and validates schemas in place; points that fail are removed, counted
-    /// and returned as errors (with `line` = the point's 1-based position in `points`).
+    /// Adds the default tags to `points[from...]` where they lack them.
+    func addDefaultTags(_ points: inout [Point], from: Int = 0) {
+        guard !defaultTags.isEmpty else { return }
+        for i in from..<points.count {
+            for tag in defaultTags { points[i].tags.addIfAbsent(tag) }
+        }
+    }
+
+    /// Validates schemas in place; points that fail are removed, counted and returned as errors
+    /// (with `line` = the point's 1-based position in `points`). Points from ``decode`` already carry
+    /// the default tags (the line-protocol decoder adds them once per series); other points (from
+    /// plugins) get them first with ``addDefaultTags(_:from:)``.
     @discardableResult
     func normalise(_ points: inout [Point], receiveTime: Int64) -> [PointError] {
-        if !defaultTags.isEmpty {
-            for i in points.indices {
-                for tag in defaultTags { points[i].addTagIfAbsent(tag.key, tag.value) }
-            }
-        }
         var failures: [PointError] = []
         if !schemas.isEmpty {
             var kept = 0

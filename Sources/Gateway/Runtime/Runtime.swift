@@ -222,6 +222,7 @@ final class PluginEmitter: Sendable {
         guard let ingest = ingest.withLock({ $0 }), !points.isEmpty else { return 0 }
         var points = points
         ingest.metrics.received.increment(by: Int64(points.count))
+        ingest.addDefaultTags(&points)
         ingest.normalise(&points, receiveTime: Ingest.now())
         await ingest.router.push(points, source: ingest.source)
         return points.count

@@ -348,20 +348,8 @@ struct LineParser {
         if !sorted {
             tags.sort(by: { Self.precedes($0.key, $1.key) })
         }
-        for tag in defaultTags { Self.addIfAbsent(tag, to: &tags) }
+        for tag in defaultTags { tags.addIfAbsent(tag) }
         return (series, tags)
-    }
-
-    /// Inserts `tag` in sorted position unless its key is present.
-    static func addIfAbsent(_ tag: Tag, to tags: inout [Tag]) {
-        var index = 0
-        while index < tags.count {
-            let existing = tags[index].key
-            if existing == tag.key { return }
-            if !precedes(existing, tag.key) { break }
-            index += 1
-        }
-        tags.insert(tag, at: index)
     }
 
     /// Byte-order comparison of two keys, as InfluxDB sorts tags (memcmp on the UTF-8).

@@ -288,19 +288,6 @@ public struct LineProtocolEncoder: Sendable {
     }
 
     static func writeUnsigned(_ value: UInt64, to out: UnsafeMutablePointer<UInt8>) -> Int {
-        var length = 1
-        var rest = value / 10
-        while rest > 0 {
-            length += 1
-            rest /= 10
-        }
-        var v = value
-        var i = length - 1
-        while i >= 0 {
-            out[i] = ASCII.zero + UInt8(v % 10)
-            v /= 10
-            i -= 1
-        }
-        return length
+        DecimalText.write(value, to: out)
     }
 }

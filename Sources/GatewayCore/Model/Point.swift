@@ -58,15 +58,7 @@ public struct Point: Sendable, Hashable {
     /// Sets a tag only where the point lacks it, keeping the tags sorted.
     @inlinable
     public mutating func addTagIfAbsent(_ key: String, _ value: String) {
-        var index = 0
-        let keyBytes = key.utf8
-        while index < tags.count {
-            let existing = tags[index].key
-            if existing == key { return }
-            if !existing.utf8.lexicographicallyPrecedes(keyBytes) { break }
-            index += 1
-        }
-        tags.insert(Tag(key, value), at: index)
+        tags.addIfAbsent(Tag(key, value))
     }
 
     @usableFromInline
@@ -76,6 +68,23 @@ public struct Point: Sendable, Hashable {
             return false
         }
         return true
+    }
+}
+
+extension Array where Element == Tag {
+    /// Inserts `tag` at its sorted place (byte order of keys) unless a tag with its key is present.
+    /// `self` must be sorted by key.
+    @inlinable
+    public mutating func addIfAbsent(_ tag: Tag) {
+        var index = 0
+        let keyBytes = tag.key.utf8
+        while index < count {
+            let existing = self[index].key
+            if existing == tag.key { return }
+            if !existing.utf8.lexicographicallyPrecedes(keyBytes) { break }
+            index += 1
+        }
+        insert(tag, at: index)
     }
 }
 

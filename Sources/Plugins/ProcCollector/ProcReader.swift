@@ -1,3 +1,5 @@
+import GatewayCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -62,16 +64,8 @@ final class ProcReader {
     /// `/proc/<pid>/stat` of one process, or nil when it is gone (or unreadable).
     private func read(pid: Int32, dirFD: Int32, path: inout [CChar]) -> ProcStat? {
         // "<pid>/stat\0" without String formatting or allocation.
-        var length = 1
-        var rest = pid / 10
-        while rest > 0 {
-            length += 1
-            rest /= 10
-        }
-        var n = pid
-        for position in stride(from: length - 1, through: 0, by: -1) {
-            path[position] = CChar(48 + n % 10)
-            n /= 10
+        let length = path.withUnsafeMutableBufferPointer { chars in
+            chars.withMemoryRebound(to: UInt8.self) { DecimalText.write(UInt64(max(pid, 0)), to: $0.baseAddress!) }
         }
         var i = length
         for c in "/stat".utf8 {
