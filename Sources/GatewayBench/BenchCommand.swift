@@ -27,8 +27,8 @@ struct BenchCommand: ParsableCommand {
             points/s target, MB/s of gzip payload, and the wall time of each step.
 
             spool-replay: a spool of --replay-points points is filled while no server runs; then a fresh \
-            VictoriaMetrics starts and an InfluxSink in this process calls replayOnce() until the spool is \
-            empty. This is the code the gateway's replayer runs, driven without the gateway binary, so the \
+            VictoriaMetrics starts and an InfluxSink in this process (max_in_flight --in-flight) calls \
+            replay() until the spool is empty. This is the code the gateway's replayer runs, driven without the gateway binary, so the \
             clock covers the replay alone rather than backoff timers and /metrics polling. Ratio: over \
             VictoriaMetrics' direct /api/v2/write rate with 1 connection (http-1c).
 
@@ -96,7 +96,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("proc-extra"), help: "proc-pass: sleeping processes started so the pass has more to read.")
     var procExtra = 256
 
-    @Option(name: .customLong("in-flight"), help: "e2e scenarios: the influx2 sink's max_in_flight (batches on the wire at once).")
+    @Option(name: .customLong("in-flight"), help: "e2e and spool-replay: the influx2 sink's max_in_flight (batches on the wire at once).")
     var inFlight = 2
 
     @Flag(help: "e2e and spool-replay: the influx2 sink sends plain bodies (gzip: false) instead of gzip.")
@@ -246,7 +246,7 @@ struct BenchCommand: ParsableCommand {
         let measurement = Measurement(settings: settings, timestamps: timestamps, duration: duration)
         let spoolBench = SpoolBench(
             settings: settings, timestamps: timestamps, measurement: measurement, duration: duration,
-            batchSize: spoolBatch, gzip: !noGzip)
+            batchSize: spoolBatch, gzip: !noGzip, maxInFlight: inFlight)
         let endToEnd = EndToEnd(
             settings: settings, measurement: measurement, duration: duration, gzip: !noGzip, maxInFlight: inFlight)
         var summaries: [TargetSummary] = []

@@ -202,13 +202,14 @@ enum Report {
                     + "\(fixed(s.extra("gzip_us_per_point") ?? .nan, 3)) us, SQLite append "
                     + "\(fixed(s.extra("append_us_per_point") ?? .nan, 3)) us"
             case .replay:
-                line += " drained from a spool of \(grouped(s.sent)) points by InfluxSink.replayOnce()"
+                line += " drained from a spool of \(grouped(s.sent)) points by InfluxSink.replay()"
                 for ratio in ratios(summaries, scenario: s.scenario) {
                     line += ": \(fixed(ratio.rate, 3))x VictoriaMetrics' direct /api/v2/write with 1 connection"
                 }
                 line +=
                     "\n    replay client \(fixed(s.cpuMicrosPerPoint, 3)) CPU-us/point, VictoriaMetrics "
-                    + "\(fixed(s.extra("vm_cpu_us_per_point") ?? .nan, 3)) CPU-us/point"
+                    + "\(fixed(s.extra("vm_cpu_us_per_point") ?? .nan, 3)) CPU-us/point, busy "
+                    + "\(fixed((s.extra("vm_busy") ?? .nan) * 100, 1)) % of the replay's wall time"
             case .e2e:
                 line +=
                     " delivered of \(grouped(s.offeredPerSecond))/s offered (loss \(fixed(s.lossPercent, 2)) %, "

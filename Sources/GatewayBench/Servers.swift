@@ -8,7 +8,7 @@ enum TargetKind: String, CaseIterable, Sendable {
     case vm
     /// `SpoolStore` driven in the benchmark's own process.
     case spool
-    /// `InfluxSink.replayOnce()` in the benchmark's own process, sending to VictoriaMetrics.
+    /// `InfluxSink.replay()` in the benchmark's own process, sending to VictoriaMetrics.
     case replay
     /// UDP -> gateway -> influx2 sink -> VictoriaMetrics.
     case e2e = "gateway+vm"

@@ -116,6 +116,61 @@ import TestDoubles
         try await h.finish()
     }
 
+    /// Spools `batches` batches of 10 points directly (as an outage would have).
+    func fillSpool(_ h: Harness, batches: Int) async throws -> [Point] {
+        var all: [Point] = []
+        for i in 0..<batches {
+            let points = testPoints(i * 10..<(i + 1) * 10)
+            all += points
+            _ = try await h.spool!.append(try SpoolPayload(points: points, precision: .nanoseconds))
+        }
+        return all
+    }
+
+    /// Replay keeps up to max_in_flight spooled batches on the wire against a slow server double
+    /// (answers held 150 ms); every batch arrives once and leaves the spool; with 1, in order.
+    @Test(arguments: [1, 3])
+    func replay_keepsMaxInFlightBatchesOnTheWire_slowServerDouble(_ maxInFlight: Int) async throws {
+        let h = try await harness(maxInFlight: maxInFlight)
+        let all = try await fillSpool(h, batches: 7)
+        h.double.delayAnswers(.milliseconds(150))
+        #expect(await h.sink.replay() == nil)
+        #expect(h.spool!.isEmpty)
+        #expect(h.double.mostConcurrentRequests == maxInFlight)
+        #expect(h.double.accepted.count == all.count)
+        #expect(Set(h.double.accepted) == Set(lines(all)))
+        #expect(h.counter("gateway_points_replayed_total") == Int64(all.count))
+        if maxInFlight == 1 { #expect(h.double.accepted == lines(all)) }
+        try await h.finish()
+    }
+
+    /// Three batches replayed at once; the middle one is answered 500. The other two are
+    /// confirmed and leave the spool; the failed one stays, the pass stops with a backoff, and the
+    /// next pass delivers it: every point arrives exactly once.
+    @Test func replay_failureInsideTheWindow_keepsOnlyTheFailedBatch() async throws {
+        let h = try await harness(maxInFlight: 3)
+        let all = try await fillSpool(h, batches: 3)
+        let middle = Set(lines(testPoints(10..<20)))
+        h.double.script { request in
+            request.lines.contains(where: middle.contains) ? .influxError(500, code: "internal error", message: "boom") : nil
+        }
+        #expect(await h.sink.replay() != nil)
+        #expect(h.spool!.pointCount == 10)
+        #expect(h.counter("gateway_points_replayed_total") == 20)
+        #expect(h.sink.health != .healthy)
+        let left = try #require(try await h.spool!.oldest())
+        #expect(try left.payload.decodePoints() == testPoints(10..<20))
+        h.spool!.release(left)
+        h.double.script(nil)
+        #expect(await h.sink.replay() == nil)
+        #expect(h.spool!.isEmpty)
+        #expect(h.double.accepted.count == all.count)
+        #expect(Set(h.double.accepted) == Set(lines(all)))
+        #expect(h.counter("gateway_points_replayed_total") == 30)
+        #expect(h.sink.health == .healthy)
+        try await h.finish()
+    }
+
     @Test func status400_withLine_deadLettersTheBadLine_withTheServersMessage_andWritesTheRest() async throws {
         let h = try await harness()
         // Influx refuses a batch whose field type conflicts; the double refuses `v` as a string.

@@ -235,7 +235,8 @@ struct SpoolReplay: AsyncParsableCommand {
         let factory = NOOPMetricsHandler.instance
         let sink = InfluxSink(
             name: target.name,
-            configuration: .init(target: influx.target, precision: influx.precision, retry: influx.retry),
+            configuration: .init(
+                target: influx.target, precision: influx.precision, retry: influx.retry, maxInFlight: influx.maxInFlight),
             spool: store, metrics: SinkMetrics(sink: target.name, factory: factory),
             delivery: DeliveryMetrics(sink: target.name, factory: factory), logger: logger)
         let total = store.pointCount
@@ -244,7 +245,8 @@ struct SpoolReplay: AsyncParsableCommand {
         var lastProgress = Date()
         var last = total
         while !store.isEmpty {
-            if let delay = await sink.replayOnce() {
+            // Short passes (max_in_flight batches on the wire at once), so progress is reported.
+            if let delay = await sink.replay(maxBatches: 8 * influx.maxInFlight) {
                 if case .refused(let why) = sink.health {
                     printErr("Influx refuses the writes: \(why); \(store.pointCount) points stay in the spool")
                     await sink.close()

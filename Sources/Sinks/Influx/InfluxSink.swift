@@ -294,47 +294,75 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
         }
     }
 
-    /// One pass of the replay loop: sends the oldest spooled batch. Returns the wait before
-    /// the next pass (nil: go on at once).
+    /// Sends the oldest spooled batch and settles it. Returns the wait before the next attempt
+    /// (nil: go on at once).
     public func replayOnce() async -> Duration? {
+        await replay(maxBatches: 1)
+    }
+
+    /// One pass of the replay loop: sends the spooled batches oldest first, up to `maxInFlight`
+    /// on the wire at once, until the spool is empty, `maxBatches` were sent, one fails, or the
+    /// gateway shuts down. Each
+    /// leaves the spool once the server confirmed it; a failed one stays (with the batches after
+    /// it that failed too). Returns the wait before the next pass (nil: go on at once).
+    public func replay(maxBatches: Int = .max) async -> Duration? {
         guard let spool else { return nil }
-        let entry: SpoolStore.Entry?
-        do {
-            entry = try await spool.oldest(corruptFound: { [delivery] points in
-                delivery.droppedCorrupt.increment(by: Int64(points))
-            })
-        } catch {
-            logger.error("cannot read the spool", metadata: ["error": "\(error)", "path": "\(spool.path)"])
-            return configuration.retry.maxBackoff
-        }
-        guard let entry else { return nil }
-        let serverDelay = state.withLock { s -> Duration? in
-            defer { s.serverDelay = nil }
-            return s.serverDelay
-        }
-        if let serverDelay, serverDelay > .zero { return serverDelay }
+        var window: [(entry: SpoolStore.Entry, sending: Task<DeliveryResult, Never>)] = []
+        var cursor: Int64 = 0
+        var started = 0
+        var failure: Failure?
+        var readError: (any Error)?
         var policy = configuration.retry
         policy.maxRetries = 0
-        let result = await deliver(Chunk(payload: entry.payload, raw: nil), policy: policy, budget: .zero)
-        delivery.replayed.increment(by: Int64(result.delivered))
-        do {
-            if let remainder = result.remainder {
-                if remainder.points != entry.payload.points || result.deadLettered > 0 {
-                    try await spool.replace(entry, with: remainder)
+        while true {
+            while failure == nil, readError == nil, started < maxBatches, window.count < configuration.maxInFlight,
+                started == 0 || !state.withLock({ $0.shuttingDown })
+            {
+                let entry: SpoolStore.Entry?
+                do {
+                    entry = try await spool.oldest(
+                        after: cursor,
+                        corruptFound: { [delivery] points in delivery.droppedCorrupt.increment(by: Int64(points)) })
+                } catch {
+                    logger.error("cannot read the spool", metadata: ["error": "\(error)", "path": "\(spool.path)"])
+                    readError = error
+                    break
                 }
-            } else {
-                try await spool.remove(entry)
+                guard let entry else { break }
+                if window.isEmpty, started == 0 {
+                    let serverDelay = state.withLock { s -> Duration? in
+                        defer { s.serverDelay = nil }
+                        return s.serverDelay
+                    }
+                    if let serverDelay, serverDelay > .zero {
+                        spool.release(entry)
+                        return serverDelay
+                    }
+                }
+                cursor = entry.id
+                started += 1
+                let sending = Task {
+                    await self.deliver(Chunk(payload: entry.payload, raw: nil), policy: policy, budget: .zero)
+                }
+                window.append((entry, sending))
             }
-        } catch {
-            logger.error("cannot update the spool after replay", metadata: ["error": "\(error)"])
+            guard !window.isEmpty else { break }
+            let (entry, sending) = window.removeFirst()
+            let result = await sending.value
+            await settleReplayed(entry, result, in: spool)
+            if failure == nil, let failed = result.failure { failure = failed }
         }
-        guard let failure = result.failure else {
-            if state.withLock({ $0.health }) != .healthy {
-                logger.info("sink answers again; replaying the spool", metadata: ["spooled_points": "\(spool.pointCount)"])
+        if readError != nil, failure == nil, started == 0 { return configuration.retry.maxBackoff }
+        guard let failure else {
+            if started > 0 {
+                if state.withLock({ $0.health }) != .healthy {
+                    logger.info(
+                        "sink answers again; replaying the spool", metadata: ["spooled_points": "\(spool.pointCount)"])
+                }
+                setHealth(.healthy)
+                state.withLock { $0.replayFailures = 0 }
             }
-            setHealth(.healthy)
-            state.withLock { $0.replayFailures = 0 }
-            return nil
+            return readError == nil ? nil : configuration.retry.maxBackoff
         }
         setHealth(failure.health)
         let failures = state.withLock { s -> Int in
@@ -353,6 +381,25 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
         return delay
     }
 
+    /// Counts what a replayed batch delivered and removes it from the spool, or leaves what is
+    /// left of it there.
+    func settleReplayed(_ entry: SpoolStore.Entry, _ result: DeliveryResult, in spool: SpoolStore) async {
+        delivery.replayed.increment(by: Int64(result.delivered))
+        do {
+            if let remainder = result.remainder {
+                if remainder.points != entry.payload.points || result.deadLettered > 0 {
+                    try await spool.replace(entry, with: remainder)
+                }
+                spool.release(entry)
+            } else {
+                try await spool.remove(entry)
+            }
+        } catch {
+            spool.release(entry)
+            logger.error("cannot update the spool after replay", metadata: ["error": "\(error)"])
+        }
+    }
+
     struct Replayer: Service {
         let sink: InfluxSink
 
@@ -364,7 +411,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
                             await sink.waitForWake()
                             continue
                         }
-                        if let delay = await sink.replayOnce() { await sink.sleepOrWake(delay) }
+                        if let delay = await sink.replay() { await sink.sleepOrWake(delay) }
                     }
                 } onGracefulShutdown: {
                     sink.beginShutdown()

@@ -85,9 +85,9 @@ public final class SpoolStore: Sendable {
     public let options: Options
     let db: DatabaseQueue
     private let totals = Mutex(Totals())
-    /// The batch being replayed right now: `drop_oldest` leaves it alone, so a batch is never
+    /// The batches being replayed right now: `drop_oldest` leaves them alone, so a batch is never
     /// counted both as dropped and as delivered.
-    private let inFlight = Mutex<Int64>(0)
+    private let inFlight = Mutex<Set<Int64>>([])
     private let lock: FileLock?
     let logger: Logger
 
@@ -217,13 +217,13 @@ public final class SpoolStore: Sendable {
             }
         }
         let checksum = payload.checksum
-        let busy = inFlight.withLock { $0 }
+        let busy = inFlight.withLock { $0.isEmpty ? "" : $0.map(String.init).joined(separator: ",") }
         let result = try syncWrite { db -> (dropped: Totals, added: Bool) in
             var dropped = Totals()
             if overflow > 0 {
                 // Oldest first until the new batch fits.
                 let rows = try Row.fetchCursor(
-                    db, sql: "SELECT id, points, bytes FROM batches WHERE id != ? ORDER BY id", arguments: [busy])
+                    db, sql: "SELECT id, points, bytes FROM batches WHERE id NOT IN (\(busy)) ORDER BY id")
                 var freed = 0
                 var lastID: Int64 = 0
                 while freed < overflow, let row = try rows.next() {
@@ -233,7 +233,8 @@ public final class SpoolStore: Sendable {
                     freed += row[2] as Int
                 }
                 if dropped.batches > 0 {
-                    try db.execute(sql: "DELETE FROM batches WHERE id <= ? AND id != ?", arguments: [lastID, busy])
+                    try db.execute(
+                        sql: "DELETE FROM batches WHERE id <= ? AND id NOT IN (\(busy))", arguments: [lastID])
                 }
             }
             let statement = try db.cachedStatement(
@@ -264,22 +265,27 @@ public final class SpoolStore: Sendable {
         totals.withLock { $0 = loaded }
     }
 
-    /// The oldest batch whose checksum holds. Rows that fail it are moved to `corrupt`, counted
-    /// in `corruptFound`, logged, and skipped.
-    public func oldest(corruptFound: (Int) -> Void = { _ in }) async throws -> Entry? {
+    /// The oldest batch whose checksum holds (after batch `after`, when given). Rows that fail it
+    /// are moved to `corrupt`, counted in `corruptFound`, logged, and skipped. The batch returned
+    /// is marked as being replayed (`drop_oldest` leaves it alone) until ``remove(_:)`` or
+    /// ``release(_:)``.
+    public func oldest(after: Int64 = 0, corruptFound: (Int) -> Void = { _ in }) async throws -> Entry? {
         while true {
             let found = try syncRead { db -> (entry: Entry?, id: Int64, points: Int, bytes: Int, checksum: Int64?)? in
                 guard
                     let row = try Row.fetchOne(
                         db,
-                        sql: "SELECT id, spooled_at, points, precision, checksum, payload, bytes FROM batches ORDER BY id LIMIT 1")
+                        sql: """
+                            SELECT id, spooled_at, points, precision, checksum, payload, bytes FROM batches
+                            WHERE id > ? ORDER BY id LIMIT 1
+                            """, arguments: [after])
                 else { return nil }
                 return (Self.entry(row), row[0], (row[2] as Int?) ?? 0, (row[6] as Int?) ?? 0, row[4])
             }
             guard let found else { return nil }
             let entry = found.entry
             if let entry, entry.payload.checksum == found.checksum {
-                inFlight.withLock { $0 = entry.id }
+                inFlight.withLock { _ = $0.insert(entry.id) }
                 return entry
             }
             let id = found.id
@@ -328,7 +334,7 @@ public final class SpoolStore: Sendable {
             try db.execute(sql: "DELETE FROM batches WHERE id = ?", arguments: [id])
             return db.changesCount > 0
         }
-        inFlight.withLock { if $0 == id { $0 = 0 } }
+        inFlight.withLock { _ = $0.remove(id) }
         if removed {
             totals.withLock {
                 $0.batches -= 1
@@ -338,18 +344,26 @@ public final class SpoolStore: Sendable {
         }
     }
 
+    /// Ends the replay of a batch that stays in the spool (its send failed): `drop_oldest` may
+    /// drop it again.
+    public func release(_ entry: Entry) {
+        inFlight.withLock { _ = $0.remove(entry.id) }
+    }
+
     /// Replaces a batch with what is left of it after part was delivered or dead-lettered, so a
     /// restart never sends the delivered part twice.
     public func replace(_ entry: Entry, with remainder: SpoolPayload) async throws {
         let id = entry.id
-        try syncWrite { db in
+        let updated = try syncWrite { db -> Bool in
             try db.execute(
                 sql: "UPDATE batches SET points = ?, bytes = ?, precision = ?, checksum = ?, payload = ? WHERE id = ?",
                 arguments: [
                     remainder.points, remainder.compressed.count, remainder.precision.rawValue, remainder.checksum,
                     Data(remainder.compressed), id,
                 ])
+            return db.changesCount > 0
         }
+        guard updated else { return }
         totals.withLock {
             $0.points += remainder.points - entry.payload.points
             $0.bytes += remainder.compressed.count - entry.payload.compressed.count
