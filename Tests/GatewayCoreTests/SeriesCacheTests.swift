@@ -79,6 +79,45 @@ import Testing
         ])
     }
 
+    /// A field key is taken from the cache without scanning only when the same bytes are followed
+    /// by '='; prefixes, longer keys, escaped '=' and broken lines must decode as without the cache.
+    @Test func fieldKeysTakenWithoutScanning_onlyWhenTheSameBytesEndAtEquals() {
+        let lines = [
+            "m ab=1 1", "m a=1 2", "m ab=1 3", "m abc=1 4", "m ab=1 5", #"m a\==1 6"#, #"m a\==1 7"#, "m a==1 8",
+            "m a=1 9", "m a==1 10", "m a 11", "m a=1 12", "m a=", "m a=1 14", "m a,b=1 15", "m a=1,a=2 16",
+            "m a=1,a=2i 17", "m a=1,ab=2 18", "m a=1,ab=2 19", "m a=1,a=2 20",
+        ]
+        let body = Array((lines.joined(separator: "\n") + "\n").utf8)
+        let cache = SeriesCache(slots: 16)
+        expectSame(body, LineProtocolDecoder(), cache: cache)
+        let (points, errors) = decode(body, LineProtocolDecoder(), cache: cache)
+        #expect(points.map { $0.fields.map(\.key) } == [
+            ["ab"], ["a"], ["ab"], ["abc"], ["ab"], ["a="], ["a="], ["a"], ["a"], ["a"], ["a"], ["a", "ab"], ["a", "ab"],
+            ["a"],
+        ])
+        // Lines 8, 10 (a value "=1"), 11, 13 (no value), 15 (no '=') and 17 (types differ).
+        #expect(errors.map(\.line) == [8, 10, 11, 13, 15, 17])
+    }
+
+    /// Whole-word reads with the tail masked give exactly what byte copies give, for every length.
+    @Test func maskedWordReadsMatchByteCopies() {
+        var rng = SeededGenerator(seed: 0x3A5C_0003)
+        for length in 0...40 {
+            for _ in 0..<50 {
+                let bytes = (0..<(length + 24)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                bytes.withUnsafeBufferPointer { buffer in
+                    let key = UnsafeBufferPointer(rebasing: buffer[0..<length])
+                    #expect(SeriesCache.hash(key, readable: buffer.count) == SeriesCache.hash(key), "length \(length)")
+                    if (1...SeriesCache.FieldKey.maxLength).contains(length) {
+                        let copied = SeriesCache.FieldKey.words(key)
+                        let loaded = SeriesCache.FieldKey.words(at: UnsafeRawPointer(buffer.baseAddress!), length: length)
+                        #expect(copied == loaded, "length \(length)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func repeatedSeriesAreAnsweredFromTheCache_andShareOneTagArray() {
         let cache = SeriesCache()
         let body = Array(String(repeating: "cpu,host=a,region=eu usage=1 1\ncpu,host=b,region=eu usage=2 2\n", count: 50).utf8)

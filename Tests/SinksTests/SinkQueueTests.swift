@@ -26,6 +26,30 @@ func points(_ n: Int, from start: Int = 0) -> [Point] {
         #expect(queue.take(max: 10).map(\.time) == [13, 14, 15, 16, 17])
     }
 
+    /// A batch keeps the chunks points were queued in; a chunk cut by the batch size is split
+    /// into slices, and the rest comes first in the next batch (also after drop_oldest cut it).
+    @Test func takeBatch_keepsChunks_splitsTheOneCutByMax_inOrder() {
+        let queue = SinkQueue(capacity: 100, policy: .dropOldest)
+        queue.offer(points(5))
+        queue.offer(points(3, from: 5))
+        queue.offer(points(4, from: 8))
+        let first = queue.takeBatch(max: 3)
+        #expect(first.chunks.map { $0.map(\.time) } == [[0, 1, 2]])
+        let second = queue.takeBatch(max: 4)
+        #expect(second.chunks.map { $0.map(\.time) } == [[3, 4], [5, 6]])
+        #expect(second.count == 4)
+        #expect(second.map(\.time) == [3, 4, 5, 6])
+        #expect(queue.count == 5)
+        // drop_oldest cuts the head chunk again: 96 come in, 1 of the 5 left must go.
+        #expect(queue.offer(points(96, from: 100)).dropped == 1)
+        let third = queue.takeBatch(max: 5)
+        #expect(third.chunks.map { $0.map(\.time) } == [[8, 9, 10, 11], [100]])
+        #expect(queue.takeBatch(max: 1000).count == 95)
+        #expect(queue.count == 0)
+        #expect(queue.takeBatch(max: 10).isEmpty)
+        #expect(first.points.map(\.time) == [0, 1, 2])
+    }
+
     @Test func block_neverDrops_andTellsTheProducerToPause() {
         let queue = SinkQueue(capacity: 4, policy: .block)
         #expect(queue.offer(points(3)) == .init(dropped: 0, full: false))

@@ -296,7 +296,7 @@ struct LineParser {
         // left to the parser, which reports what is wrong with it.)
         guard let end = Self.firstUnescapedSpace(bytes, from: start) else { return try parseKeySection() }
         let key = UnsafeBufferPointer(rebasing: bytes[start..<end])
-        let hash = SeriesCache.hash(key)
+        let hash = SeriesCache.hash(key, readable: bytes.count - start)
         if let hit = cache._withUnsafeGuaranteedRef({ $0.lookup(key, hash: hash) }) {
             position = end
             return hit
@@ -409,6 +409,14 @@ struct LineParser {
     /// Reads a measurement, tag key, tag value or field key up to its unescaped terminator.
     mutating func readName(kind: NameKind, slot: Int) throws(Failure) -> String {
         let start = position
+        if kind == .fieldKey, let cache {
+            // The key this position held last time, if the bytes are the same: no scan needed.
+            let index = slot - Self.fieldKeySlot(0)
+            if let hit = cache._withUnsafeGuaranteedRef({ $0.fieldKey(at: index, in: bytes, start: start) }) {
+                position += hit.length
+                return hit.name
+            }
+        }
         let count = bytes.count
         var escaped = false
         var ascii = true
@@ -445,7 +453,6 @@ struct LineParser {
         if kind == .fieldKey, let cache {
             let index = slot - Self.fieldKeySlot(0)
             let raw = UnsafeBufferPointer(rebasing: bytes[start..<position])
-            if let name = cache._withUnsafeGuaranteedRef({ $0.fieldKey(at: index, raw: raw) }) { return name }
             let name = try makeName(start: start, escaped: escaped, ascii: ascii, kind: kind)
             cache._withUnsafeGuaranteedRef { $0.storeFieldKey(at: index, raw: raw, name: name) }
             return name

@@ -52,7 +52,21 @@ public final class SeriesCache: @unchecked Sendable {
         static func words(_ raw: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64, UInt64) {
             var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
             withUnsafeMutableBytes(of: &words) { $0.baseAddress!.copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
-            return words
+            return (UInt64(littleEndian: words.0), UInt64(littleEndian: words.1), UInt64(littleEndian: words.2))
+        }
+
+        /// What ``words(_:)`` gives for the `length` bytes at `base`, read as three whole words with
+        /// the bytes past `length` masked off (no byte copies, whose small stores would stall the
+        /// loads that follow). `base` must have ``maxLength`` readable bytes.
+        @inline(__always)
+        static func words(at base: UnsafeRawPointer, length: Int) -> (UInt64, UInt64, UInt64) {
+            (
+                UInt64(littleEndian: base.loadUnaligned(as: UInt64.self)) & SeriesCache.lowBytes(length),
+                UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                    & SeriesCache.lowBytes(length - 8),
+                UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+                    & SeriesCache.lowBytes(length - 16)
+            )
         }
     }
 
@@ -110,17 +124,22 @@ public final class SeriesCache: @unchecked Sendable {
         entry.pointee = Entry(hash: hash, key: copy, keyCount: key.count, series: series, tags: tags)
     }
 
-    /// The field key at position `index` whose raw bytes are `raw`, if it was the last one seen there.
+    /// The field key stored at `index` when `bytes` hold its raw bytes at `start` followed by '='
+    /// (the same bytes parse to the same key, as the stored ones did), with its length.
     @inline(__always)
-    func fieldKey(at index: Int, raw: UnsafeBufferPointer<UInt8>) -> String? {
-        guard index < Self.fieldKeySlots, raw.count <= FieldKey.maxLength else { return nil }
+    func fieldKey(at index: Int, in bytes: UnsafeBufferPointer<UInt8>, start: Int) -> (name: String, length: Int)? {
+        guard index < Self.fieldKeySlots else { return nil }
         let key = fieldKeys + index
-        guard key.pointee.count == raw.count else { return nil }
-        let words = FieldKey.words(raw)
+        let length = key.pointee.count
+        guard length > 0, start + length < bytes.count, bytes[start + length] == UInt8(ascii: "=") else { return nil }
+        let words =
+            start + FieldKey.maxLength <= bytes.count
+            ? FieldKey.words(at: UnsafeRawPointer(bytes.baseAddress! + start), length: length)
+            : FieldKey.words(UnsafeBufferPointer(rebasing: bytes[start..<(start + length)]))
         guard key.pointee.raw.0 == words.0, key.pointee.raw.1 == words.1, key.pointee.raw.2 == words.2 else {
             return nil
         }
-        return key.pointee.name
+        return (key.pointee.name, length)
     }
 
     func storeFieldKey(at index: Int, raw: UnsafeBufferPointer<UInt8>, name: String) {
@@ -128,10 +147,18 @@ public final class SeriesCache: @unchecked Sendable {
         fieldKeys[index] = FieldKey(raw: FieldKey.words(raw), count: raw.count, name: name)
     }
 
-    /// A fast non-cryptographic hash of the key bytes, eight at a time. Collisions only cost a
-    /// comparison: a hit needs the bytes to match.
+    /// A word with its low `count` bytes (little-endian order) set: all of them from 8 up, none at
+    /// 0 or below.
     @inline(__always)
-    static func hash(_ key: UnsafeBufferPointer<UInt8>) -> UInt64 {
+    static func lowBytes(_ count: Int) -> UInt64 {
+        count >= 8 ? ~0 : count <= 0 ? 0 : (1 &<< UInt64(count &* 8)) &- 1
+    }
+
+    /// A fast non-cryptographic hash of the key bytes, eight at a time. Collisions only cost a
+    /// comparison: a hit needs the bytes to match. With `readable` (how many bytes from the
+    /// key's start may be read), the last partial word is read whole and masked instead of copied.
+    @inline(__always)
+    static func hash(_ key: UnsafeBufferPointer<UInt8>, readable: Int = 0) -> UInt64 {
         let multiplier: UInt64 = 0x9E37_79B9_7F4A_7C15
         var h = UInt64(truncatingIfNeeded: key.count) &* multiplier
         guard let base = key.baseAddress else { return h }
@@ -143,12 +170,17 @@ public final class SeriesCache: @unchecked Sendable {
             h ^= h >> 29
             offset += 8
         }
-        if offset < key.count {
+        if offset < key.count, offset + 8 <= readable {
+            let tail = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                & lowBytes(key.count - offset)
+            h = (h ^ tail) &* multiplier
+            h ^= h >> 29
+        } else if offset < key.count {
             var tail: UInt64 = 0
             withUnsafeMutableBytes(of: &tail) { out in
                 out.baseAddress!.copyMemory(from: raw + offset, byteCount: key.count - offset)
             }
-            h = (h ^ tail) &* multiplier
+            h = (h ^ UInt64(littleEndian: tail)) &* multiplier
             h ^= h >> 29
         }
         h = (h ^ (h >> 32)) &* multiplier

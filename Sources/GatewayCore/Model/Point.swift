@@ -91,30 +91,35 @@ extension Array where Element == Tag {
 /// Points travelling together: what a sink receives.
 ///
 /// A batch is kept as the chunks its points arrived in (a datagram burst, a request body), so that
-/// handing a queue's points to a sink moves arrays instead of copying every point. Iterate the batch
-/// itself; ``points`` flattens it into one array.
+/// handing a queue's points to a sink moves arrays instead of copying every point; a chunk cut at
+/// a batch boundary is a slice sharing its array's storage. Iterate the batch itself; ``points``
+/// flattens it into one array.
 public struct PointBatch: Sendable, Sequence {
-    public private(set) var chunks: [[Point]]
+    public private(set) var chunks: [ArraySlice<Point>]
     public private(set) var count: Int
 
     public init(_ points: [Point] = []) {
-        chunks = points.isEmpty ? [] : [points]
+        chunks = points.isEmpty ? [] : [points[...]]
         count = points.count
     }
 
-    public init(chunks: [[Point]]) {
+    public init(chunks: [ArraySlice<Point>]) {
         self.chunks = chunks.filter { !$0.isEmpty }
         count = self.chunks.reduce(0) { $0 + $1.count }
     }
 
-    public var isEmpty: Bool { count == 0 }
-
-    /// Every point in one array (a copy unless the batch is one chunk).
-    public var points: [Point] {
-        chunks.count == 1 ? chunks[0] : Array(chunks.joined())
+    public init(chunks: [[Point]]) {
+        self.init(chunks: chunks.map { $0[...] })
     }
 
-    public func makeIterator() -> FlattenSequence<[[Point]]>.Iterator {
+    public var isEmpty: Bool { count == 0 }
+
+    /// Every point in one array (a copy unless the batch is one whole array).
+    public var points: [Point] {
+        chunks.count == 1 ? Array(chunks[0]) : Array(chunks.joined())
+    }
+
+    public func makeIterator() -> FlattenSequence<[ArraySlice<Point>]>.Iterator {
         chunks.joined().makeIterator()
     }
 

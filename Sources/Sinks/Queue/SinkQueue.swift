@@ -19,12 +19,11 @@ public final class SinkQueue: Sendable {
     }
 
     private struct State: ~Copyable {
-        var chunks: [[Point]] = []
+        /// Queued chunks; `chunks[head]` may be the rest of a chunk cut by a batch boundary.
+        var chunks: [ArraySlice<Point>] = []
         var head = 0
-        /// Points in `chunks[head...]`, minus `headOffset`.
+        /// Points in `chunks[head...]`.
         var count = 0
-        /// Points of `chunks[head]` already taken.
-        var headOffset = 0
         var closed = false
         var consumer: CheckedContinuation<Void, Never>?
         var consumerThreshold = 1
@@ -145,28 +144,25 @@ public final class SinkQueue: Sendable {
     }
 
     /// Takes up to `max` points, oldest first, as the chunks they were queued in: whole chunks move
-    /// without copying their points; only a chunk cut by `max` is split.
+    /// without copying their points, and a chunk cut by `max` is split into two slices of the same
+    /// storage.
     public func takeBatch(max: Int) -> PointBatch {
         var waiters: [CheckedContinuation<Void, Never>] = []
-        let chunks = state.withLock { (s: inout State) -> [[Point]] in
-            var out: [[Point]] = []
+        let chunks = state.withLock { (s: inout State) -> [ArraySlice<Point>] in
+            var out: [ArraySlice<Point>] = []
             var taken = 0
             while taken < max, s.head < s.chunks.count {
-                let available = s.chunks[s.head].count - s.headOffset
+                let available = s.chunks[s.head].count
                 let wanted = max - taken
                 if available <= wanted {
-                    if s.headOffset == 0 {
-                        out.append(s.chunks[s.head])
-                    } else {
-                        out.append(Array(s.chunks[s.head][s.headOffset...]))
-                    }
+                    out.append(s.chunks[s.head])
                     s.chunks[s.head] = []
                     s.head += 1
-                    s.headOffset = 0
                     taken += available
                 } else {
-                    out.append(Array(s.chunks[s.head][s.headOffset..<(s.headOffset + wanted)]))
-                    s.headOffset += wanted
+                    let chunk = s.chunks[s.head]
+                    out.append(chunk.prefix(wanted))
+                    s.chunks[s.head] = chunk.dropFirst(wanted)
                     taken += wanted
                 }
             }
@@ -197,7 +193,7 @@ public final class SinkQueue: Sendable {
     }
 
     private static func append(_ points: [Point], to s: inout State) {
-        s.chunks.append(points)
+        s.chunks.append(points[...])
         s.count += points.count
     }
 
@@ -205,14 +201,13 @@ public final class SinkQueue: Sendable {
     private static func discard(_ n: Int, from s: inout State) -> Int {
         var remaining = n
         while remaining > 0, s.head < s.chunks.count {
-            let available = s.chunks[s.head].count - s.headOffset
+            let available = s.chunks[s.head].count
             if available <= remaining {
                 remaining -= available
                 s.chunks[s.head] = []
                 s.head += 1
-                s.headOffset = 0
             } else {
-                s.headOffset += remaining
+                s.chunks[s.head] = s.chunks[s.head].dropFirst(remaining)
                 remaining = 0
             }
         }
