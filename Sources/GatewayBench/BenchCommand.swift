@@ -30,7 +30,8 @@ struct BenchCommand: ParsableCommand {
             VictoriaMetrics starts and an InfluxSink in this process (max_in_flight --in-flight) calls \
             replay() until the spool is empty. This is the code the gateway's replayer runs, driven without the gateway binary, so the \
             clock covers the replay alone rather than backoff timers and /metrics polling. Ratio: over \
-            VictoriaMetrics' direct /api/v2/write rate with 1 connection (http-1c).
+            VictoriaMetrics' direct /api/v2/write rate with 1 connection (http-1c), and over the rate of a \
+            second fresh VictoriaMetrics sent the very same bodies directly over --in-flight connections.
 
             e2e-udp-<rate>: UDP at --e2e-rate to the gateway binary, whose influx2 sink (batch 5,000, gzip, \
             spool on, queue 500,000, when_full: block) writes to VictoriaMetrics' /api/v2/write. \

@@ -34,11 +34,13 @@ final class HTTPConnection {
 
     /// Sends one request and reads its whole response.
     func request(
-        _ method: String, _ path: String, contentType: String? = nil, body: UnsafeRawBufferPointer? = nil
+        _ method: String, _ path: String, contentType: String? = nil, contentEncoding: String? = nil,
+        body: UnsafeRawBufferPointer? = nil
     ) throws -> HTTPResponse {
         guard !isClosed else { throw BenchError("HTTP connection to port \(port) was closed by the server") }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: gateway-bench\r\n"
         if let contentType { head += "Content-Type: \(contentType)\r\n" }
+        if let contentEncoding { head += "Content-Encoding: \(contentEncoding)\r\n" }
         if let body { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
         var headBytes = Array(head.utf8)

@@ -210,6 +210,10 @@ enum Report {
                     "\n    replay client \(fixed(s.cpuMicrosPerPoint, 3)) CPU-us/point, VictoriaMetrics "
                     + "\(fixed(s.extra("vm_cpu_us_per_point") ?? .nan, 3)) CPU-us/point, busy "
                     + "\(fixed((s.extra("vm_busy") ?? .nan) * 100, 1)) % of the replay's wall time"
+                    + "\n    VictoriaMetrics sent the same bodies directly (same connections): "
+                    + "\(grouped(s.extra("vm_same_bodies_points_per_s") ?? .nan)) points/s; replay "
+                    + "\(fixed(s.extra("replay_vs_vm_same_bodies") ?? .nan, 3))x that (target >= 1x: "
+                    + "\((s.extra("replay_vs_vm_same_bodies") ?? 0) >= 0.995 ? "met" : "NOT met"))"
             case .e2e:
                 line +=
                     " delivered of \(grouped(s.offeredPerSecond))/s offered (loss \(fixed(s.lossPercent, 2)) %, "

@@ -193,8 +193,10 @@ struct SpoolBench {
         // Fill (not timed in the result; its rate is reported as a side figure).
         let batches = try Self.batches(lines: total, batchSize: batchSize, timestamps: timestamps)
         let filling = try SpoolStore(path: path, options: .init(maxBytes: 1 << 40), logger: Self.logger)
-        let fill = try AsyncRunner.run { () async throws -> WriteLoop in
+        // The stored bodies are kept too: VictoriaMetrics' direct reference is sent the same ones.
+        let (fill, payloads) = try AsyncRunner.run { () async throws -> (WriteLoop, [SpoolPayload]) in
             var loop = WriteLoop()
+            var payloads: [SpoolPayload] = []
             let start = Monotonic.now()
             for points in batches {
                 let payload = try SpoolPayload(points: points, precision: Self.precision)
@@ -203,9 +205,10 @@ struct SpoolBench {
                 }
                 loop.points += points.count
                 loop.compressedBytes += payload.compressed.count
+                payloads.append(payload)
             }
             loop.elapsed = Monotonic.now() - start
-            return loop
+            return (loop, payloads)
         }
         filling.close()
 
@@ -259,6 +262,8 @@ struct SpoolBench {
         let counted = settled.count - baseline
         let rate = Double(total) / replayed.elapsed
 
+        let direct = try directReference(payloads, label: label)
+
         var result = RunResult(
             scenario: "", target: .replay, sent: total, counted: counted, pointsPerSecond: rate,
             offeredPerSecond: rate, cpuSeconds: cpu, peakRSSBytes: -1, errors: replayed.failures,
@@ -277,6 +282,8 @@ struct SpoolBench {
                 "compressed_bytes_per_point", Double(fill.compressedBytes) / Double(max(fill.points, 1)), "B/point gzip"
             ),
             Extra("fill_points_per_s", fillRate, "points/s fill (encode+gzip+append)"),
+            Extra("vm_same_bodies_points_per_s", direct, "points/s VictoriaMetrics direct, the same bodies"),
+            Extra("replay_vs_vm_same_bodies", rate / direct, "replay rate over that"),
         ]
         result.note =
             "drained \(Report.grouped(total)) points in \(Report.fixed(replayed.elapsed, 2)) s; VictoriaMetrics CPU "
@@ -285,6 +292,49 @@ struct SpoolBench {
         result.otherCPUSeconds = CPUUsage.now().others(since: usageBefore, targetSeconds: settled.cpuNow - vmCPUBefore)
         result.wallSeconds = replayed.elapsed
         return result
+    }
+}
+
+extension SpoolBench {
+    /// VictoriaMetrics' own rate for the bodies the replay sent (gzip, or inflated under `--no-gzip`),
+    /// posted straight to a fresh VictoriaMetrics over `maxInFlight` keep-alive connections, each
+    /// sending its share in order: what the server can ingest of exactly that load.
+    func directReference(_ payloads: [SpoolPayload], label: String) throws -> Double {
+        let bodies = try payloads.map { gzip ? $0.compressed : try $0.raw() }
+        let total = payloads.reduce(0) { $0 + $1.points }
+        let vm = try VictoriaMetricsServer.start(label: "\(label)-direct", settings: settings)
+        defer { vm.stop() }
+        try measurement.probe(vm, udp: false)
+        let baseline = try vm.pointsCounted()
+        let connections = max(1, maxInFlight)
+        let encoding = gzip ? "gzip" : nil
+        let path = "\(HTTPLoad.path)?precision=ns"
+        let port = vm.httpPort
+        let start = Monotonic.now()
+        let failures = Threads.run(count: connections) { index -> String? in
+            do {
+                let connection = try HTTPConnection(port: port)
+                for i in stride(from: index, to: bodies.count, by: connections) {
+                    let response = try bodies[i].withUnsafeBytes {
+                        try connection.request(
+                            "POST", path, contentType: "text/plain; charset=utf-8", contentEncoding: encoding, body: $0)
+                    }
+                    guard response.status == 204 else { return "HTTP \(response.status): \(response.text.prefix(200))" }
+                }
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        let elapsed = Monotonic.now() - start
+        if let failure = failures.compactMap({ $0 }).first {
+            throw BenchError("VictoriaMetrics' direct reference for spool-replay failed: \(failure)")
+        }
+        let settled = try measurement.settle(vm, expected: baseline + total, loadEnd: Monotonic.now())
+        guard settled.count - baseline == total else {
+            throw BenchError("VictoriaMetrics counted \(settled.count - baseline) of \(total) points sent directly")
+        }
+        return Double(total) / elapsed
     }
 }
 
