@@ -302,9 +302,9 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
 
     /// One pass of the replay loop: sends the spooled batches oldest first, up to `maxInFlight`
     /// on the wire at once, until the spool is empty, `maxBatches` were sent, one fails, or the
-    /// gateway shuts down. Each
-    /// leaves the spool once the server confirmed it; a failed one stays (with the batches after
-    /// it that failed too). Returns the wait before the next pass (nil: go on at once).
+    /// gateway shuts down. Each leaves the spool once the server confirmed it; a failed one stays
+    /// (with any batch after it that failed too). Returns the wait before the next pass (nil: go
+    /// on at once).
     public func replay(maxBatches: Int = .max) async -> Duration? {
         guard let spool else { return nil }
         var window: [(entry: SpoolStore.Entry, sending: Task<DeliveryResult, Never>)] = []
@@ -352,7 +352,6 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
             await settleReplayed(entry, result, in: spool)
             if failure == nil, let failed = result.failure { failure = failed }
         }
-        if readError != nil, failure == nil, started == 0 { return configuration.retry.maxBackoff }
         guard let failure else {
             if started > 0 {
                 if state.withLock({ $0.health }) != .healthy {
