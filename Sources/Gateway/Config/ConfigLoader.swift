@@ -29,6 +29,7 @@ struct ConfigLoader {
         if let gateway = top["gateway"]?.map() {
             if let name = gateway["name"]?.string() { config.name = name }
             if let dir = gateway["data_dir"]?.string() { config.dataDir = dir }
+            if let v = gateway["shutdown_timeout"]?.positiveDuration() { config.shutdownTimeout = v }
             if let tags = gateway["default_tags"]?.entries() {
                 config.defaultTags = tags.compactMap { entry in entry.value.string().map { Tag(entry.key, $0) } }
             }
@@ -44,7 +45,7 @@ struct ConfigLoader {
         if !config.defaultTags.contains(where: { $0.key == "host" }), !config.name.isEmpty {
             config.defaultTags.append(Tag("host", config.name))
         }
-        config.listeners = readListeners(top["listeners"])
+        config.listeners = readListeners(top["listeners"], dataDir: config.dataDir)
         config.sinks = readSinks(top["sinks"], dataDir: config.dataDir)
         config.routes = readRoutes(top["routes"], sinks: Set(config.sinks.map(\.name)), root: root)
         if let schemas = top["schemas"] { config.schemas = readSchemas(schemas) }
@@ -143,7 +144,7 @@ struct ConfigLoader {
 
     // MARK: Listeners
 
-    func readListeners(_ node: ConfigNode?) -> [ListenerConfig] {
+    func readListeners(_ node: ConfigNode?, dataDir: String) -> [ListenerConfig] {
         guard let node, let entries = node.entries() else { return [] }
         var out: [ListenerConfig] = []
         for (name, value) in entries {
@@ -172,6 +173,20 @@ struct ConfigLoader {
                 if let v = map["listen"]?.hostPort() { http.listen = v }
                 if let v = map["token"]?.string() { http.token = v }
                 if let v = map["max_body"]?.size() { http.maxBody = v }
+                if let v = map["ack"]?.oneOf(HTTPListenerConfig.AckMode.allCases.map { ($0.rawValue, $0) }) { http.ack = v }
+                http.journal.path = "\(dataDir)/journal/\(name)"
+                if let journal = map["journal"]?.map() {
+                    if let v = journal["path"]?.string() { http.journal.path = v }
+                    if let v = journal["sync"]?.oneOf(IngestJournal.Configuration.Sync.allCases.map { ($0.rawValue, $0) }) {
+                        http.journal.sync = v
+                    }
+                    if let node = journal["max_size"], let v = node.size() {
+                        if v >= 1 << 20 { http.journal.maxSize = v } else { node.problem("expected at least 1MiB, got \(v) bytes") }
+                    }
+                    journal.finish()
+                }
+                // Segments small enough that settled ones are deleted well before max_size.
+                http.journal.segmentSize = min(64 << 20, max(256 << 10, http.journal.maxSize / 8))
                 out.append(ListenerConfig(name: name, kind: .http(http)))
             }
             map.finish()
@@ -266,6 +281,8 @@ struct ConfigLoader {
         if let timeout = map["timeout"]?.positiveDuration() {
             target.timeout = timeout
         }
+        if let v = map["connect_timeout"]?.positiveDuration() { target.connectTimeout = v }
+        if let v = map["idle_timeout"]?.positiveDuration() { target.idleTimeout = v }
         var config = InfluxSinkConfig(target: target)
         config.spool.path = defaultSpoolPath
         if let v = map["precision"]?.oneOf(Precision.allCases.map { ($0.rawValue, $0) }) { config.precision = v }
