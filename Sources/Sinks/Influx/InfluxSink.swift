@@ -40,12 +40,15 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
         case retrying(String)
         /// Refused (401, 403, 404): holding data in the spool until the configuration is fixed.
         case refused(String)
+        /// The spool cannot write (disk full, I/O error): the sink takes nothing more from its queue.
+        case spoolUnwritable(String)
 
         public var text: String {
             switch self {
             case .healthy: return "healthy"
             case .retrying(let why): return "retrying: \(why)"
             case .refused(let why): return "refused: \(why)"
+            case .spoolUnwritable(let why): return "spool cannot write: \(why)"
             }
         }
     }
@@ -92,7 +95,11 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
     }
 
     public var countsOwnWrites: Bool { true }
-    public var health: Health { state.withLock { $0.health } }
+    /// The delivery health, unless the spool cannot write, which comes first.
+    public var health: Health {
+        if let why = spool?.writeError { return .spoolUnwritable(why) }
+        return state.withLock { $0.health }
+    }
 
     // MARK: Direct path (the sink worker calls this, one batch at a time)
 
@@ -172,11 +179,15 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
         }
     }
 
-    /// Appends to the spool, applying its full policy; wakes the replayer.
+    /// Appends to the spool, applying its full policy; wakes the replayer. While the spool cannot
+    /// write (disk full, I/O error) the batch is held here and the append retried with backoff, so
+    /// the sink takes nothing more from its queue and the queue's `when_full` applies upstream.
     func store(_ payload: SpoolPayload) async {
         guard let spool else { return }
+        var failures = 0
         while true {
             do {
+                defer { if failures > 0 { recordHealth() } }
                 switch try await spool.append(payload) {
                 case .stored(let droppedBatches, let droppedPoints):
                     delivery.spooled.increment(by: Int64(payload.points))
@@ -205,14 +216,28 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
                     try? await clock.sleep(for: .milliseconds(50), tolerance: nil)
                 }
             } catch {
+                // The spool logs the fault (rate-limited) and reports it as the sink's health.
+                failures += 1
                 metrics.writeErrors.increment()
-                metrics.droppedWriteError.increment(by: Int64(payload.points))
-                logger.error(
-                    "cannot write to the spool: batch dropped",
-                    metadata: ["points": "\(payload.points)", "error": "\(error)", "path": "\(spool.path)"])
-                return
+                if state.withLock({ $0.shuttingDown }), failures >= Self.spoolAttemptsAtShutdown {
+                    metrics.droppedWriteError.increment(by: Int64(payload.points))
+                    logger.error(
+                        "cannot write to the spool at shutdown: batch dropped",
+                        metadata: ["points": "\(payload.points)", "error": "\(error)", "path": "\(spool.path)"])
+                    return
+                }
+                recordHealth()
+                try? await clock.sleep(for: Self.spoolRetryDelay(failures), tolerance: nil)
             }
         }
+    }
+
+    /// Appends tried at shutdown before a batch the spool cannot take is dropped (counted, logged).
+    static let spoolAttemptsAtShutdown = 3
+
+    /// The wait before retrying a spool write that failed `failures` times: 100 ms doubling to 2 s.
+    static func spoolRetryDelay(_ failures: Int) -> Duration {
+        min(.milliseconds(100) * (1 << min(max(failures - 1, 0), 5)), .seconds(2))
     }
 
     public func beginShutdown() {
@@ -307,6 +332,12 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
     /// on at once).
     public func replay(maxBatches: Int = .max) async -> Duration? {
         guard let spool else { return nil }
+        // A delivered batch whose delete failed must be gone before anything more is sent, or a
+        // restart would send it again: no replay until the spool can write.
+        if !spool.deleteDelivered() {
+            recordHealth()
+            return Self.spoolRetryDelay(.max)
+        }
         var window: [(entry: SpoolStore.Entry, sending: Task<DeliveryResult, Never>)] = []
         var cursor: Int64 = 0
         var started = 0
@@ -316,7 +347,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
         policy.maxRetries = 0
         while true {
             while failure == nil, readError == nil, started < maxBatches, window.count < configuration.maxInFlight,
-                started == 0 || !state.withLock({ $0.shuttingDown })
+                !spool.hasUndeletedDeliveries, started == 0 || !state.withLock({ $0.shuttingDown })
             {
                 let entry: SpoolStore.Entry?
                 do {
@@ -361,6 +392,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
                 setHealth(.healthy)
                 state.withLock { $0.replayFailures = 0 }
             }
+            if spool.hasUndeletedDeliveries { return Self.spoolRetryDelay(.max) }
             return readError == nil ? nil : configuration.retry.maxBackoff
         }
         setHealth(failure.health)
@@ -395,7 +427,14 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
             }
         } catch {
             spool.release(entry)
-            logger.error("cannot update the spool after replay", metadata: ["error": "\(error)"])
+            recordHealth()
+            if result.remainder == nil {
+                logger.error(
+                    "delivered batch cannot be deleted from the spool: kept as delivered in memory, replay waits until the delete succeeds",
+                    metadata: ["error": "\(error)", "batch_id": "\(entry.id)"])
+            } else {
+                logger.error("cannot update the spool after replay", metadata: ["error": "\(error)"])
+            }
         }
     }
 
@@ -432,13 +471,18 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
             return s.health != health
         }
         if changed {
-            delivery.healthy.record(health == .healthy ? 1 : 0)
+            recordHealth()
             if case .refused(let why) = health {
                 logger.error(
                     "Influx refuses writes: data is held in the spool until this is fixed",
                     metadata: ["reason": "\(why)", "url": "\(configuration.target.url)"])
             }
         }
+    }
+
+    /// `gateway_sink_healthy`: 1 only while deliveries succeed and the spool can write.
+    func recordHealth() {
+        delivery.healthy.record(health == .healthy ? 1 : 0)
     }
 
     // MARK: Status policy
