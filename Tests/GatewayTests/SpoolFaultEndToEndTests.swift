@@ -93,9 +93,12 @@ import Testing
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await vm.timestamps("fault_v").count == readable.count)
 
-        // Offline repair of another damaged copy prints what it salvaged.
+        // Offline: check names the damage and points to --repair; repair prints what it salvaged.
         let repairCopy = "\(dataDir)/repair.db"
         try FileManager.default.copyItem(atPath: copy, toPath: repairCopy)
+        let check = try runGateway(["spool", "check", "--file", repairCopy, "--config", "/nonexistent.yaml"])
+        #expect(check.status == 1)
+        #expect(check.out.contains("gateway spool check --repair"), "\(check.out)\(check.err)")
         let repair = try runGateway(["spool", "check", "--repair", "--file", repairCopy, "--config", "/nonexistent.yaml"])
         #expect(repair.status == 0, "\(repair.out)\(repair.err)")
         #expect(repair.out.contains("repaired: salvaged ") && repair.out.contains(" batches (\(readable.count) points)"), "\(repair.out)")
@@ -199,5 +202,45 @@ import Testing
         #expect(try await vm.timestamps("fault_v").count == expected)
         #expect(try await gateway.stop() == 0)
         try await vm.stop()
+    }
+
+    @Test(.enabled(if: getuid() == 0, "mounts an 8 MiB tmpfs: needs root"))
+    func archiveSpoolOn8MiBFilesystem_full_holdsItsQueue_reportsWhy_archivesEverythingOnceSpaceReturns() async throws {
+        let disk = try SmallFilesystem(megabytes: 8, leaveFree: 1 << 20)
+        defer { disk.unmount() }
+        let sink = """
+            archive: {type: spool, path: "\(disk.path)/archive.db", batch_size: 1000, flush_interval: 100ms,
+                      queue_size: 20000, when_full: drop_newest}
+            """
+        let gateway = try GatewayProcess(config: testConfig(sinks: sink, routes: "- {to: [archive]}"))
+        try await gateway.start()
+        var sent = 0
+        while sent < 2_000_000, try await gateway.metric("gateway_spool_writable", ["sink": "archive"]) == 1 {
+            #expect(try await gateway.post("/api/v2/write", lines(sent..<sent + 2000)).status == 204)
+            sent += 2000
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await gateway.metric("gateway_spool_writable", ["sink": "archive"]) == 0, "the spool never filled")
+        for _ in 0..<20 {
+            #expect(try await gateway.post("/api/v2/write", lines(sent..<sent + 2000)).status == 204)
+            sent += 2000
+        }
+        try await Task.sleep(for: .seconds(1))
+        let status = try await gateway.get("/api/v1/status").body
+        #expect(status.contains("spool cannot write: SQLite error 13"), "\(status)")
+        #expect(try await gateway.metric("gateway_points_dropped_total", ["sink": "archive", "reason": "write_error"]) == 0)
+        let dropped = Int(try await gateway.metric("gateway_points_dropped_total", ["sink": "archive", "reason": "queue_full"]))
+        #expect(dropped > 0, "the queue's when_full policy applied")
+        try disk.freeSpace()
+        let expected = Double(sent - dropped)
+        #expect(try await gateway.waitForMetric("gateway_points_written_total", ["sink": "archive"], atLeast: expected, timeout: .seconds(60)) == expected)
+        #expect(try await gateway.waitForMetric("gateway_spool_writable", ["sink": "archive"], atLeast: 1) == 1)
+        #expect(try await gateway.stop() == 0)
+        let configPath = gateway.directory.appendingPathComponent("gateway.yaml").path
+        let export = try runGateway(["spool", "export", "--config", configPath])
+        #expect(export.status == 0, "\(export.err)")
+        let exported = export.out.split(separator: "\n")
+        #expect(exported.count == sent - dropped)
+        #expect(Set(exported).count == exported.count, "each point archived once")
     }
 }
