@@ -33,9 +33,11 @@ import Testing
         var times: [Int64] = []
         for id in ids {
             let row = try? queue.read { db in
-                try Row.fetchOne(db, sql: "SELECT points, precision, checksum, payload FROM batches WHERE id = ?", arguments: [id])
+                try Row.fetchOne(
+                    db, sql: "SELECT points, precision, checksum, payload FROM batches WHERE id = ?", arguments: [id])
             }
-            guard let row, let points = row[0] as Int?, let precision = (row[1] as String?).flatMap({ Precision(rawValue: $0) }),
+            guard let row, let points = row[0] as Int?,
+                let precision = (row[1] as String?).flatMap({ Precision(rawValue: $0) }),
                 let data = row[3] as Data?
             else { continue }
             let payload = SpoolPayload(compressed: Array(data), points: points, precision: precision)
@@ -57,7 +59,9 @@ import Testing
         for chunk in 0..<(total / 2000) {
             #expect(try await first.post("/api/v2/write", lines(chunk * 2000..<(chunk + 1) * 2000)).status == 204)
         }
-        #expect(try await first.waitForMetric("gateway_spool_points", ["sink": "influx"], atLeast: Double(total)) == Double(total))
+        #expect(
+            try await first.waitForMetric("gateway_spool_points", ["sink": "influx"], atLeast: Double(total))
+                == Double(total))
         #expect(try await first.stop() == 0)
 
         // 64 KiB of noise in the middle of the file, as a failing disk or a stray write leaves it.
@@ -71,7 +75,9 @@ import Testing
         let copy = "\(dataDir)/damaged-copy.db"
         try FileManager.default.copyItem(atPath: path, toPath: copy)
         let readable = try readableTimestamps(copy, ids: 1...Int64(total / 1000 + 10))
-        #expect(readable.count > 0 && readable.count < total, "the damage must cost some batches and leave others: \(readable.count)")
+        #expect(
+            readable.count > 0 && readable.count < total,
+            "the damage must cost some batches and leave others: \(readable.count)")
 
         try await vm.start()
         let second = try GatewayProcess(config: config)
@@ -80,14 +86,18 @@ import Testing
         #expect(second.stderr.contains("damaged spool salvaged"))
         let files = try FileManager.default.contentsOfDirectory(atPath: "\(dataDir)/spool")
         #expect(files.contains { $0.hasPrefix("influx.db.damaged-") }, "\(files)")
-        #expect(try await second.metric("gateway_spool_salvaged_points_total", ["sink": "influx"]) == Double(readable.count))
+        #expect(
+            try await second.metric("gateway_spool_salvaged_points_total", ["sink": "influx"]) == Double(readable.count)
+        )
         let status = try await second.get("/api/v1/status").body
         #expect(status.contains("\"salvaged\""), "\(status)")
         let held = try await vm.waitForSamples("fault_v", count: readable.count)
         let exactlyOnce = held.sorted() == readable.sorted()
-        #expect(exactlyOnce, "VictoriaMetrics holds every salvaged point exactly once (\(held.count) of \(readable.count))")
         #expect(
-            try await second.waitForMetric("gateway_points_replayed_total", ["sink": "influx"], atLeast: Double(readable.count))
+            exactlyOnce, "VictoriaMetrics holds every salvaged point exactly once (\(held.count) of \(readable.count))")
+        #expect(
+            try await second.waitForMetric(
+                "gateway_points_replayed_total", ["sink": "influx"], atLeast: Double(readable.count))
                 == Double(readable.count))
         // Nothing more arrives later (no duplicate sent after the count was reached).
         try await Task.sleep(for: .milliseconds(500))
@@ -99,9 +109,13 @@ import Testing
         let check = try runGateway(["spool", "check", "--file", repairCopy, "--config", "/nonexistent.yaml"])
         #expect(check.status == 1)
         #expect(check.out.contains("gateway spool check --repair"), "\(check.out)\(check.err)")
-        let repair = try runGateway(["spool", "check", "--repair", "--file", repairCopy, "--config", "/nonexistent.yaml"])
+        let repair = try runGateway([
+            "spool", "check", "--repair", "--file", repairCopy, "--config", "/nonexistent.yaml",
+        ])
         #expect(repair.status == 0, "\(repair.out)\(repair.err)")
-        #expect(repair.out.contains("repaired: salvaged ") && repair.out.contains(" batches (\(readable.count) points)"), "\(repair.out)")
+        #expect(
+            repair.out.contains("repaired: salvaged ") && repair.out.contains(" batches (\(readable.count) points)"),
+            "\(repair.out)")
         let recheck = try runGateway(["spool", "check", "--file", repairCopy, "--config", "/nonexistent.yaml"])
         #expect(recheck.status == 0, "\(recheck.out)\(recheck.err)")
         #expect(try await second.stop() == 0)
@@ -144,7 +158,8 @@ import Testing
     }
 
     @Test(.enabled(if: getuid() == 0, "mounts an 8 MiB tmpfs: needs root"))
-    func spoolOn8MiBFilesystem_full_nothingDroppedSilently_serverBackNoDuplicates_spaceFreedAllDelivered() async throws {
+    func spoolOn8MiBFilesystem_full_nothingDroppedSilently_serverBackNoDuplicates_spaceFreedAllDelivered() async throws
+    {
         let disk = try SmallFilesystem(megabytes: 8, leaveFree: 1 << 20)
         defer { disk.unmount() }
         let vm = try VictoriaMetrics()  // not started yet: the outage
@@ -171,9 +186,12 @@ import Testing
         #expect(status.contains("spool cannot write: SQLite error 13"), "\(status)")
         #expect(try await gateway.metric("gateway_sink_healthy", ["sink": "influx"]) == 0)
         #expect(gateway.stderr.contains("spool cannot write (disk full or I/O error)"))
-        #expect(try await gateway.metric("gateway_points_dropped_total", ["sink": "influx", "reason": "write_error"]) == 0)
-        #expect(try await gateway.metric("gateway_points_dropped_total", ["sink": "influx", "reason": "spool_full"]) == 0)
-        let dropped = Int(try await gateway.metric("gateway_points_dropped_total", ["sink": "influx", "reason": "queue_full"]))
+        #expect(
+            try await gateway.metric("gateway_points_dropped_total", ["sink": "influx", "reason": "write_error"]) == 0)
+        #expect(
+            try await gateway.metric("gateway_points_dropped_total", ["sink": "influx", "reason": "spool_full"]) == 0)
+        let dropped = Int(
+            try await gateway.metric("gateway_points_dropped_total", ["sink": "influx", "reason": "queue_full"]))
         #expect(dropped > 0, "the queue's when_full policy applied")
         let spooled = Int(try await gateway.metric("gateway_spool_points", ["sink": "influx"]))
         let queued = Int(try await gateway.metric("gateway_sink_queue_points", ["sink": "influx"]))
@@ -186,7 +204,8 @@ import Testing
         try await vm.start()
         try await Task.sleep(for: .seconds(4))
         let early = try await vm.timestamps("fault_v")
-        #expect(early.count == Set(early).count, "duplicates with the disk still full: \(early.count - Set(early).count)")
+        #expect(
+            early.count == Set(early).count, "duplicates with the disk still full: \(early.count - Set(early).count)")
 
         // Space back: everything kept is delivered, exactly once, without a restart.
         try disk.freeSpace()
@@ -228,12 +247,17 @@ import Testing
         try await Task.sleep(for: .seconds(1))
         let status = try await gateway.get("/api/v1/status").body
         #expect(status.contains("spool cannot write: SQLite error 13"), "\(status)")
-        #expect(try await gateway.metric("gateway_points_dropped_total", ["sink": "archive", "reason": "write_error"]) == 0)
-        let dropped = Int(try await gateway.metric("gateway_points_dropped_total", ["sink": "archive", "reason": "queue_full"]))
+        #expect(
+            try await gateway.metric("gateway_points_dropped_total", ["sink": "archive", "reason": "write_error"]) == 0)
+        let dropped = Int(
+            try await gateway.metric("gateway_points_dropped_total", ["sink": "archive", "reason": "queue_full"]))
         #expect(dropped > 0, "the queue's when_full policy applied")
         try disk.freeSpace()
         let expected = Double(sent - dropped)
-        #expect(try await gateway.waitForMetric("gateway_points_written_total", ["sink": "archive"], atLeast: expected, timeout: .seconds(60)) == expected)
+        #expect(
+            try await gateway.waitForMetric(
+                "gateway_points_written_total", ["sink": "archive"], atLeast: expected, timeout: .seconds(60))
+                == expected)
         #expect(try await gateway.waitForMetric("gateway_spool_writable", ["sink": "archive"], atLeast: 1) == 1)
         #expect(try await gateway.stop() == 0)
         let configPath = gateway.directory.appendingPathComponent("gateway.yaml").path

@@ -28,7 +28,8 @@ import Testing
         let store = try SpoolStore(path: path, options: .init(maxBytes: 1 << 40), logger: logger)
         for i in 0..<Self.batches {
             _ = try await store.append(
-                try SpoolPayload(points: testPoints(i * Self.perBatch..<(i + 1) * Self.perBatch), precision: .nanoseconds))
+                try SpoolPayload(
+                    points: testPoints(i * Self.perBatch..<(i + 1) * Self.perBatch), precision: .nanoseconds))
         }
         try await store.addDeadLetters((0..<50).map { "dead v=\($0)i" }, status: 400, message: "bad")
         store.close()
@@ -89,7 +90,10 @@ import Testing
         return (batches, times, deadLetters)
     }
 
-    func salvage(_ kind: Damage, seed: UInt64 = 42) async throws -> (report: SpoolSalvageReport, oracle: (batches: Int, times: [Int64], deadLetters: Int), replayed: [Int64], store: SpoolStore) {
+    func salvage(_ kind: Damage, seed: UInt64 = 42) async throws -> (
+        report: SpoolSalvageReport, oracle: (batches: Int, times: [Int64], deadLetters: Int), replayed: [Int64],
+        store: SpoolStore
+    ) {
         let dir = try temporaryDirectory()
         let path = "\(dir)/s.db"
         try await makeSpool(path)
@@ -113,7 +117,10 @@ import Testing
         #expect(report.batches == oracle.batches, "\(report.text)")
         #expect(report.points == oracle.times.count)
         let sameAsOracle = replayed == oracle.times
-        #expect(sameAsOracle, "salvaged points, in their order, are exactly what SQLite can read (\(replayed.count) vs \(oracle.times.count))")
+        #expect(
+            sameAsOracle,
+            "salvaged points, in their order, are exactly what SQLite can read (\(replayed.count) vs \(oracle.times.count))"
+        )
         #expect(report.deadLetters == oracle.deadLetters)
         #expect(try store.stats().deadLetters == oracle.deadLetters)
         return (report, oracle, replayed, store)
@@ -170,7 +177,8 @@ import Testing
         try await makeSpool(path)
         do {
             let queue = try DatabaseQueue(path: path)
-            try await queue.write { db in try db.execute(sql: "UPDATE batches SET checksum = checksum + 1 WHERE id = 3") }
+            try await queue.write { db in try db.execute(sql: "UPDATE batches SET checksum = checksum + 1 WHERE id = 3")
+            }
             try queue.close()
         }
         try damage(path, .overwrite64KiBMidFile)

@@ -4,8 +4,8 @@ import GatewayCore
 import Logging
 import Metrics
 import MetricsTestKit
-import Testing
 import TestDoubles
+import Testing
 
 @testable import Sinks
 
@@ -36,7 +36,8 @@ import TestDoubles
     @Test func deliveredBatchWhoseDeleteFails_isNeverHandedOutAgain_andDeletedOnceWritesWork() async throws {
         let store = try SpoolStore(path: "\(try temporaryDirectory())/s.db", logger: logger)
         for i in 0..<3 {
-            _ = try await store.append(try SpoolPayload(points: testPoints(i * 10..<(i + 1) * 10), precision: .nanoseconds))
+            _ = try await store.append(
+                try SpoolPayload(points: testPoints(i * 10..<(i + 1) * 10), precision: .nanoseconds))
         }
         let first = try #require(try await store.oldest())
         try failWrites(store, true)
@@ -103,7 +104,10 @@ import TestDoubles
             Issue.record("health: \(sink.health)")
         }
         #expect(try metrics.expectGauge("gateway_sink_healthy", [("sink", "influx")]).lastValue == 0)
-        let dropped = (try? metrics.expectCounter("gateway_points_dropped_total", [("sink", "influx"), ("reason", "write_error")]).totalValue) ?? 0
+        let dropped =
+            (try? metrics.expectCounter(
+                "gateway_points_dropped_total", [("sink", "influx"), ("reason", "write_error")]
+            ).totalValue) ?? 0
         #expect(dropped == 0)
         #expect(store.batchCount == 0)
         try failWrites(store, false)
@@ -122,11 +126,13 @@ import TestDoubles
         let metrics = TestMetrics()
         let store = try SpoolStore(path: "\(try temporaryDirectory())/influx.db", logger: logger)
         for i in 0..<4 {
-            _ = try await store.append(try SpoolPayload(points: testPoints(i * 10..<(i + 1) * 10), precision: .nanoseconds))
+            _ = try await store.append(
+                try SpoolPayload(points: testPoints(i * 10..<(i + 1) * 10), precision: .nanoseconds))
         }
         let sink = InfluxSink(
             name: "influx",
-            configuration: .init(target: InfluxTarget(url: double.url, org: "o", bucket: "b", token: "t"), maxInFlight: 2),
+            configuration: .init(
+                target: InfluxTarget(url: double.url, org: "o", bucket: "b", token: "t"), maxInFlight: 2),
             spool: store, metrics: SinkMetrics(sink: "influx", factory: metrics),
             delivery: DeliveryMetrics(sink: "influx", factory: metrics), logger: logger)
         try failWrites(store, true)

@@ -398,13 +398,14 @@ struct SpoolCheck: ParsableCommand {
                 store = try repair ? Self.openRepairing(target) : SpoolSelection.openReading(target)
             } catch {
                 print("\(target.name): \(target.path): cannot open: \(error)")
-                if !repair { print("\(target.name): run `gateway spool check --repair` with the gateway stopped to salvage it") }
+                if !repair { print("\(target.name): \(Self.repairHint)") }
                 failed = true
                 continue
             }
             defer { store.close() }
             if let salvage = store.salvage {
-                print("\(target.name): \(target.path): damaged (\(salvage.reason)); set aside as \(salvage.damagedPath)")
+                print("\(target.name): \(target.path): damaged (\(salvage.reason))")
+                print("\(target.name): \(target.path): set aside as \(salvage.damagedPath)")
                 print("\(target.name): \(target.path): repaired: \(salvage.text)")
                 if salvage.error != nil { failed = true }
             } else if repair {
@@ -424,12 +425,14 @@ struct SpoolCheck: ParsableCommand {
                 failed = true
                 for problem in problems { print("\(target.name): \(target.path): \(problem)") }
                 if !repair, problems.contains(where: { !$0.hasPrefix("batch ") }) {
-                    print("\(target.name): run `gateway spool check --repair` with the gateway stopped to salvage it")
+                    print("\(target.name): \(Self.repairHint)")
                 }
             }
         }
         if failed { throw ExitCode(1) }
     }
+
+    static let repairHint = "run `gateway spool check --repair` with the gateway stopped to salvage it"
 
     /// Opens the file for writing, locked (a running gateway holding it is named and refused),
     /// salvaging it when it is damaged.

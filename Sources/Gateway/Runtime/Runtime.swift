@@ -4,8 +4,8 @@ import GatewayCore
 import Logging
 import Plugins
 import ServiceLifecycle
-import Synchronization
 import Sinks
+import Synchronization
 
 /// Everything `gateway run` starts, built from a validated configuration: sink workers, the
 /// router, listeners, in one ServiceGroup. Shutdown runs in reverse: health reports draining,
@@ -161,7 +161,9 @@ final class Runtime: Sendable {
                 logger: logger))
     }
 
-    static func addSpoolGauges(_ sink: String, _ store: SpoolStore, _ delivery: DeliveryMetrics, _ metrics: GatewayMetrics) {
+    static func addSpoolGauges(
+        _ sink: String, _ store: SpoolStore, _ delivery: DeliveryMetrics, _ metrics: GatewayMetrics
+    ) {
         let dimensions = [("sink", sink)]
         if let salvage = store.salvage {
             // Counted once, when the damaged file was salvaged at start (logged there too).

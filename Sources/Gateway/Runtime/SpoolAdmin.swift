@@ -48,12 +48,13 @@ final class SpoolAdmin: Sendable {
             item["writable"] = entry.store.isWritable
             if let why = entry.store.writeError { item["write_error"] = why }
             if let salvage = entry.store.salvage {
-                item["salvaged"] = [
+                let salvaged: [String: Any] = [
                     "damaged_file": salvage.damagedPath, "reason": salvage.reason, "batches": salvage.batches,
                     "points": salvage.points, "corrupt_batches": salvage.corruptBatches,
                     "corrupt_points": salvage.corruptPoints, "lost_batches_at_most": salvage.lostBatchesAtMost,
                     "lost_points_known": salvage.lostPointsKnown, "dead_letters": salvage.deadLetters,
-                ] as [String: Any]
+                ]
+                item["salvaged"] = salvaged
             }
             if let influx = entry.influx {
                 item["health"] = influx.health.text

@@ -72,7 +72,7 @@ extension SpoolStore {
                 try? queue.close()
                 throw error
             }
-        } catch where isDamage(error) {
+        } catch  where isDamage(error) {
             reason = "\(error)"
         }
         let aside = damagedName(for: path)
@@ -202,12 +202,16 @@ extension SpoolStore {
                 guard let row else { return }
                 report.deadLetters += 1
                 pending.append(
-                    ("INSERT INTO dead_letters (\(deadLetterColumns)) VALUES (?, ?, ?, ?, ?)", StatementArguments(row.databaseValues)))
+                    (
+                        "INSERT INTO dead_letters (\(deadLetterColumns)) VALUES (?, ?, ?, ?, ?)",
+                        StatementArguments(row.databaseValues)
+                    ))
                 if pending.count >= 1000 { try flush() }
             }
             try flush()
             let corruptColumns = "id, batch_id, spooled_at, points, precision, checksum, payload, reason, found_at"
-            var corruptRows = TableSalvage(source: source, table: "corrupt", columns: corruptColumns, lastID: sequence("corrupt"))
+            var corruptRows = TableSalvage(
+                source: source, table: "corrupt", columns: corruptColumns, lastID: sequence("corrupt"))
             try corruptRows.walk { _, row in
                 guard let row else { return }
                 report.corruptRowsKept += 1
@@ -225,7 +229,8 @@ extension SpoolStore {
                     try db.execute(
                         sql: "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'batches'", arguments: [seq])
                     if db.changesCount == 0 {
-                        try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES ('batches', ?)", arguments: [seq])
+                        try db.execute(
+                            sql: "INSERT INTO sqlite_sequence (name, seq) VALUES ('batches', ?)", arguments: [seq])
                     }
                 }
             }
@@ -297,7 +302,8 @@ struct TableSalvage {
                 // The ordered search ends here; in a truncated file it may end early without an
                 // error: unless the whole table can be counted, the ids up to the sequence are
                 // looked up one by one.
-                let intact = (try? source.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") }) != nil
+                let intact =
+                    (try? source.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") }) != nil
                 if !intact { try lookUp(after: after, through: lastID ?? after, body) }
                 return
             }

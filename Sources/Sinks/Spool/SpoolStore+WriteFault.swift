@@ -60,7 +60,8 @@ extension SpoolStore {
 
     static func describe(_ error: any Error) -> String {
         if let error = error as? DatabaseError {
-            return "SQLite error \(error.resultCode.primaryResultCode.rawValue): \(error.message ?? "\(error.resultCode)")"
+            return
+                "SQLite error \(error.resultCode.primaryResultCode.rawValue): \(error.message ?? "\(error.resultCode)")"
         }
         return "\(error)"
     }

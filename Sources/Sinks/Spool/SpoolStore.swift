@@ -236,7 +236,8 @@ public final class SpoolStore: Sendable {
             var dropped = Totals()
             if !undeleted.isEmpty {
                 // Delivered batches whose delete failed earlier go first: they make room too.
-                try db.execute(sql: "DELETE FROM batches WHERE id IN (\(undeleted.map(String.init).joined(separator: ",")))")
+                let ids = undeleted.map(String.init).joined(separator: ",")
+                try db.execute(sql: "DELETE FROM batches WHERE id IN (\(ids))")
             }
             if overflow > 0 {
                 // Oldest first until the new batch fits.
