@@ -150,6 +150,8 @@ import Testing
         let (report, oracle, _, store) = try await salvage(.zeroHeaderPage)
         #expect(oracle.batches == 0)
         #expect(report.batches == 0)
+        #expect(report.unreadable)
+        #expect(report.text.contains("nothing could be read"), "\(report.text)")
         #expect(store.isEmpty)
         _ = try await store.append(try SpoolPayload(points: testPoints(0..<10), precision: .nanoseconds))
         #expect(store.batchCount == 1)

@@ -27,7 +27,12 @@ public struct SpoolSalvageReport: Sendable, Equatable {
     /// Set when the salvage itself stopped early (the fresh file could not be written, e.g. disk full).
     public var error: String?
 
+    /// Set when not even the damaged file's header and schema could be read (nothing salvaged, the
+    /// loss cannot be counted).
+    public var unreadable = false
+
     public var text: String {
+        if unreadable { return "nothing could be read (\(error ?? "unreadable")); what it held is lost, uncounted" }
         var parts = [
             "salvaged \(batches) batches (\(points) points)",
             "\(corruptBatches) batches (\(corruptPoints) points) failed their checksum",
@@ -129,6 +134,7 @@ extension SpoolStore {
         } catch {
             // Not even the header and schema can be read: nothing to copy.
             report.error = "cannot open the damaged file: \(error)"
+            report.unreadable = true
             return report
         }
         defer { try? source.close() }
