@@ -30,6 +30,9 @@ public struct SpoolSalvageReport: Sendable, Equatable {
     /// Set when not even the damaged file's header and schema could be read (nothing salvaged, the
     /// loss cannot be counted).
     public var unreadable = false
+    /// Set when the file's first page (header and schema) was unreadable and the rows were read
+    /// through a copy carrying a fresh spool's first page.
+    public var rebuiltFirstPage = false
 
     public var text: String {
         if unreadable { return "nothing could be read (\(error ?? "unreadable")); what it held is lost, uncounted" }
@@ -39,6 +42,7 @@ public struct SpoolSalvageReport: Sendable, Equatable {
             "at most \(lostBatchesAtMost) batches unreadable (\(lostPointsKnown) points known lost)",
             "\(deadLetters) dead letters and \(corruptRowsKept) corrupt rows kept",
         ]
+        if rebuiltFirstPage { parts.append("first page (header, schema) rebuilt to read the rest") }
         if let error { parts.append("stopped early: \(error)") }
         return parts.joined(separator: "; ")
     }
@@ -122,22 +126,36 @@ extension SpoolStore {
     /// and the corrupt rows. Never throws: what could not be read is counted in the report.
     static func salvage(from damaged: String, into fresh: DatabaseQueue, reason: String) -> SpoolSalvageReport {
         var report = SpoolSalvageReport(damagedPath: damaged, reason: reason)
-        let source: DatabaseQueue
-        do {
+        func openSource(_ path: String) throws -> DatabaseQueue {
             var config = Configuration()
             config.readonly = true
             config.label = "spool-salvage"
             // A truncated file's header claims more pages than the file holds; SQLite refuses such a
             // file unless the schema is writable, and then reads the pages that are there.
             config.prepareDatabase { db in try db.execute(sql: "PRAGMA writable_schema = ON") }
-            source = try DatabaseQueue(path: damaged, configuration: config)
-        } catch {
-            // Not even the header and schema can be read: nothing to copy.
-            report.error = "cannot open the damaged file: \(error)"
-            report.unreadable = true
-            return report
+            return try DatabaseQueue(path: path, configuration: config)
         }
-        defer { try? source.close() }
+        let source: DatabaseQueue
+        var rebuilt: String?
+        do {
+            source = try openSource(damaged)
+        } catch {
+            // The first page (header and schema) cannot be read. Every spool file starts with the
+            // same page 1 (one schema, created at once): read a copy with a fresh spool's page 1.
+            // Rows read through it still pass their checksums, or are kept aside as corrupt.
+            guard let copy = rebuildFirstPage(damaged), let opened = try? openSource(copy) else {
+                report.error = "cannot open the damaged file: \(error)"
+                report.unreadable = true
+                return report
+            }
+            source = opened
+            rebuilt = copy
+            report.rebuiltFirstPage = true
+        }
+        defer {
+            try? source.close()
+            if let rebuilt { try? FileManager.default.removeItem(atPath: rebuilt) }
+        }
         let now = now()
         let batchColumns = "id, spooled_at, points, precision, checksum, payload, bytes"
         func sequence(_ table: String) -> Int64? {
@@ -243,7 +261,48 @@ extension SpoolStore {
         } catch {
             report.error = "\(error)"
         }
+        if report.rebuiltFirstPage, report.batches + report.corruptBatches + report.deadLetters == 0 {
+            // Nothing behind the first page made sense either: the whole file is unreadable.
+            report.unreadable = true
+            report.error = report.error ?? "no row could be read, even through a rebuilt first page"
+        }
         return report
+    }
+}
+
+extension SpoolStore {
+    /// A copy of `damaged` (beside it, `.rebuilt`) whose first page is a fresh spool's, marked so
+    /// SQLite takes the page count from the file size and opens it without a WAL. Nil when the
+    /// copy cannot be made (no space, for one).
+    static func rebuildFirstPage(_ damaged: String) -> String? {
+        let template = damaged + ".template"
+        let copy = damaged + ".rebuilt"
+        defer {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: template + suffix) }
+        }
+        do {
+            try open(path: template, options: Options(), readOnly: false).close()
+            let head = try Data(contentsOf: URL(fileURLWithPath: template))
+            guard head.count >= 100 else { return nil }
+            let pageSize = Int(head[16]) << 8 | Int(head[17])
+            guard pageSize >= 512, head.count >= pageSize else { return nil }
+            var first = [UInt8](head.prefix(pageSize))
+            // Read and write versions 1 (rollback journal): a read-only open needs no WAL index.
+            first[18] = 1
+            first[19] = 1
+            // "Version valid for" unlike the change counter: the in-header page count is ignored.
+            for i in 0..<4 { first[92 + i] = ~first[24 + i] }
+            if FileManager.default.fileExists(atPath: copy) { try FileManager.default.removeItem(atPath: copy) }
+            try FileManager.default.copyItem(atPath: damaged, toPath: copy)
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: copy))
+            defer { try? handle.close() }
+            try handle.seek(toOffset: 0)
+            try handle.write(contentsOf: first)
+            return copy
+        } catch {
+            try? FileManager.default.removeItem(atPath: copy)
+            return nil
+        }
     }
 }
 
