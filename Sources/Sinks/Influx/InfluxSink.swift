@@ -470,8 +470,9 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
             defer { s.health = health }
             return s.health != health
         }
+        // Recorded every time: the spool's writability (part of `health`) changes on its own.
+        recordHealth()
         if changed {
-            recordHealth()
             if case .refused(let why) = health {
                 logger.error(
                     "Influx refuses writes: data is held in the spool until this is fixed",
