@@ -103,6 +103,12 @@ import Testing
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await vm.timestamps("fault_v").count == readable.count)
 
+        // --repair never works on a file a running gateway holds.
+        let configPath = second.directory.appendingPathComponent("gateway.yaml").path
+        let owned = try runGateway(["spool", "check", "--repair", "--config", configPath])
+        #expect(owned.status == 1)
+        #expect(owned.out.contains("in use by another gateway process (pid"), "\(owned.out)\(owned.err)")
+
         // Offline: check names the damage and points to --repair; repair prints what it salvaged.
         let repairCopy = "\(dataDir)/repair.db"
         try FileManager.default.copyItem(atPath: copy, toPath: repairCopy)
