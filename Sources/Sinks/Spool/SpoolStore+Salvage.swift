@@ -81,7 +81,7 @@ extension SpoolStore {
                 try? queue.close()
                 throw error
             }
-        } catch  where isDamage(error) {
+        } catch where isDamage(error) {
             reason = "\(error)"
         }
         let aside = damagedName(for: path)
