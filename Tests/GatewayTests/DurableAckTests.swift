@@ -258,6 +258,78 @@ import Testing
         try await influx.stop()
     }
 
+    /// The full disk: the spool (and in a second run the journal too) on a real 8 MiB
+    /// filesystem, the server down, HTTP load with `ack: durable` and a `block` queue. Once the disk is
+    /// full (the sink holds its batch, its queue fills; or the journal cannot write), writes are
+    /// answered 503, never 2xx; the server back with the disk still full gets no duplicate; once space is
+    /// freed every point answered 204 is delivered, exactly once, without a restart.
+    @Test(arguments: [false, true])
+    func spoolOnAFull8MiBDisk_no2xxForWhatIsNotKept_noDuplicates_allDeliveredOnceSpaceReturns(journalThereToo: Bool)
+        async throws
+    {
+        let disk = try SpoolFaultEndToEndTests.SmallFilesystem(megabytes: 8, leaveFree: 3 << 20)
+        defer { disk.unmount() }
+        let vm = try VictoriaMetrics()  // not started yet: the outage
+        let sink =
+            "influx: {type: influx2, url: \"\(vm.url)\", org: o, bucket: b, token: t, batch_size: 5000, "
+            + "flush_interval: 100ms, queue_size: 20000, retry: {max_retries: 0, initial_backoff: 50ms, max_backoff: 300ms}, "
+            + "spool: {path: \"\(disk.path)/influx.db\"}}"
+        let gateway = try GatewayProcess(
+            config: testConfig(
+                sinks: sink, routes: "- {to: [influx]}",
+                http: "queue_wait: 500ms" + (journalThereToo ? ", journal: {path: \"\(disk.path)/journal\"}" : "")))
+        try await gateway.start(listeners: ["http"])
+        var acked: [Int] = []
+        var answers: [Int: Int] = [:]
+        var request = 0
+        // Until 30 requests in a row were refused: the disk (spool, then journal) is full.
+        var refusedInARow = 0
+        while refusedInARow < 30, request < 2000 {
+            let status = try await gateway.post("/api/v2/write?precision=ms", body: Self.body(request: request)).status
+            answers[status, default: 0] += 1
+            if status == 204 {
+                acked.append(request)
+                refusedInARow = 0
+            } else {
+                refusedInARow += 1
+            }
+            request += 1
+        }
+        #expect(refusedInARow == 30, "the disk never filled: \(answers)")
+        #expect(Set(answers.keys) == [204, 503], "\(answers)")
+        #expect(!acked.isEmpty)
+
+        // Server back, disk still full: whatever is delivered is delivered once.
+        try await vm.start()
+        try await Task.sleep(for: .seconds(3))
+        let early = try await vm.timestamps("dur_v")
+        #expect(early.count == Set(early).count, "duplicates with the disk still full: \(early.count - Set(early).count)")
+
+        // Space back: every point answered 204 is delivered, once, without a restart.
+        try disk.freeSpace()
+        let expected = acked.count * Self.pointsPerRequest
+        let deadline = ContinuousClock.now + .seconds(90)
+        var stored: [Int64] = []
+        while ContinuousClock.now < deadline {
+            stored = try await vm.timestamps("dur_v")
+            if stored.count >= expected, try await gateway.metric("gateway_journal_pending_requests") == 0 { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let storedSet = Set(stored)
+        var missing = 0
+        for request in acked {
+            for i in request * Self.pointsPerRequest..<(request + 1) * Self.pointsPerRequest
+            where !storedSet.contains(Self.base + Int64(i)) {
+                missing += 1
+            }
+        }
+        print("answers \(answers); acked \(expected) points; VictoriaMetrics holds \(stored.count)")
+        #expect(missing == 0, "points answered 204 and not delivered")
+        #expect(stored.count == storedSet.count, "duplicates: \(stored.count - storedSet.count)")
+        #expect(try await gateway.stop() == 0)
+        try await vm.stop()
+    }
+
     @Test func ackMemory_answersWithoutAJournal() async throws {
         let gateway = try GatewayProcess(config: testConfig(http: "ack: memory"))
         try await gateway.start(listeners: ["http"])

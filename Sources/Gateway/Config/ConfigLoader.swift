@@ -173,6 +173,7 @@ struct ConfigLoader {
                 if let v = map["listen"]?.hostPort() { http.listen = v }
                 if let v = map["token"]?.string() { http.token = v }
                 if let v = map["max_body"]?.size() { http.maxBody = v }
+                if let v = map["queue_wait"]?.positiveDuration() { http.queueWait = v }
                 if let v = map["ack"]?.oneOf(HTTPListenerConfig.AckMode.allCases.map { ($0.rawValue, $0) }) { http.ack = v }
                 http.journal.path = "\(dataDir)/journal/\(name)"
                 if let journal = map["journal"]?.map() {

@@ -51,6 +51,8 @@ struct HTTPListenerConfig: Sendable {
     /// When a write is answered 2xx: `durable`, once the request is in the ingest journal;
     /// `memory`, once its points are queued in memory.
     var ack = AckMode.durable
+    /// How long a write may wait for room in full `block` sink queues before it is answered 503.
+    var queueWait = Duration.seconds(10)
     /// The ingest journal (`ack: durable`); its path defaults to `<data_dir>/journal/<listener>`.
     var journal = IngestJournal.Configuration(path: "")
 

@@ -114,6 +114,7 @@ struct HTTPHandlers: Sendable {
                 message: "unable to parse '\(first.text)': \(first.message) at line \(first.line), column \(first.column)\(more); no points were written",
                 line: first.line)
         }
+        if let busy = await waitForRoom(points: points.count) { return busy }
         let kept: JournalHold?
         switch journaled(body, points: points.count, format: .lineProtocol, linePrecision: precision, receiveTime: receiveTime) {
         case .success(let acknowledgement): kept = acknowledgement
@@ -174,6 +175,24 @@ struct HTTPHandlers: Sendable {
         return nil
     }
 
+    /// A write waits at most `queue_wait` for room in full `block` sink queues (a sink that cannot
+    /// keep up, or holds a batch its spool cannot take); then it is answered 503, nothing of it kept,
+    /// rather than hold the client (and, with `ack: durable`, grow the journal) without bound.
+    func waitForRoom(points: Int) async -> Response? {
+        guard points > 0, !ingest.router.blockQueuesHaveRoom else { return nil }
+        if await ingest.router.waitForRoom(upTo: config.queueWait) { return nil }
+        let full = ingest.router.fullBlockQueues
+        ingest.metrics.rejected(RejectReason("queue_full"), count: points)
+        ingest.log.warning(
+            "write refused: sink queues stayed full for queue_wait",
+            metadata: ["source": "\(ingest.source)", "sinks": "\(full)", "queue_wait": "\(config.queueWait)"])
+        var response = Self.influxError(
+            .serviceUnavailable, code: "unavailable",
+            message: "sink queues full for \(config.queueWait) (\(full.joined(separator: ", "))): nothing of this request was kept; retry later")
+        response.headers[.retryAfter] = "1"
+        return response
+    }
+
     /// A journaled request: its record's number and the hold that keeps it in the journal.
     struct JournalHold {
         var acknowledgement: Acknowledgement
@@ -211,6 +230,7 @@ struct HTTPHandlers: Sendable {
         let errors = body.withUnsafeReadableBytes { bytes in
             ingest.decode(bytes, format: .json, jsonPrecision: precision, receiveTime: receiveTime, into: &points)
         }
+        if let busy = await waitForRoom(points: points.count) { return busy }
         let kept: JournalHold?
         switch journaled(body, points: points.count, format: .json, jsonPrecision: precision, receiveTime: receiveTime) {
         case .success(let acknowledgement): kept = acknowledgement

@@ -173,6 +173,28 @@ final class Router: Sendable {
         }
     }
 
+    /// True when every `block` queue has room.
+    var blockQueuesHaveRoom: Bool {
+        targets.allSatisfy { $0.queue.policy != .block || $0.queue.count < $0.queue.capacity }
+    }
+
+    /// The `block` queues that are full, by sink name.
+    var fullBlockQueues: [String] {
+        targets.filter { $0.queue.policy == .block && $0.queue.count >= $0.queue.capacity }.map(\.name)
+    }
+
+    /// Waits up to `limit` for every `block` queue to have room; false if one is still full then.
+    func waitForRoom(upTo limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        var pause = Duration.milliseconds(1)
+        while !blockQueuesHaveRoom {
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(50))
+        }
+        return true
+    }
+
     /// Returns when every `block` queue has room.
     func waitForSpace() async {
         for target in targets where target.queue.policy == .block {
