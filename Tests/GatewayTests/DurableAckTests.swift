@@ -303,7 +303,8 @@ import Testing
         try await vm.start()
         try await Task.sleep(for: .seconds(3))
         let early = try await vm.timestamps("dur_v")
-        #expect(early.count == Set(early).count, "duplicates with the disk still full: \(early.count - Set(early).count)")
+        #expect(
+            early.count == Set(early).count, "duplicates with the disk still full: \(early.count - Set(early).count)")
 
         // Space back: every point answered 204 is delivered, once, without a restart.
         try disk.freeSpace()

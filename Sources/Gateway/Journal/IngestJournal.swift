@@ -110,20 +110,35 @@ final class IngestJournal: Sendable {
 
     // MARK: Start
 
-    /// What the journal held at start: the records not yet settled, oldest first.
+    /// What the journal held at start: the records not yet settled, in the segments that hold
+    /// them (oldest first). Only their numbers and sizes are kept in memory; ``records(in:)`` reads
+    /// one segment's records at a time, so a large backlog is routed without holding it all.
     struct Backlog {
-        var records: [JournalRecord] = []
+        var segments: [String] = []
+        var watermark: UInt64 = 0
+        var requests = 0
+        var bytes = 0
         var damagedBytes = 0
         var damagedSegments: [String] = []
+
+        /// The records of `segment` above the watermark, in order.
+        func records(in segment: String) -> [JournalRecord] {
+            guard let data = FileManager.default.contents(atPath: segment) else { return [] }
+            return JournalRecord.parseAll([UInt8](data)).records.filter { $0.sequence > watermark }
+        }
+
+        /// Every record not yet settled, oldest first (tests and small journals).
+        var records: [JournalRecord] { segments.flatMap { records(in: $0) } }
     }
 
-    /// Reads every segment, keeps the records above the checkpoint, and sets the journal up to
+    /// Reads every segment, notes the records above the checkpoint, and sets the journal up to
     /// append after them. Their sequence numbers stay pending until each is settled.
     func load() throws -> Backlog {
         let folder = configuration.path
         let watermark = Self.readCheckpoint(checkpointFD)
-        var backlog = Backlog()
+        var backlog = Backlog(watermark: watermark)
         var segments: [Segment] = []
+        var pendingSequences = Set<UInt64>()
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         let segmentNames = names.filter { $0.hasSuffix(".journal") }.sorted()
         var highest = watermark
@@ -133,14 +148,13 @@ final class IngestJournal: Sendable {
                 backlog.damagedSegments.append(path)
                 continue
             }
-            let bytes = [UInt8](data)
-            let parsed = JournalRecord.parseAll(bytes)
+            let parsed = JournalRecord.parseAll([UInt8](data))
             if parsed.damagedBytes > 0 {
                 backlog.damagedBytes += parsed.damagedBytes
                 logger.error(
                     "journal segment holds damaged or torn bytes; every whole record around them is kept",
                     metadata: [
-                        "path": "\(path)", "damaged_bytes": "\(parsed.damagedBytes)", "bytes": "\(bytes.count)",
+                        "path": "\(path)", "damaged_bytes": "\(parsed.damagedBytes)", "bytes": "\(data.count)",
                         "records": "\(parsed.records.count)",
                     ])
             }
@@ -149,17 +163,20 @@ final class IngestJournal: Sendable {
             for record in parsed.records {
                 first = min(first, record.sequence)
                 last = max(last, record.sequence)
-                if record.sequence > watermark { backlog.records.append(record) }
+                if record.sequence > watermark {
+                    pendingSequences.insert(record.sequence)
+                    backlog.requests += 1
+                    backlog.bytes += record.body.count
+                }
             }
             highest = max(highest, last)
             if parsed.records.isEmpty || last <= watermark {
                 unlink(path)
             } else {
-                segments.append(Segment(first: first, last: last, path: path, bytes: bytes.count))
+                segments.append(Segment(first: first, last: last, path: path, bytes: data.count))
+                backlog.segments.append(path)
             }
         }
-        backlog.records.sort { $0.sequence < $1.sequence }
-        let pendingSequences = Set(backlog.records.map(\.sequence))
         state.withLock { s in
             s.segments = segments
             s.watermark = watermark

@@ -18,31 +18,33 @@ struct JournalRecovery {
                     "damaged_bytes": "\(backlog.damagedBytes)", "unreadable_segments": "\(backlog.damagedSegments)",
                 ])
         }
-        guard !backlog.records.isEmpty else { return }
-        let bytes = backlog.records.reduce(0) { $0 + $1.body.count }
+        guard backlog.requests > 0 else { return }
         logger.notice(
             "journal holds requests from an earlier run that no sink settled; routing them again",
             metadata: [
-                "requests": "\(backlog.records.count)", "bytes": "\(bytes)", "path": "\(journal.configuration.path)",
+                "requests": "\(backlog.requests)", "bytes": "\(backlog.bytes)", "path": "\(journal.configuration.path)",
             ])
         var points = 0
-        for record in backlog.records {
-            var decoded: [Point] = []
-            record.body.withUnsafeBytes { body in
-                _ = ingest.decode(
-                    body, format: record.format, linePrecision: record.linePrecision,
-                    jsonPrecision: record.jsonPrecision, receiveTime: record.receiveTime, into: &decoded)
+        // One segment in memory at a time.
+        for segment in backlog.segments {
+            for record in backlog.records(in: segment) {
+                var decoded: [Point] = []
+                record.body.withUnsafeBytes { body in
+                    _ = ingest.decode(
+                        body, format: record.format, linePrecision: record.linePrecision,
+                        jsonPrecision: record.jsonPrecision, receiveTime: record.receiveTime, into: &decoded)
+                }
+                ingest.normalise(&decoded, receiveTime: record.receiveTime)
+                let acknowledgement = journal.acknowledgement(for: record.sequence)
+                if !decoded.isEmpty {
+                    await ingest.router.push(decoded, source: ingest.source, acknowledgement: acknowledgement)
+                }
+                acknowledgement.release()
+                journal.metrics.recoveredRequests.increment()
+                points += decoded.count
             }
-            ingest.normalise(&decoded, receiveTime: record.receiveTime)
-            let acknowledgement = journal.acknowledgement(for: record.sequence)
-            if !decoded.isEmpty {
-                await ingest.router.push(decoded, source: ingest.source, acknowledgement: acknowledgement)
-            }
-            acknowledgement.release()
-            journal.metrics.recoveredRequests.increment()
-            points += decoded.count
         }
         logger.notice(
-            "journal backlog routed", metadata: ["requests": "\(backlog.records.count)", "points": "\(points)"])
+            "journal backlog routed", metadata: ["requests": "\(backlog.requests)", "points": "\(points)"])
     }
 }
