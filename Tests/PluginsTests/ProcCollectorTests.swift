@@ -14,24 +14,47 @@ import Testing
         return s
     }
 
-    @Test func spinningProcess_readsOneCoreOfCPU_andAFractionOfAllCoresWhenNormalised() throws {
+    /// A process's own CPU time (utime + stime, in seconds) read from /proc/<pid>/stat by the test,
+    /// with the monotonic time it was read at: the truth the collector's figure is compared with, so
+    /// the test holds however busy the machine is (a busy loop gets what the scheduler gives it).
+    func cpuTruth(_ pid: Int32) throws -> (cpu: Double, at: Double) {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        let fields = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
+        // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
+        let ticks = try #require(Double(fields[11])) + #require(Double(fields[12]))
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return (ticks / Double(sysconf(Int32(_SC_CLK_TCK))), Double(now.tv_sec) + Double(now.tv_nsec) / 1e9)
+    }
+
+    /// Percent of one core between two truths.
+    func percent(_ a: (cpu: Double, at: Double), _ b: (cpu: Double, at: Double)) -> Double {
+        (b.cpu - a.cpu) / (b.at - a.at) * 100
+    }
+
+    @Test func spinningProcess_readsItsOwnCPUTime_andAFractionOfAllCoresWhenNormalised() throws {
         let spinner = try Child("/bin/sh", ["-c", "echo ready; while :; do :; done"])
         #expect(spinner.readLine() == "ready")
         let perPid = try ProcCollector(settings: settings { $0.groupBy = .pid })
         let normalised = try ProcCollector(settings: settings { $0.groupBy = .pid; $0.cpuPerCore = true })
         let first = try perPid.pass()
+        let truthBefore = try cpuTruth(spinner.pid)
         _ = try normalised.pass()
         // No interval yet: no CPU figure at all rather than a false 0.
         let before = try #require(first.usage.first { $0.pid == spinner.pid })
         #expect(before.cpuPercent == nil)
         Thread.sleep(forTimeInterval: 2)
+        let truthAfter = try cpuTruth(spinner.pid)
         let second = try perPid.pass()
         let secondNormalised = try normalised.pass()
+        let truth = percent(truthBefore, truthAfter)
         let cpu = try #require(second.usage.first { $0.pid == spinner.pid }?.cpuPercent)
-        #expect(cpu >= 95 && cpu <= 105, "spinner read \(cpu) %")
+        // Ticks are 10 ms: over 2 s the two readings may differ by a few ticks at each end.
+        #expect(abs(cpu - truth) <= 5, "spinner read \(cpu) %, its own CPU time says \(truth) %")
+        #expect(truth > 1, "the spinner ran (\(truth) % of a core)")
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
         let share = try #require(secondNormalised.usage.first { $0.pid == spinner.pid }?.cpuPercent)
-        #expect(share >= 95 / cores && share <= 105 / cores, "spinner read \(share) % of \(cores) cores")
+        #expect(abs(share - truth / cores) <= 5 / cores + 0.5, "spinner read \(share) % of \(cores) cores, truth \(truth / cores)")
         // An idle process next to it reads about nothing.
         let idle = try Child("/bin/sh", ["-c", "echo ready; exec sleep 60"])
         #expect(idle.readLine() == "ready")
@@ -43,15 +66,21 @@ import Testing
     }
 
     /// A process started between two passes: all its ticks fall in the interval, so it has a figure
-    /// on its first pass.
+    /// on its first pass (its whole CPU time over the interval, whatever share the machine gave it).
     @Test func processStartedSinceThePreviousPass_countsAllItsTicks() throws {
         let collector = try ProcCollector(settings: settings { $0.groupBy = .pid })
         _ = try collector.pass()
+        var started = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &started)
         let spinner = try Child("/bin/sh", ["-c", "echo ready; while :; do :; done"])
         #expect(spinner.readLine() == "ready")
         Thread.sleep(forTimeInterval: 1)
+        let truth = try cpuTruth(spinner.pid)
         let cpu = try #require(try collector.pass().usage.first { $0.pid == spinner.pid }?.cpuPercent)
-        #expect(cpu > 50 && cpu <= 105, "spinner started mid-interval read \(cpu) %")
+        // All its CPU time over the interval since the previous pass (which began just before).
+        let expected = truth.cpu / (truth.at - (Double(started.tv_sec) + Double(started.tv_nsec) / 1e9)) * 100
+        #expect(abs(cpu - expected) <= 10, "spinner started mid-interval read \(cpu) %, its CPU time says \(expected) %")
+        #expect(truth.cpu > 0.05, "the spinner ran")
     }
 
     /// A process holding 1 GiB resident (its whole RSS, interpreter included) reads 1 GiB / MemTotal.
