@@ -181,6 +181,11 @@ import Testing
         let config = try ConfigLoader(environment: [:]).load(path: root.appendingPathComponent("gateway.yaml").path)
         #expect(config.listeners.count == 2)
         #expect(!config.routes.isEmpty)
+        // With no environment at all, the host tag is the machine's host name, not localhost.
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        #expect(config.defaultTags.first { $0.key == "host" }?.value == host)
     }
 }
 
