@@ -186,6 +186,9 @@ import Testing
         gethostname(&buffer, buffer.count)
         let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         #expect(config.defaultTags.first { $0.key == "host" }?.value == host)
+        // Plugin points go to the archive only; what users send goes to the console too.
+        let plugins = try #require(config.routes.first)
+        #expect(plugins.sources == ["plugin:*"] && plugins.to == ["archive"] && plugins.stop)
     }
 }
 
