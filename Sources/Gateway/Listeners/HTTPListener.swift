@@ -185,10 +185,10 @@ struct HTTPHandlers: Sendable {
         ingest.metrics.rejected(RejectReason("queue_full"), count: points)
         ingest.log.warning(
             "write refused: sink queues stayed full for queue_wait",
-            metadata: ["source": "\(ingest.source)", "sinks": "\(full)", "queue_wait": "\(config.queueWait)"])
+            metadata: ["source": "\(ingest.source)", "sinks": "\(full)", "queue_wait": "\(Units.text(config.queueWait))"])
         var response = Self.influxError(
             .serviceUnavailable, code: "unavailable",
-            message: "sink queues full for \(config.queueWait) (\(full.joined(separator: ", "))): nothing of this request was kept; retry later")
+            message: "sink queues full for \(Units.text(config.queueWait)) (\(full.joined(separator: ", "))): nothing of this request was kept; retry later")
         response.headers[.retryAfter] = "1"
         return response
     }

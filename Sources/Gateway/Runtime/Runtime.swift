@@ -284,7 +284,7 @@ struct ShutdownWatchdog: Sendable {
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
             logger.error(
                 "shutdown_timeout passed: giving up requests on the wire, the rest goes to the spools",
-                metadata: ["shutdown_timeout": "\(timeout)"])
+                metadata: ["shutdown_timeout": "\(Units.text(timeout))"])
             for sink in influxSinks { sink.expedite() }
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds + 5) {

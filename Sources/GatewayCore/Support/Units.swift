@@ -60,6 +60,26 @@ public enum Units {
         Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
+    /// A duration as people write it, in the configuration's units and rounded: `84ms`, `1.2s`,
+    /// `5m30s`, `2h`. For log lines and messages (Swift's own form is `0.08386767761489934 seconds`).
+    public static func text(_ duration: Duration) -> String {
+        let nanos = nanoseconds(duration)
+        if nanos < 0 { return "-" + text(.nanoseconds(-nanos)) }
+        if nanos < 1_000 { return "\(nanos)ns" }
+        if nanos < 1_000_000 { return "\(nanos / 1_000)us" }
+        if nanos < 1_000_000_000 { return "\(Int((Double(nanos) / 1e6).rounded()))ms" }
+        if nanos < 60_000_000_000 {
+            let tenths = Int((Double(nanos) / 1e8).rounded())
+            return tenths % 10 == 0 ? "\(tenths / 10)s" : "\(tenths / 10).\(tenths % 10)s"
+        }
+        let seconds = Int((Double(nanos) / 1e9).rounded())
+        let (hours, minutes, rest) = (seconds / 3600, seconds % 3600 / 60, seconds % 60)
+        var out = hours > 0 ? "\(hours)h" : ""
+        if minutes > 0 { out += "\(minutes)m" }
+        if rest > 0 || out.isEmpty { out += "\(rest)s" }
+        return out
+    }
+
     static func trimmed<S: StringProtocol>(_ text: S) -> String {
         String(text.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
     }

@@ -136,8 +136,43 @@ public final class InfluxClient: Sendable {
             let retryAfter = response.headers.first(name: "Retry-After").flatMap { Self.parseRetryAfter($0) }
             return Self.outcome(status: status, message: message, line: line, retryAfter: retryAfter)
         } catch {
-            return .failed(status: nil, message: "\(error)")
+            return .failed(status: nil, message: Self.describe(error, timeout: timeout))
         }
+    }
+
+    /// What went wrong, in the words an operator looks for: refused, reset, timed out, cannot
+    /// resolve (NIO's own descriptions read `connection reset (error set): Connection refused)
+    /// (errno: 111)` for a refused connection).
+    static func describe(_ error: any Error, timeout: Duration) -> String {
+        if error is CancellationError { return "given up (shutdown)" }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout: return "no answer within \(Units.text(timeout))"
+            case .connectTimeout: return "connect timed out"
+            case .remoteConnectionClosed: return "the server closed the connection before answering"
+            case .cancelled: return "given up (shutdown)"
+            case .getConnectionFromPoolTimeout: return "no connection available within \(Units.text(timeout))"
+            default: return "\(error)"
+            }
+        }
+        if let error = error as? NIOConnectionError {
+            if error.connectionErrors.isEmpty, error.dnsAError != nil || error.dnsAAAAError != nil {
+                return "cannot resolve host \(error.host)"
+            }
+            if let first = error.connectionErrors.first { return describe(first.error, timeout: timeout) }
+        }
+        if let error = error as? IOError {
+            switch error.errnoCode {
+            case ECONNREFUSED: return "connection refused"
+            case ECONNRESET: return "connection reset by the server"
+            case ETIMEDOUT: return "connection timed out"
+            case EHOSTUNREACH: return "host unreachable"
+            case ENETUNREACH: return "network unreachable"
+            case EPIPE: return "the server closed the connection"
+            default: return "\(String(cString: strerror(error.errnoCode))) (errno \(error.errnoCode))"
+            }
+        }
+        return "\(error)"
     }
 
     static func outcome(status: Int, message: String, line: Int?, retryAfter: Duration?) -> InfluxOutcome {

@@ -455,7 +455,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
             "replay failed; the spool keeps the data",
             metadata: [
                 "status": "\(failure.outcome.statusText)", "error": "\(failure.outcome.message)",
-                "spooled_points": "\(spool.pointCount)", "next_attempt_in": "\(delay)",
+                "spooled_points": "\(spool.pointCount)", "next_attempt_in": "\(Units.text(delay))",
             ])
         return delay
     }
@@ -639,7 +639,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
                 let body = gzip ? try chunk.compressed().compressed : try chunk.plain()
                 let left = bound.map { $0 - waited - onTheWire }
                 if let left, left <= .zero {
-                    outcome = .failed(status: nil, message: "no answer within max_wait (\(bound!))")
+                    outcome = .failed(status: nil, message: "no answer within max_wait (\(Units.text(bound!)))")
                 } else {
                     let sent = ContinuousClock.now
                     outcome = await client.write(body: body, gzipped: gzip, precision: chunk.precision, timeout: left)
@@ -704,7 +704,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
                 delivery.retries.increment()
                 logger.debug(
                     "write failed, retrying",
-                    metadata: ["status": "\(outcome.statusText)", "retry_in": "\(delay)", "retry": "\(retries)"])
+                    metadata: ["status": "\(outcome.statusText)", "retry_in": "\(Units.text(delay))", "retry": "\(retries)"])
                 try? await clock.sleep(for: delay, tolerance: nil)
                 work.insert(chunk, at: 0)
             }
