@@ -424,3 +424,49 @@ import Testing
         #expect(s.successDir.isEmpty && s.failedDir.isEmpty && s.deferredStorageRoot.isEmpty)
     }
 }
+
+/// Offline spool commands read the configuration for paths only: they need none of the sinks' secrets.
+@Suite struct OfflineSpoolCommandTests {
+    @Test func spoolStats_onTheShippedConfigWithInfluxEnabled_runsWithNoEnvironment() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let shipped = try String(contentsOfFile: root.appendingPathComponent("gateway.yaml").path, encoding: .utf8)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("offline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = shipped.replacingOccurrences(of: "  # influx:", with: "  influx:")
+            .replacingOccurrences(of: "  #   ", with: "    ")
+            .replacingOccurrences(of: "include: plugins.d/*.yaml", with: "include: []")
+            .replacingOccurrences(of: "data_dir: ./data", with: "data_dir: \(dir.path)/data")
+        let path = dir.appendingPathComponent("gateway.yaml").path
+        try config.write(toFile: path, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = GatewayProcess.binary
+        process.arguments = ["spool", "stats", "--config", path]
+        process.environment = [:]  // no INFLUX_URL, no INFLUX_TOKEN, no HOME
+        process.currentDirectoryURL = URL(fileURLWithPath: "/")
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)\(errors)")
+        #expect(text.contains("influx"), "\(text)")
+        // Sending needs the secrets: an offline replay says what is missing.
+        let replay = Process()
+        replay.executableURL = GatewayProcess.binary
+        replay.arguments = ["spool", "replay", "--config", path, "--sink", "influx"]
+        replay.environment = [:]
+        let replayErr = Pipe()
+        replay.standardError = replayErr
+        replay.standardOutput = Pipe()
+        try replay.run()
+        let said = String(decoding: replayErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        replay.waitUntilExit()
+        #expect(replay.terminationStatus != 0)
+        #expect(said.contains("has no URL"), "\(said)")
+    }
+}

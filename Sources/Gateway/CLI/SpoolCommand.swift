@@ -40,7 +40,8 @@ struct SpoolSelection: ParsableArguments {
     func loadConfig(required: Bool) throws -> GatewayConfig? {
         if !required, file != nil, !FileManager.default.fileExists(atPath: config) { return nil }
         do {
-            return try ConfigLoader().load(path: config)
+            // Offline work needs the spool paths, not the sinks' secrets.
+            return try ConfigLoader(offline: true).load(path: config)
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
@@ -196,6 +197,11 @@ struct SpoolReplay: AsyncParsableCommand {
         if SpoolSelection.isOwned(target.path) {
             try await replayThroughGateway(config: config, sink: target.name, path: target.path)
         } else {
+            // The configuration was read without the sinks' secrets; sending needs them.
+            if influx.target.url.isEmpty {
+                throw ValidationError(
+                    "sink \"\(target.name)\" has no URL (is the environment variable its url comes from set?)")
+            }
             try await replayOffline(target: target, influx: influx)
         }
     }

@@ -20,6 +20,21 @@ struct ConfigErrors: Error, CustomStringConvertible, Sendable {
 /// Collects problems while a configuration is read.
 final class ProblemList {
     private(set) var problems: [ConfigProblem] = []
+    /// Offline commands (`gateway spool ...`) read the configuration for file paths only: an unset
+    /// environment variable (a sink's URL or token) reads as empty, and what that value makes wrong
+    /// is not a problem for them.
+    let tolerateUnsetVariables: Bool
+    /// Key paths whose value came from an unset variable (offline only).
+    private(set) var unsetPaths: Set<String> = []
 
-    func add(_ problem: ConfigProblem) { problems.append(problem) }
+    init(tolerateUnsetVariables: Bool = false) {
+        self.tolerateUnsetVariables = tolerateUnsetVariables
+    }
+
+    func add(_ problem: ConfigProblem) {
+        if tolerateUnsetVariables, unsetPaths.contains(problem.path) { return }
+        problems.append(problem)
+    }
+
+    func unset(at path: String) { unsetPaths.insert(path) }
 }

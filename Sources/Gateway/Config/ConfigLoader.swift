@@ -8,10 +8,12 @@ import Yams
 /// Reads `gateway.yaml` and the plugin files it includes, strictly.
 struct ConfigLoader {
     var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// For offline commands: unset environment variables read as empty, without a problem.
+    var offline = false
 
     /// Loads and validates; throws ``ConfigErrors`` listing every problem found.
     func load(path: String) throws(ConfigErrors) -> GatewayConfig {
-        let problems = ProblemList()
+        let problems = ProblemList(tolerateUnsetVariables: offline)
         let config = read(path: path, problems: problems)
         if !problems.problems.isEmpty || config == nil {
             throw ConfigErrors(problems: problems.problems)

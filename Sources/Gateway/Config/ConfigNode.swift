@@ -45,6 +45,10 @@ struct ConfigNode {
         do {
             return try EnvironmentExpansion.expand(scalar.string, environment: environment)
         } catch {
+            if problems.tolerateUnsetVariables {
+                problems.unset(at: path)
+                return ""
+            }
             problem("environment variable \(error.name) is not set (write ${\(error.name):-default} for a default)")
             return nil
         }
