@@ -283,6 +283,7 @@ import Testing
         try await gateway.start()
         #expect(try await gateway.post("/api/v2/write", lines(0..<1200)).status == 204)
         #expect(try await gateway.waitForMetric("gateway_points_written_total", ["sink": "archive"], atLeast: 1200) == 1200)
+        #expect(try await gateway.metric("gateway_sink_healthy", ["sink": "archive"]) == 1, "a healthy archive reads 1")
         #expect(try await gateway.stop() == 0)
         let configPath = gateway.directory.appendingPathComponent("gateway.yaml").path
         let export = try runGateway(["spool", "export", "--config", configPath])

@@ -67,6 +67,9 @@ final class Runtime: Sendable {
                 instance = SpoolSink(store: store, metrics: sinkMetrics, delivery: delivery, logger: sinkLogger)
                 spools.append(.init(sink: sink.name, type: "spool", store: store, influx: nil))
                 Self.addSpoolGauges(sink.name, store, delivery, metrics)
+                // An archive is healthy while its file takes writes (it read 0 before: alerts fired).
+                let healthy = delivery.healthy
+                metrics.addRefresher { healthy.record(store.isWritable ? 1 : 0) }
             }
             workers.append(
                 SinkWorker(
