@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Installs what building, testing and benchmarking the gateway need on a Debian machine that has the
-# Swift toolchain: C headers the packages link against, VictoriaMetrics (the Influx-compatible peer
-# used by tests and the benchmark), the official Python InfluxDB client (compatibility test), python3
-# (the proc tests start a process holding 1 GiB with it), psutil (the proc-pass benchmark's peer) and
-# PostgreSQL (the dwmon postgres-source tests start a throwaway server; the package's own cluster is
-# not needed and may stay stopped).
-# Installs only what is missing; safe to run again.
+# Installs what the gateway needs on a Debian machine that has the Swift toolchain. Installs only
+# what is missing; safe to run again.
+#
+#   scripts/install-deps.sh          building and running: the C headers the packages link against
+#                                    (zlib, libdeflate, SQLite)
+#   scripts/install-deps.sh --test   also what the tests and the benchmark start: VictoriaMetrics (the
+#                                    Influx-compatible peer), PostgreSQL (dwmon's postgres source; its
+#                                    own cluster may stay stopped), python3 with psutil (the proc tests
+#                                    and proc-pass benchmark), and the official Python influxdb-client
+#                                    in a virtual environment under the project (.venv/), as Debian 12
+#                                    refuses system-wide pip installs (PEP 668)
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-apt_packages=(zlib1g-dev libdeflate-dev libsqlite3-dev victoria-metrics netcat-openbsd curl python3 python3-psutil postgresql)
+test_deps=false
+[ "${1:-}" = "--test" ] && test_deps=true
+
+apt_packages=(zlib1g-dev libdeflate-dev libsqlite3-dev)
+if $test_deps; then
+    apt_packages+=(victoria-metrics netcat-openbsd curl python3 python3-venv python3-psutil postgresql)
+fi
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -21,8 +32,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import influxdb_client" >/dev/null 2>&1; then
-    echo "install-deps: installing the Python influxdb-client" >&2
-    python3 -m pip install -q --disable-pip-version-check influxdb-client 2>&1 | grep -v "WARNING: Running pip as the 'root' user" || true
-    python3 -c "import influxdb_client"
+if $test_deps && ! .venv/bin/python3 -c "import influxdb_client" >/dev/null 2>&1; then
+    echo "install-deps: creating .venv with the Python influxdb-client" >&2
+    # Debian's python3 (python3-venv above); another python3 on PATH works as well.
+    python=/usr/bin/python3
+    [ -x "$python" ] || python=python3
+    "$python" -m venv .venv
+    .venv/bin/python3 -m pip install -q --disable-pip-version-check influxdb-client
+    .venv/bin/python3 -c "import influxdb_client"
 fi

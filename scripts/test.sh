@@ -4,7 +4,7 @@
 # so load tests do not compete with each other for the machine's cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --test
 swift build
 swift build -c release --product gateway
 swift test --no-parallel

@@ -13,8 +13,9 @@ import Testing
         try await gateway.start()
         let expectedFile = gateway.directory.appendingPathComponent("expected.lp")
         let python = Process()
-        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = ["python3", script.path, gateway.baseURL, "100000", expectedFile.path]
+        // The project's virtual environment (scripts/install-deps.sh --test makes it).
+        python.executableURL = GatewayProcess.packageRoot.appendingPathComponent(".venv/bin/python3")
+        python.arguments = [script.path, gateway.baseURL, "100000", expectedFile.path]
         let pipe = Pipe()
         let errors = Pipe()
         python.standardOutput = pipe
