@@ -5,7 +5,7 @@
 #   scripts/install-deps.sh          building and running: the C headers the packages link against
 #                                    (zlib, libdeflate, SQLite)
 #   scripts/install-deps.sh --test   also what the tests and the benchmark start: VictoriaMetrics (the
-#                                    Influx-compatible peer), PostgreSQL (dwmon's postgres source; its
+#                                    Influx-compatible peer), Prometheus (promtool lints /metrics), PostgreSQL (dwmon's postgres source; its
 #                                    own cluster may stay stopped), python3 with psutil (the proc tests
 #                                    and proc-pass benchmark), and the official Python influxdb-client
 #                                    in a virtual environment under the project (.venv/), as Debian 12
@@ -18,7 +18,7 @@ test_deps=false
 
 apt_packages=(zlib1g-dev libdeflate-dev libsqlite3-dev)
 if $test_deps; then
-    apt_packages+=(victoria-metrics netcat-openbsd curl python3 python3-venv python3-psutil postgresql)
+    apt_packages+=(victoria-metrics prometheus netcat-openbsd curl python3 python3-venv python3-psutil postgresql)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -21,10 +21,73 @@ final class GatewayMetrics: Sendable {
         refreshers.withLock { $0.append(refresh) }
     }
 
-    /// Prometheus text exposition.
+    /// Prometheus text exposition: families sorted by name, each with its `# HELP` line, then the
+    /// process's own figures (`process_*`) and `gateway_build_info`.
     func exposition() -> [UInt8] {
         for refresh in refreshers.withLock({ $0 }) { refresh() }
-        return registry.emitToBuffer()
+        let text = String(decoding: registry.emitToBuffer(), as: UTF8.self) + Self.processFamilies()
+        return Array(Self.withHelp(text).utf8)
+    }
+
+    /// Splits the exposition into families (a `# TYPE` line and its samples), sorts them by name and
+    /// puts each family's help text before it.
+    static func withHelp(_ text: String) -> String {
+        var families: [(name: String, lines: [Substring])] = []
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("# TYPE ") {
+                let name = line.dropFirst(7).prefix { $0 != " " }
+                families.append((String(name), [line]))
+            } else if !line.hasPrefix("#"), !families.isEmpty {
+                families[families.count - 1].lines.append(line)
+            }
+        }
+        var out = ""
+        for family in families.sorted(by: { $0.name < $1.name }) {
+            let help = MetricHelp.text[family.name] ?? "\(family.name) (no help text: a defect, see MetricHelp.swift)"
+            out += "# HELP \(family.name) \(help)\n"
+            for line in family.lines { out += line + "\n" }
+        }
+        return out
+    }
+
+    /// What every Prometheus exporter reports of its process (from /proc/self), and the build.
+    static func processFamilies() -> String {
+        var out = "# TYPE gateway_build_info gauge\ngateway_build_info{version=\"\(GatewayVersion.current)\"} 1\n"
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
+        if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        {
+            // After the name, state is field 3: utime 14, stime 15, starttime 22, vsize 23, rss 24.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 22, let utime = Double(fields[11]), let stime = Double(fields[12]),
+                let start = Double(fields[19]), let vsize = Double(fields[20]), let rss = Double(fields[21])
+            {
+                out += "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total \((utime + stime) / ticks)\n"
+                out += "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes \(vsize)\n"
+                out += "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes \(rss * pageSize)\n"
+                if let boot = bootTime() {
+                    out += "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds \(boot + start / ticks)\n"
+                }
+            }
+        }
+        if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            out += "# TYPE process_open_fds gauge\nprocess_open_fds \(fds.count)\n"
+        }
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            out += "# TYPE process_max_fds gauge\nprocess_max_fds \(limit.rlim_cur)\n"
+        }
+        return out
+    }
+
+    /// The system's boot time (`btime` in /proc/stat), in seconds since the epoch.
+    static func bootTime() -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
+        for line in stat.split(separator: "\n") where line.hasPrefix("btime ") {
+            return Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
+        }
+        return nil
     }
 
     /// The current samples, parsed back from the exposition: one source of truth for `/metrics`,
