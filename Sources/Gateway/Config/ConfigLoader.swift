@@ -168,11 +168,7 @@ struct ConfigLoader {
                 if let v = map["precision"]?.oneOf(Precision.allCases.map { ($0.rawValue, $0) }) { udp.precision = v }
                 out.append(ListenerConfig(name: name, kind: .udp(udp)))
             default:
-                var http = HTTPListenerConfig()
-                if let v = map["listen"]?.hostPort() { http.listen = v }
-                if let v = map["token"]?.string() { http.token = v }
-                if let v = map["max_body"]?.size() { http.maxBody = v }
-                out.append(ListenerConfig(name: name, kind: .http(http)))
+                out.append(ListenerConfig(name: name, kind: .http(readHTTPListener(map, node: value))))
             }
             map.finish()
         }
@@ -190,6 +186,29 @@ struct ConfigLoader {
             seenPorts["\(proto)/\(address)"] = listener.name
         }
         return out
+    }
+
+    func readHTTPListener(_ map: ConfigMap, node: ConfigNode) -> HTTPListenerConfig {
+        var http = HTTPListenerConfig()
+        if let v = map["listen"]?.hostPort() { http.listen = v }
+        if let v = map["token"]?.string() { http.token = Secret(v) }
+        if let v = map["read_token"]?.string() { http.readToken = Secret(v) }
+        if let v = map["insecure"]?.bool() { http.insecure = v }
+        if let v = map["max_body"]?.size() { http.maxBody = v }
+        if let v = map["read_header_timeout"]?.positiveDuration() { http.readHeaderTimeout = v }
+        if let v = map["body_timeout"]?.positiveDuration() { http.bodyTimeout = v }
+        if let v = map["idle_timeout"]?.positiveDuration() { http.idleTimeout = v }
+        if let v = map["max_connections"]?.positiveInt() { http.maxConnections = v }
+        if !http.readToken.isEmpty, http.token.isEmpty {
+            (map["read_token"] ?? node).problem(
+                "read_token is set but token is not: writes and spool purges would be open while reads are not; set token too")
+        }
+        if http.token.isEmpty, !http.insecure, !http.listen.isLoopback {
+            (map["listen"] ?? node).problem(
+                "listens on \(http.listen) (not loopback) without a token: anyone who reaches it could write points and purge spools; set token (e.g. token: ${GATEWAY_TOKEN}), listen on 127.0.0.1, or set insecure: true to accept that"
+            )
+        }
+        return http
     }
 
     // MARK: Sinks
@@ -256,12 +275,12 @@ struct ConfigLoader {
             } else if let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil {
                 target.url = url
             } else {
-                map["url"]?.problem("expected an http:// or https:// URL, got \"\(url)\"")
+                map["url"]?.problem("expected an http:// or https:// URL, got \"\(Redact.url(url))\"")
             }
         }
         if let org = map.required("org", what: "the InfluxDB organization")?.string() { target.org = org }
         if let bucket = map.required("bucket", what: "the InfluxDB bucket")?.string() { target.bucket = bucket }
-        if let token = map["token"]?.string() { target.token = token }
+        if let token = map["token"]?.string() { target.token = Secret(token) }
         if let gzip = map["gzip"]?.bool() { target.gzip = gzip }
         if let timeout = map["timeout"]?.positiveDuration() {
             target.timeout = timeout
@@ -539,7 +558,7 @@ struct ConfigLoader {
                     if url.hasPrefix("http://") || url.hasPrefix("https://") {
                         kind = .http(url: url, headers: headers)
                     } else {
-                        urlNode.problem("expected an http:// or https:// URL, got \"\(url)\"")
+                        urlNode.problem("expected an http:// or https:// URL, got \"\(Redact.url(url))\"")
                     }
                 }
             }
@@ -563,7 +582,7 @@ struct ConfigLoader {
                     if let v = webhook["queue_size"]?.positiveInt() { w.queueSize = v }
                     s.webhook = w
                 } else {
-                    urlNode.problem("expected an http:// or https:// URL, got \"\(url)\"")
+                    urlNode.problem("expected an http:// or https:// URL, got \"\(Redact.url(url))\"")
                 }
             }
             webhook.finish()
