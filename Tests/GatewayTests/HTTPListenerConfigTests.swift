@@ -42,7 +42,8 @@ import Testing
 
     @Test func connectionSettings_areRead() throws {
         let (http, problems) = try http(
-            #"{type: http, listen: "127.0.0.1:0", read_header_timeout: 2s, body_timeout: 500ms, idle_timeout: 1m, max_connections: 64}"#)
+            #"{type: http, listen: "127.0.0.1:0", read_header_timeout: 2s, body_timeout: 500ms, idle_timeout: 1m, max_connections: 64}"#
+        )
         #expect(problems.isEmpty)
         #expect(http?.readHeaderTimeout == .seconds(2))
         #expect(http?.bodyTimeout == .milliseconds(500))
@@ -79,7 +80,9 @@ import Testing
     @Test func readTokenWithoutToken_isRefused() throws {
         let (_, problems) = try http(#"{type: http, listen: "127.0.0.1:0", read_token: r34d}"#)
         #expect(problems.count == 1)
-        #expect(problems.first?.hasPrefix("FILE:2: listeners.h.read_token: read_token is set but token is not") == true, "\(problems)")
+        #expect(
+            problems.first?.hasPrefix("FILE:2: listeners.h.read_token: read_token is set but token is not") == true,
+            "\(problems)")
     }
 
     @Test func secrets_neverShowInDescriptions() throws {
@@ -104,7 +107,9 @@ import Testing
     }
 
     @Test func urlRedaction_keepsSchemeHostPortPath() {
-        #expect(Redact.url("postgres://app:pa/ss@db.example:5432/metrics?sslmode=require&password=x") == "postgres://db.example:5432/metrics")
+        #expect(
+            Redact.url("postgres://app:pa/ss@db.example:5432/metrics?sslmode=require&password=x")
+                == "postgres://db.example:5432/metrics")
         #expect(Redact.url("https://u:p@hooks.example/a/b?token=abc#frag") == "https://hooks.example/a/b")
         #expect(Redact.url("http://127.0.0.1:8086") == "http://127.0.0.1:8086")
         #expect(Redact.url("postgres://user@/db?host=/var/run/postgresql") == "postgres:///db")

@@ -52,6 +52,9 @@ import Testing
             "median /health under the flood \(median(flooded)) (unloaded \(baseline)); all: \(flooded)")
         // The measurement was taken under the flood: the gateway still holds about max_connections (512).
         let held = try await gateway.metric("gateway_http_connections")
+        print(
+            "figures: /health median unloaded \(baseline), under the flood \(median(flooded)); open connections \(held)"
+        )
         #expect(held >= 400 && held <= 520, "open connections after the measurement: \(held)")
 
         // Every hostile connection is closed: the oldest to make room, the rest by the timeout.
@@ -63,7 +66,8 @@ import Testing
             try await Task.sleep(for: .milliseconds(250))
         }
         #expect(open == 0, "\(open) of 4000 hostile connections still open \(timeout + 15) s after they were made")
-        let byTimeout = try await gateway.metric("gateway_http_connections_closed_total", ["reason": "read_header_timeout"])
+        let byTimeout = try await gateway.metric(
+            "gateway_http_connections_closed_total", ["reason": "read_header_timeout"])
         let evicted = try await gateway.metric("gateway_http_connections_closed_total", ["reason": "evicted"])
         #expect(byTimeout > 0 && evicted > 0, "timeout \(byTimeout), evicted \(evicted)")
         #expect(byTimeout + evicted >= 4000, "timeout \(byTimeout) + evicted \(evicted)")
@@ -99,7 +103,8 @@ import Testing
         }
         #expect(closedAfter.count == 3, "\(closedAfter)")
         for reason in ["read_header_timeout", "body_timeout", "idle_timeout"] {
-            #expect(try await gateway.metric("gateway_http_connections_closed_total", ["reason": reason]) == 1, "\(reason)")
+            #expect(
+                try await gateway.metric("gateway_http_connections_closed_total", ["reason": reason]) == 1, "\(reason)")
         }
         // A connection kept busy by requests is not idle: a second request on a fresh one still works.
         let again = try RawTCP(port: gateway.httpPort)
@@ -128,6 +133,7 @@ import Testing
         let before = ProcStatus.cpuSeconds(pid)
         try await Task.sleep(for: .seconds(3))
         let used = ProcStatus.cpuSeconds(pid) - before
+        print("figures: CPU out of descriptors \(used) s in 3 s")
         #expect(used < 0.6, "the gateway used \(used) s of CPU in 3 s while out of descriptors")
 
         busy.removeAll()  // closes them: descriptors free up (a connection made meanwhile may still be shed)

@@ -30,16 +30,16 @@ import Testing
         try warehouse.close()
         for (name, source) in [("local_check", "warehouse"), ("pg_check", "pg"), ("api_check", "api")] {
             try """
-                __QUERY__
-                SELECT k AS dwmon_unique_key, ts AS dwmon_timestamp FROM t
-                __REQUIREMENTS__
-                CHECKHOURS0-23 CHECKMINUTES0-59 WEEKENDS WEEKDAYS MINNUM5 MAXNUM20 LOOKBACKSECONDS60
-                __SOURCE__
-                \(source)
-                __EXTRA__
-                {}
+            __QUERY__
+            SELECT k AS dwmon_unique_key, ts AS dwmon_timestamp FROM t
+            __REQUIREMENTS__
+            CHECKHOURS0-23 CHECKMINUTES0-59 WEEKENDS WEEKDAYS MINNUM5 MAXNUM20 LOOKBACKSECONDS60
+            __SOURCE__
+            \(source)
+            __EXTRA__
+            {}
 
-                """.write(toFile: "\(dir)/checkers/\(name).dwmon", atomically: true, encoding: .utf8)
+            """.write(toFile: "\(dir)/checkers/\(name).dwmon", atomically: true, encoding: .utf8)
         }
         let s = secrets
         let config = """
@@ -112,7 +112,8 @@ import Testing
                 && !metrics.contains(#"gateway_points_spooled_total{sink="influx"} 0"#)
                 && checkers.components(separatedBy: #""error""#).count == 3  // pg_check and api_check failed
         }
-        #expect(settled, "the sources, the webhook and the Influx sink did not all fail within 60 s: \(answers.suffix(2))")
+        #expect(
+            settled, "the sources, the webhook and the Influx sink did not all fail within 60 s: \(answers.suffix(2))")
         for checker in ["pg_check", "api_check"] {
             let status = try await call(.POST, "/api/v1/dwmon/checkers/\(checker)/run", token: write)
             #expect(status == 502 || status == 409, "\(checker): \(status) \(answers.last ?? "")")
@@ -131,7 +132,38 @@ import Testing
         }
         // The run did log what these secrets belong to, at trace level, redacted.
         #expect(log.contains(" debug ") && gateway.stderr.contains(" debug "))
-        #expect(gateway.stderr.contains("postgres://127.0.0.1:\(closed)/warehouse"), "the postgres error names the redacted URL")
+        #expect(
+            gateway.stderr.contains("postgres://127.0.0.1:\(closed)/warehouse"),
+            "the postgres error names the redacted URL")
         #expect(answers.contains { $0.contains(#"postgres:\/\/127.0.0.1:\#(closed)\/warehouse"#) }, "\(answers)")
+    }
+}
+
+/// A listener reachable from the network without a token: refused at start, or started with a
+/// warning when the configuration says `insecure: true`.
+@Suite(.serialized) struct OpenListenerTests {
+    @Test func nonLoopbackWithoutToken_refusesToStart_namingFileAndLine() async throws {
+        let gateway = try GatewayProcess(
+            config: testConfig().replacingOccurrences(
+                of: #"http: {type: http, listen: "127.0.0.1:0""#, with: #"http: {type: http, listen: "0.0.0.0:0""#))
+        try? await gateway.start()
+        let status = try await gateway.stop()
+        #expect(status != 0)
+        #expect(
+            gateway.stderr.contains(
+                "gateway.yaml:7: listeners.http.listen: listens on 0.0.0.0:0 (not loopback) without a token"),
+            "\(gateway.stderr)")
+    }
+
+    @Test func nonLoopbackWithoutToken_insecure_startsWithAWarning() async throws {
+        let gateway = try GatewayProcess(
+            config: testConfig(http: "insecure: true").replacingOccurrences(
+                of: #"http: {type: http, listen: "127.0.0.1:0""#, with: #"http: {type: http, listen: "0.0.0.0:0""#))
+        try await gateway.start()
+        #expect(try await gateway.get("/health").status == 200)
+        _ = try await gateway.stop()
+        #expect(
+            gateway.stderr.contains("warning gateway: http listener on a non-loopback address without a token"),
+            "\(gateway.stderr)")
     }
 }

@@ -1,7 +1,7 @@
-import Hummingbird
-import HummingbirdCore
 import CoreMetrics
 import Foundation
+import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -191,7 +191,8 @@ final class HTTPAcceptGuard: ChannelInboundHandler {
         var errors: [CInt: CoreMetrics.Counter] = [:]
         for (code, name) in Self.recoverable {
             errors[code] = Counter(
-                label: "gateway_http_accept_errors_total", dimensions: [("listener", connections.listener), ("error", name)],
+                label: "gateway_http_accept_errors_total",
+                dimensions: [("listener", connections.listener), ("error", name)],
                 factory: factory)
         }
         self.errors = errors
@@ -254,11 +255,15 @@ final class HTTPAcceptGuard: ChannelInboundHandler {
             switch Int32(storage.ss_family) {
             case AF_INET:
                 found = withUnsafePointer(to: &storage) {
-                    $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+                    $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                        Int(UInt16(bigEndian: $0.pointee.sin_port))
+                    }
                 }
             case AF_INET6:
                 found = withUnsafePointer(to: &storage) {
-                    $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
+                    $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                        Int(UInt16(bigEndian: $0.pointee.sin6_port))
+                    }
                 }
             default: continue
             }

@@ -49,7 +49,8 @@ final class HTTPConnections: Sendable {
         var closed: [CloseReason: CoreMetrics.Counter] = [:]
         for reason in CloseReason.allCases {
             closed[reason] = Counter(
-                label: "gateway_http_connections_closed_total", dimensions: [("listener", listener), ("reason", reason.rawValue)],
+                label: "gateway_http_connections_closed_total",
+                dimensions: [("listener", listener), ("reason", reason.rawValue)],
                 factory: factory)
         }
         self.closed = closed
