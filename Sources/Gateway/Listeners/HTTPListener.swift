@@ -67,6 +67,15 @@ struct HTTPListener: Service, CustomStringConvertible {
                 "http listener on a non-loopback address without a token (insecure: true): anyone who reaches it can write points and purge spools",
                 metadata: ["listener": "\(name)", "address": "\(config.listen)"])
         }
+        var files = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0, rlim_t(config.maxConnections + 64) > files.rlim_cur {
+            // Not an error: out of descriptors, idle connections are closed and new ones shed.
+            logger.warning(
+                "max_connections leaves little room under the open-file limit: raise the limit (ulimit -n, LimitNOFILE) or lower max_connections",
+                metadata: [
+                    "listener": "\(name)", "max_connections": "\(config.maxConnections)", "open_file_limit": "\(files.rlim_cur)",
+                ])
+        }
         let connections = HTTPConnections(
             listener: name, maxConnections: config.maxConnections, factory: status.metrics.factory, logger: logger)
         let timeouts = config.timeouts
