@@ -170,9 +170,12 @@ struct BenchCommand: ParsableCommand {
             }
             var out: [(scenario: Scenario, targets: [TargetKind])] = []
             let ingestTargets: [TargetKind] = skipVm ? [.gateway] : [.gateway, .vm]
+            // HTTP: the gateway as shipped (ack: durable) and with ack: memory, in the same run.
+            let httpTargets: [TargetKind] = skipVm ? [.gateway, .gatewayMemory] : [.gateway, .gatewayMemory, .vm]
             for scenario in selected {
                 switch scenario {
-                case .udp, .http: out.append((scenario, ingestTargets))
+                case .udp: out.append((scenario, ingestTargets))
+                case .http: out.append((scenario, httpTargets))
                 default: break
                 }
             }

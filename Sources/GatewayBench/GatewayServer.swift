@@ -44,7 +44,7 @@ final class GatewayServer: TargetServer {
     /// Points per sink batch; the last partial batch waits for the flush interval.
     static let batchSize = 5000
 
-    let kind = TargetKind.gateway
+    let kind: TargetKind
     let process: ChildProcess
     let httpPort: Int
     let udpPort: Int
@@ -52,7 +52,10 @@ final class GatewayServer: TargetServer {
     /// The run's data directory (the influx2 sink's spool), removed by ``stop()``.
     let dataDirectory: String
 
-    private init(process: ChildProcess, httpPort: Int, udpPort: Int, sink: GatewaySink, dataDirectory: String) {
+    private init(
+        process: ChildProcess, httpPort: Int, udpPort: Int, sink: GatewaySink, dataDirectory: String, kind: TargetKind
+    ) {
+        self.kind = kind
         self.process = process
         self.httpPort = httpPort
         self.udpPort = udpPort
@@ -62,7 +65,8 @@ final class GatewayServer: TargetServer {
 
     /// Starts a gateway pinned to `cpu` (by default the targets' CPU).
     static func start(
-        label: String, settings: ServerSettings, sink: GatewaySink = .blackhole, cpu: Int?? = nil
+        label: String, settings: ServerSettings, sink: GatewaySink = .blackhole, cpu: Int?? = nil,
+        ack: String = "durable"
     ) throws -> GatewayServer {
         let udpPort = try Sockets.freePort(tcp: false, udp: true)
         let httpPort = try Sockets.freePort(tcp: true, udp: false)
@@ -76,13 +80,14 @@ final class GatewayServer: TargetServer {
             configPath,
             configuration(
                 udpPort: udpPort, httpPort: httpPort, receiveBuffer: settings.udpReceiveBuffer,
-                dataDirectory: dataDirectory, sink: sink))
+                dataDirectory: dataDirectory, sink: sink, ack: ack))
         let process = try ChildProcess.spawn(
             name: "gateway", executable: settings.gatewayPath, arguments: ["run", "--config", configPath],
             logPath: "\(settings.workDirectory)/gateway-\(label).log", cpu: cpu ?? settings.targetCPU,
             returnToCPU: settings.benchCPU)
         let server = GatewayServer(
-            process: process, httpPort: httpPort, udpPort: udpPort, sink: sink, dataDirectory: dataDirectory)
+            process: process, httpPort: httpPort, udpPort: udpPort, sink: sink, dataDirectory: dataDirectory,
+            kind: ack == "memory" ? .gatewayMemory : .gateway)
         do {
             try server.waitUntilReady()
         } catch {
@@ -97,7 +102,8 @@ final class GatewayServer: TargetServer {
     /// interval so the written count settles quickly once the load stops. The influx2 sink keeps its
     /// defaults otherwise (queue 500,000, spool on, retry policy), as a user's would.
     static func configuration(
-        udpPort: Int, httpPort: Int, receiveBuffer: Int, dataDirectory: String, sink: GatewaySink = .blackhole
+        udpPort: Int, httpPort: Int, receiveBuffer: Int, dataDirectory: String, sink: GatewaySink = .blackhole,
+        ack: String = "durable"
     ) -> String {
         let sinkSection: String
         switch sink {
@@ -141,6 +147,7 @@ final class GatewayServer: TargetServer {
                 type: http
                 listen: "127.0.0.1:\(httpPort)"
                 max_body: 32MiB
+                ack: \(ack)
             sinks:
             \(sinkSection)
             routes:

@@ -132,12 +132,22 @@ enum Report {
         func find(_ name: String, _ target: TargetKind) -> TargetSummary? {
             summaries.first { $0.scenario == name && $0.target == target }
         }
-        if let gateway = find(scenario, .gateway), let vm = find(scenario, .vm) {
-            return [
-                Ratio(
-                    label: "gateway/vm", key: "gateway/vm", rate: gateway.pointsPerSecond / vm.pointsPerSecond,
-                    cpu: gateway.cpuMicrosPerPoint / vm.cpuMicrosPerPoint)
-            ]
+        if let gateway = find(scenario, .gateway), find(scenario, .vm) != nil || find(scenario, .gatewayMemory) != nil {
+            var out: [Ratio] = []
+            if let vm = find(scenario, .vm) {
+                out.append(
+                    Ratio(
+                        label: "gateway/vm", key: "gateway/vm", rate: gateway.pointsPerSecond / vm.pointsPerSecond,
+                        cpu: gateway.cpuMicrosPerPoint / vm.cpuMicrosPerPoint))
+            }
+            if let memory = find(scenario, .gatewayMemory) {
+                out.append(
+                    Ratio(
+                        label: "durable/memory", key: "ack_durable/ack_memory",
+                        rate: gateway.pointsPerSecond / memory.pointsPerSecond,
+                        cpu: gateway.cpuMicrosPerPoint / memory.cpuMicrosPerPoint))
+            }
+            return out
         }
         if let spool = find(scenario, .spool) {
             return [
@@ -184,7 +194,7 @@ enum Report {
 
     /// Under the table: the spool and end-to-end scenarios' own figures, in words.
     static func notes(_ summaries: [TargetSummary]) {
-        let own = summaries.filter { ![.gateway, .vm].contains($0.target) }
+        let own = summaries.filter { ![.gateway, .gatewayMemory, .vm].contains($0.target) }
         guard !own.isEmpty else { return }
         print("Spool and end-to-end scenarios (medians):")
         for s in own {
@@ -241,7 +251,7 @@ enum Report {
                     + "\(fixed(s.extra("rss_max_mb") ?? .nan, 1)) MB (growth after the first second "
                     + "\(fixed(s.extra("rss_growth_after_1s_mb") ?? .nan, 1)) MB); spool "
                     + "\(fixed(s.extra("spool_mb") ?? .nan, 1)) MB; \(fixed(s.cpuMicrosPerPoint, 3)) CPU-us/point"
-            case .gateway, .vm, .proc, .jobdir:
+            case .gateway, .gatewayMemory, .vm, .proc, .jobdir:
                 break
             }
             print(line)

@@ -4,7 +4,10 @@ import Glibc
 /// What a row of the report measured: the two processes, or (for the spool and end-to-end
 /// scenarios) the piece of the gateway or the pipeline named.
 enum TargetKind: String, CaseIterable, Sendable {
+    /// The gateway as shipped (HTTP with `ack: durable`).
     case gateway
+    /// The gateway with `ack: memory` on its HTTP listener (the http-<n>c scenarios only).
+    case gatewayMemory = "gateway-ack-memory"
     case vm
     /// `SpoolStore` driven in the benchmark's own process.
     case spool
@@ -22,6 +25,7 @@ enum TargetKind: String, CaseIterable, Sendable {
     var displayName: String {
         switch self {
         case .gateway: return "gateway"
+        case .gatewayMemory: return "gateway (ack: memory)"
         case .vm: return "victoria-metrics"
         case .spool: return "SpoolStore"
         case .replay: return "InfluxSink replay"
@@ -112,6 +116,7 @@ enum TargetServers {
     static func start(_ kind: TargetKind, label: String, settings: ServerSettings) throws -> any TargetServer {
         switch kind {
         case .gateway: return try GatewayServer.start(label: label, settings: settings)
+        case .gatewayMemory: return try GatewayServer.start(label: label, settings: settings, ack: "memory")
         case .vm: return try VictoriaMetricsServer.start(label: label, settings: settings)
         case .spool, .replay, .e2e, .outage, .proc, .jobdir: throw BenchError("\(kind.displayName) is not a server of its own")
         }

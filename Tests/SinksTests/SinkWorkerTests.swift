@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import ServiceLifecycle
 import Synchronization
+import TestDoubles
 import Testing
 
 @testable import Sinks
@@ -24,18 +25,34 @@ final class RecordingSink: Sink {
             metrics: SinkMetrics(sink: "test", factory: NOOPMetricsHandler.instance), logger: Logger(label: "test"))
     }
 
+    /// On a manual clock: full batches go out without waiting; the remainder only once the flush
+    /// interval has passed on the worker's clock (never on how busy the machine is).
     @Test func fullBatchesGoOutAtOnce_andTheRemainderAfterTheFlushInterval() async throws {
         let queue = SinkQueue(capacity: 1000, policy: .block)
         let sink = RecordingSink()
-        let worker = makeWorker(batchSize: 10, flush: .milliseconds(200), queue: queue, sink: sink)
+        let clock = ManualClock()
+        let worker = SinkWorker(
+            name: "test", sink: sink, queue: queue, configuration: .init(batchSize: 10, flushInterval: .milliseconds(200)),
+            metrics: SinkMetrics(sink: "test", factory: NOOPMetricsHandler.instance), logger: Logger(label: "test"),
+            clock: clock)
         let running = Task { await worker.run() }
         queue.offer(points(25))
-        try await Task.sleep(for: .milliseconds(100))
+        try await waitUntil { sink.batches.withLock { $0.count } == 2 && clock.pendingSleeps == [.milliseconds(200)] }
+        #expect(sink.batches.withLock { $0.map(\.count) } == [10, 10], "the remainder waits for the flush interval")
+        clock.advance(by: .milliseconds(199))
+        try await Task.sleep(for: .milliseconds(20))
         #expect(sink.batches.withLock { $0.map(\.count) } == [10, 10])
-        try await Task.sleep(for: .milliseconds(300))
+        clock.advance(by: .milliseconds(1))
+        try await waitUntil { sink.batches.withLock { $0.count } == 3 }
         #expect(sink.batches.withLock { $0.map(\.count) } == [10, 10, 5])
         queue.close()
         await running.value
+    }
+
+    /// Polls `condition` (a generous bound that only a hang reaches).
+    func waitUntil(_ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !condition(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
     }
 
     @Test func closingTheQueue_drainsEverythingLeft() async throws {

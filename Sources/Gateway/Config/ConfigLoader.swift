@@ -29,6 +29,7 @@ struct ConfigLoader {
         if let gateway = top["gateway"]?.map() {
             if let name = gateway["name"]?.string() { config.name = name }
             if let dir = gateway["data_dir"]?.string() { config.dataDir = dir }
+            if let v = gateway["shutdown_timeout"]?.positiveDuration() { config.shutdownTimeout = v }
             if let tags = gateway["default_tags"]?.entries() {
                 config.defaultTags = tags.compactMap { entry in entry.value.string().map { Tag(entry.key, $0) } }
             }
@@ -44,7 +45,7 @@ struct ConfigLoader {
         if !config.defaultTags.contains(where: { $0.key == "host" }), !config.name.isEmpty {
             config.defaultTags.append(Tag("host", config.name))
         }
-        config.listeners = readListeners(top["listeners"])
+        config.listeners = readListeners(top["listeners"], dataDir: config.dataDir)
         config.sinks = readSinks(top["sinks"], dataDir: config.dataDir)
         config.routes = readRoutes(top["routes"], sinks: Set(config.sinks.map(\.name)), root: root)
         if let schemas = top["schemas"] { config.schemas = readSchemas(schemas) }
@@ -143,7 +144,7 @@ struct ConfigLoader {
 
     // MARK: Listeners
 
-    func readListeners(_ node: ConfigNode?) -> [ListenerConfig] {
+    func readListeners(_ node: ConfigNode?, dataDir: String) -> [ListenerConfig] {
         guard let node, let entries = node.entries() else { return [] }
         var out: [ListenerConfig] = []
         for (name, value) in entries {
@@ -168,7 +169,7 @@ struct ConfigLoader {
                 if let v = map["precision"]?.oneOf(Precision.allCases.map { ($0.rawValue, $0) }) { udp.precision = v }
                 out.append(ListenerConfig(name: name, kind: .udp(udp)))
             default:
-                out.append(ListenerConfig(name: name, kind: .http(readHTTPListener(map, node: value))))
+                out.append(ListenerConfig(name: name, kind: .http(readHTTPListener(map, node: value, name: name, dataDir: dataDir))))
             }
             map.finish()
         }
@@ -188,7 +189,7 @@ struct ConfigLoader {
         return out
     }
 
-    func readHTTPListener(_ map: ConfigMap, node: ConfigNode) -> HTTPListenerConfig {
+    func readHTTPListener(_ map: ConfigMap, node: ConfigNode, name: String, dataDir: String) -> HTTPListenerConfig {
         var http = HTTPListenerConfig()
         if let v = map["listen"]?.hostPort() { http.listen = v }
         if let v = map["token"]?.string() { http.token = Secret(v) }
@@ -199,6 +200,20 @@ struct ConfigLoader {
         if let v = map["body_timeout"]?.positiveDuration() { http.bodyTimeout = v }
         if let v = map["idle_timeout"]?.positiveDuration() { http.idleTimeout = v }
         if let v = map["max_connections"]?.positiveInt() { http.maxConnections = v }
+        if let v = map["ack"]?.oneOf(HTTPListenerConfig.AckMode.allCases.map { ($0.rawValue, $0) }) { http.ack = v }
+        http.journal.path = "\(dataDir)/journal/\(name)"
+        if let journal = map["journal"]?.map() {
+            if let v = journal["path"]?.string() { http.journal.path = v }
+            if let v = journal["sync"]?.oneOf(IngestJournal.Configuration.Sync.allCases.map { ($0.rawValue, $0) }) {
+                http.journal.sync = v
+            }
+            if let node = journal["max_size"], let v = node.size() {
+                if v >= 1 << 20 { http.journal.maxSize = v } else { node.problem("expected at least 1MiB, got \(v) bytes") }
+            }
+            journal.finish()
+        }
+        // Segments small enough that settled ones are deleted well before max_size.
+        http.journal.segmentSize = min(64 << 20, max(256 << 10, http.journal.maxSize / 8))
         if !http.readToken.isEmpty, http.token.isEmpty {
             (map["read_token"] ?? node).problem(
                 "read_token is set but token is not: writes and spool purges would be open while reads are not; set token too")
@@ -285,6 +300,8 @@ struct ConfigLoader {
         if let timeout = map["timeout"]?.positiveDuration() {
             target.timeout = timeout
         }
+        if let v = map["connect_timeout"]?.positiveDuration() { target.connectTimeout = v }
+        if let v = map["idle_timeout"]?.positiveDuration() { target.idleTimeout = v }
         var config = InfluxSinkConfig(target: target)
         config.spool.path = defaultSpoolPath
         if let v = map["precision"]?.oneOf(Precision.allCases.map { ($0.rawValue, $0) }) { config.precision = v }

@@ -9,6 +9,9 @@ struct GatewayConfig: Sendable {
     var name: String
     var dataDir: String
     var defaultTags: [Tag]
+    /// How long a graceful shutdown may take before requests on the wire are given up and
+    /// everything left goes to the spools (then 5 s more before the process exits regardless).
+    var shutdownTimeout = Duration.seconds(25)
     var logging = LoggingConfig()
     var listeners: [ListenerConfig]
     var sinks: [SinkConfig]
@@ -61,6 +64,15 @@ struct HTTPListenerConfig: Sendable {
     var maxConnections = 512
 
     var timeouts: HTTPTimeouts { HTTPTimeouts(readHeader: readHeaderTimeout, body: bodyTimeout, idle: idleTimeout) }
+    /// When a write is answered 2xx: `durable`, once the request is in the ingest journal;
+    /// `memory`, once its points are queued in memory.
+    var ack = AckMode.durable
+    /// The ingest journal (`ack: durable`); its path defaults to `<data_dir>/journal/<listener>`.
+    var journal = IngestJournal.Configuration(path: "")
+
+    enum AckMode: String, Sendable, CaseIterable {
+        case durable, memory
+    }
 }
 
 struct SinkConfig: Sendable {

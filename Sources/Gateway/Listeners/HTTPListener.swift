@@ -15,6 +15,8 @@ struct HTTPListener: Service, CustomStringConvertible {
     let name: String
     let config: HTTPListenerConfig
     let ingest: Ingest
+    /// The ingest journal (`ack: durable`); nil with `ack: memory`.
+    var journal: IngestJournal? = nil
     let status: StatusReporter
     var spools = SpoolAdmin(entries: [])
     var pluginRoutes: [PluginRoute] = []
@@ -28,7 +30,10 @@ struct HTTPListener: Service, CustomStringConvertible {
         let unauthorized = Counter(
             label: "gateway_http_unauthorized_total", dimensions: [("listener", name)], factory: status.metrics.factory)
         let handlers = HTTPHandlers(
-            config: config, ingest: ingest, status: status, spools: spools, unauthorized: unauthorized, logger: logger)
+            config: config, ingest: ingest, journal: journal, status: status, spools: spools, unauthorized: unauthorized,
+            logger: logger)
+        // What an earlier run journaled and no sink settled is routed again before requests are taken.
+        if let journal { try await JournalRecovery(journal: journal, ingest: ingest, logger: logger).run() }
         router.post("/api/v2/write") { request, _ in await handlers.influxWrite(request) }
         router.post("/write") { request, _ in await handlers.influxWrite(request) }
         router.post("/api/v1/points") { request, _ in await handlers.jsonPoints(request) }
@@ -106,6 +111,7 @@ struct HTTPListener: Service, CustomStringConvertible {
         )
         try await app.run()
         logger.info("http listener stopped", metadata: ["listener": "\(name)"])
+        journal?.close()
     }
 }
 
@@ -113,6 +119,7 @@ struct HTTPListener: Service, CustomStringConvertible {
 struct HTTPHandlers: Sendable {
     let config: HTTPListenerConfig
     let ingest: Ingest
+    let journal: IngestJournal?
     let status: StatusReporter
     let spools: SpoolAdmin
     let unauthorized: CoreMetrics.Counter
@@ -142,12 +149,87 @@ struct HTTPHandlers: Sendable {
                 message: "unable to parse '\(first.text)': \(first.message) at line \(first.line), column \(first.column)\(more); no points were written",
                 line: first.line)
         }
+        let kept: JournalHold?
+        switch journaled(body, points: points.count, format: .lineProtocol, linePrecision: precision, receiveTime: receiveTime) {
+        case .success(let acknowledgement): kept = acknowledgement
+        case .failure(let failure): return failure.response
+        }
         let rejected = ingest.normalise(&points, receiveTime: receiveTime)
-        await ingest.router.push(points, source: ingest.source)
+        if let failure = await route(points, kept) { return failure }
         if !rejected.isEmpty {
             return Self.partialWrite(rejected, written: points.count)
         }
         return Response(status: .noContent)
+    }
+
+    // MARK: Durable acknowledgement
+
+    /// With `ack: durable`, writes the request to the journal before anything else happens to its
+    /// points; the acknowledgement returned holds it there until every sink settled them. Refuses
+    /// (429 when the journal is at `max_size`, 503 when the disk fails) rather than answer 2xx for
+    /// points that could be lost. The points are counted as rejected then, and nothing is routed.
+    func journaled(
+        _ body: ByteBuffer, points: Int, format: PayloadFormat, linePrecision: Precision = .nanoseconds,
+        jsonPrecision: Precision = .seconds, receiveTime: Int64
+    ) -> Result<JournalHold?, ResponseFailure> {
+        guard let journal, points > 0 else { return .success(nil) }
+        let appended = body.withUnsafeReadableBytes { bytes in
+            Result { () throws(IngestJournal.AppendError) in
+                try journal.append(
+                    bytes, format: format, linePrecision: linePrecision, jsonPrecision: jsonPrecision,
+                    receiveTime: receiveTime)
+            }
+        }
+        switch appended {
+        case .success(let (acknowledgement, sequence)):
+            return .success(JournalHold(acknowledgement: acknowledgement, sequence: sequence))
+        case .failure(let error):
+            return .failure(ResponseFailure(refusal(error, points: points)))
+        }
+    }
+
+    /// Routes accepted points; with a journal acknowledgement, waits first for the record to be on
+    /// stable storage as `sync` asks, then gives back the request's hold.
+    func route(_ points: [Point], _ hold: JournalHold?) async -> Response? {
+        guard let hold, let journal else {
+            await ingest.router.push(points, source: ingest.source)
+            return nil
+        }
+        let acknowledgement = hold.acknowledgement
+        do {
+            try await journal.waitDurable(hold.sequence)
+        } catch {
+            acknowledgement.release()
+            return refusal(error, points: points.count)
+        }
+        if !points.isEmpty {
+            await ingest.router.push(points, source: ingest.source, acknowledgement: acknowledgement)
+        }
+        acknowledgement.release()
+        return nil
+    }
+
+    /// A journaled request: its record's number and the hold that keeps it in the journal.
+    struct JournalHold {
+        var acknowledgement: Acknowledgement
+        var sequence: UInt64
+    }
+
+    func refusal(_ error: IngestJournal.AppendError, points: Int) -> Response {
+        var response: Response
+        switch error {
+        case .full:
+            ingest.metrics.rejected(RejectReason("journal_full"), count: points)
+            response = Self.influxError(.tooManyRequests, code: "too many requests", message: "\(error); retry later")
+            response.headers[.retryAfter] = "1"
+        case .io:
+            ingest.metrics.rejected(RejectReason("journal_error"), count: points)
+            response = Self.influxError(.serviceUnavailable, code: "unavailable", message: "\(error); retry later")
+            response.headers[.retryAfter] = "10"
+        }
+        ingest.log.warning(
+            "write refused: the ingest journal cannot take it", metadata: ["source": "\(ingest.source)", "error": "\(error)"])
+        return response
     }
 
     // MARK: JSON points
@@ -164,8 +246,13 @@ struct HTTPHandlers: Sendable {
         let errors = body.withUnsafeReadableBytes { bytes in
             ingest.decode(bytes, format: .json, jsonPrecision: precision, receiveTime: receiveTime, into: &points)
         }
+        let kept: JournalHold?
+        switch journaled(body, points: points.count, format: .json, jsonPrecision: precision, receiveTime: receiveTime) {
+        case .success(let acknowledgement): kept = acknowledgement
+        case .failure(let failure): return failure.response
+        }
         let rejected = ingest.normalise(&points, receiveTime: receiveTime)
-        await ingest.router.push(points, source: ingest.source)
+        if let failure = await route(points, kept) { return failure }
         let all = errors + rejected
         if all.isEmpty { return Response(status: .noContent) }
         if points.isEmpty {

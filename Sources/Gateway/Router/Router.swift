@@ -163,11 +163,12 @@ final class Router: Sendable {
         return full
     }
 
-    /// Routes, waiting for room in `block` queues (HTTP requests, plugins).
-    func push(_ points: [Point], source: String) async {
+    /// Routes, waiting for room in `block` queues (HTTP requests, plugins). Each queued chunk holds
+    /// `acknowledgement` until its sink settles it.
+    func push(_ points: [Point], source: String, acknowledgement: Acknowledgement? = nil) async {
         for (index, chunk) in split(points, source: source).enumerated() where !chunk.isEmpty {
             let target = targets[index]
-            let dropped = await target.queue.push(chunk)
+            let dropped = await target.queue.push(chunk, acknowledgement: acknowledgement)
             if dropped > 0 { target.metrics.droppedQueueFull.increment(by: Int64(dropped)) }
         }
     }

@@ -25,6 +25,7 @@ final class Runtime: Sendable {
         self.logger = logger
         var workers: [SinkWorker] = []
         var replayers: [any Service] = []
+        var influxSinks: [InfluxSink] = []
         var targets: [Router.Target] = []
         var spools: [SpoolAdmin.Entry] = []
         for sink in config.sinks {
@@ -48,6 +49,7 @@ final class Runtime: Sendable {
                         maxInFlight: influx.maxInFlight),
                     spool: store, metrics: sinkMetrics, delivery: delivery, logger: sinkLogger)
                 instance = influxSink
+                influxSinks.append(influxSink)
                 replayers.append(influxSink.replayService)
                 if let store {
                     spools.append(.init(sink: sink.name, type: "influx2", store: store, influx: influxSink))
@@ -139,10 +141,21 @@ final class Runtime: Sendable {
                         name: listener.name, config: udp, ingest: ingest, metrics: metrics,
                         logger: listenerLogger))
             case .http(let http):
+                var journal: IngestJournal?
+                if http.ack == .durable {
+                    let journalMetrics = JournalMetrics(listener: listener.name, factory: metrics.factory)
+                    let opened = try IngestJournal(
+                        configuration: http.journal, metrics: journalMetrics, logger: listenerLogger)
+                    metrics.addRefresher {
+                        journalMetrics.heldBytes.record(opened.heldBytes)
+                        journalMetrics.pendingRequests.record(opened.pendingRecords)
+                    }
+                    journal = opened
+                }
                 listeners.append(
                     HTTPListener(
-                        name: listener.name, config: http, ingest: ingest, status: status, spools: spoolAdmin,
-                        pluginRoutes: pluginRoutes, logger: listenerLogger))
+                        name: listener.name, config: http, ingest: ingest, journal: journal, status: status,
+                        spools: spoolAdmin, pluginRoutes: pluginRoutes, logger: listenerLogger))
             }
         }
 
@@ -150,7 +163,13 @@ final class Runtime: Sendable {
         // into their sinks or spools), then the replayers.
         let services: [any Service] =
             replayers + workers + plugins.map { PluginService(plugin: $0) } + listeners
-            + [DrainMarker(status: status, logger: logger)]
+            + [
+                DrainMarker(
+                    status: status, logger: logger,
+                    watchdog: ShutdownWatchdog(
+                        timeout: config.shutdownTimeout, influxSinks: influxSinks,
+                        queues: targets.map { ($0.name, $0.queue) }, logger: logger))
+            ]
         group = ServiceGroup(
             configuration: .init(
                 services: services.map {
@@ -178,6 +197,8 @@ final class Runtime: Sendable {
                 "routes": "\(config.routes.count)",
             ])
         defer { deadLetter?.close() }
+        let signals = OperatorSignals(logger: logger)
+        defer { signals.cancel() }
         try await group.run()
         for spool in spoolAdmin.entries {
             logger.info(
@@ -188,15 +209,75 @@ final class Runtime: Sendable {
     }
 }
 
+/// Signals an operator or a log-rotation script may send that would otherwise end the process at
+/// once (their default action), losing what memory holds: SIGHUP (there is no reload yet), SIGUSR1,
+/// SIGUSR2. Each is logged and the gateway goes on. SIGPIPE is ignored (a peer that went away is an
+/// error on that connection, not a reason to stop).
+final class OperatorSignals: @unchecked Sendable {  // sources are set once, in init
+    private let sources: [any DispatchSourceSignal]
+
+    init(logger: Logger) {
+        signal(SIGPIPE, SIG_IGN)
+        var sources: [any DispatchSourceSignal] = []
+        for (number, name) in [(SIGHUP, "SIGHUP"), (SIGUSR1, "SIGUSR1"), (SIGUSR2, "SIGUSR2")] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                logger.notice(
+                    "signal received and ignored: the gateway keeps running with its configuration (reload is not supported yet)",
+                    metadata: ["signal": "\(name)"])
+            }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = sources
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+    }
+}
+
 /// The last service: the first to hear of shutdown, so `/health` answers 503 while the rest drains.
 struct DrainMarker: Service {
     let status: StatusReporter
     let logger: Logger
+    let watchdog: ShutdownWatchdog
 
     func run() async throws {
         try? await gracefulShutdown()
         status.startDraining()
         logger.info("shutting down: stopping listeners, then draining sink queues")
+        watchdog.arm()
+    }
+}
+
+/// Bounds a graceful shutdown (init systems and Kubernetes kill a process that takes longer than
+/// about 30 s). After `timeout`, the Influx sinks give up the requests on the wire and send what is
+/// left to their spools; 5 s later the process exits whatever remains (logged with what the queues
+/// still held: with `ack: durable`, HTTP points among them are still in the journal).
+struct ShutdownWatchdog: Sendable {
+    let timeout: Duration
+    let influxSinks: [InfluxSink]
+    let queues: [(String, SinkQueue)]
+    let logger: Logger
+
+    func arm() {
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        let (influxSinks, queues, logger, timeout) = (self.influxSinks, self.queues, self.logger, self.timeout)
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+            logger.error(
+                "shutdown_timeout passed: giving up requests on the wire, the rest goes to the spools",
+                metadata: ["shutdown_timeout": "\(timeout)"])
+            for sink in influxSinks { sink.expedite() }
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds + 5) {
+            let held = queues.map { "\($0.0)=\($0.1.count)" }.joined(separator: ",")
+            logger.critical(
+                "shutdown did not finish 5 s after shutdown_timeout; exiting now",
+                metadata: ["points_in_queues": "\(held)"])
+            exit(3)
+        }
     }
 }
 

@@ -97,15 +97,18 @@ extension Array where Element == Tag {
 public struct PointBatch: Sendable, Sequence {
     public private(set) var chunks: [ArraySlice<Point>]
     public private(set) var count: Int
+    /// One hold per chunk whose source waits to hear that it is settled (``settle()``).
+    public var acknowledgements: [Acknowledgement] = []
 
     public init(_ points: [Point] = []) {
         chunks = points.isEmpty ? [] : [points[...]]
         count = points.count
     }
 
-    public init(chunks: [ArraySlice<Point>]) {
+    public init(chunks: [ArraySlice<Point>], acknowledgements: [Acknowledgement] = []) {
         self.chunks = chunks.filter { !$0.isEmpty }
         count = self.chunks.reduce(0) { $0 + $1.count }
+        self.acknowledgements = acknowledgements
     }
 
     public init(chunks: [[Point]]) {

@@ -9,6 +9,11 @@ public protocol Sink: Sendable {
     /// spools may take a batch without having delivered it); the worker then counts nothing.
     var countsOwnWrites: Bool { get }
 
+    /// True for sinks that settle a batch after `write` returns (a batch still on the wire): they
+    /// call ``PointBatch/settle()`` themselves once it is delivered, spooled or dropped. For the
+    /// others the worker settles the batch when `write` returns or throws.
+    var settlesBatches: Bool { get }
+
     /// Called once when graceful shutdown begins, before the queue's last batches arrive: a
     /// sink that retries should stop waiting and hand those batches to its spool.
     func beginShutdown()
@@ -16,6 +21,7 @@ public protocol Sink: Sendable {
 
 extension Sink {
     public var countsOwnWrites: Bool { false }
+    public var settlesBatches: Bool { false }
     public func beginShutdown() {}
 }
 

@@ -13,15 +13,25 @@ public struct InfluxTarget: Sendable {
     public var bucket: String
     public var token: Secret
     public var gzip: Bool
+    /// The most one request may take, connecting included.
     public var timeout: Duration
+    /// The most establishing a connection may take.
+    public var connectTimeout: Duration
+    /// How long an unused keep-alive connection is kept.
+    public var idleTimeout: Duration
 
-    public init(url: String, org: String, bucket: String, token: String, gzip: Bool = true, timeout: Duration = .seconds(10)) {
+    public init(
+        url: String, org: String, bucket: String, token: String, gzip: Bool = true, timeout: Duration = .seconds(10),
+        connectTimeout: Duration = .seconds(5), idleTimeout: Duration = .seconds(60)
+    ) {
         self.url = url
         self.org = org
         self.bucket = bucket
         self.token = Secret(token)
         self.gzip = gzip
         self.timeout = timeout
+        self.connectTimeout = connectTimeout
+        self.idleTimeout = idleTimeout
     }
 
     func writeURL(precision: Precision) -> String {
@@ -83,8 +93,10 @@ public final class InfluxClient: Sendable {
     public init(target: InfluxTarget) {
         self.target = target
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: .nanoseconds(target.timeout.nanoseconds))
-        configuration.connectionPool = .init(idleTimeout: .seconds(60))
+        configuration.timeout = .init(
+            connect: .nanoseconds(min(target.connectTimeout, target.timeout).nanoseconds),
+            read: .nanoseconds(target.timeout.nanoseconds))
+        configuration.connectionPool = .init(idleTimeout: .nanoseconds(target.idleTimeout.nanoseconds))
         // The sink retries and spools on its own terms; a pool that kept retrying a refused
         // connection until the connect timeout would hold every batch for seconds in an outage.
         configuration.connectionPool.retryConnectionEstablishment = false
@@ -98,8 +110,10 @@ public final class InfluxClient: Sendable {
         try? await eventLoopGroup.shutdownGracefully()
     }
 
-    /// Sends one body: `gzipped` tells whether `body` is gzip already.
-    public func write(body: [UInt8], gzipped: Bool, precision: Precision) async -> InfluxOutcome {
+    /// Sends one body: `gzipped` tells whether `body` is gzip already. The request is given up after
+    /// `timeout` (at most the target's), whatever the server does meanwhile.
+    public func write(body: [UInt8], gzipped: Bool, precision: Precision, timeout: Duration? = nil) async -> InfluxOutcome {
+        let timeout = min(timeout ?? target.timeout, target.timeout)
         var request = HTTPClientRequest(url: target.writeURL(precision: precision))
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
@@ -108,7 +122,7 @@ public final class InfluxClient: Sendable {
         if gzipped { request.headers.add(name: "Content-Encoding", value: "gzip") }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await client.execute(request, timeout: .nanoseconds(target.timeout.nanoseconds))
+            let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
             let status = Int(response.status.code)
             if (200..<300).contains(status) {
                 _ = try? await response.body.collect(upTo: 1 << 20)

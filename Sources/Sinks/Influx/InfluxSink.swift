@@ -53,6 +53,8 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
     struct State {
         var health = Health.healthy
         var shuttingDown = false
+        /// Shutdown passed its deadline: nothing more is sent, everything goes to the spool.
+        var expedited = false
         /// The replayer sleeps on this between attempts; append and `replayNow` wake it.
         var replayWaiter: CheckedContinuation<Void, Never>?
         var replayWakePending = false
@@ -75,6 +77,8 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
     private let state = Mutex(State())
     /// Batches on the wire, oldest first.
     private let inFlight = Mutex<[Task<Void, Never>]>([])
+    /// Spooled batches on the wire (replay), cancelled by ``expedite()``.
+    private let replaying = Mutex<[Task<DeliveryResult, Never>]>([])
 
     public init(
         name: String, configuration: Configuration, spool: SpoolStore?, metrics: SinkMetrics,
@@ -99,20 +103,34 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
     /// Encodes and compresses the batch while earlier ones are still on the wire, then waits until
     /// fewer than `maxInFlight` are (with 1, until the previous one is settled: delivered or spooled)
     /// before sending it. While the spool holds a backlog, the batch is appended behind it instead.
+    ///
+    /// The batch is settled (``PointBatch/settle()``) once it is delivered, dead-lettered, spooled
+    /// or dropped, which may be after this returns.
     public func write(_ batch: PointBatch) async throws {
-        if batch.isEmpty { return }
+        if batch.isEmpty { return batch.settle() }
         let raw = LineProtocolEncoder(precision: configuration.precision).encode(batch)
-        let payload = try SpoolPayload(raw: raw, points: batch.count, precision: configuration.precision)
+        let payload: SpoolPayload
+        do {
+            payload = try SpoolPayload(raw: raw, points: batch.count, precision: configuration.precision)
+        } catch {
+            batch.settle()
+            throw error
+        }
         await waitForRoom()
-        if let spool, !spool.isEmpty {
+        if let spool, !spool.isEmpty || state.withLock({ $0.expedited }) {
             await flush()
             await store(payload)
-            return
+            return batch.settle()
         }
         let previous = inFlight.withLock { $0.last }
-        let sending = Task { await self.send(payload, raw: raw, after: previous) }
+        let sending = Task {
+            await self.send(payload, raw: raw, after: previous)
+            batch.settle()
+        }
         inFlight.withLock { $0.append(sending) }
     }
+
+    public var settlesBatches: Bool { true }
 
     /// Waits until fewer than `maxInFlight` batches are on the wire.
     func waitForRoom() async {
@@ -141,7 +159,8 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
         let shuttingDown = state.withLock { $0.shuttingDown }
         var retry = configuration.retry
         if shuttingDown { retry.maxRetries = 0 }
-        let result = await deliver(Chunk(payload: payload, raw: raw), policy: retry, budget: retry.maxWait)
+        let result = await deliver(
+            Chunk(payload: payload, raw: raw), policy: retry, budget: retry.maxWait, bound: retry.maxWait)
         metrics.written.increment(by: Int64(result.delivered))
         if result.delivered > 0 { metrics.batches.increment() }
         guard let failure = result.failure else {
@@ -217,6 +236,19 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
 
     public func beginShutdown() {
         state.withLock { $0.shuttingDown = true }
+    }
+
+    /// Shutdown is taking too long (`shutdown_timeout`): requests on the wire are given up (what
+    /// they held goes to the spool, spooled batches stay there) and every batch after them goes
+    /// straight to the spool.
+    public func expedite() {
+        state.withLock {
+            $0.shuttingDown = true
+            $0.expedited = true
+        }
+        for task in inFlight.withLock({ $0 }) { task.cancel() }
+        for task in replaying.withLock({ $0 }) { task.cancel() }
+        wakeReplayer()
     }
 
     public func close() async {
@@ -344,11 +376,13 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
                 let sending = Task {
                     await self.deliver(Chunk(payload: entry.payload, raw: nil), policy: policy, budget: .zero)
                 }
+                replaying.withLock { $0.append(sending) }
                 window.append((entry, sending))
             }
             guard !window.isEmpty else { break }
             let (entry, sending) = window.removeFirst()
             let result = await sending.value
+            replaying.withLock { $0.removeAll { $0 == sending } }
             await settleReplayed(entry, result, in: spool)
             if failure == nil, let failed = result.failure { failure = failed }
         }
@@ -527,18 +561,31 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
     /// lines and sends the rest; 413 splits; 422 dead-letters; 429/503 wait Retry-After; other
     /// 5xx and network errors back off. Stops, returning the rest, after `policy.maxRetries`
     /// retries or once waiting would pass `budget`; 401/403/404 stop at once.
-    func deliver(_ first: Chunk, policy: RetryPolicy, budget: Duration) async -> DeliveryResult {
+    ///
+    /// With a `bound`, the whole of it (requests on the wire, backoffs, Retry-After) takes at most
+    /// that long: each request is given up when the bound would pass, so a server that accepts and
+    /// never answers holds a batch no longer than `max_wait` before it is spooled.
+    func deliver(_ first: Chunk, policy: RetryPolicy, budget: Duration, bound: Duration? = nil) async -> DeliveryResult {
         var result = DeliveryResult()
         var work = [first]
         var retries = 0
         var waited = Duration.zero
+        // Time on the wire, measured; backoffs are counted in `waited` on the sink's clock.
+        var onTheWire = Duration.zero
         while !work.isEmpty {
             var chunk = work.removeFirst()
             let outcome: InfluxOutcome
             do {
                 let gzip = configuration.target.gzip
                 let body = gzip ? try chunk.compressed().compressed : try chunk.plain()
-                outcome = await client.write(body: body, gzipped: gzip, precision: chunk.precision)
+                let left = bound.map { $0 - waited - onTheWire }
+                if let left, left <= .zero {
+                    outcome = .failed(status: nil, message: "no answer within max_wait (\(bound!))")
+                } else {
+                    let sent = ContinuousClock.now
+                    outcome = await client.write(body: body, gzipped: gzip, precision: chunk.precision, timeout: left)
+                    onTheWire += ContinuousClock.now - sent
+                }
             } catch {
                 // A body that cannot be read back (the spool's checksum passed, so this is a bug
                 // or a disk fault): keep it aside as dead letters rather than loop on it.
@@ -580,7 +627,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
                 let delay = serverDelay ?? policy.backoff(attempt: retries + 1)
                 let refused: Bool
                 if case .refused = outcome { refused = true } else { refused = false }
-                if refused || retries >= policy.maxRetries || waited + delay > budget {
+                if refused || retries >= policy.maxRetries || waited + onTheWire + delay > budget {
                     work.insert(chunk, at: 0)
                     result.failure = Failure(outcome: outcome, serverDelay: serverDelay)
                     do {

@@ -21,6 +21,8 @@ public final class SinkQueue: Sendable {
     private struct State: ~Copyable {
         /// Queued chunks; `chunks[head]` may be the rest of a chunk cut by a batch boundary.
         var chunks: [ArraySlice<Point>] = []
+        /// Per chunk, the acknowledgement it holds (nil: nobody waits for it).
+        var acknowledgements: [Acknowledgement?] = []
         var head = 0
         /// Points in `chunks[head...]`.
         var count = 0
@@ -46,33 +48,42 @@ public final class SinkQueue: Sendable {
     /// Adds points without waiting. With `block`, points are always taken (the queue may go over
     /// capacity by one chunk) and `full` tells the caller to pause. After `close()`, points are
     /// refused and reported as dropped.
+    ///
+    /// With an `acknowledgement`, the queued chunk holds it (``Acknowledgement/retain()``) until the
+    /// batch carrying it is settled; points dropped by the policy give their hold back at once.
     @discardableResult
-    public func offer(_ points: [Point]) -> OfferResult {
+    public func offer(_ points: [Point], acknowledgement: Acknowledgement? = nil) -> OfferResult {
         if points.isEmpty { return OfferResult(dropped: 0, full: false) }
         var wake: CheckedContinuation<Void, Never>?
+        var released: [Acknowledgement] = []
         let result = state.withLock { (s: inout State) -> OfferResult in
-            if s.closed { return OfferResult(dropped: points.count, full: true) }
+            if s.closed {
+                // Not kept, and not by a policy: whoever waits for these keeps them (the journal
+                // routes them again at the next start).
+                acknowledgement?.abandon()
+                return OfferResult(dropped: points.count, full: true)
+            }
             var dropped = 0
             switch policy {
             case .block:
-                Self.append(points, to: &s)
+                Self.append(points[...], acknowledgement, to: &s)
             case .dropNewest:
                 let room = max(0, capacity - s.count)
                 if room >= points.count {
-                    Self.append(points, to: &s)
+                    Self.append(points[...], acknowledgement, to: &s)
                 } else {
                     dropped = points.count - room
-                    if room > 0 { Self.append(Array(points[0..<room]), to: &s) }
+                    if room > 0 { Self.append(points[0..<room], acknowledgement, to: &s) }
                 }
             case .dropOldest:
-                var incoming = points
+                var incoming = points[...]
                 if incoming.count > capacity {
                     dropped += incoming.count - capacity
-                    incoming = Array(incoming[(incoming.count - capacity)...])
+                    incoming = incoming.suffix(capacity)
                 }
                 let excess = s.count + incoming.count - capacity
-                if excess > 0 { dropped += Self.discard(excess, from: &s) }
-                Self.append(incoming, to: &s)
+                if excess > 0 { dropped += Self.discard(excess, from: &s, released: &released) }
+                Self.append(incoming, acknowledgement, to: &s)
             }
             if s.consumer != nil, s.count >= s.consumerThreshold {
                 wake = s.consumer
@@ -81,11 +92,12 @@ public final class SinkQueue: Sendable {
             return OfferResult(dropped: dropped, full: s.count >= capacity)
         }
         wake?.resume()
+        for acknowledgement in released { acknowledgement.release() }
         return result
     }
 
     /// Adds points, waiting for room first when the policy is `block`. Returns the points dropped.
-    public func push(_ points: [Point]) async -> Int {
+    public func push(_ points: [Point], acknowledgement: Acknowledgement? = nil) async -> Int {
         if policy == .block {
             while true {
                 let hasRoom = state.withLock { $0.closed || $0.count < capacity }
@@ -93,7 +105,7 @@ public final class SinkQueue: Sendable {
                 await waitForSpace()
             }
         }
-        return offer(points).dropped
+        return offer(points, acknowledgement: acknowledgement).dropped
     }
 
     /// Returns when the queue is below capacity (or closed).
@@ -139,29 +151,40 @@ public final class SinkQueue: Sendable {
     }
 
     /// Takes up to `max` points, oldest first, in one array.
+    /// The batch is taken as settled (its acknowledgements are given back).
     public func take(max: Int) -> [Point] {
-        takeBatch(max: max).points
+        let batch = takeBatch(max: max)
+        batch.settle()
+        return batch.points
     }
 
     /// Takes up to `max` points, oldest first, as the chunks they were queued in: whole chunks move
     /// without copying their points, and a chunk cut by `max` is split into two slices of the same
-    /// storage.
+    /// storage. The batch carries the acknowledgements of its chunks (a cut chunk's is held by both
+    /// pieces): whoever takes it calls ``PointBatch/settle()`` once the batch is settled.
     public func takeBatch(max: Int) -> PointBatch {
         var waiters: [CheckedContinuation<Void, Never>] = []
-        let chunks = state.withLock { (s: inout State) -> [ArraySlice<Point>] in
+        let batch = state.withLock { (s: inout State) -> PointBatch in
             var out: [ArraySlice<Point>] = []
+            var acknowledgements: [Acknowledgement] = []
             var taken = 0
             while taken < max, s.head < s.chunks.count {
                 let available = s.chunks[s.head].count
                 let wanted = max - taken
                 if available <= wanted {
                     out.append(s.chunks[s.head])
+                    if let acknowledgement = s.acknowledgements[s.head] { acknowledgements.append(acknowledgement) }
                     s.chunks[s.head] = []
+                    s.acknowledgements[s.head] = nil
                     s.head += 1
                     taken += available
                 } else {
                     let chunk = s.chunks[s.head]
                     out.append(chunk.prefix(wanted))
+                    if let acknowledgement = s.acknowledgements[s.head] {
+                        acknowledgement.retain()
+                        acknowledgements.append(acknowledgement)
+                    }
                     s.chunks[s.head] = chunk.dropFirst(wanted)
                     taken += wanted
                 }
@@ -172,10 +195,10 @@ public final class SinkQueue: Sendable {
                 waiters = s.spaceWaiters
                 s.spaceWaiters = []
             }
-            return out
+            return PointBatch(chunks: out, acknowledgements: acknowledgements)
         }
         for waiter in waiters { waiter.resume() }
-        return PointBatch(chunks: chunks)
+        return batch
     }
 
     /// Refuses further points and wakes everybody; queued points can still be taken.
@@ -192,19 +215,25 @@ public final class SinkQueue: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    private static func append(_ points: [Point], to s: inout State) {
-        s.chunks.append(points[...])
+    private static func append(_ points: ArraySlice<Point>, _ acknowledgement: Acknowledgement?, to s: inout State) {
+        if points.isEmpty { return }
+        acknowledgement?.retain()
+        s.chunks.append(points)
+        s.acknowledgements.append(acknowledgement)
         s.count += points.count
     }
 
-    /// Drops `n` oldest points; returns how many were dropped.
-    private static func discard(_ n: Int, from s: inout State) -> Int {
+    /// Drops `n` oldest points; returns how many were dropped. Chunks dropped whole give back their
+    /// acknowledgement holds (appended to `released`, for the caller to release outside the lock).
+    private static func discard(_ n: Int, from s: inout State, released: inout [Acknowledgement]) -> Int {
         var remaining = n
         while remaining > 0, s.head < s.chunks.count {
             let available = s.chunks[s.head].count
             if available <= remaining {
                 remaining -= available
                 s.chunks[s.head] = []
+                if let acknowledgement = s.acknowledgements[s.head] { released.append(acknowledgement) }
+                s.acknowledgements[s.head] = nil
                 s.head += 1
             } else {
                 s.chunks[s.head] = s.chunks[s.head].dropFirst(remaining)
@@ -220,9 +249,11 @@ public final class SinkQueue: Sendable {
     private static func compact(_ s: inout State) {
         if s.head == s.chunks.count {
             s.chunks.removeAll(keepingCapacity: true)
+            s.acknowledgements.removeAll(keepingCapacity: true)
             s.head = 0
         } else if s.head > 1024, s.head * 2 > s.chunks.count {
             s.chunks.removeFirst(s.head)
+            s.acknowledgements.removeFirst(s.head)
             s.head = 0
         }
     }

@@ -485,7 +485,7 @@ public final class SpoolStore: Sendable {
 public final class FileLock: Sendable {
     let fd: Int32
 
-    init(path: String) throws {
+    public init(path: String) throws {
         fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         if fd < 0 { throw SpoolError.unavailable("\(path): cannot open lock file: \(String(cString: strerror(errno)))") }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
@@ -516,7 +516,7 @@ public final class FileLock: Sendable {
 
     private let released = Atomic<Bool>(false)
 
-    func release() {
+    public func release() {
         if !released.exchange(true, ordering: .relaxed) { Glibc.close(fd) }
     }
 

@@ -98,6 +98,7 @@ public struct SinkWorker: Service {
 
     func deliver(_ batch: PointBatch) async {
         let count = batch.count
+        defer { if !sink.settlesBatches { batch.settle() } }
         do {
             try await sink.write(batch)
             if !sink.countsOwnWrites {

@@ -15,7 +15,11 @@ final class VictoriaMetrics: @unchecked Sendable {
         FileManager.default.isExecutableFile(atPath: $0)
     }
 
-    init() throws {
+    /// Extra command-line flags for the server.
+    let extraArguments: [String]
+
+    init(arguments: [String] = []) throws {
+        extraArguments = arguments
         port = try freeTCPPort()
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-test-\(UUID().uuidString)").path
     }
@@ -31,7 +35,7 @@ final class VictoriaMetrics: @unchecked Sendable {
         process.arguments = [
             "-storageDataPath", dataDirectory, "-httpListenAddr", "127.0.0.1:\(port)", "-retentionPeriod", "100y",
             "-loggerLevel", "ERROR",
-        ]
+        ] + extraArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
