@@ -88,6 +88,28 @@ import Testing
         #expect(ack.pending == 0)
     }
 
+    /// Stands in for a sink whose writes fail (a disk error): it throws.
+    struct FailingSink: Sink {
+        struct Failure: Error {}
+        func write(_ batch: PointBatch) async throws { throw Failure() }
+    }
+
+    @Test func aFailedWrite_isNotSettled_theSourceKeepsThePoints() async throws {
+        let settled = Settled()
+        let ack = settled.make()
+        let queue = SinkQueue(capacity: 100, policy: .block)
+        queue.offer(points(3), acknowledgement: ack)
+        ack.release()
+        queue.close()
+        let worker = SinkWorker(
+            name: "t", sink: FailingSink(), queue: queue,
+            configuration: .init(batchSize: 10, flushInterval: .milliseconds(10)),
+            metrics: SinkMetrics(sink: "t", factory: NOOPMetricsHandler.instance), logger: .init(label: "t"))
+        await worker.drainLoop()
+        #expect(settled.value == 0)
+        #expect(ack.pending == 0)
+    }
+
     @Test func workerSettlesAfterTheSinkWrote() async throws {
         let settled = Settled()
         let ack = settled.make()

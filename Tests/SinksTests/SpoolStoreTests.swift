@@ -192,7 +192,7 @@ func testPoints(_ range: Range<Int>, series: String = "m") -> [Point] {
         #expect(problems.first?.contains("checksum") == true)
     }
 
-    @Test func fileThatIsNotADatabase_isMovedAside_andAnEmptySpoolStarts() async throws {
+    @Test func fileThatIsNotADatabase_isSetAsideAsDamaged_andAnEmptySpoolStarts() async throws {
         let dir = try temporaryDirectory()
         let path = "\(dir)/s.db"
         try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: path))
@@ -200,7 +200,8 @@ func testPoints(_ range: Range<Int>, series: String = "m") -> [Point] {
         #expect(store.isEmpty)
         _ = try await store.append(try SpoolPayload(points: testPoints(0..<10), precision: .nanoseconds))
         let files = try FileManager.default.contentsOfDirectory(atPath: dir)
-        #expect(files.contains { $0.hasPrefix("s.db.corrupt-") })
+        #expect(files.contains { $0.hasPrefix("s.db.damaged-") })
+        #expect(store.salvage?.batches == 0)
         #expect(store.batchCount == 1)
     }
 

@@ -1,10 +1,11 @@
+import CoreMetrics
 import Foundation
 import GatewayCore
 import Logging
 import Plugins
 import ServiceLifecycle
-import Synchronization
 import Sinks
+import Synchronization
 
 /// Everything `gateway run` starts, built from a validated configuration: sink workers, the
 /// router, listeners, in one ServiceGroup. Shutdown runs in reverse: health reports draining,
@@ -53,7 +54,7 @@ final class Runtime: Sendable {
                 replayers.append(influxSink.replayService)
                 if let store {
                     spools.append(.init(sink: sink.name, type: "influx2", store: store, influx: influxSink))
-                    Self.addSpoolGauges(store, delivery, metrics)
+                    Self.addSpoolGauges(sink.name, store, delivery, metrics)
                     if !store.isEmpty {
                         sinkLogger.notice(
                             "spool holds a backlog from an earlier run; replaying it before new points",
@@ -65,7 +66,7 @@ final class Runtime: Sendable {
                 let store = try SpoolStore(path: spool.path, options: spool.options, logger: sinkLogger)
                 instance = SpoolSink(store: store, metrics: sinkMetrics, delivery: delivery, logger: sinkLogger)
                 spools.append(.init(sink: sink.name, type: "spool", store: store, influx: nil))
-                Self.addSpoolGauges(store, delivery, metrics)
+                Self.addSpoolGauges(sink.name, store, delivery, metrics)
             }
             workers.append(
                 SinkWorker(
@@ -179,8 +180,23 @@ final class Runtime: Sendable {
                 logger: logger))
     }
 
-    static func addSpoolGauges(_ store: SpoolStore, _ delivery: DeliveryMetrics, _ metrics: GatewayMetrics) {
+    static func addSpoolGauges(
+        _ sink: String, _ store: SpoolStore, _ delivery: DeliveryMetrics, _ metrics: GatewayMetrics
+    ) {
+        let dimensions = [("sink", sink)]
+        if let salvage = store.salvage {
+            // Counted once, when the damaged file was salvaged at start (logged there too).
+            Counter(label: "gateway_spool_salvaged_batches_total", dimensions: dimensions, factory: metrics.factory)
+                .increment(by: Int64(salvage.batches))
+            Counter(label: "gateway_spool_salvaged_points_total", dimensions: dimensions, factory: metrics.factory)
+                .increment(by: Int64(salvage.points))
+            Counter(label: "gateway_spool_lost_batches_total", dimensions: dimensions, factory: metrics.factory)
+                .increment(by: Int64(salvage.lostBatchesAtMost + salvage.corruptBatches))
+            delivery.droppedCorrupt.increment(by: Int64(salvage.corruptPoints + salvage.lostPointsKnown))
+        }
+        let writable = Gauge(label: "gateway_spool_writable", dimensions: dimensions, factory: metrics.factory)
         metrics.addRefresher {
+            writable.record(store.isWritable ? 1 : 0)
             delivery.spoolBatches.record(store.batchCount)
             delivery.spoolPoints.record(store.pointCount)
             delivery.spoolBytes.record(store.byteCount)

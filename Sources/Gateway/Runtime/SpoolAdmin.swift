@@ -45,7 +45,22 @@ final class SpoolAdmin: Sendable {
                 item["corrupt"] = stats.corrupt
                 item["oldest_age_seconds"] = stats.oldestSpooledAt.map { Double(now - $0) / 1e9 } ?? 0
             }
-            if let influx = entry.influx { item["health"] = influx.health.text }
+            item["writable"] = entry.store.isWritable
+            if let why = entry.store.writeError { item["write_error"] = why }
+            if let salvage = entry.store.salvage {
+                let salvaged: [String: Any] = [
+                    "damaged_file": salvage.damagedPath, "reason": salvage.reason, "batches": salvage.batches,
+                    "points": salvage.points, "corrupt_batches": salvage.corruptBatches,
+                    "corrupt_points": salvage.corruptPoints, "lost_batches_at_most": salvage.lostBatchesAtMost,
+                    "lost_points_known": salvage.lostPointsKnown, "dead_letters": salvage.deadLetters,
+                ]
+                item["salvaged"] = salvaged
+            }
+            if let influx = entry.influx {
+                item["health"] = influx.health.text
+            } else {
+                item["health"] = entry.store.writeError.map { "spool cannot write: \($0)" } ?? "healthy"
+            }
             out[entry.sink] = item
         }
         return out

@@ -41,6 +41,12 @@ public final class Acknowledgement: Sendable {
 }
 
 extension PointBatch {
+    /// These points were not kept, and not by a policy (a spool that could not take them at
+    /// shutdown): their sources keep them (the journal routes them again at the next start).
+    public func abandon() {
+        for acknowledgement in acknowledgements { acknowledgement.abandon() }
+    }
+
     /// Gives back the holds this batch carries: its points are settled.
     public func settle() {
         for acknowledgement in acknowledgements { acknowledgement.release() }

@@ -40,12 +40,15 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
         case retrying(String)
         /// Refused (401, 403, 404): holding data in the spool until the configuration is fixed.
         case refused(String)
+        /// The spool cannot write (disk full, I/O error): the sink takes nothing more from its queue.
+        case spoolUnwritable(String)
 
         public var text: String {
             switch self {
             case .healthy: return "healthy"
             case .retrying(let why): return "retrying: \(why)"
             case .refused(let why): return "refused: \(why)"
+            case .spoolUnwritable(let why): return "spool cannot write: \(why)"
             }
         }
     }
@@ -96,7 +99,11 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
     }
 
     public var countsOwnWrites: Bool { true }
-    public var health: Health { state.withLock { $0.health } }
+    /// The delivery health, unless the spool cannot write, which comes first.
+    public var health: Health {
+        if let why = spool?.writeError { return .spoolUnwritable(why) }
+        return state.withLock { $0.health }
+    }
 
     // MARK: Direct path (the sink worker calls this, one batch at a time)
 
@@ -119,12 +126,12 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
         await waitForRoom()
         if let spool, !spool.isEmpty || state.withLock({ $0.expedited }) {
             await flush()
-            await store(payload)
+            if await store(payload) == .lost { batch.abandon() }
             return batch.settle()
         }
         let previous = inFlight.withLock { $0.last }
         let sending = Task {
-            await self.send(payload, raw: raw, after: previous)
+            if await self.send(payload, raw: raw, after: previous) == .lost { batch.abandon() }
             batch.settle()
         }
         inFlight.withLock { $0.append(sending) }
@@ -155,7 +162,8 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
     /// Delivers one batch. A batch that must go to the spool first waits until the batch sent before
     /// it (`previous`) is settled, so batches enter the spool in the order they were sent and replay
     /// stays oldest first whatever `maxInFlight` is.
-    func send(_ payload: SpoolPayload, raw: [UInt8], after previous: Task<Void, Never>? = nil) async {
+    @discardableResult
+    func send(_ payload: SpoolPayload, raw: [UInt8], after previous: Task<Void, Never>? = nil) async -> Kept {
         let shuttingDown = state.withLock { $0.shuttingDown }
         var retry = configuration.retry
         if shuttingDown { retry.maxRetries = 0 }
@@ -165,10 +173,10 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
         if result.delivered > 0 { metrics.batches.increment() }
         guard let failure = result.failure else {
             setHealth(.healthy)
-            return
+            return .kept
         }
         setHealth(failure.health)
-        guard let remainder = result.remainder else { return }
+        guard let remainder = result.remainder else { return .kept }
         if spool != nil {
             logger.warning(
                 "write failed, batch spooled for replay",
@@ -178,7 +186,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
                 ])
             state.withLock { $0.serverDelay = failure.serverDelay }
             await previous?.value
-            await store(remainder)
+            return await store(remainder)
         } else {
             metrics.writeErrors.increment()
             metrics.droppedWriteError.increment(by: Int64(remainder.points))
@@ -188,14 +196,31 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
                     "status": "\(failure.outcome.statusText)", "error": "\(failure.outcome.message)",
                     "points": "\(remainder.points)",
                 ])
+            return .dropped
         }
     }
 
-    /// Appends to the spool, applying its full policy; wakes the replayer.
-    func store(_ payload: SpoolPayload) async {
-        guard let spool else { return }
+    /// What became of a batch the sink took.
+    enum Kept {
+        /// Delivered, dead-lettered or spooled.
+        case kept
+        /// Dropped by a policy the operator chose (spool off, `when_full: drop_newest`), counted.
+        case dropped
+        /// Dropped at shutdown because the spool could not take it: a source that journaled the
+        /// points (`ack: durable`) keeps them for the next start.
+        case lost
+    }
+
+    /// Appends to the spool, applying its full policy; wakes the replayer. While the spool cannot
+    /// write (disk full, I/O error) the batch is held here and the append retried with backoff, so
+    /// the sink takes nothing more from its queue and the queue's `when_full` applies upstream.
+    @discardableResult
+    func store(_ payload: SpoolPayload) async -> Kept {
+        guard let spool else { return .dropped }
+        var failures = 0
         while true {
             do {
+                defer { if failures > 0 { recordHealth() } }
                 switch try await spool.append(payload) {
                 case .stored(let droppedBatches, let droppedPoints):
                     delivery.spooled.increment(by: Int64(payload.points))
@@ -206,32 +231,46 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
                             metadata: ["dropped_batches": "\(droppedBatches)", "dropped_points": "\(droppedPoints)"])
                     }
                     wakeReplayer()
-                    return
+                    return .kept
                 case .refused:
                     delivery.droppedSpoolFull.increment(by: Int64(payload.points))
                     logger.error(
                         "spool full (max_size, when_full: drop_newest): batch dropped",
                         metadata: ["points": "\(payload.points)", "spool_bytes": "\(spool.byteCount)"])
-                    return
+                    return .dropped
                 case .full:
                     if state.withLock({ $0.shuttingDown }) {
                         delivery.droppedSpoolFull.increment(by: Int64(payload.points))
                         logger.error(
                             "spool full (when_full: block) at shutdown: batch dropped",
                             metadata: ["points": "\(payload.points)"])
-                        return
+                        return .lost
                     }
                     try? await clock.sleep(for: .milliseconds(50), tolerance: nil)
                 }
             } catch {
+                // The spool logs the fault (rate-limited) and reports it as the sink's health.
+                failures += 1
                 metrics.writeErrors.increment()
-                metrics.droppedWriteError.increment(by: Int64(payload.points))
-                logger.error(
-                    "cannot write to the spool: batch dropped",
-                    metadata: ["points": "\(payload.points)", "error": "\(error)", "path": "\(spool.path)"])
-                return
+                if state.withLock({ $0.shuttingDown }), failures >= Self.spoolAttemptsAtShutdown {
+                    metrics.droppedWriteError.increment(by: Int64(payload.points))
+                    logger.error(
+                        "cannot write to the spool at shutdown: batch dropped",
+                        metadata: ["points": "\(payload.points)", "error": "\(error)", "path": "\(spool.path)"])
+                    return .lost
+                }
+                recordHealth()
+                try? await clock.sleep(for: Self.spoolRetryDelay(failures), tolerance: nil)
             }
         }
+    }
+
+    /// Appends tried at shutdown before a batch the spool cannot take is dropped (counted, logged).
+    static let spoolAttemptsAtShutdown = 3
+
+    /// The wait before retrying a spool write that failed `failures` times: 100 ms doubling to 2 s.
+    static func spoolRetryDelay(_ failures: Int) -> Duration {
+        min(.milliseconds(100) * (1 << min(max(failures - 1, 0), 5)), .seconds(2))
     }
 
     public func beginShutdown() {
@@ -339,6 +378,12 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
     /// on at once).
     public func replay(maxBatches: Int = .max) async -> Duration? {
         guard let spool else { return nil }
+        // A delivered batch whose delete failed must be gone before anything more is sent, or a
+        // restart would send it again: no replay until the spool can write.
+        if !spool.deleteDelivered() {
+            recordHealth()
+            return Self.spoolRetryDelay(.max)
+        }
         var window: [(entry: SpoolStore.Entry, sending: Task<DeliveryResult, Never>)] = []
         var cursor: Int64 = 0
         var started = 0
@@ -348,7 +393,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
         policy.maxRetries = 0
         while true {
             while failure == nil, readError == nil, started < maxBatches, window.count < configuration.maxInFlight,
-                started == 0 || !state.withLock({ $0.shuttingDown })
+                !spool.hasUndeletedDeliveries, started == 0 || !state.withLock({ $0.shuttingDown })
             {
                 let entry: SpoolStore.Entry?
                 do {
@@ -395,6 +440,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
                 setHealth(.healthy)
                 state.withLock { $0.replayFailures = 0 }
             }
+            if spool.hasUndeletedDeliveries { return Self.spoolRetryDelay(.max) }
             return readError == nil ? nil : configuration.retry.maxBackoff
         }
         setHealth(failure.health)
@@ -429,7 +475,14 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
             }
         } catch {
             spool.release(entry)
-            logger.error("cannot update the spool after replay", metadata: ["error": "\(error)"])
+            recordHealth()
+            if result.remainder == nil {
+                logger.error(
+                    "delivered batch cannot be deleted from the spool: kept as delivered in memory, replay waits until the delete succeeds",
+                    metadata: ["error": "\(error)", "batch_id": "\(entry.id)"])
+            } else {
+                logger.error("cannot update the spool after replay", metadata: ["error": "\(error)"])
+            }
         }
     }
 
@@ -465,14 +518,20 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
             defer { s.health = health }
             return s.health != health
         }
+        // Recorded every time: the spool's writability (part of `health`) changes on its own.
+        recordHealth()
         if changed {
-            delivery.healthy.record(health == .healthy ? 1 : 0)
             if case .refused(let why) = health {
                 logger.error(
                     "Influx refuses writes: data is held in the spool until this is fixed",
                     metadata: ["reason": "\(why)", "url": "\(Redact.url(configuration.target.url))"])
             }
         }
+    }
+
+    /// `gateway_sink_healthy`: 1 only while deliveries succeed and the spool can write.
+    func recordHealth() {
+        delivery.healthy.record(health == .healthy ? 1 : 0)
     }
 
     // MARK: Status policy

@@ -1,15 +1,19 @@
 import GatewayCore
 import Logging
+import Synchronization
 
 /// The `spool` sink: archives every batch it receives into a spool file (gzip line protocol in
 /// SQLite), bounded by the store's `max_size` and full policy. Nothing replays it; it is read
-/// with `gateway spool export`.
+/// with `gateway spool export`. While the file cannot be written (disk full, I/O error), the
+/// batch is held and the append retried with backoff: the sink takes nothing more from its
+/// queue, so the queue's `when_full` applies upstream.
 public final class SpoolSink: Sink, Sendable {
     public let store: SpoolStore
     let precision: Precision
     let metrics: SinkMetrics
     let delivery: DeliveryMetrics
     let logger: Logger
+    private let shuttingDown = Atomic<Bool>(false)
 
     public init(store: SpoolStore, precision: Precision = .nanoseconds, metrics: SinkMetrics, delivery: DeliveryMetrics, logger: Logger) {
         self.store = store
@@ -21,11 +25,28 @@ public final class SpoolSink: Sink, Sendable {
 
     public var countsOwnWrites: Bool { true }
 
+    public func beginShutdown() {
+        shuttingDown.store(true, ordering: .relaxed)
+    }
+
     public func write(_ batch: PointBatch) async throws {
         if batch.isEmpty { return }
         let payload = try SpoolPayload(batch: batch, precision: precision)
+        var failures = 0
         while true {
-            switch try await store.append(payload) {
+            let result: SpoolStore.AppendResult
+            do {
+                result = try await store.append(payload)
+            } catch {
+                // The store logs the fault (rate-limited) and reports it (`gateway_spool_writable`).
+                failures += 1
+                if shuttingDown.load(ordering: .relaxed), failures >= InfluxSink.spoolAttemptsAtShutdown {
+                    throw error  // the worker counts the batch dropped (write_error) and logs it
+                }
+                try? await Task.sleep(for: InfluxSink.spoolRetryDelay(failures))
+                continue
+            }
+            switch result {
             case .stored(let droppedBatches, let droppedPoints):
                 metrics.written.increment(by: Int64(batch.count))
                 metrics.batches.increment()

@@ -88,13 +88,20 @@ public final class SpoolStore: Sendable {
     /// The batches being replayed right now: `drop_oldest` leaves them alone, so a batch is never
     /// counted both as dropped and as delivered.
     private let inFlight = Mutex<Set<Int64>>([])
+    /// Batches the server confirmed whose delete failed (disk full, I/O error): never handed out
+    /// again, deleted by the next write that succeeds (see ``deleteDelivered()``).
+    private let delivered = Mutex<Set<Int64>>([])
+    let writeFault = Mutex(WriteFault())
     private let lock: FileLock?
     let logger: Logger
+    /// What was salvaged when the file was found damaged at open; nil when it was sound.
+    public let salvage: SpoolSalvageReport?
 
-    /// Opens (creating when needed) the spool at `path`. A file that is not a readable SQLite
-    /// database is moved aside as `<path>.corrupt-<unix time>` and a new one started, so the
-    /// gateway always starts. With `exclusive`, the file is locked for this process; a second
-    /// gateway on the same file is refused.
+    /// Opens (creating when needed) the spool at `path`. A file that cannot be opened or fails
+    /// SQLite's quick check is set aside as `<path>.damaged-<UTC time>` and every row SQLite can
+    /// still read is copied into a fresh file at `path` (``salvage``), so the gateway always
+    /// starts. With `exclusive`, the file is locked for this process; a second gateway on the
+    /// same file is refused.
     public init(path: String, options: Options = Options(), exclusive: Bool = true, readOnly: Bool = false, logger: Logger)
         throws
     {
@@ -109,17 +116,13 @@ public final class SpoolStore: Sendable {
         if readOnly, !FileManager.default.fileExists(atPath: path) {
             throw SpoolError.unavailable("\(path): no such spool file")
         }
-        do {
-            db = try Self.open(path: path, options: options, readOnly: readOnly)
-        } catch let error as DatabaseError where !readOnly && Self.isCorruption(error) {
-            let aside = "\(path).corrupt-\(Int(Date().timeIntervalSince1970))"
-            logger.error(
-                "spool file is not a readable SQLite database; moved aside, starting an empty spool",
-                metadata: ["path": "\(path)", "moved_to": "\(aside)", "error": "\(error)"])
-            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
-                try FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
-            }
-            db = try Self.open(path: path, options: options, readOnly: false)
+        if readOnly {
+            db = try Self.open(path: path, options: options, readOnly: true)
+            salvage = nil
+        } else {
+            let opened = try Self.openOrSalvage(path: path, options: options, logger: logger)
+            db = opened.queue
+            salvage = opened.report
         }
         try reloadTotals()
     }
@@ -188,8 +191,18 @@ public final class SpoolStore: Sendable {
     }
 
     /// Synchronous on purpose (see the type's note): from an async function, `db.write` would
-    /// pick GRDB's cancellable async overload.
-    private func syncWrite<T>(_ updates: (Database) throws -> T) throws -> T { try db.write(updates) }
+    /// pick GRDB's cancellable async overload. Every write goes through here, so a failing one
+    /// marks the spool unwritable (``writeError``) and the next one that succeeds clears it.
+    private func syncWrite<T>(_ updates: (Database) throws -> T) throws -> T {
+        do {
+            let result = try db.write(updates)
+            noteWriteSucceeded()
+            return result
+        } catch {
+            noteWriteFailed(error)
+            throw error
+        }
+    }
     private func syncRead<T>(_ value: (Database) throws -> T) throws -> T { try db.read(value) }
 
     // MARK: Totals
@@ -208,6 +221,7 @@ public final class SpoolStore: Sendable {
         if size > max {
             return .refused
         }
+        let undeleted = delivered.withLock { $0 }
         let overflow = totals.withLock { $0.bytes + size - max }
         if overflow > 0 {
             switch options.whenFull {
@@ -220,6 +234,11 @@ public final class SpoolStore: Sendable {
         let busy = inFlight.withLock { $0.isEmpty ? "" : $0.map(String.init).joined(separator: ",") }
         let result = try syncWrite { db -> (dropped: Totals, added: Bool) in
             var dropped = Totals()
+            if !undeleted.isEmpty {
+                // Delivered batches whose delete failed earlier go first: they make room too.
+                let ids = undeleted.map(String.init).joined(separator: ",")
+                try db.execute(sql: "DELETE FROM batches WHERE id IN (\(ids))")
+            }
             if overflow > 0 {
                 // Oldest first until the new batch fits.
                 let rows = try Row.fetchCursor(
@@ -244,7 +263,8 @@ public final class SpoolStore: Sendable {
             ])
             return (dropped, true)
         }
-        if result.dropped.batches > 0 {
+        if !undeleted.isEmpty { delivered.withLock { $0.subtract(undeleted) } }
+        if result.dropped.batches > 0 || !undeleted.isEmpty {
             try reloadTotals()
         } else {
             totals.withLock {
@@ -271,13 +291,14 @@ public final class SpoolStore: Sendable {
     /// ``release(_:)``.
     public func oldest(after: Int64 = 0, corruptFound: (Int) -> Void = { _ in }) async throws -> Entry? {
         while true {
+            let skip = delivered.withLock { $0.isEmpty ? "" : $0.map(String.init).joined(separator: ",") }
             let found = try syncRead { db -> (entry: Entry?, id: Int64, points: Int, bytes: Int, checksum: Int64?)? in
                 guard
                     let row = try Row.fetchOne(
                         db,
                         sql: """
                             SELECT id, spooled_at, points, precision, checksum, payload, bytes FROM batches
-                            WHERE id > ? ORDER BY id LIMIT 1
+                            WHERE id > ? AND id NOT IN (\(skip)) ORDER BY id LIMIT 1
                             """, arguments: [after])
                 else { return nil }
                 return (Self.entry(row), row[0], (row[2] as Int?) ?? 0, (row[6] as Int?) ?? 0, row[4])
@@ -327,12 +348,21 @@ public final class SpoolStore: Sendable {
         }
     }
 
-    /// Removes a batch the sink confirmed.
+    /// Removes a batch the sink confirmed. When the delete fails (disk full, I/O error) the batch
+    /// is remembered as delivered: ``oldest(after:corruptFound:)`` never hands it out again, and
+    /// ``deleteDelivered()`` or the next append deletes it; the error is rethrown.
     public func remove(_ entry: Entry) async throws {
         let id = entry.id
-        let removed = try syncWrite { db -> Bool in
-            try db.execute(sql: "DELETE FROM batches WHERE id = ?", arguments: [id])
-            return db.changesCount > 0
+        let removed: Bool
+        do {
+            removed = try syncWrite { db -> Bool in
+                try db.execute(sql: "DELETE FROM batches WHERE id = ?", arguments: [id])
+                return db.changesCount > 0
+            }
+        } catch {
+            delivered.withLock { _ = $0.insert(id) }
+            inFlight.withLock { _ = $0.remove(id) }
+            throw error
         }
         inFlight.withLock { _ = $0.remove(id) }
         if removed {
@@ -341,6 +371,26 @@ public final class SpoolStore: Sendable {
                 $0.points -= entry.payload.points
                 $0.bytes -= entry.payload.compressed.count
             }
+        }
+    }
+
+    /// Whether delivered batches wait for their delete (replay must not go on until they are gone).
+    public var hasUndeletedDeliveries: Bool { delivered.withLock { !$0.isEmpty } }
+
+    /// Deletes the delivered batches whose delete failed before. True when none is left.
+    @discardableResult
+    public func deleteDelivered() -> Bool {
+        let ids = delivered.withLock { $0 }
+        if ids.isEmpty { return true }
+        do {
+            try syncWrite { db in
+                try db.execute(sql: "DELETE FROM batches WHERE id IN (\(ids.map(String.init).joined(separator: ",")))")
+            }
+            delivered.withLock { $0.subtract(ids) }
+            try reloadTotals()
+            return true
+        } catch {
+            return false
         }
     }
 
@@ -387,6 +437,7 @@ public final class SpoolStore: Sendable {
     public func purge() async throws -> (batches: Int, points: Int) {
         let before = totals.withLock { ($0.batches, $0.points) }
         try syncWrite { db in try db.execute(sql: "DELETE FROM batches") }
+        delivered.withLock { $0.removeAll() }
         try reloadTotals()
         return before
     }

@@ -106,6 +106,8 @@ public struct SinkWorker: Service {
                 metrics.batches.increment()
             }
         } catch {
+            // Not kept, and not by a policy: a source that journaled these points keeps them.
+            if !sink.settlesBatches { batch.abandon() }
             metrics.writeErrors.increment()
             metrics.droppedWriteError.increment(by: Int64(count))
             logger.error(
