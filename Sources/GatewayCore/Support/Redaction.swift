@@ -29,7 +29,7 @@ public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugSt
 /// Secrets out of URLs before they reach logs, status and API answers.
 public enum Redact {
     /// `scheme://host[:port]/path`: no user, password, query string or fragment (tokens, user names
-    /// and passwords live there). Text without `scheme://` is returned with any `user@` masked.
+    /// and passwords live there). Text without `scheme://` is returned unchanged.
     public static func url(_ text: String) -> String {
         guard let colon = schemeSeparator(in: text) else { return text }
         let scheme = text[..<colon]
