@@ -46,7 +46,7 @@ import Testing
         #expect(DwmonRedact.url("https://u:tok@hooks.example:8443/x/y?key=abc#f") == "https://hooks.example:8443/x/y")
         #expect(DwmonRedact.userInfo("postgres://app:pa#ss@db/x") == "postgres://***@db/x")
         #expect(PostgresSource.redacted("postgres://app:pa#ss@db/x").contains("pa#ss") == false)
-        #expect(PostgresSource.redacted("postgres://app:secret@db:5432/x") == "postgres://app:***@db:5432/x")
+        #expect(PostgresSource.redacted("postgres://app:secret@db:5432/x?sslmode=require") == "postgres://db:5432/x")
     }
 }
 

@@ -95,7 +95,7 @@ struct AdminClient {
             if case .http(let h) = l.kind { return h }
             return nil
         }.first
-        token = http?.token ?? ""
+        token = http?.token.value ?? ""
         if let recorded = FileLock.ownerAdminURL(path: spoolPath + ".lock") {
             base = recorded
             return
@@ -246,7 +246,7 @@ struct SpoolReplay: AsyncParsableCommand {
             spool: store, metrics: SinkMetrics(sink: target.name, factory: factory),
             delivery: DeliveryMetrics(sink: target.name, factory: factory), logger: logger)
         let total = store.pointCount
-        printErr("replaying \(total) points (\(store.batchCount) batches) from \(target.path) to \(influx.target.url)")
+        printErr("replaying \(total) points (\(store.batchCount) batches) from \(target.path) to \(Redact.url(influx.target.url))")
         var lastReport = Date.distantPast
         var lastProgress = Date()
         var last = total

@@ -171,26 +171,7 @@ struct ConfigLoader {
                 if let v = map["precision"]?.oneOf(Precision.allCases.map { ($0.rawValue, $0) }) { udp.precision = v }
                 out.append(ListenerConfig(name: name, kind: .udp(udp)))
             default:
-                var http = HTTPListenerConfig()
-                if let v = map["listen"]?.hostPort() { http.listen = v }
-                if let v = map["token"]?.string() { http.token = v }
-                if let v = map["max_body"]?.size() { http.maxBody = v }
-                if let v = map["queue_wait"]?.positiveDuration() { http.queueWait = v }
-                if let v = map["ack"]?.oneOf(HTTPListenerConfig.AckMode.allCases.map { ($0.rawValue, $0) }) { http.ack = v }
-                http.journal.path = "\(dataDir)/journal/\(name)"
-                if let journal = map["journal"]?.map() {
-                    if let v = journal["path"]?.string() { http.journal.path = v }
-                    if let v = journal["sync"]?.oneOf(IngestJournal.Configuration.Sync.allCases.map { ($0.rawValue, $0) }) {
-                        http.journal.sync = v
-                    }
-                    if let node = journal["max_size"], let v = node.size() {
-                        if v >= 1 << 20 { http.journal.maxSize = v } else { node.problem("expected at least 1MiB, got \(v) bytes") }
-                    }
-                    journal.finish()
-                }
-                // Segments small enough that settled ones are deleted well before max_size.
-                http.journal.segmentSize = min(64 << 20, max(256 << 10, http.journal.maxSize / 8))
-                out.append(ListenerConfig(name: name, kind: .http(http)))
+                out.append(ListenerConfig(name: name, kind: .http(readHTTPListener(map, node: value, name: name, dataDir: dataDir))))
             }
             map.finish()
         }
@@ -208,6 +189,44 @@ struct ConfigLoader {
             seenPorts["\(proto)/\(address)"] = listener.name
         }
         return out
+    }
+
+    func readHTTPListener(_ map: ConfigMap, node: ConfigNode, name: String, dataDir: String) -> HTTPListenerConfig {
+        var http = HTTPListenerConfig()
+        if let v = map["listen"]?.hostPort() { http.listen = v }
+        if let v = map["token"]?.string() { http.token = Secret(v) }
+        if let v = map["read_token"]?.string() { http.readToken = Secret(v) }
+        if let v = map["insecure"]?.bool() { http.insecure = v }
+        if let v = map["max_body"]?.size() { http.maxBody = v }
+        if let v = map["read_header_timeout"]?.positiveDuration() { http.readHeaderTimeout = v }
+        if let v = map["body_timeout"]?.positiveDuration() { http.bodyTimeout = v }
+        if let v = map["idle_timeout"]?.positiveDuration() { http.idleTimeout = v }
+        if let v = map["max_connections"]?.positiveInt() { http.maxConnections = v }
+        if let v = map["queue_wait"]?.positiveDuration() { http.queueWait = v }
+        if let v = map["ack"]?.oneOf(HTTPListenerConfig.AckMode.allCases.map { ($0.rawValue, $0) }) { http.ack = v }
+        http.journal.path = "\(dataDir)/journal/\(name)"
+        if let journal = map["journal"]?.map() {
+            if let v = journal["path"]?.string() { http.journal.path = v }
+            if let v = journal["sync"]?.oneOf(IngestJournal.Configuration.Sync.allCases.map { ($0.rawValue, $0) }) {
+                http.journal.sync = v
+            }
+            if let node = journal["max_size"], let v = node.size() {
+                if v >= 1 << 20 { http.journal.maxSize = v } else { node.problem("expected at least 1MiB, got \(v) bytes") }
+            }
+            journal.finish()
+        }
+        // Segments small enough that settled ones are deleted well before max_size.
+        http.journal.segmentSize = min(64 << 20, max(256 << 10, http.journal.maxSize / 8))
+        if !http.readToken.isEmpty, http.token.isEmpty {
+            (map["read_token"] ?? node).problem(
+                "read_token is set but token is not: writes and spool purges would be open while reads are not; set token too")
+        }
+        if http.token.isEmpty, !http.insecure, !http.listen.isLoopback {
+            (map["listen"] ?? node).problem(
+                "listens on \(http.listen) (not loopback) without a token: anyone who reaches it could write points and purge spools; set token (e.g. token: ${GATEWAY_TOKEN}), listen on 127.0.0.1, or set insecure: true to accept that"
+            )
+        }
+        return http
     }
 
     // MARK: Sinks
@@ -274,12 +293,12 @@ struct ConfigLoader {
             } else if let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil {
                 target.url = url
             } else {
-                map["url"]?.problem("expected an http:// or https:// URL, got \"\(url)\"")
+                map["url"]?.problem("expected an http:// or https:// URL, got \"\(Redact.url(url))\"")
             }
         }
         if let org = map.required("org", what: "the InfluxDB organization")?.string() { target.org = org }
         if let bucket = map.required("bucket", what: "the InfluxDB bucket")?.string() { target.bucket = bucket }
-        if let token = map["token"]?.string() { target.token = token }
+        if let token = map["token"]?.string() { target.token = Secret(token) }
         if let gzip = map["gzip"]?.bool() { target.gzip = gzip }
         if let timeout = map["timeout"]?.positiveDuration() {
             target.timeout = timeout
@@ -559,7 +578,7 @@ struct ConfigLoader {
                     if url.hasPrefix("http://") || url.hasPrefix("https://") {
                         kind = .http(url: url, headers: headers)
                     } else {
-                        urlNode.problem("expected an http:// or https:// URL, got \"\(url)\"")
+                        urlNode.problem("expected an http:// or https:// URL, got \"\(Redact.url(url))\"")
                     }
                 }
             }
@@ -583,7 +602,7 @@ struct ConfigLoader {
                     if let v = webhook["queue_size"]?.positiveInt() { w.queueSize = v }
                     s.webhook = w
                 } else {
-                    urlNode.problem("expected an http:// or https:// URL, got \"\(url)\"")
+                    urlNode.problem("expected an http:// or https:// URL, got \"\(Redact.url(url))\"")
                 }
             }
             webhook.finish()

@@ -44,10 +44,26 @@ struct UDPListenerConfig: Sendable {
 
 struct HTTPListenerConfig: Sendable {
     var listen = HostPort(host: "127.0.0.1", port: 8087)
-    /// When set, writes need `Authorization: Token <token>` (or Bearer, Basic password, `p=`).
-    var token = ""
+    /// When set, writes and the admin endpoints need `Authorization: Token <token>` (or Bearer,
+    /// Basic password, `p=`).
+    var token = Secret("")
+    /// When set, the read endpoints (`/metrics`, `/api/v1/status`, spool stats, plugin GET routes)
+    /// need it or `token`; `/health` and `/ping` stay open.
+    var readToken = Secret("")
+    /// Allows a non-loopback address without a token (anyone who reaches it may write and purge).
+    var insecure = false
     /// Largest request body, compressed and decompressed.
     var maxBody = 32 * 1024 * 1024
+    /// A new connection must send a complete request head within this.
+    var readHeaderTimeout = Duration.seconds(10)
+    /// A request body must arrive whole within this of its head.
+    var bodyTimeout = Duration.seconds(60)
+    /// A kept-alive connection must complete its next request head within this of the last response.
+    var idleTimeout = Duration.seconds(60)
+    /// Open connections at most; at the limit the longest-waiting idle one is closed for a new one.
+    var maxConnections = 512
+
+    var timeouts: HTTPTimeouts { HTTPTimeouts(readHeader: readHeaderTimeout, body: bodyTimeout, idle: idleTimeout) }
     /// When a write is answered 2xx: `durable`, once the request is in the ingest journal;
     /// `memory`, once its points are queued in memory.
     var ack = AckMode.durable

@@ -26,5 +26,14 @@ struct HostPort: Sendable, Equatable, CustomStringConvertible {
         self.port = port
     }
 
+    /// 127.0.0.0/8, ::1 or localhost: reachable from this machine only. Anything else (0.0.0.0,
+    /// ::, a name, another address) is treated as reachable from the network.
+    var isLoopback: Bool {
+        let h = host.lowercased()
+        if h == "localhost" || h == "::1" || h == "0:0:0:0:0:0:0:1" { return true }
+        let parts = h.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
     var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

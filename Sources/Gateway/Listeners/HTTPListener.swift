@@ -3,6 +3,7 @@ import CoreMetrics
 import Foundation
 import GatewayCore
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Plugins
@@ -10,7 +11,7 @@ import ServiceLifecycle
 
 /// The HTTP listener: InfluxDB's write endpoints (`/api/v2/write`, `/write`), JSON points
 /// (`/api/v1/points`), and the operator endpoints (`/health`, `/metrics`, `/api/v1/status`).
-struct HTTPListener: Service {
+struct HTTPListener: Service, CustomStringConvertible {
     let name: String
     let config: HTTPListenerConfig
     let ingest: Ingest
@@ -20,6 +21,9 @@ struct HTTPListener: Service {
     var spools = SpoolAdmin(entries: [])
     var pluginRoutes: [PluginRoute] = []
     let logger: Logger
+
+    /// What service-lifecycle logs for this service: the name and address, never the settings.
+    var description: String { "HTTPListener(\(name), \(config.listen))" }
 
     func run() async throws {
         let router = Hummingbird.Router(context: BasicRequestContext.self)
@@ -36,8 +40,8 @@ struct HTTPListener: Service {
         router.get("/health") { _, _ in handlers.health() }
         router.get("/ping") { _, _ in Response(status: .noContent) }
         router.head("/ping") { _, _ in Response(status: .noContent) }
-        router.get("/metrics") { _, _ in handlers.metrics() }
-        router.get("/api/v1/status") { _, _ in handlers.statusJSON() }
+        router.get("/metrics") { request, _ in handlers.metrics(request) }
+        router.get("/api/v1/status") { request, _ in handlers.statusJSON(request) }
         router.get("/api/v1/spool") { request, _ in handlers.spoolStats(request) }
         router.post("/api/v1/spool/:sink/replay") { request, context in
             handlers.spoolReplay(request, sink: context.parameters.get("sink") ?? "")
@@ -63,10 +67,41 @@ struct HTTPListener: Service {
         let host = config.listen.host
         var serverLogger = logger
         serverLogger.logLevel = max(logger.logLevel, .notice)
+        if config.token.isEmpty, !config.listen.isLoopback {
+            logger.warning(
+                "http listener on a non-loopback address without a token (insecure: true): anyone who reaches it can write points and purge spools",
+                metadata: ["listener": "\(name)", "address": "\(config.listen)"])
+        }
+        var files = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0, rlim_t(config.maxConnections + 64) > files.rlim_cur {
+            // Not an error: out of descriptors, idle connections are closed and new ones shed.
+            logger.warning(
+                "max_connections leaves little room under the open-file limit: raise the limit (ulimit -n, LimitNOFILE) or lower max_connections",
+                metadata: [
+                    "listener": "\(name)", "max_connections": "\(config.maxConnections)", "open_file_limit": "\(files.rlim_cur)",
+                ])
+        }
+        let connections = HTTPConnections(
+            listener: name, maxConnections: config.maxConnections, factory: status.metrics.factory, logger: logger)
+        let timeouts = config.timeouts
+        let factory = status.metrics.factory
         let app = Application(
             router: router,
+            server: HTTPServerBuilder { responder in
+                GuardedHTTP1Channel(
+                    inner: HTTP1Channel(responder: responder), connections: connections, timeouts: timeouts)
+            },
             configuration: ApplicationConfiguration(address: .hostname(config.listen.host, port: config.listen.port)),
             onServerRunning: { [spools] channel in
+                // First in the listening socket's pipeline: it sees accept errors before anything else.
+                try? await channel.eventLoop.submit {
+                    try channel.pipeline.syncOperations.addHandler(
+                        HTTPAcceptGuard(
+                            connections: connections,
+                            listeningSocket: HTTPAcceptGuard.listeningSocket(port: channel.localAddress?.port ?? -1),
+                            factory: factory, logger: logger),
+                        position: .first)
+                }.get()
                 spools.recordAdminURL("http://\(host.contains(":") ? "[\(host)]" : host):\(channel.localAddress?.port ?? 0)")
                 logger.info(
                     "http listener ready",
@@ -255,20 +290,22 @@ struct HTTPHandlers: Sendable {
         return Self.json(.ok, #"{"status":"pass"}"#)
     }
 
-    func metrics() -> Response {
+    func metrics(_ request: Request) -> Response {
+        if let denied = authorizeRead(request) { return denied }
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: status.metrics.exposition())))
     }
 
-    func statusJSON() -> Response {
-        Self.json(.ok, status.json())
+    func statusJSON(_ request: Request) -> Response {
+        if let denied = authorizeRead(request) { return denied }
+        return Self.json(.ok, status.json())
     }
 
     // MARK: Spool administration (what `gateway spool` uses when this gateway owns the file)
 
     func spoolStats(_ request: Request) -> Response {
-        if let denied = authorize(request) { return denied }
+        if let denied = authorizeRead(request) { return denied }
         return Self.json(.ok, SpoolAdmin.jsonText(["sinks": spools.describe()]))
     }
 
@@ -312,7 +349,7 @@ struct HTTPHandlers: Sendable {
     // MARK: Plugin routes
 
     func plugin(_ route: PluginRoute, _ request: Request, _ context: BasicRequestContext) async -> Response {
-        if route.isWrite, let denied = authorize(request) { return denied }
+        if let denied = route.isWrite ? authorize(request) : authorizeRead(request) { return denied }
         var parameters: [String: String] = [:]
         for (key, value) in context.parameters { parameters[String(key)] = String(value) }
         var query: [String: String] = [:]
@@ -353,24 +390,38 @@ struct HTTPHandlers: Sendable {
     /// 401 unless the configured token is given (`Token`, `Bearer`, Basic password, or `p=`).
     func authorize(_ request: Request) -> Response? {
         guard !config.token.isEmpty else { return nil }
-        if let header = request.headers[.authorization] {
-            let parts = header.split(separator: " ", maxSplits: 1)
-            if parts.count == 2 {
-                let scheme = parts[0].lowercased()
-                let credential = String(parts[1])
-                if scheme == "token" || scheme == "bearer", credential == config.token { return nil }
-                if scheme == "basic", let decoded = Data(base64Encoded: credential),
-                    let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":"),
-                    String(text[text.index(after: colon)...]) == config.token
-                {
-                    return nil
-                }
-            }
-        } else if let password = request.uri.queryParameters.get("p"), password == config.token {
+        if let credential = Self.credential(request), config.token.matches(credential) { return nil }
+        unauthorized.increment()
+        return Self.influxError(.unauthorized, code: "unauthorized", message: "unauthorized access")
+    }
+
+    /// For the read endpoints: open unless `read_token` is set; then it or the write token.
+    func authorizeRead(_ request: Request) -> Response? {
+        guard !config.readToken.isEmpty else { return nil }
+        if let credential = Self.credential(request),
+            config.readToken.matches(credential) || config.token.matches(credential)
+        {
             return nil
         }
         unauthorized.increment()
         return Self.influxError(.unauthorized, code: "unauthorized", message: "unauthorized access")
+    }
+
+    /// The credential a request carries: `Authorization: Token|Bearer <t>`, a Basic password, or `p=`.
+    static func credential(_ request: Request) -> String? {
+        if let header = request.headers[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2 else { return nil }
+            let scheme = parts[0].lowercased()
+            if scheme == "token" || scheme == "bearer" { return String(parts[1]) }
+            if scheme == "basic", let decoded = Data(base64Encoded: String(parts[1])),
+                let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")
+            {
+                return String(text[text.index(after: colon)...])
+            }
+            return nil
+        }
+        return request.uri.queryParameters.get("p").map { String($0) }
     }
 
     /// The body, decompressed when gzip, with the size limit applied before and after.

@@ -81,7 +81,9 @@ public final class DwmonPlugin: GatewayPlugin {
         return [
             PluginRoute(.get, "\(base)/checks") { request in
                 do {
-                    let checks = try runner.latest(checker: request.query["checker"].flatMap { $0.isEmpty ? nil : $0 })
+                    // SQLite reads on the plugins' pool, not on a concurrency thread.
+                    let checker = request.query["checker"].flatMap { $0.isEmpty ? nil : $0 }
+                    let checks = try await onThread { try runner.latest(checker: checker) }
                     return .json(200, ["checks": checks.map(Self.json)])
                 } catch {
                     return .error(500, code: "internal error", message: "reading the dwmon state: \(error)")
@@ -112,7 +114,9 @@ public final class DwmonPlugin: GatewayPlugin {
                     return .error(404, code: "not found", message: "no checker named \"\(checker)\"")
                 }
                 do {
-                    return .json(200, ["checks": try runner.state.history(checker: checker, limit: limit).map(Self.json)])
+                    let rows = limit
+                    let history = try await onThread { try runner.state.history(checker: checker, limit: rows) }
+                    return .json(200, ["checks": history.map(Self.json)])
                 } catch {
                     return .error(500, code: "internal error", message: "reading the dwmon state: \(error)")
                 }

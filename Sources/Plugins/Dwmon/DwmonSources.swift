@@ -239,13 +239,6 @@ extension Result where Failure == any Error {
     }
 }
 
-/// Runs blocking work (an SQLite query) on a thread of its own, not on the concurrency pool.
-func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
-    }
-}
-
 // MARK: - sqlite
 
 /// An SQLite database file, opened read-only for each run (so it may appear later or be replaced).
@@ -345,13 +338,16 @@ struct PostgresSource: DwmonSource {
                     return .failure(.failed("sslmode must be one of \(sslModes.joined(separator: ", ")), got \"\(item.value ?? "")\""))
                 }
                 target.sslMode = mode
+            case "password":
+                // As libpq: the password may come in the query string instead of the user part.
+                target.password = item.value
             case "host":
                 guard let socket = item.value, socket.hasPrefix("/") else {
                     return .failure(.failed("host= in the query string must be a socket directory such as /var/run/postgresql"))
                 }
                 target.socket = socket
             default:
-                return .failure(.failed("unknown URL parameter \"\(item.name)\" (known: sslmode, host)"))
+                return .failure(.failed("unknown URL parameter \"\(item.name)\" (known: sslmode, host, password)"))
             }
         }
         if target.host == nil, target.socket == nil {
@@ -360,15 +356,8 @@ struct PostgresSource: DwmonSource {
         return .success(target)
     }
 
-    /// The URL with its password hidden, for messages.
-    static func redacted(_ text: String) -> String {
-        if var components = URLComponents(string: text) {
-            guard components.password != nil else { return text }
-            components.password = "***"
-            return components.string ?? DwmonRedact.userInfo(text)
-        }
-        return DwmonRedact.userInfo(text)
-    }
+    /// The URL without user, password or query string, for messages (`Redact.url`).
+    static func redacted(_ text: String) -> String { Redact.url(text) }
 
     func configuration(_ target: Target) throws -> PostgresConnection.Configuration {
         var configuration: PostgresConnection.Configuration
@@ -417,7 +406,11 @@ struct PostgresSource: DwmonSource {
         case .failure(let error): throw error
         }
         let configuration = try configuration(target)
-        let logger = self.logger
+        // PostgresNIO's debug and trace lines show the startup message (the user name, the
+        // database) and backend messages: they stay out of the gateway's log.
+        var quieter = self.logger
+        quieter.logLevel = max(quieter.logLevel, .info)
+        let logger = quieter
         let opened = OpenedConnection()
         let milliseconds = max(1, Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
         do {
@@ -450,7 +443,10 @@ struct PostgresSource: DwmonSource {
                 let hint =
                     error.serverInfo?[.sqlState] == "42703" && message.contains("dwmon_")
                     ? " (the query must name its columns dwmon_unique_key and dwmon_timestamp)" : ""
-                throw DwmonSourceError.failed("postgres source: \(message)\(hint)")
+                // The server names the user in some messages ("password authentication failed for
+                // user ..."): it stays out of logs, status and answers as the URL's user does.
+                let shown = target.user.isEmpty ? message : message.replacingOccurrences(of: target.user, with: "<user>")
+                throw DwmonSourceError.failed("postgres source: \(shown)\(hint)")
             }
             throw DwmonSourceError.failed("postgres source \(Self.redacted(url)): \(String(reflecting: error.code))")
         }

@@ -67,8 +67,9 @@ extension JobdirPlugin {
         ]
     }
 
-    /// Runs a handler on a thread of its own: its SQLite statements (and a priority request's walk)
-    /// may wait for a scan's transaction, and must not hold up the concurrency threads meanwhile.
+    /// Runs a handler on the plugins' ``BlockingPool``: its SQLite statements (and a priority
+    /// request's walk) may wait for a scan's transaction, and must not hold up the concurrency
+    /// threads meanwhile; a burst of requests queues there instead of taking a thread each.
     func blocking(_ work: @escaping @Sendable () -> PluginResponse) async -> PluginResponse {
         (try? await onThread(work)) ?? .error(500, code: "internal error", message: "the handler thread failed")
     }

@@ -11,7 +11,7 @@ public struct InfluxTarget: Sendable {
     public var url: String
     public var org: String
     public var bucket: String
-    public var token: String
+    public var token: Secret
     public var gzip: Bool
     /// The most one request may take, connecting included.
     public var timeout: Duration
@@ -27,7 +27,7 @@ public struct InfluxTarget: Sendable {
         self.url = url
         self.org = org
         self.bucket = bucket
-        self.token = token
+        self.token = Secret(token)
         self.gzip = gzip
         self.timeout = timeout
         self.connectTimeout = connectTimeout
@@ -118,7 +118,7 @@ public final class InfluxClient: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
         request.headers.add(name: "User-Agent", value: "gateway")
-        if !target.token.isEmpty { request.headers.add(name: "Authorization", value: "Token \(target.token)") }
+        if !target.token.isEmpty { request.headers.add(name: "Authorization", value: "Token \(target.token.value)") }
         if gzipped { request.headers.add(name: "Content-Encoding", value: "gzip") }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {

@@ -524,7 +524,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
             if case .refused(let why) = health {
                 logger.error(
                     "Influx refuses writes: data is held in the spool until this is fixed",
-                    metadata: ["reason": "\(why)", "url": "\(configuration.target.url)"])
+                    metadata: ["reason": "\(why)", "url": "\(Redact.url(configuration.target.url))"])
             }
         }
     }

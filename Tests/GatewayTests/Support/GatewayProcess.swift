@@ -25,8 +25,13 @@ final class GatewayProcess: @unchecked Sendable {
     /// The release binary (`swift build -c release --product gateway`), for tests that judge speed.
     static var releaseBinary: URL { packageRoot.appendingPathComponent(".build/release/gateway") }
 
-    /// `config` is YAML; `$DIR` in it is replaced by the test's temporary directory.
-    init(config: String, environment: [String: String] = [:], binary: URL = GatewayProcess.binary) throws {
+    /// `config` is YAML; `$DIR` in it is replaced by the test's temporary directory. `arguments`
+    /// follow `run --config FILE`; `fileLimit` runs the binary under that open-file limit (soft and
+    /// hard, through prlimit, which execs it: the process is the gateway itself).
+    init(
+        config: String, environment: [String: String] = [:], binary: URL = GatewayProcess.binary,
+        arguments: [String] = [], fileLimit: Int? = nil
+    ) throws {
         self.binaryURL = binary
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -36,8 +41,14 @@ final class GatewayProcess: @unchecked Sendable {
         stderrFile = directory.appendingPathComponent("stderr")
         FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
         FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        process.executableURL = binary
-        process.arguments = ["run", "--config", configFile.path]
+        if let fileLimit {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            process.arguments =
+                ["--nofile=\(fileLimit):\(fileLimit)", "--", binary.path, "run", "--config", configFile.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = ["run", "--config", configFile.path] + arguments
+        }
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
         process.standardError = try FileHandle(forWritingTo: stderrFile)
         var env = ProcessInfo.processInfo.environment
