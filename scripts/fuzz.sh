@@ -26,6 +26,8 @@ done
 [ ${#targets[@]} -gt 0 ] || targets=(line-protocol json gzip roundtrip)
 
 scratch=.build-fuzz
+# The Swift runtime's own crash handler would run inside AddressSanitizer's; libFuzzer reports the crash.
+export SWIFT_BACKTRACE=enable=no
 # Optimised (overflow and bounds checks stay on in -O): many times the executions of a debug build.
 swift build -c release --scratch-path "$scratch" --product gateway-fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xswiftc -DGATEWAY_FUZZ

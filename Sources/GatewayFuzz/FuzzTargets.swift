@@ -54,7 +54,7 @@ enum FuzzTarget: String, CaseIterable {
 
     // MARK: - gzip
 
-    static let gzipLimit = 1 << 22
+    static let gzipLimit = 1 << 18
 
     static func gzip(_ input: UnsafeRawBufferPointer) {
         // The input as a body.
@@ -72,7 +72,7 @@ enum FuzzTarget: String, CaseIterable {
         }
         // The input as data: compressed whole (and as two members), it must come back exactly.
         let raw = Array(input)
-        let level = Int32(raw.first.map { $0 % 13 } ?? 1)
+        let level = Int(raw.first.map { $0 % 10 } ?? 1)
         let single = compress(raw, level: level)
         let split = raw.count / 2
         let first = compress(Array(raw[..<split]), level: level)
@@ -86,7 +86,7 @@ enum FuzzTarget: String, CaseIterable {
             }
             // Damage in the trailer (CRC-32 or length) or stray bytes after it.
             var damaged = body
-            damaged[damaged.count - 1 - Int(level) % 8] ^= 0x01
+            damaged[damaged.count - 1 - level % 8] ^= 0x01
             check((try? GzipBody.decode(damaged, limit: gzipLimit)) == nil, "gzip: a damaged trailer decodes")
             check((try? GzipBody.decode(body + [0], limit: gzipLimit)) == nil, "gzip: trailing data decodes")
         }
@@ -101,9 +101,14 @@ enum FuzzTarget: String, CaseIterable {
         return [0, 1, 9, 10, count / 3, count / 2, count - 9, count - 8, count - 4, count - 1]
     }
 
-    static func compress(_ raw: [UInt8], level: Int32) -> [UInt8] {
-        guard let compressor = libdeflate_alloc_compressor(level) else { fatalError("libdeflate: no compressor") }
-        defer { libdeflate_free_compressor(compressor) }
+    /// One compressor per level 0-9, made once (libdeflate's are costly to make).
+    nonisolated(unsafe) static let compressors: [OpaquePointer] = (0..<10).map { level in
+        guard let compressor = libdeflate_alloc_compressor(Int32(level)) else { fatalError("libdeflate: no compressor") }
+        return compressor
+    }
+
+    static func compress(_ raw: [UInt8], level: Int) -> [UInt8] {
+        let compressor = compressors[level]
         let bound = libdeflate_gzip_compress_bound(compressor, raw.count)
         return [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
             count = raw.withUnsafeBytes { libdeflate_gzip_compress(compressor, $0.baseAddress, $0.count, buffer.baseAddress, bound) }

@@ -142,6 +142,14 @@ import Testing
         #expect(kind(half + half, limit: 1 << 20) == .tooLarge)
     }
 
+    /// Found by fuzzing: under a limit of 0 the output buffer had room for a byte, and one byte
+    /// decoded past the limit.
+    @Test func aLimitOfZeroAdmitsOnlyNothing() throws {
+        #expect(kind(compress([0]), limit: 0) == .tooLarge)
+        #expect(try decode(compress([]), limit: 0).get() == [])
+        #expect(kind(compress([1, 2]), limit: 1) == .tooLarge)
+    }
+
     /// The first output size comes from the last member's length field; a body whose earlier members
     /// are larger (or a length field that lies) is decoded by growing the output.
     @Test func bodiesLargerThanTheirLastMemberSaysDecode() throws {

@@ -106,6 +106,24 @@ import Testing
         #expect(stored.points.first?.series == "a\tb")
     }
 
+    // MARK: - Names are bytes
+
+    /// "é" precomposed and "e" + U+0301 are equal to Swift's `==` but distinct names to InfluxDB: a line
+    /// holding both as field keys lost the first value (taken as a repeated key), and a JSON point
+    /// holding both was refused as a duplicate.
+    @Test func canonicallyEquivalentNamesAreDistinct() throws {
+        let composed = "\u{E9}", decomposed = "e\u{301}"
+        let point = try #require(onePoint("m,\(composed)=1,\(decomposed)=2 \(composed)=1,\(decomposed)=2i"))
+        #expect(point.fields.map { Array($0.key.utf8) } == [Array(composed.utf8), Array(decomposed.utf8)])
+        #expect(point.fields.map(\.value) == [.float(1), .int(2)])
+        #expect(point.tags.count == 2)
+        let json = try #require(
+            oneJSONPoint(#"{"series":"m","tags":{"\#(composed)":"1","\#(decomposed)":"2"},"fields":{"\#(composed)":1,"\#(decomposed)":2}}"#))
+        #expect(json.fields.count == 2 && json.tags.count == 2)
+        // A key given twice byte for byte is still one key.
+        #expect(onePoint("m \(decomposed)=1,\(decomposed)=2")?.fields == [Field(decomposed, .float(2))])
+    }
+
     // MARK: - Key lengths
 
     @Test func aOneMegabyteName_isRefusedInEveryPlace_namingTheKeyAndTheLimit() {

@@ -52,7 +52,7 @@ public enum GzipBody {
         if input.count >= 18 {
             hint = Int(UInt32(littleEndian: input.loadUnaligned(fromByteOffset: input.count - 4, as: UInt32.self)))
         }
-        return max(1, min(limit, max(hint, 4 * input.count, 4096)))
+        return max(0, min(limit, max(hint, 4 * input.count, 4096)))
     }
 
     /// Decodes the member at `start`; returns the offset after it.
@@ -159,14 +159,14 @@ public enum GzipBody {
 
         init(capacity: Int) {
             self.capacity = capacity
-            base = malloc(capacity)!
+            base = malloc(max(1, capacity))!
         }
 
         var end: UnsafeMutableRawPointer { base + count }
         var available: Int { capacity - count }
 
         mutating func grow(to newCapacity: Int) {
-            base = realloc(base, newCapacity)!
+            base = realloc(base, max(1, newCapacity))!
             capacity = newCapacity
         }
 

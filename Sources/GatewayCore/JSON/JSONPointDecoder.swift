@@ -176,7 +176,7 @@ public struct JSONPointDecoder: Sendable {
                     message: "tag \"\(key)\" must be a string, number or boolean, got \(member.kindName)")
             }
             if text.isEmpty { continue }
-            if tags.contains(where: { $0.key == key }) {
+            if tags.contains(where: { NameRules.same($0.key, key) }) {
                 throw Failure(reason: .duplicateKey, message: "duplicate tag key \"\(key)\"")
             }
             tags.append(Tag(key, text))
@@ -193,7 +193,7 @@ public struct JSONPointDecoder: Sendable {
         for entry in members {
             let key = entry.key, member = entry.value
             guard !key.isEmpty else { throw Failure(reason: .emptyName, message: "empty field key") }
-            if fields.contains(where: { $0.key == key }) {
+            if fields.contains(where: { NameRules.same($0.key, key) }) {
                 throw Failure(reason: .duplicateKey, message: "duplicate field key \"\(key)\"")
             }
             switch member {

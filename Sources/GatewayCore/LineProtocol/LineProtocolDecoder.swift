@@ -295,7 +295,7 @@ struct LineParser {
             }
             position += 1
             let value = try readFieldValue(key: key)
-            if let index = fields.firstIndex(where: { $0.key == key }) {
+            if let index = fields.firstIndex(where: { NameRules.same($0.key, key) }) {
                 // As InfluxDB: the last value wins, unless the types disagree.
                 guard fields[index].value.type == value.type else {
                     throw Failure(
@@ -379,7 +379,7 @@ struct LineParser {
             let value = try readName(kind: .tagValue, slot: Self.tagValueSlot(tags.count))
             // Sorted input (the usual case) only needs the last key compared; otherwise look at all.
             if let last = tags.last, !sorted || !Self.precedes(last.key, key) {
-                if tags.contains(where: { $0.key == key }) {
+                if tags.contains(where: { NameRules.same($0.key, key) }) {
                     throw Failure(position: keyStart, reason: .duplicateKey, message: "duplicate tag key \"\(key)\"")
                 }
                 sorted = false

@@ -17,6 +17,15 @@ public enum NameRules {
     /// The separator InfluxDB's storage puts between a series key and a field key (`#!~#`).
     public static let fieldKeySeparatorLength = 4
 
+    /// Whether two names are the same name: byte for byte, as InfluxDB compares them. Swift's `==`
+    /// on strings compares canonical equivalence ("é" precomposed equals "e" + U+0301), which made
+    /// two distinct field keys one (the first value lost). `==` answers first: names that differ
+    /// (the usual case) cost what they did; only equal ones are compared again by bytes.
+    @inlinable
+    public static func same(_ a: String, _ b: String) -> Bool {
+        a == b && a.utf8.elementsEqual(b.utf8)
+    }
+
     /// True for U+0000-U+001F and U+007F-U+009F.
     @inlinable
     public static func isControl(_ scalar: Unicode.Scalar) -> Bool {
