@@ -1,7 +1,8 @@
-#if GATEWAY_FUZZ
-import CFuzzerDriver
-#endif
 import Foundation
+
+#if GATEWAY_FUZZ
+    import CFuzzerDriver
+#endif
 
 /// `gateway-fuzz TARGET [libFuzzer flags and corpus directories]`.
 ///
@@ -23,32 +24,32 @@ struct FuzzMain {
         }
         Self.target = target
         #if GATEWAY_FUZZ
-        // libFuzzer sees the program name and the arguments after the target's.
-        var argv: [UnsafeMutablePointer<CChar>?] = [CommandLine.unsafeArgv[0]]
-        for i in 2..<Int(CommandLine.argc) { argv.append(CommandLine.unsafeArgv[i]) }
-        argv.append(nil)
-        var argc = Int32(argv.count - 1)
-        let status = argv.withUnsafeMutableBufferPointer { buffer in
-            var base = buffer.baseAddress
-            return LLVMFuzzerRunDriver(&argc, &base) { data, size in
-                FuzzMain.runOne(data, size)
-                return 0
-            }
-        }
-        exit(status)
-        #else
-        var inputs = 0
-        for path in arguments.dropFirst(2) {
-            for file in files(at: path) {
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    FileHandle.standardError.write(Data("cannot read \(file)\n".utf8))
-                    exit(2)
+            // libFuzzer sees the program name and the arguments after the target's.
+            var argv: [UnsafeMutablePointer<CChar>?] = [CommandLine.unsafeArgv[0]]
+            for i in 2..<Int(CommandLine.argc) { argv.append(CommandLine.unsafeArgv[i]) }
+            argv.append(nil)
+            var argc = Int32(argv.count - 1)
+            let status = argv.withUnsafeMutableBufferPointer { buffer in
+                var base = buffer.baseAddress
+                return LLVMFuzzerRunDriver(&argc, &base) { data, size in
+                    FuzzMain.runOne(data, size)
+                    return 0
                 }
-                data.withUnsafeBytes { target.run($0) }
-                inputs += 1
             }
-        }
-        print("\(target.rawValue): \(inputs) inputs ran without a failure")
+            exit(status)
+        #else
+            var inputs = 0
+            for path in arguments.dropFirst(2) {
+                for file in files(at: path) {
+                    guard let data = FileManager.default.contents(atPath: file) else {
+                        FileHandle.standardError.write(Data("cannot read \(file)\n".utf8))
+                        exit(2)
+                    }
+                    data.withUnsafeBytes { target.run($0) }
+                    inputs += 1
+                }
+            }
+            print("\(target.rawValue): \(inputs) inputs ran without a failure")
         #endif
     }
 

@@ -82,7 +82,9 @@ enum FuzzTarget: String, CaseIterable {
             check(decoded == raw, "gzip: a compressed input does not decode back to itself")
             // Every cut is refused but the one between the two members.
             for cut in cuts(body.count) where !(index == 1 && cut == first.count) {
-                check((try? GzipBody.decode(Array(body[0..<cut]), limit: gzipLimit)) == nil, "gzip: cut at \(cut) decodes")
+                check(
+                    (try? GzipBody.decode(Array(body[0..<cut]), limit: gzipLimit)) == nil, "gzip: cut at \(cut) decodes"
+                )
             }
             // Damage in the trailer (CRC-32 or length) or stray bytes after it.
             var damaged = body
@@ -103,7 +105,9 @@ enum FuzzTarget: String, CaseIterable {
 
     /// One compressor per level 0-9, made once (libdeflate's are costly to make).
     nonisolated(unsafe) static let compressors: [OpaquePointer] = (0..<10).map { level in
-        guard let compressor = libdeflate_alloc_compressor(Int32(level)) else { fatalError("libdeflate: no compressor") }
+        guard let compressor = libdeflate_alloc_compressor(Int32(level)) else {
+            fatalError("libdeflate: no compressor")
+        }
         return compressor
     }
 
@@ -111,7 +115,9 @@ enum FuzzTarget: String, CaseIterable {
         let compressor = compressors[level]
         let bound = libdeflate_gzip_compress_bound(compressor, raw.count)
         return [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
-            count = raw.withUnsafeBytes { libdeflate_gzip_compress(compressor, $0.baseAddress, $0.count, buffer.baseAddress, bound) }
+            count = raw.withUnsafeBytes {
+                libdeflate_gzip_compress(compressor, $0.baseAddress, $0.count, buffer.baseAddress, bound)
+            }
         }
     }
 
@@ -125,7 +131,8 @@ enum FuzzTarget: String, CaseIterable {
 
         let lines = LineProtocolEncoder(precision: .nanoseconds).encode(points)
         let again = LineProtocolDecoder(precision: .nanoseconds).decode(lines, receiveTime: -1)
-        check(again.errors.isEmpty, "round trip: line protocol the encoder wrote does not decode: \(again.errors.first!)")
+        check(
+            again.errors.isEmpty, "round trip: line protocol the encoder wrote does not decode: \(again.errors.first!)")
         check(identical(again.points, points), "round trip: points differ after line protocol")
 
         var json: [UInt8] = []
@@ -142,7 +149,9 @@ enum FuzzTarget: String, CaseIterable {
     static func signedWherePossible(_ point: Point) -> Point {
         var point = point
         for i in point.fields.indices {
-            if case .uint(let v) = point.fields[i].value, v <= UInt64(Int64.max) { point.fields[i].value = .int(Int64(v)) }
+            if case .uint(let v) = point.fields[i].value, v <= UInt64(Int64.max) {
+                point.fields[i].value = .int(Int64(v))
+            }
         }
         return point
     }
@@ -181,7 +190,8 @@ enum FuzzTarget: String, CaseIterable {
             check(!name.unicodeScalars.contains(where: NameRules.isControl), "\(what): a control character in a name")
         }
         for i in point.tags.indices.dropFirst() {
-            check(point.tags[i - 1].key.utf8.lexicographicallyPrecedes(point.tags[i].key.utf8), "\(what): tags unsorted")
+            check(
+                point.tags[i - 1].key.utf8.lexicographicallyPrecedes(point.tags[i].key.utf8), "\(what): tags unsorted")
         }
         let keys = Set(point.fields.map { Array($0.key.utf8) })
         check(keys.count == point.fields.count, "\(what): a field key twice")

@@ -12,7 +12,9 @@ import Testing
     static let text = Array(
         "cpu,host=a usage=987i 1700000000000000000\ncpu,host=b usage=12.5 1700000000000000001\n".utf8)
     static let realBody = [UInt8](
-        Data(base64Encoded: "H4sICO74FmsAA2JvZHkubHAASy4o1cnILy6xTVQoLU5MT7W1tDDPVDA0N0AHXMkwlUlQlYZGeqZYVBpyAQD6hCyzVAAAAA==")!)
+        Data(
+            base64Encoded:
+                "H4sICO74FmsAA2JvZHkubHAASy4o1cnILy6xTVQoLU5MT7W1tDDPVDA0N0AHXMkwlUlQlYZGeqZYVBpyAQD6hCyzVAAAAA==")!)
     /// `gzip -n body.lp; gzip -n b2.lp` concatenated, as `cat a.gz b.gz` makes it.
     static let twoMembers = [UInt8](
         Data(
@@ -50,7 +52,9 @@ import Testing
     @Test func aCutInTheTrailerSaysHowMuchOfItIsMissing() {
         let error = decode(Array(Self.realBody.dropLast(3))).failureValue
         #expect(error?.kind == .truncated)
-        #expect(error?.message == "the body is cut short: member 1 lacks 3 of the 8 bytes of its trailer (CRC-32 and length)")
+        #expect(
+            error?.message
+                == "the body is cut short: member 1 lacks 3 of the 8 bytes of its trailer (CRC-32 and length)")
     }
 
     @Test func aDamagedCRCIsRefused() {
@@ -77,7 +81,8 @@ import Testing
                 var body = Self.realBody
                 body[index] ^= 1 << bit
                 switch decode(body) {
-                case .success(let bytes): #expect(bytes == Self.text, "bit \(bit) of byte \(index) flipped decodes to other bytes")
+                case .success(let bytes):
+                    #expect(bytes == Self.text, "bit \(bit) of byte \(index) flipped decodes to other bytes")
                 case .failure: refused += 1
                 }
             }
@@ -186,7 +191,9 @@ import Testing
         defer { libdeflate_free_compressor(compressor) }
         let bound = libdeflate_gzip_compress_bound(compressor, raw.count)
         return [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
-            count = raw.withUnsafeBytes { libdeflate_gzip_compress(compressor, $0.baseAddress, $0.count, buffer.baseAddress, bound) }
+            count = raw.withUnsafeBytes {
+                libdeflate_gzip_compress(compressor, $0.baseAddress, $0.count, buffer.baseAddress, bound)
+            }
         }
     }
 }

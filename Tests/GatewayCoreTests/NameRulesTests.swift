@@ -51,22 +51,26 @@ import Testing
             what: "tab in the series", line: "a\tb v=1", json: #"{"series":"a\tb","fields":{"v":1}}"#,
             message: #""a\u{9}b" contains the control character U+0009: names may not hold control characters"#),
         NameCase(
-            what: "NUL in a tag key", line: "m,a\u{0}=x v=1", json: #"{"series":"m","tags":{"a\u0000":"x"},"fields":{"v":1}}"#,
+            what: "NUL in a tag key", line: "m,a\u{0}=x v=1",
+            json: #"{"series":"m","tags":{"a\u0000":"x"},"fields":{"v":1}}"#,
             message: #"tag key "a\u{0}" contains the control character U+0000"#),
         NameCase(
-            what: "escape in a tag value", line: "m,t=\u{1B}[31m v=1", json: #"{"series":"m","tags":{"t":"\u001b[31m"},"fields":{"v":1}}"#,
+            what: "escape in a tag value", line: "m,t=\u{1B}[31m v=1",
+            json: #"{"series":"m","tags":{"t":"\u001b[31m"},"fields":{"v":1}}"#,
             message: #""\u{1b}[31m" contains the control character U+001B"#),
         NameCase(
             what: "DEL in a field key", line: "m v\u{7F}=1", json: #"{"series":"m","fields":{"v\u007f":1}}"#,
             message: #"field key "v\u{7f}" contains the control character U+007F"#),
         NameCase(
-            what: "C1 next line in a tag value", line: "m,t=a\u{85}b v=1", json: #"{"series":"m","tags":{"t":"a\u0085b"},"fields":{"v":1}}"#,
+            what: "C1 next line in a tag value", line: "m,t=a\u{85}b v=1",
+            json: #"{"series":"m","tags":{"t":"a\u0085b"},"fields":{"v":1}}"#,
             message: "contains the control character U+0085"),
         NameCase(
             what: "carriage return inside a series", line: "a\rb v=1", json: #"{"series":"a\rb","fields":{"v":1}}"#,
             message: "contains a line break, which line protocol cannot carry in a name"),
         NameCase(
-            what: "escaped tab in a tag value", line: "m,t=a\\\tb v=1", json: #"{"series":"m","tags":{"t":"a\\\tb"},"fields":{"v":1}}"#,
+            what: "escaped tab in a tag value", line: "m,t=a\\\tb v=1",
+            json: #"{"series":"m","tags":{"t":"a\\\tb"},"fields":{"v":1}}"#,
             message: "contains the control character U+0009"),
     ]
 
@@ -96,7 +100,8 @@ import Testing
 
     @Test func controlCharactersInStringValues_areKept() {
         #expect(fieldValue("m s=\"a\tb\u{1}\r\nc\"") == .string("a\tb\u{1}\r\nc"))
-        #expect(oneJSONPoint(#"{"series":"m","fields":{"s":"a\tb\u0001\r\nc"}}"#)?.field("s") == .string("a\tb\u{1}\r\nc"))
+        #expect(
+            oneJSONPoint(#"{"series":"m","fields":{"s":"a\tb\u0001\r\nc"}}"#)?.field("s") == .string("a\tb\u{1}\r\nc"))
     }
 
     @Test func theGatewaysOwnStoredLineProtocolIsReadBackWithoutTheRules() {
@@ -118,7 +123,9 @@ import Testing
         #expect(point.fields.map(\.value) == [.float(1), .int(2)])
         #expect(point.tags.count == 2)
         let json = try #require(
-            oneJSONPoint(#"{"series":"m","tags":{"\#(composed)":"1","\#(decomposed)":"2"},"fields":{"\#(composed)":1,"\#(decomposed)":2}}"#))
+            oneJSONPoint(
+                #"{"series":"m","tags":{"\#(composed)":"1","\#(decomposed)":"2"},"fields":{"\#(composed)":1,"\#(decomposed)":2}}"#
+            ))
         #expect(json.fields.count == 2 && json.tags.count == 2)
         // A key given twice byte for byte is still one key.
         #expect(onePoint("m \(decomposed)=1,\(decomposed)=2")?.fields == [Field(decomposed, .float(2))])
@@ -130,8 +137,14 @@ import Testing
         let huge = String(repeating: "n", count: 1 << 20)
         for (line, json, part) in [
             ("\(huge) v=1", #"{"series":"\#(huge)","fields":{"v":1}}"#, "its longest part: series"),
-            ("m,\(huge)=x v=1", #"{"series":"m","tags":{"\#(huge)":"x"},"fields":{"v":1}}"#, "its longest part: tag key"),
-            ("m,t=\(huge) v=1", #"{"series":"m","tags":{"t":"\#(huge)"},"fields":{"v":1}}"#, #"its longest part: value of tag "t""#),
+            (
+                "m,\(huge)=x v=1", #"{"series":"m","tags":{"\#(huge)":"x"},"fields":{"v":1}}"#,
+                "its longest part: tag key"
+            ),
+            (
+                "m,t=\(huge) v=1", #"{"series":"m","tags":{"t":"\#(huge)"},"fields":{"v":1}}"#,
+                #"its longest part: value of tag "t""#
+            ),
         ] {
             for error in [oneError(line), oneJSONError(json)] {
                 #expect(error?.reason == .keyTooLong)
@@ -170,7 +183,9 @@ import Testing
     @Test func aSeriesKeyOverTheLimitIsNamedAsSuch() {
         let over = String(repeating: "v", count: 65_536 - 4)
         #expect(oneError("m,t=\(over) f=1")?.message.hasPrefix(#"series key of "m" is 65536 bytes"#) == true)
-        #expect(oneJSONError(#"{"series":"m","tags":{"t":"\#(over)"},"fields":{"f":1}}"#)?.message.hasPrefix(#"series key of "m" is 65536 bytes"#) == true)
+        #expect(
+            oneJSONError(#"{"series":"m","tags":{"t":"\#(over)"},"fields":{"f":1}}"#)?.message.hasPrefix(
+                #"series key of "m" is 65536 bytes"#) == true)
     }
 
     @Test func theFieldKeyLimitCountsTheSeriesKeyAndTheSeparator() {

@@ -2,9 +2,9 @@ import CLibdeflate
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Decodes a gzip request body whole, or refuses it whole.
@@ -92,7 +92,8 @@ public enum GzipBody {
                 return trailer + 8
             case LIBDEFLATE_INSUFFICIENT_SPACE:
                 guard output.capacity < limit else {
-                    throw GzipBodyError(.tooLarge, "the body is larger than the limit of \(limit) bytes once decompressed")
+                    throw GzipBodyError(
+                        .tooLarge, "the body is larger than the limit of \(limit) bytes once decompressed")
                 }
                 output.grow(to: min(limit, max(2 * output.capacity, output.capacity + 4096)))
             default:

@@ -95,7 +95,8 @@ public enum NameRules {
     static func escapedLength(_ name: String, escapingEquals: Bool) -> Int {
         var length = 0
         for b in name.utf8 {
-            length += b == ASCII.comma || b == ASCII.space || b == ASCII.backslash || (escapingEquals && b == ASCII.equals)
+            length +=
+                b == ASCII.comma || b == ASCII.space || b == ASCII.backslash || (escapingEquals && b == ASCII.equals)
                 ? 2 : 1
         }
         return length
@@ -127,7 +128,8 @@ public enum NameRules {
                 longestLength = tag.value.utf8.count
             }
         }
-        return "series key of \(show(series)) is \(length) bytes, over InfluxDB's limit of \(limit) (its longest part: \(longest), \(longestLength) bytes)"
+        return
+            "series key of \(show(series)) is \(length) bytes, over InfluxDB's limit of \(limit) (its longest part: \(longest), \(longestLength) bytes)"
     }
 
     /// Why field key `key` is too long for the series key of `series` and `tags`; nil when it fits.
@@ -135,6 +137,7 @@ public enum NameRules {
         let seriesKey = seriesKeyLength(series: series, tags: tags)
         let length = seriesKey + fieldKeySeparatorLength + escapedLength(key, escapingEquals: true)
         guard length > limit else { return nil }
-        return "field key \(show(key)) (\(key.utf8.count) bytes) with the series key of \(show(series)) (\(seriesKey) bytes) makes a key of \(length) bytes, over InfluxDB's limit of \(limit)"
+        return
+            "field key \(show(key)) (\(key.utf8.count) bytes) with the series key of \(show(series)) (\(seriesKey) bytes) makes a key of \(length) bytes, over InfluxDB's limit of \(limit)"
     }
 }
