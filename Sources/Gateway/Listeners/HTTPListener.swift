@@ -265,7 +265,8 @@ struct HTTPHandlers: Sendable {
         return Self.influxError(.unauthorized, code: "unauthorized", message: "unauthorized access")
     }
 
-    /// The body, decompressed when gzip, with the size limit applied before and after.
+    /// The body, decoded when gzip (whole or refused: see ``GzipBody``), with the size limit applied to it
+    /// as sent and, while decoding, to what it decodes to.
     func readBody(_ request: Request) async -> Result<ByteBuffer, ResponseFailure> {
         let limit = config.maxBody
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
