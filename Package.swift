@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "gateway", targets: ["Gateway"]),
         .executable(name: "gateway-bench", targets: ["GatewayBench"]),
+        .executable(name: "gateway-fuzz", targets: ["GatewayFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -24,9 +25,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
-        // The point model and its codecs. Pure: no I/O, no dependencies.
-        .target(name: "GatewayCore"),
-        // libdeflate: gzip for the influx2 sink's bodies and spool (several times zlib's speed).
+        // The point model, its codecs and the gzip body decoder. No I/O; libdeflate its only dependency.
+        .target(name: "GatewayCore", dependencies: ["CLibdeflate"]),
+        // libdeflate: gzip for request bodies, the influx2 sink's bodies and spool (several times zlib's speed).
         .systemLibrary(name: "CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .target(
             name: "Sinks",
@@ -72,7 +73,6 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
@@ -87,7 +87,12 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
-        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),
+        // Fuzzing targets for the decoders (scripts/fuzz.sh builds them with libFuzzer; a plain build
+        // replays input files through them). Only GatewayCore, so the instrumented build is small.
+        .executableTarget(name: "GatewayFuzz", dependencies: ["GatewayCore", "CLibdeflate", "CFuzzerDriver"]),
+        // libFuzzer's driver entry, declared only: `-sanitize=fuzzer` links it in.
+        .systemLibrary(name: "CFuzzerDriver"),
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "CLibdeflate"]),
         .testTarget(
             name: "PluginsTests",
             dependencies: [

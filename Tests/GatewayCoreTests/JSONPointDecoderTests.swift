@@ -367,7 +367,7 @@ struct JSONErrorTests {
     @Test(arguments: namesWithLineBreaks)
     func rejectsNameContainingALineBreak(_ c: NameCase) {
         let error = oneJSONError(c.json)
-        #expect(error?.reason == .syntax)
+        #expect(error?.reason == .invalidName)
         #expect(error?.message.contains("line break") == true)
     }
 

@@ -40,8 +40,6 @@ struct LineProtocolEscapingTests {
         // Unicode names.
         DecodeCase("温度,城市=東京 値=1", Point(series: "温度", time: 0, tags: [Tag("城市", "東京")], fields: [Field("値", .float(1))])),
         DecodeCase("m🙂,ké=vé f=1", pointF("m🙂", tags: [Tag("ké", "vé")])),
-        // Tabs are not separators inside a line.
-        DecodeCase("m\tx,t=a\tb f=1", pointF("m\tx", tags: [Tag("t", "a\tb")])),
     ]
 
     @Test(arguments: cases)

@@ -130,6 +130,83 @@ import Testing
         #expect(gateway.stdoutLines == ["z,host=testhost,k=v x=1i 5", "z,host=testhost,k=v x=2i 6"])
     }
 
+    /// A gzip body cut at any byte is refused whole with 400 and the reason; nothing of it is written
+    /// (it used to decode as far as it went: a cut `987i` became the float `9`). Damaged trailers and
+    /// stray bytes are refused too; members written back to back are one body.
+    @Test func truncatedOrDamagedGzipBody_answers400_andWritesNothing() async throws {
+        let gateway = try GatewayProcess(config: testConfig())
+        try await gateway.start()
+        let text = "cpu,host=a usage=987i 1700000000000000000\ncpu,host=b usage=12.5 1700000000000000001\n"
+        var buffer = ByteBuffer(string: text)
+        let body = Array(buffer: try buffer.compress(with: .gzip()))
+        for cut in 0..<body.count {
+            let result = try await gateway.post("/api/v2/write", body: Array(body[0..<cut]), headers: [("Content-Encoding", "gzip")])
+            #expect(result.status == 400, "cut at \(cut) of \(body.count): \(result.status) \(result.body)")
+            #expect(result.body.contains(#""code":"invalid""#))
+            #expect(result.body.contains(cut == 0 ? "the body is empty" : "cut short"), "\(result.body)")
+        }
+        var damaged = body
+        damaged[damaged.count - 8] ^= 0x01
+        let crc = try await gateway.post("/api/v2/write", body: damaged, headers: [("Content-Encoding", "gzip")])
+        #expect(crc.status == 400)
+        #expect(crc.body.contains("fails its CRC-32 check"), "\(crc.body)")
+        let trailing = try await gateway.post("/write?db=x", body: body + [0x0A], headers: [("Content-Encoding", "gzip")])
+        #expect(trailing.status == 400)
+        #expect(trailing.body.contains("1 bytes after gzip member 1 do not start another member"), "\(trailing.body)")
+        let json = try await gateway.post(
+            "/api/v1/points", body: Array(body.dropLast()), headers: [("Content-Encoding", "gzip")])
+        #expect(json.status == 400)
+        // Two members back to back, as `gzip` writes a concatenation: one body.
+        var second = ByteBuffer(string: "mem free=1i 1\n")
+        let twoMembers = body + Array(buffer: try second.compress(with: .gzip()))
+        #expect(try await gateway.post("/api/v2/write", body: twoMembers, headers: [("Content-Encoding", "gzip")]).status == 204)
+        try await gateway.stop()
+        #expect(gateway.stdoutLines == [
+            "cpu,host=a usage=987i 1700000000000000000", "cpu,host=b usage=12.5 1700000000000000001",
+            "mem,host=testhost free=1i 1",
+        ])
+    }
+
+    /// A JSON point whose series starts with `#` would be written as a line-protocol comment and vanish
+    /// downstream: it is refused, counted, and named; the other points of the request are written.
+    @Test func jsonSeriesStartingWithHash_isRefusedWithTheReason() async throws {
+        let gateway = try GatewayProcess(config: testConfig())
+        try await gateway.start()
+        let alone = try await gateway.post("/api/v1/points", ##"{"series":"#x","time":1,"fields":{"v":1}}"##)
+        #expect(alone.status == 400)
+        #expect(alone.body.contains(#""reason":"invalid_name""#), "\(alone.body)")
+        #expect(alone.body.contains("line protocol reads such a line as a comment"), "\(alone.body)")
+        let mixed = try await gateway.post(
+            "/api/v1/points", "{\"series\":\"ok\",\"time\":2,\"fields\":{\"v\":1}}\n{\"series\":\"#y\",\"fields\":{\"v\":1}}\n")
+        #expect(mixed.status == 422)
+        #expect(mixed.body.contains(#""written":1"#))
+        #expect(try await gateway.metric("gateway_points_rejected_total", ["reason": "invalid_name"]) == 2)
+        try await gateway.stop()
+        #expect(gateway.stdoutLines == ["ok,host=testhost v=1i 2000000000"])
+    }
+
+    /// Names past InfluxDB's key limit are refused with the key and the limit, as line protocol and
+    /// as JSON; control characters in names too.
+    @Test func aOneMegabyteName_andControlCharactersInNames_areRefusedWithTheReason() async throws {
+        let gateway = try GatewayProcess(config: testConfig())
+        try await gateway.start()
+        let huge = String(repeating: "n", count: 1 << 20)
+        let line = try await gateway.post("/api/v2/write", "cpu,t=\(huge) v=1 1\n")
+        #expect(line.status == 400)
+        #expect(line.body.contains(#"over InfluxDB's limit of 65535 (its longest part: value of tag \"t\""#), "\(line.body.prefix(500))")
+        let json = try await gateway.post("/api/v1/points", #"{"series":"m","fields":{"\#(huge)":1}}"#)
+        #expect(json.status == 400)
+        #expect(json.body.contains(#""reason":"key_too_long""#))
+        #expect(json.body.utf8.count < 2_000)
+        #expect(try await gateway.metric("gateway_points_rejected_total", ["reason": "key_too_long"]) == 2)
+        let tab = try await gateway.post("/api/v2/write", "cpu,t=a\tb v=1 1\n")
+        #expect(tab.status == 400)
+        #expect(tab.body.contains("contains the control character U+0009"), "\(tab.body)")
+        #expect(try await gateway.metric("gateway_points_rejected_total", ["reason": "invalid_name"]) == 1)
+        try await gateway.stop()
+        #expect(gateway.stdoutLines.isEmpty)
+    }
+
     @Test func jsonPoints_keepTypesAndFractionalSeconds_andPartialFailuresAnswer422() async throws {
         let gateway = try GatewayProcess(config: testConfig())
         try await gateway.start()

@@ -1,4 +1,3 @@
-import CompressNIO
 import CoreMetrics
 import Foundation
 import GatewayCore
@@ -424,7 +423,8 @@ struct HTTPHandlers: Sendable {
         return request.uri.queryParameters.get("p").map { String($0) }
     }
 
-    /// The body, decompressed when gzip, with the size limit applied before and after.
+    /// The body, decoded when gzip (whole or refused: see ``GzipBody``), with the size limit applied to it
+    /// as sent and, while decoding, to what it decodes to.
     func readBody(_ request: Request) async -> Result<ByteBuffer, ResponseFailure> {
         let limit = config.maxBody
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
@@ -442,16 +442,22 @@ struct HTTPHandlers: Sendable {
         case nil, "identity":
             return .success(body)
         case "gzip":
-            do {
-                // compress-nio's maxSize bounds the allocation only roughly (buffers round up to powers
-                // of two), so the decompressed size is checked again here.
-                let inflated = try body.decompress(with: .gzip(), maxSize: limit)
-                if inflated.readableBytes > limit { return .failure(ResponseFailure(Self.tooLarge(limit, decompressed: true))) }
-                return .success(inflated)
-            } catch let error as CompressNIOError where error == .bufferOverflow {
+            // Whole or not at all: every member's trailer is checked, so a body cut short, damaged or
+            // followed by stray bytes is refused instead of decoding as far as it goes.
+            let decoded = body.withUnsafeReadableBytes { bytes in
+                Result { () throws(GzipBodyError) -> [UInt8] in try GzipBody.decode(bytes, limit: limit) }
+            }
+            switch decoded {
+            case .success(let bytes):
+                return .success(ByteBuffer(bytes: bytes))
+            case .failure(let error) where error.kind == .tooLarge:
                 return .failure(ResponseFailure(Self.tooLarge(limit, decompressed: true)))
-            } catch {
-                return .failure(ResponseFailure(Self.influxError(.badRequest, code: "invalid", message: "body is not valid gzip: \(error)")))
+            case .failure(let error):
+                return .failure(
+                    ResponseFailure(
+                        Self.influxError(
+                            .badRequest, code: "invalid",
+                            message: "invalid gzip body: \(error.message); no points were written")))
             }
         case let other?:
             return .failure(

@@ -11,6 +11,8 @@
 ///   an empty value are left out, as InfluxDB treats an empty tag as absent.
 /// - Field values keep their JSON type: an integer stays an integer (`uint` past Int64), a number with
 ///   a fraction or exponent is a float, strings and booleans as they are.
+/// - Names follow ``NameRules``, as in line protocol: no control characters, no series starting with
+///   `#` (line protocol would read it as a comment), series keys and field keys within 65,535 bytes.
 public struct JSONPointDecoder: Sendable {
     public var precision: Precision
     public var maxStringLength: Int
@@ -132,14 +134,18 @@ public struct JSONPointDecoder: Sendable {
         guard let series else { throw Failure(reason: .emptyName, message: "point has no \"series\"") }
         guard !series.isEmpty else { throw Failure(reason: .emptyName, message: "\"series\" is empty") }
         try Self.checkName(series, what: "series")
+        if series.utf8.first == ASCII.hash {
+            throw Failure(reason: .invalidName, message: NameRules.commentMessage(series))
+        }
         for tag in tags {
             try Self.checkName(tag.key, what: "tag key")
-            try Self.checkName(tag.value, what: "value of tag \"\(tag.key)\"")
+            try Self.checkName(tag.value, what: "tag value")
         }
         for field in fields { try Self.checkName(field.key, what: "field key") }
         guard !fields.isEmpty else {
             throw Failure(reason: .noFields, message: "point of series \"\(series)\" has no fields")
         }
+        try Self.checkKeyLengths(series: series, tags: tags, fields: fields)
         var time = receiveTime
         if let timeText {
             guard let ns = Self.nanoseconds(fromDecimal: timeText, multiplier: precision.multiplier) else {
@@ -170,7 +176,7 @@ public struct JSONPointDecoder: Sendable {
                     message: "tag \"\(key)\" must be a string, number or boolean, got \(member.kindName)")
             }
             if text.isEmpty { continue }
-            if tags.contains(where: { $0.key == key }) {
+            if tags.contains(where: { NameRules.same($0.key, key) }) {
                 throw Failure(reason: .duplicateKey, message: "duplicate tag key \"\(key)\"")
             }
             tags.append(Tag(key, text))
@@ -187,7 +193,7 @@ public struct JSONPointDecoder: Sendable {
         for entry in members {
             let key = entry.key, member = entry.value
             guard !key.isEmpty else { throw Failure(reason: .emptyName, message: "empty field key") }
-            if fields.contains(where: { $0.key == key }) {
+            if fields.contains(where: { NameRules.same($0.key, key) }) {
                 throw Failure(reason: .duplicateKey, message: "duplicate field key \"\(key)\"")
             }
             switch member {
@@ -211,10 +217,30 @@ public struct JSONPointDecoder: Sendable {
         return fields
     }
 
-    /// Names and tag values cannot hold line breaks: line protocol has no escape for them.
+    /// Names and tag values cannot hold control characters (``NameRules``): line protocol has no
+    /// escape for a line break, and reads other control characters differently or not at all.
     static func checkName(_ name: String, what: String) throws(Failure) {
-        if name.utf8.contains(where: { $0 == ASCII.newline || $0 == ASCII.carriageReturn }) {
-            throw Failure(reason: .syntax, message: "\(what) \"\(name.prefix(40))\" contains a line break")
+        if let control = NameRules.firstControlCharacter(name) {
+            throw Failure(
+                reason: .invalidName, message: NameRules.controlMessage("\(what) \(NameRules.show(name))", control))
+        }
+    }
+
+    /// The series key and each field key within InfluxDB's limit (``NameRules``). The sum of the
+    /// names' lengths bounds the written key, so only long points are measured exactly.
+    static func checkKeyLengths(series: String, tags: [Tag], fields: [Field]) throws(Failure) {
+        var names = series.utf8.count
+        for tag in tags { names += 2 + tag.key.utf8.count + tag.value.utf8.count }
+        var longestField = 0
+        for field in fields { longestField = max(longestField, field.key.utf8.count) }
+        guard 2 * (names + longestField) + NameRules.fieldKeySeparatorLength > NameRules.maxKeyLength else { return }
+        if let problem = NameRules.seriesKeyProblem(series: series, tags: tags) {
+            throw Failure(reason: .keyTooLong, message: problem)
+        }
+        for field in fields {
+            if let problem = NameRules.fieldKeyProblem(field.key, series: series, tags: tags) {
+                throw Failure(reason: .keyTooLong, message: problem)
+            }
         }
     }
 

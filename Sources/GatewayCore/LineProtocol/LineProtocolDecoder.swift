@@ -16,21 +16,39 @@ import Darwin
 ///   `True`, `TRUE`, `f`, `F`, `false`, `False`, `FALSE`).
 /// - Optional integer timestamp in the decoder's precision; absent means the receive time.
 /// - `#` comment lines and blank lines are skipped; `\r\n` line ends are accepted.
+/// - Names follow ``NameRules``: no control characters, series keys and field keys within InfluxDB's
+///   65,535 bytes.
 ///
 /// A bad line yields a ``PointError`` naming its line and column; the other lines go on.
 public struct LineProtocolDecoder: Sendable {
     public var precision: Precision
     /// Longest string field value accepted, in bytes (InfluxDB's limit is 64 KiB).
     public var maxStringLength: Int
+    /// Longest series key, and series key + separator + field key, in bytes (see ``NameRules``).
+    public var maxKeyLength: Int
+    /// Whether names with control characters are refused (see ``NameRules``).
+    public var refusesControlCharacters: Bool
     /// Tags added to every point that lacks them (the gateway's default tags, such as `host`), kept
     /// sorted with the others. Adding them here, once per series when a ``SeriesCache`` is used, spares
     /// normalisation a copy of every point's tag array.
     public var defaultTags: [Tag]
 
-    public init(precision: Precision = .nanoseconds, maxStringLength: Int = 65_536, defaultTags: [Tag] = []) {
+    public init(
+        precision: Precision = .nanoseconds, maxStringLength: Int = 65_536, maxKeyLength: Int = NameRules.maxKeyLength,
+        refusesControlCharacters: Bool = true, defaultTags: [Tag] = []
+    ) {
         self.precision = precision
         self.maxStringLength = maxStringLength
+        self.maxKeyLength = maxKeyLength
+        self.refusesControlCharacters = refusesControlCharacters
         self.defaultTags = defaultTags
+    }
+
+    /// A decoder for line protocol the gateway wrote itself (its spool): no input limits, since
+    /// what was accepted once is delivered as it was, whatever the rules were then.
+    public static func storedData(precision: Precision) -> LineProtocolDecoder {
+        LineProtocolDecoder(
+            precision: precision, maxStringLength: .max, maxKeyLength: .max, refusesControlCharacters: false)
     }
 
     /// Decodes every line of `input`, appending good points to `points` and one error per bad line
@@ -51,6 +69,8 @@ public struct LineProtocolDecoder: Sendable {
             bytes: UnsafeBufferPointer(start: base, count: input.count),
             precision: precision,
             maxStringLength: maxStringLength,
+            maxKeyLength: maxKeyLength,
+            refusesControlCharacters: refusesControlCharacters,
             receiveTime: receiveTime,
             defaultTags: defaultTags,
             cache: cache
@@ -96,6 +116,12 @@ struct LineParser {
     let bytes: UnsafeBufferPointer<UInt8>
     let precision: Precision
     let maxStringLength: Int
+    let maxKeyLength: Int
+    let refusesControlCharacters: Bool
+    /// Lines whose key section and field key together take at most this many bytes as received
+    /// cannot exceed ``maxKeyLength`` once written (escaping at most doubles a name, default tags
+    /// included), so only longer ones have their key lengths computed.
+    let quickKeyLimit: Int
     let receiveTime: Int64
     let defaultTags: [Tag]
     /// Borrowed for the parse (the caller holds the cache): a counted reference would cost a retain
@@ -129,12 +155,19 @@ struct LineParser {
     static func fieldKeySlot(_ index: Int) -> Int { 17 + index }
 
     init(
-        bytes: UnsafeBufferPointer<UInt8>, precision: Precision, maxStringLength: Int, receiveTime: Int64,
+        bytes: UnsafeBufferPointer<UInt8>, precision: Precision, maxStringLength: Int,
+        maxKeyLength: Int = NameRules.maxKeyLength, refusesControlCharacters: Bool = true, receiveTime: Int64,
         defaultTags: [Tag] = [], cache: SeriesCache? = nil
     ) {
         self.bytes = bytes
         self.precision = precision
         self.maxStringLength = maxStringLength
+        self.maxKeyLength = maxKeyLength
+        self.refusesControlCharacters = refusesControlCharacters
+        var defaultTagsBound = 0
+        for tag in defaultTags { defaultTagsBound += 2 + 2 * tag.key.utf8.count + 2 * tag.value.utf8.count }
+        let room = maxKeyLength.subtractingReportingOverflow(NameRules.fieldKeySeparatorLength + defaultTagsBound)
+        self.quickKeyLimit = room.overflow ? 0 : max(0, room.partialValue / 2)
         self.receiveTime = receiveTime
         self.defaultTags = defaultTags
         self.cache = cache.map { Unmanaged.passUnretained($0) }
@@ -233,7 +266,9 @@ struct LineParser {
     // MARK: - One point
 
     mutating func parsePoint() throws(Failure) -> Point {
+        let keySectionStart = position
         let (series, tags) = try readKeySection()
+        let keySectionLength = position - keySectionStart
         // Fields follow one or more spaces.
         guard position < bytes.count, bytes[position] == ASCII.space else {
             if position < bytes.count, bytes[position] == ASCII.equals {
@@ -250,12 +285,17 @@ struct LineParser {
         while true {
             let keyStart = position
             let key = try readName(kind: .fieldKey, slot: Self.fieldKeySlot(fields.count))
+            if keySectionLength &+ (position &- keyStart) > quickKeyLimit,
+                let problem = NameRules.fieldKeyProblem(key, series: series, tags: tags, limit: maxKeyLength)
+            {
+                throw Failure(position: keyStart, reason: .keyTooLong, message: problem)
+            }
             guard position < bytes.count, bytes[position] == ASCII.equals else {
                 throw Failure(position: position, reason: .syntax, message: "expected '=' after field key \"\(key)\"")
             }
             position += 1
             let value = try readFieldValue(key: key)
-            if let index = fields.firstIndex(where: { $0.key == key }) {
+            if let index = fields.firstIndex(where: { NameRules.same($0.key, key) }) {
                 // As InfluxDB: the last value wins, unless the types disagree.
                 guard fields[index].value.type == value.type else {
                     throw Failure(
@@ -323,6 +363,7 @@ struct LineParser {
 
     /// Parses the measurement and tags (sorted, default tags added).
     mutating func parseKeySection() throws(Failure) -> (String, [Tag]) {
+        let start = position
         let series = try readName(kind: .measurement, slot: Self.seriesSlot)
         var tags: [Tag] = []
         var sorted = true
@@ -338,7 +379,7 @@ struct LineParser {
             let value = try readName(kind: .tagValue, slot: Self.tagValueSlot(tags.count))
             // Sorted input (the usual case) only needs the last key compared; otherwise look at all.
             if let last = tags.last, !sorted || !Self.precedes(last.key, key) {
-                if tags.contains(where: { $0.key == key }) {
+                if tags.contains(where: { NameRules.same($0.key, key) }) {
                     throw Failure(position: keyStart, reason: .duplicateKey, message: "duplicate tag key \"\(key)\"")
                 }
                 sorted = false
@@ -349,6 +390,11 @@ struct LineParser {
             tags.sort(by: { Self.precedes($0.key, $1.key) })
         }
         for tag in defaultTags { tags.addIfAbsent(tag) }
+        if position - start > quickKeyLimit,
+            let problem = NameRules.seriesKeyProblem(series: series, tags: tags, limit: maxKeyLength)
+        {
+            throw Failure(position: start, reason: .keyTooLong, message: problem)
+        }
         return (series, tags)
     }
 
@@ -500,12 +546,25 @@ struct LineParser {
         }
     }
 
+    /// The name, validated: UTF-8, and without control characters (``NameRules``). Names are built
+    /// only when the series cache and the names of the line before do not answer, so the scan for
+    /// control characters here costs the usual line nothing.
     func makeString(_ raw: UnsafeBufferPointer<UInt8>, at start: Int, ascii: Bool, kind: NameKind) throws(Failure)
         -> String
     {
-        if ascii { return String(decoding: raw, as: UTF8.self) }
-        guard let string = String(validating: raw, as: UTF8.self) else {
-            throw Failure(position: start, reason: .invalidUTF8, message: "\(kind.label) is not valid UTF-8")
+        let string: String
+        if ascii {
+            string = String(decoding: raw, as: UTF8.self)
+        } else {
+            guard let validated = String(validating: raw, as: UTF8.self) else {
+                throw Failure(position: start, reason: .invalidUTF8, message: "\(kind.label) is not valid UTF-8")
+            }
+            string = validated
+        }
+        if refusesControlCharacters, let control = NameRules.firstControlCharacter(raw) {
+            throw Failure(
+                position: start, reason: .invalidName,
+                message: NameRules.controlMessage("\(kind.label) \(NameRules.show(string))", control))
         }
         return string
     }

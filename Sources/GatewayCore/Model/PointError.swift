@@ -16,6 +16,10 @@ public struct RejectReason: Sendable, Hashable, CustomStringConvertible {
     public static let invalidTimestamp = RejectReason("invalid_timestamp")
     public static let invalidUTF8 = RejectReason("invalid_utf8")
     public static let emptyName = RejectReason("empty_name")
+    /// A name line protocol would read differently: a control character, a series starting with `#`.
+    public static let invalidName = RejectReason("invalid_name")
+    /// A series key or field key over InfluxDB's 65,535 bytes.
+    public static let keyTooLong = RejectReason("key_too_long")
     public static let stringTooLong = RejectReason("string_too_long")
     public static let invalidJSON = RejectReason("invalid_json")
     public static let schema = RejectReason("schema")

@@ -584,7 +584,7 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
         /// One entry per line, each re-encoded from its decoded point (string values may hold
         /// newlines, so the body is not split on them).
         mutating func lines() throws -> [[UInt8]] {
-            let decoded = LineProtocolDecoder(precision: precision, maxStringLength: .max).decode(try plain())
+            let decoded = LineProtocolDecoder.storedData(precision: precision).decode(try plain())
             let encoder = LineProtocolEncoder(precision: precision)
             return decoded.points.map { point in
                 var line: [UInt8] = []

@@ -43,7 +43,7 @@ public struct SpoolPayload: Sendable {
 
     /// The points, decoded back from the body.
     public func decodePoints() throws -> [Point] {
-        let result = LineProtocolDecoder(precision: precision, maxStringLength: .max).decode(try raw())
+        let result = LineProtocolDecoder.storedData(precision: precision).decode(try raw())
         if let error = result.errors.first { throw SpoolError.corrupt("line protocol does not decode: \(error)") }
         return result.points
     }
