@@ -18,6 +18,7 @@ import Testing
                 extra: "plugins:\n  proc: {type: proc, interval: 1s}"))
         try await gateway.start()
         #expect(try await gateway.post("/api/v2/write", "m v=1i 1\nm v=2i 2\n").status == 204)
+        #expect(try await gateway.get("/no/such/path").status == 404)
         _ = try await gateway.waitForMetric("gateway_points_spooled_total", ["sink": "influx"], atLeast: 2)
         _ = try await gateway.waitForMetric("gateway_plugin_proc_passes_total", atLeast: 2)
         let text = try await gateway.get("/metrics").body
@@ -51,6 +52,15 @@ import Testing
         ] {
             #expect(families.contains(Substring(name)), "\(name) missing")
         }
+        #expect(
+            text.contains(
+                #"gateway_http_requests_total{listener="http",endpoint="/api/v2/write",method="POST",code="204"} 1"#),
+            "requests counted by endpoint, method and code")
+        #expect(text.contains(#"endpoint="unmatched",method="GET",code="404"} 1"#), "a path no route serves")
+        #expect(
+            text.contains(
+                #"gateway_http_request_duration_seconds_count{listener="http",endpoint="/api/v2/write",method="POST"} 1"#
+            ))
         #expect(text.contains("gateway_sink_healthy{sink=\"archive\"} 1"), "a healthy archive reads 1")
         #expect(text.contains("gateway_sink_healthy{sink=\"influx\"} 0"), "an Influx sink whose server is down reads 0")
     }

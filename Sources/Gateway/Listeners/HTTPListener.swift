@@ -26,6 +26,8 @@ struct HTTPListener: Service, CustomStringConvertible {
 
     func run() async throws {
         let router = Hummingbird.Router(context: BasicRequestContext.self)
+        router.middlewares.add(
+            HTTPRequestMetrics(cache: .init(listener: name, factory: status.metrics.factory)))
         let unauthorized = Counter(
             label: "gateway_http_unauthorized_total", dimensions: [("listener", name)], factory: status.metrics.factory)
         let handlers = HTTPHandlers(

@@ -63,11 +63,13 @@ final class GatewayMetrics: Sendable {
             if fields.count > 22, let utime = Double(fields[11]), let stime = Double(fields[12]),
                 let start = Double(fields[19]), let vsize = Double(fields[20]), let rss = Double(fields[21])
             {
-                out += "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total \((utime + stime) / ticks)\n"
+                out +=
+                    "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total \((utime + stime) / ticks)\n"
                 out += "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes \(vsize)\n"
                 out += "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes \(rss * pageSize)\n"
                 if let boot = bootTime() {
-                    out += "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds \(boot + start / ticks)\n"
+                    out +=
+                        "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds \(boot + start / ticks)\n"
                 }
             }
         }
@@ -109,7 +111,9 @@ struct MetricsSnapshot: Sendable {
 
     init(text: String) {
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
+                continue
+            }
             let head = line[..<space]
             var labels: [String: String] = [:]
             var name = String(head)

@@ -14,15 +14,18 @@ final class ListenerMetrics: Sendable {
     init(listener: String, factory: any MetricsFactory) {
         self.listener = listener
         self.factory = factory
-        received = Counter(label: "gateway_points_received_total", dimensions: [("listener", listener)], factory: factory)
-        accepted = Counter(label: "gateway_points_accepted_total", dimensions: [("listener", listener)], factory: factory)
+        received = Counter(
+            label: "gateway_points_received_total", dimensions: [("listener", listener)], factory: factory)
+        accepted = Counter(
+            label: "gateway_points_accepted_total", dimensions: [("listener", listener)], factory: factory)
     }
 
     func rejected(_ reason: RejectReason, count: Int = 1) {
         let counter = rejected.withLock { counters in
             if let existing = counters[reason.rawValue] { return existing }
             let made = Counter(
-                label: "gateway_points_rejected_total", dimensions: [("listener", listener), ("reason", reason.rawValue)],
+                label: "gateway_points_rejected_total",
+                dimensions: [("listener", listener), ("reason", reason.rawValue)],
                 factory: factory)
             counters[reason.rawValue] = made
             return made

@@ -11,10 +11,14 @@ enum MetricHelp {
         "gateway_udp_truncated_datagrams_total": "Datagrams over max_datagram, dropped whole.",
         "gateway_http_unauthorized_total": "HTTP requests refused with 401.",
         "gateway_http_connections": "Open HTTP connections.",
-        "gateway_http_connections_closed_total": "HTTP connections the gateway closed, by reason (timeouts, max_connections, out of descriptors).",
+        "gateway_http_requests_total": "HTTP requests answered, by endpoint (route pattern), method and status code.",
+        "gateway_http_request_duration_seconds": "Time from a request's head to its answer, by endpoint and method.",
+        "gateway_http_connections_closed_total":
+            "HTTP connections the gateway closed, by reason (timeouts, max_connections, out of descriptors).",
         "gateway_http_accept_errors_total": "Failed accepts of new HTTP connections, by error (EMFILE, ENFILE, ...).",
         "gateway_journal_requests_total": "Requests written to the ingest journal (ack: durable).",
-        "gateway_journal_refused_total": "Requests the ingest journal could not take, by reason (full: 429, io_error: 503).",
+        "gateway_journal_refused_total":
+            "Requests the ingest journal could not take, by reason (full: 429, io_error: 503).",
         "gateway_journal_recovered_requests_total": "Requests routed again at start from an earlier run's journal.",
         "gateway_journal_bytes": "Bytes the ingest journal holds on disk.",
         "gateway_journal_pending_requests": "Journaled requests not yet settled by every sink.",
@@ -26,7 +30,8 @@ enum MetricHelp {
         "gateway_points_spooled_total": "Points put in the spool.",
         "gateway_points_replayed_total": "Points delivered from the spool.",
         "gateway_points_dead_lettered_total": "Points the server refused for good (400 line, 422, 413 single line).",
-        "gateway_points_dropped_total": "Points dropped, by reason (queue_full, write_error, spool_full, spool_corrupt).",
+        "gateway_points_dropped_total":
+            "Points dropped, by reason (queue_full, write_error, spool_full, spool_corrupt).",
         "gateway_sink_retries_total": "Retried requests.",
         "gateway_sink_healthy": "1 while the sink is healthy; 0 while retrying, refused or its spool cannot write.",
         "gateway_sink_queue_points": "Points waiting in the sink's queue.",
