@@ -57,20 +57,26 @@ import Testing
     }
 
     /// The issue's test: 10 times, 1,000,000 points of HTTP load (4 connections) and `kill -9` at a
-    /// random moment; the next start routes what the journal holds. At the end every point answered
-    /// 204 is in VictoriaMetrics, nothing that was never sent is, and the only repeats are points that
-    /// were on their way to VictoriaMetrics when the gateway died (the journal sends again what no
-    /// sink confirmed: at least once). Release binary, as users run it.
+    /// random moment; the next start routes what the journal holds. Every point goes to two
+    /// VictoriaMetrics: one as it comes (`raw`), one with `-dedup.minScrapeInterval=1ms`, which stores an
+    /// identical point once as InfluxDB does (`dedup`). At the end every point answered 204 is in both,
+    /// nothing that was never sent is, `dedup` holds each exactly once, and the only repeats in `raw`
+    /// are points that were on their way when the gateway died (the journal sends again what no sink
+    /// confirmed: at least once; which of them the server had stored, no sender can know). Release
+    /// binary, as users run it.
     @Test func kill9AtRandomMoments_underAMillionPointsOfHTTPLoad_everyAnsweredPointInVictoriaMetrics() async throws {
         let vm = try VictoriaMetrics()
         try await vm.start()
+        let dedup = try VictoriaMetrics(arguments: ["-dedup.minScrapeInterval=1ms"])
+        try await dedup.start()
         let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("gw-durable-\(UUID().uuidString)")
             .path
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let sink = { (name: String, url: String) in
+            "\(name): {type: influx2, url: \"\(url)\", org: o, bucket: b, token: t, batch_size: 5000, flush_interval: 100ms}"
+        }
         let config = testConfig(
-            sinks: """
-                influx: {type: influx2, url: "\(vm.url)", org: o, bucket: b, token: t, batch_size: 5000, flush_interval: 100ms}
-                """, routes: "- {to: [influx]}"
+            sinks: sink("raw", vm.url) + "\n  " + sink("dedup", dedup.url), routes: "- {to: [raw, dedup]}"
         ).replacingOccurrences(of: "data_dir: $DIR/data", with: "data_dir: \(dataDir)")
         let requestsPerRound = 1_000_000 / Self.pointsPerRequest
         var acked = Set<Int>()
@@ -97,7 +103,7 @@ import Testing
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             let pending = try await last.metric("gateway_journal_pending_requests")
-            let spooled = try await last.metric("gateway_spool_points", ["sink": "influx"])
+            let spooled = try await last.metric("gateway_spool_points")
             if pending == 0, spooled == 0 { break }
             try await Task.sleep(for: .milliseconds(200))
         }
@@ -125,7 +131,21 @@ import Testing
         #expect(invented == 0, "points in VictoriaMetrics that were never sent")
         #expect(
             repeats <= Int(recoveredRequests) * Self.pointsPerRequest, "repeats come only from what the journal resent")
+
+        let once = try await dedup.timestamps("dur_v")
+        let onceSet = Set(once)
+        let missingOnce = acked.reduce(0) { sum, request in
+            sum
+                + (request * Self.pointsPerRequest..<(request + 1) * Self.pointsPerRequest).filter {
+                    !onceSet.contains(Self.base + Int64($0))
+                }.count
+        }
+        print("dedup: holds \(once.count) samples, \(onceSet.count) distinct")
+        #expect(missingOnce == 0, "points answered 204 and not in the deduplicating VictoriaMetrics")
+        #expect(once.count == onceSet.count, "each point exactly once")
+        #expect(onceSet == Set(counts.keys), "both servers hold the same points")
         try await vm.stop()
+        try await dedup.stop()
     }
 
     /// A server that answers slowly holds points in the journal; once it holds `max_size`, writes are

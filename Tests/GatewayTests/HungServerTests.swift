@@ -58,7 +58,7 @@ import Testing
         #expect(kernelDrops == 0, "\(summary)")
         #expect(spooled == Double(total) && written == 0 && dropped == 0, "\(summary)")
         #expect(
-            gateway.stderr.contains("no answer within max_wait") || gateway.stderr.contains("deadline"), "\(summary)")
+            gateway.stderr.contains("no answer within"), "the log says why: \(summary)")
 
         // SIGTERM while the replayer's request hangs (its timeout is 10 s).
         let stopping = ContinuousClock.now
