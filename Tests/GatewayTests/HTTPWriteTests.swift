@@ -266,3 +266,16 @@ import Testing
         try await gateway.stop()
     }
 }
+
+/// What the log says about refused input: the input itself (cut), never an empty `input=""`.
+@Suite struct RejectedInputLogTests {
+    @Test func refusedJSON_isLoggedWithTheInput() async throws {
+        let gateway = try GatewayProcess(config: testConfig())
+        try await gateway.start(listeners: ["http"])
+        #expect(try await gateway.post("/api/v1/points", #"{"series": 42, "fields": {"v": 1}}"#).status == 400)
+        #expect(try await gateway.stop() == 0)
+        let line = try #require(gateway.stderr.split(separator: "\n").first { $0.contains("input rejected") })
+        #expect(line.contains(#"series"#) && line.contains("42"), "\(line)")
+        #expect(!line.contains(#"input="""#), "\(line)")
+    }
+}

@@ -217,20 +217,23 @@ struct SpoolReplay: AsyncParsableCommand {
         printErr("replay requested from the running gateway at \(admin.base): \(total) points spooled")
         var last = total
         var lastProgress = Date()
+        // New batches may enter the spool meanwhile: progress counts what left it, against what is there now.
+        var replayed = 0
         while true {
             let stats = try await admin.call(.GET, "/api/v1/spool")
             let entry = (stats.body["sinks"] as? [String: Any])?[sink] as? [String: Any] ?? [:]
             let left = entry["points"] as? Int ?? 0
             let health = entry["health"] as? String ?? "?"
-            printErr("replayed \(max(0, total - left))/\(total) points, \(left) left (\(health))")
+            replayed += max(0, last - left)
+            printErr("replayed \(replayed) points, \(left) left in the spool (\(health))")
             if left == 0 { return }
             if left < last {
-                last = left
                 lastProgress = Date()
             } else if Date().timeIntervalSince(lastProgress) > Double(stallTimeout) || health.hasPrefix("refused") {
                 printErr("replay is not progressing: \(health)")
                 throw ExitCode(1)
             }
+            last = left
             try await Task.sleep(for: .seconds(1))
         }
     }

@@ -67,7 +67,11 @@ final class Ingest: Sendable {
             addDefaultTags(&points, from: before)
         }
         metrics.received.increment(by: Int64(points.count - before + errors.count))
-        for error in errors { reject(error, input: error.text, receiveTime: receiveTime) }
+        for error in errors {
+            // A JSON error may not carry the text it is about: show the start of the input then.
+            let input = error.text.isEmpty ? String(decoding: bytes.prefix(200), as: UTF8.self) : error.text
+            reject(error, input: input, receiveTime: receiveTime)
+        }
         return errors
     }
 

@@ -385,6 +385,8 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
             return Self.spoolRetryDelay(.max)
         }
         var window: [(entry: SpoolStore.Entry, sending: Task<DeliveryResult, Never>)] = []
+        // What the spool held when this pass began (the log says it after the pass emptied some).
+        let backlog = spool.pointCount
         var cursor: Int64 = 0
         var started = 0
         var failure: Failure?
@@ -435,7 +437,8 @@ public final class InfluxSink: Sink, ClosableSink, Sendable {
             if started > 0 {
                 if state.withLock({ $0.health }) != .healthy {
                     logger.info(
-                        "sink answers again; replaying the spool", metadata: ["spooled_points": "\(spool.pointCount)"])
+                        "sink answers again; replaying the spool",
+                        metadata: ["spooled_points": "\(backlog)", "left": "\(spool.pointCount)"])
                 }
                 setHealth(.healthy)
                 state.withLock { $0.replayFailures = 0 }
