@@ -165,20 +165,7 @@ enum FuzzTarget: String, CaseIterable {
         a.count == b.count && zip(a, b).allSatisfy(identical)
     }
 
-    static func identical(_ a: Point, _ b: Point) -> Bool {
-        func same(_ x: String, _ y: String) -> Bool { x.utf8.elementsEqual(y.utf8) }
-        func same(_ x: FieldValue, _ y: FieldValue) -> Bool {
-            switch (x, y) {
-            case (.float(let l), .float(let r)): return l.bitPattern == r.bitPattern
-            case (.string(let l), .string(let r)): return same(l, r)
-            default: return x == y
-            }
-        }
-        return same(a.series, b.series) && a.time == b.time && a.tags.count == b.tags.count
-            && a.fields.count == b.fields.count
-            && zip(a.tags, b.tags).allSatisfy { same($0.key, $1.key) && same($0.value, $1.value) }
-            && zip(a.fields, b.fields).allSatisfy { same($0.key, $1.key) && same($0.value, $1.value) }
-    }
+    static func identical(_ a: Point, _ b: Point) -> Bool { a.isIdentical(to: b) }
 
     /// What every decoded point holds: a non-empty series not starting with `#`, at least one field,
     /// tags sorted by key and unique, non-empty names without control characters, keys in the limit.

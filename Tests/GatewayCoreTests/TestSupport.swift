@@ -104,22 +104,8 @@ func oneJSONError(
     return errors.first
 }
 
-/// Equality that Swift's `==` does not give: strings compared byte for byte (not by canonical
-/// equivalence) and floats by bit pattern (so -0.0 differs from 0.0).
-func identical(_ a: Point, _ b: Point) -> Bool {
-    func same(_ x: String, _ y: String) -> Bool { x.utf8.elementsEqual(y.utf8) }
-    func same(_ x: FieldValue, _ y: FieldValue) -> Bool {
-        switch (x, y) {
-        case (.float(let l), .float(let r)): return l.bitPattern == r.bitPattern
-        case (.string(let l), .string(let r)): return same(l, r)
-        default: return x == y
-        }
-    }
-    return same(a.series, b.series) && a.time == b.time && a.tags.count == b.tags.count
-        && a.fields.count == b.fields.count
-        && zip(a.tags, b.tags).allSatisfy { same($0.key, $1.key) && same($0.value, $1.value) }
-        && zip(a.fields, b.fields).allSatisfy { same($0.key, $1.key) && same($0.value, $1.value) }
-}
+/// Equality that Swift's `==` does not give (``Point/isIdentical(to:)``).
+func identical(_ a: Point, _ b: Point) -> Bool { a.isIdentical(to: b) }
 
 /// A point with one float field `f`, for tests that only care about names.
 func pointF(_ series: String, tags: [Tag] = [], time: Int64 = 0, _ value: FieldValue = .float(1)) -> Point {

@@ -88,6 +88,16 @@ import Testing
         #expect(ack.pending == 0)
     }
 
+    /// Closes the queue and lets a worker write everything in it to `sink`.
+    func drain(_ queue: SinkQueue, into sink: any Sink, batchSize: Int) async {
+        queue.close()
+        let worker = SinkWorker(
+            name: "t", sink: sink, queue: queue,
+            configuration: .init(batchSize: batchSize, flushInterval: .milliseconds(10)),
+            metrics: SinkMetrics(sink: "t", factory: NOOPMetricsHandler.instance), logger: .init(label: "t"))
+        await worker.drainLoop()
+    }
+
     /// Stands in for a sink whose writes fail (a disk error): it throws.
     struct FailingSink: Sink {
         struct Failure: Error {}
@@ -100,12 +110,7 @@ import Testing
         let queue = SinkQueue(capacity: 100, policy: .block)
         queue.offer(points(3), acknowledgement: ack)
         ack.release()
-        queue.close()
-        let worker = SinkWorker(
-            name: "t", sink: FailingSink(), queue: queue,
-            configuration: .init(batchSize: 10, flushInterval: .milliseconds(10)),
-            metrics: SinkMetrics(sink: "t", factory: NOOPMetricsHandler.instance), logger: .init(label: "t"))
-        await worker.drainLoop()
+        await drain(queue, into: FailingSink(), batchSize: 10)
         #expect(settled.value == 0)
         #expect(ack.pending == 0)
     }
@@ -116,12 +121,7 @@ import Testing
         let queue = SinkQueue(capacity: 100, policy: .block)
         queue.offer(points(7), acknowledgement: ack)
         ack.release()
-        queue.close()
-        let worker = SinkWorker(
-            name: "t", sink: BlackholeSink(), queue: queue,
-            configuration: .init(batchSize: 3, flushInterval: .milliseconds(10)),
-            metrics: SinkMetrics(sink: "t", factory: NOOPMetricsHandler.instance), logger: .init(label: "t"))
-        await worker.drainLoop()
+        await drain(queue, into: BlackholeSink(), batchSize: 3)
         #expect(settled.value == 1)
     }
 }
