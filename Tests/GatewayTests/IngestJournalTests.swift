@@ -147,6 +147,27 @@ import Testing
         }
     }
 
+    /// The disk refuses a segment (a link to /dev/full, whose writes fail with ENOSPC and which cannot
+    /// be cut back), then takes writes again: the segment opened anew under the same name is the only
+    /// entry for that file, so settling records never deletes the file the journal writes to.
+    @Test func diskRefusesThenRecovers_unsettledRecordsSurviveACrash() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let segment = folder + "/00000000000000000001.journal"
+        try FileManager.default.createSymbolicLink(atPath: segment, withDestinationPath: "/dev/full")
+        do {
+            let journal = try open()
+            _ = try journal.load()
+            #expect(throws: IngestJournal.AppendError.self) { try append(journal, 1) }
+            try FileManager.default.removeItem(atPath: segment)  // space again
+            let (first, _) = try append(journal, 1)
+            _ = try append(journal, 2)
+            first.release()  // record 1 settled, record 2 not
+            #expect(FileManager.default.fileExists(atPath: segment), "the live segment was deleted")
+        }  // dropped without close: as after kill -9
+        #expect(try open().load().records.map(\.sequence) == [2])
+    }
+
     @Test func secondGateway_onTheSameFolder_isRefused() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let first = try open()

@@ -284,13 +284,19 @@ final class IngestJournal: Sendable {
         var st = stat()
         fstat(fd, &st)
         s.fd = fd
+        // A segment is named after the first record it was opened for, so the only one that can have
+        // this name is an earlier attempt that failed before any record went in: this file is it.
+        // Keep one entry (settling that one would delete the file this one writes to).
+        for earlier in s.segments where earlier.path == path { s.heldBytes -= earlier.bytes }
+        s.segments.removeAll { $0.path == path }
+        s.heldBytes += Int(st.st_size)
         s.segments.append(Segment(first: s.nextSequence, last: 0, path: path, bytes: Int(st.st_size)))
         return nil
     }
 
     /// One write of header and body; on a short or failed write the segment is cut back to where
-    /// the record began, or abandoned for a new one if that fails too (a torn record is never
-    /// followed by good ones in the same file).
+    /// the record began. If that fails too, the file is closed and the next append opens it again
+    /// behind the torn bytes, which reading steps over (``JournalRecord/parseAll(_:)``).
     private func writeRecord(_ header: [UInt8], _ body: UnsafeRawBufferPointer, _ s: inout State) -> AppendError? {
         let start = off_t(s.segments[s.segments.count - 1].bytes)
         let total = header.count + body.count
