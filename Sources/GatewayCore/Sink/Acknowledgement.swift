@@ -26,7 +26,7 @@ public final class Acknowledgement: Sendable {
     /// Gives back a hold; the last one calls `settled`.
     public func release() {
         let (_, left) = holds.wrappingSubtract(1, ordering: .acquiringAndReleasing)
-        precondition(left >= 0, "acknowledgement released more often than held")
+        assert(left >= 0, "acknowledgement released more often than held")
         if left == 0, !abandoned.load(ordering: .acquiring) { settled() }
     }
 
