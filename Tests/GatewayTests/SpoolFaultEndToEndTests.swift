@@ -128,6 +128,23 @@ import Testing
         try await vm.stop()
     }
 
+    /// Writes batches of 2,000 points (each answered 204) until `sink`'s spool cannot write, then 20
+    /// more batches than that; returns the points sent.
+    func fillTheSpool(_ gateway: GatewayProcess, sink: String) async throws -> Int {
+        var sent = 0
+        while sent < 2_000_000, try await gateway.metric("gateway_spool_writable", ["sink": sink]) == 1 {
+            #expect(try await gateway.post("/api/v2/write", lines(sent..<sent + 2000)).status == 204)
+            sent += 2000
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await gateway.metric("gateway_spool_writable", ["sink": sink]) == 0, "the spool never filled")
+        for _ in 0..<20 {
+            #expect(try await gateway.post("/api/v2/write", lines(sent..<sent + 2000)).status == 204)
+            sent += 2000
+        }
+        return sent
+    }
+
     /// A real 8 MiB filesystem for the spool (tmpfs; mounting needs root), most of it taken by a
     /// file standing for whatever else fills the disk.
     struct SmallFilesystem {
@@ -174,19 +191,9 @@ import Testing
         let gateway = try GatewayProcess(config: testConfig(sinks: sink, routes: "- {to: [influx]}"))
         try await gateway.start()
 
-        // Server down: the spool takes batches until its filesystem is full.
-        var sent = 0
-        while sent < 2_000_000, try await gateway.metric("gateway_spool_writable", ["sink": "influx"]) == 1 {
-            #expect(try await gateway.post("/api/v2/write", lines(sent..<sent + 2000)).status == 204)
-            sent += 2000
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(try await gateway.metric("gateway_spool_writable", ["sink": "influx"]) == 0, "the spool never filled")
-        // Then more than the queue holds: its when_full (drop_newest) applies, counted.
-        for _ in 0..<20 {
-            #expect(try await gateway.post("/api/v2/write", lines(sent..<sent + 2000)).status == 204)
-            sent += 2000
-        }
+        // Server down: the spool takes batches until its filesystem is full, then more than the
+        // queue holds (its when_full, drop_newest, applies, counted).
+        let sent = try await fillTheSpool(gateway, sink: "influx")
         try await Task.sleep(for: .seconds(1))
         let status = try await gateway.get("/api/v1/status").body
         #expect(status.contains("spool cannot write: SQLite error 13"), "\(status)")
@@ -239,17 +246,7 @@ import Testing
             """
         let gateway = try GatewayProcess(config: testConfig(sinks: sink, routes: "- {to: [archive]}"))
         try await gateway.start()
-        var sent = 0
-        while sent < 2_000_000, try await gateway.metric("gateway_spool_writable", ["sink": "archive"]) == 1 {
-            #expect(try await gateway.post("/api/v2/write", lines(sent..<sent + 2000)).status == 204)
-            sent += 2000
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(try await gateway.metric("gateway_spool_writable", ["sink": "archive"]) == 0, "the spool never filled")
-        for _ in 0..<20 {
-            #expect(try await gateway.post("/api/v2/write", lines(sent..<sent + 2000)).status == 204)
-            sent += 2000
-        }
+        let sent = try await fillTheSpool(gateway, sink: "archive")
         try await Task.sleep(for: .seconds(1))
         let status = try await gateway.get("/api/v1/status").body
         #expect(status.contains("spool cannot write: SQLite error 13"), "\(status)")

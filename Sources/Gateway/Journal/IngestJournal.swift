@@ -53,7 +53,7 @@ final class IngestJournal: Sendable {
     }
 
     struct Segment {
-        var first: UInt64
+        /// The highest record number in it (0: none yet).
         var last: UInt64
         var path: String
         var bytes: Int
@@ -68,8 +68,8 @@ final class IngestJournal: Sendable {
         /// Settled flags of records `watermark + 1 ...`, from `pendingHead`.
         var settled: [Bool] = []
         var pendingHead = 0
-        var heldBytes = 0
-        var lastAppended: UInt64 = 0
+        /// Bytes on disk: what `max_size` bounds (a handful of segments, so summed when asked).
+        var heldBytes: Int { segments.reduce(0) { $0 + $1.bytes } }
         var synced: UInt64 = 0
         var closed = false
     }
@@ -158,10 +158,8 @@ final class IngestJournal: Sendable {
                         "records": "\(parsed.records.count)",
                     ])
             }
-            var first = UInt64.max
             var last: UInt64 = 0
             for record in parsed.records {
-                first = min(first, record.sequence)
                 last = max(last, record.sequence)
                 if record.sequence > watermark {
                     pendingSequences.insert(record.sequence)
@@ -173,7 +171,7 @@ final class IngestJournal: Sendable {
             if parsed.records.isEmpty || last <= watermark {
                 unlink(path)
             } else {
-                segments.append(Segment(first: first, last: last, path: path, bytes: data.count))
+                segments.append(Segment(last: last, path: path, bytes: data.count))
                 backlog.segments.append(path)
             }
         }
@@ -181,11 +179,9 @@ final class IngestJournal: Sendable {
             s.segments = segments
             s.watermark = watermark
             s.nextSequence = highest + 1
-            s.lastAppended = highest
             s.synced = highest
             // Numbers with no record (a torn tail) are settled: nobody was told they were kept.
             s.settled = (watermark + 1..<highest + 1).map { !pendingSequences.contains($0) }
-            s.heldBytes = segments.reduce(0) { $0 + $1.bytes }
             Self.advance(&s)
         }
         persistWatermark()
@@ -203,8 +199,9 @@ final class IngestJournal: Sendable {
         let recordSize = JournalRecord.headerSize + body.count
         let result = state.withLock { s -> Result<UInt64, AppendError> in
             if s.closed { return .failure(.io("the journal is closed")) }
-            if s.heldBytes + recordSize > configuration.maxSize, s.heldBytes > 0 {
-                return .failure(.full(held: s.heldBytes, limit: configuration.maxSize))
+            let held = s.heldBytes
+            if held + recordSize > configuration.maxSize, held > 0 {
+                return .failure(.full(held: held, limit: configuration.maxSize))
             }
             if s.fd < 0 || (s.segments.last.map { $0.bytes >= configuration.segmentSize } ?? true) {
                 if let failure = startSegment(&s) { return .failure(failure) }
@@ -215,9 +212,7 @@ final class IngestJournal: Sendable {
                 jsonPrecision: jsonPrecision, body: body)
             if let failure = writeRecord(header, body, &s) { return .failure(failure) }
             s.nextSequence += 1
-            s.lastAppended = sequence
             s.settled.append(false)
-            s.heldBytes += recordSize
             s.segments[s.segments.count - 1].bytes += recordSize
             s.segments[s.segments.count - 1].last = sequence
             return .success(sequence)
@@ -248,7 +243,7 @@ final class IngestJournal: Sendable {
             // One serial queue: a sync covers every record appended before it began, so requests
             // waiting together share one fdatasync.
             syncQueue.async { [self] in
-                let (fd, target, done) = state.withLock { s in (s.fd, s.lastAppended, s.synced >= sequence) }
+                let (fd, target, done) = state.withLock { s in (s.fd, s.nextSequence - 1, s.synced >= sequence) }
                 if done { return continuation.resume(returning: nil) }
                 if fdatasync(fd) != 0 {
                     return continuation.resume(returning: Errno.text())
@@ -287,10 +282,8 @@ final class IngestJournal: Sendable {
         // A segment is named after the first record it was opened for, so the only one that can have
         // this name is an earlier attempt that failed before any record went in: this file is it.
         // Keep one entry (settling that one would delete the file this one writes to).
-        for earlier in s.segments where earlier.path == path { s.heldBytes -= earlier.bytes }
         s.segments.removeAll { $0.path == path }
-        s.heldBytes += Int(st.st_size)
-        s.segments.append(Segment(first: s.nextSequence, last: 0, path: path, bytes: Int(st.st_size)))
+        s.segments.append(Segment(last: 0, path: path, bytes: Int(st.st_size)))
         return nil
     }
 
@@ -354,7 +347,6 @@ final class IngestJournal: Sendable {
             let first = s.segments.first, first.last <= s.watermark
         {
             unlink(first.path)
-            s.heldBytes -= first.bytes
             s.segments.removeFirst()
         }
         return s.watermark != before

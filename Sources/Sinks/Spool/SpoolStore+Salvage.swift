@@ -35,7 +35,7 @@ extension SpoolStore {
                 try? queue.close()
                 throw error
             }
-        } catch where isDamage(error) {
+        } catch  where isDamage(error) {
             reason = "\(error)"
         }
         let aside = damagedName(for: path)
@@ -173,34 +173,33 @@ extension SpoolStore {
             }
             report.lostBatchesAtMost += batches.unreadableIDs
             try flush()
-            let deadLetterColumns = "id, at, status, message, line"
-            var deadLetters = TableSalvage(
-                source: source, table: "dead_letters", columns: deadLetterColumns, lastID: sequence("dead_letters"))
-            try deadLetters.walk { _, row in
-                guard let row else { return }
-                report.deadLetters += 1
-                pending.append(
-                    (
-                        "INSERT INTO dead_letters (\(deadLetterColumns)) VALUES (?, ?, ?, ?, ?)",
-                        StatementArguments(row.databaseValues)
-                    ))
-                if pending.count >= 1000 { try flush() }
+            /// Copies what is readable of a table as it is (the corrupt table without its ids, which
+            /// the fresh file gives anew); returns the rows copied.
+            func copyReadable(_ table: String, columns: [String], keepIDs: Bool, batch: Int) throws -> Int {
+                let inserted = keepIDs ? columns : Array(columns.dropFirst())
+                let sql =
+                    "INSERT INTO \(table) (\(inserted.joined(separator: ", "))) VALUES (\(inserted.map { _ in "?" }.joined(separator: ", ")))"
+                var rows = TableSalvage(
+                    source: source, table: table, columns: columns.joined(separator: ", "), lastID: sequence(table))
+                var copied = 0
+                try rows.walk { _, row in
+                    guard let row else { return }
+                    copied += 1
+                    let values = Array(row.databaseValues.dropFirst(keepIDs ? 0 : 1))
+                    pending.append((sql, StatementArguments(values)))
+                    if pending.count >= batch { try flush() }
+                }
+                try flush()
+                return copied
             }
-            try flush()
-            let corruptColumns = "id, batch_id, spooled_at, points, precision, checksum, payload, reason, found_at"
-            var corruptRows = TableSalvage(
-                source: source, table: "corrupt", columns: corruptColumns, lastID: sequence("corrupt"))
-            try corruptRows.walk { _, row in
-                guard let row else { return }
-                report.corruptRowsKept += 1
-                pending.append(
-                    (
-                        "INSERT INTO corrupt (batch_id, spooled_at, points, precision, checksum, payload, reason, found_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        StatementArguments(Array(row.databaseValues.dropFirst()))
-                    ))
-                if pending.count >= 256 { try flush() }
-            }
-            try flush()
+            report.deadLetters += try copyReadable(
+                "dead_letters", columns: ["id", "at", "status", "message", "line"], keepIDs: true, batch: 1000)
+            report.corruptRowsKept += try copyReadable(
+                "corrupt",
+                columns: [
+                    "id", "batch_id", "spooled_at", "points", "precision", "checksum", "payload", "reason", "found_at",
+                ],
+                keepIDs: false, batch: 256)
             // Ids continue after the highest one the damaged file had handed out, where readable.
             if let seq = batchSequence {
                 try fresh.write { db in
