@@ -15,6 +15,8 @@ enum FuzzTarget: String, CaseIterable {
     /// decode -> encode -> decode: every point decoded from the input, as line protocol or as JSON,
     /// must come back equal through line protocol and through JSON.
     case roundTrip = "roundtrip"
+    /// The ingest journal's records read back from a damaged or torn file.
+    case journal
 
     func run(_ input: UnsafeRawBufferPointer) {
         switch self {
@@ -22,6 +24,7 @@ enum FuzzTarget: String, CaseIterable {
         case .json: Self.json(input)
         case .gzip: Self.gzip(input)
         case .roundTrip: Self.roundTrip(input)
+        case .journal: Self.journal(input)
         }
     }
 
@@ -122,6 +125,37 @@ enum FuzzTarget: String, CaseIterable {
     }
 
     // MARK: - Round trip
+
+    /// Any bytes: parsing never fails hard; every byte is in a record or counted as damaged; each
+    /// record written again reads back equal. The input also serves as a body, written as a record
+    /// and read back between damaged bytes.
+    static func journal(_ input: UnsafeRawBufferPointer) {
+        let bytes = Array(input)
+        let parsed = JournalRecord.parseAll(bytes)
+        let recordBytes = parsed.records.reduce(0) { $0 + JournalRecord.headerSize + $1.body.count }
+        check(recordBytes + parsed.damagedBytes == bytes.count, "journal: bytes neither in a record nor damaged")
+        for record in parsed.records {
+            check(
+                encode(record) != nil && JournalRecord.parseAll(encode(record)!).records == [record],
+                "journal: a record does not read back equal")
+        }
+        let record = JournalRecord(
+            sequence: UInt64(bytes.count), receiveTime: -1, format: .json, linePrecision: .microseconds,
+            jsonPrecision: .seconds, body: bytes)
+        let encoded = encode(record)!
+        let noise: [UInt8] = [0x4A, 0x52, 0x4E, 0x31, 0xFF]
+        let surrounded = JournalRecord.parseAll(noise + encoded + noise)
+        check(surrounded.records == [record], "journal: a whole record between damaged bytes is lost")
+        check(surrounded.damagedBytes == 2 * noise.count, "journal: damaged bytes miscounted")
+    }
+
+    static func encode(_ record: JournalRecord) -> [UInt8]? {
+        record.body.withUnsafeBytes { body in
+            JournalRecord.header(
+                sequence: record.sequence, receiveTime: record.receiveTime, format: record.format,
+                linePrecision: record.linePrecision, jsonPrecision: record.jsonPrecision, body: body) + record.body
+        }
+    }
 
     static func roundTrip(_ input: UnsafeRawBufferPointer) {
         var points: [Point] = [], errors: [PointError] = []

@@ -1,27 +1,39 @@
 import CLibdeflate
-import GatewayCore
 
-/// One request in the ingest journal: what is needed to decode it again exactly as it was decoded
+/// One request in the HTTP listener's ingest journal (the journal itself, with its files, is in the
+/// gateway executable; this is the record codec, no I/O): what is needed to decode it again exactly as it was decoded
 /// when it arrived (the body after gzip, its format and precisions, the receive time given to points
 /// without one).
 ///
 /// Layout, little-endian: magic `JRN1` (4), body length (4), sequence number (8), receive time (8),
 /// format (1), line-protocol precision (1), JSON precision (1), zero (1), CRC-32 (4) of bytes 4..<28
 /// and the body, then the body.
-struct JournalRecord: Sendable {
-    static let headerSize = 32
-    static let magic: UInt32 = 0x314E_524A  // "JRN1"
+public struct JournalRecord: Sendable, Equatable {
+    public static let headerSize = 32
+    public static let magic: UInt32 = 0x314E_524A  // "JRN1"
     /// A record larger than this is damage, not data (request bodies are far smaller).
-    static let maxBody = 1 << 30
+    public static let maxBody = 1 << 30
 
-    var sequence: UInt64
-    var receiveTime: Int64
-    var format: PayloadFormat
-    var linePrecision: Precision
-    var jsonPrecision: Precision
-    var body: [UInt8]
+    public var sequence: UInt64
+    public var receiveTime: Int64
+    public var format: PayloadFormat
+    public var linePrecision: Precision
+    public var jsonPrecision: Precision
+    public var body: [UInt8]
 
-    static func header(
+    public init(
+        sequence: UInt64, receiveTime: Int64, format: PayloadFormat, linePrecision: Precision, jsonPrecision: Precision,
+        body: [UInt8]
+    ) {
+        self.sequence = sequence
+        self.receiveTime = receiveTime
+        self.format = format
+        self.linePrecision = linePrecision
+        self.jsonPrecision = jsonPrecision
+        self.body = body
+    }
+
+    public static func header(
         sequence: UInt64, receiveTime: Int64, format: PayloadFormat, linePrecision: Precision,
         jsonPrecision: Precision, body: UnsafeRawBufferPointer
     ) -> [UInt8] {
@@ -40,7 +52,7 @@ struct JournalRecord: Sendable {
     /// The records of a segment, in file order, and how many bytes were not part of a whole,
     /// checked record (a torn tail, or damage in the middle: parsing goes on at the next record
     /// whose header and checksum hold, so one bad record never hides the good ones after it).
-    static func parseAll(_ bytes: [UInt8]) -> (records: [JournalRecord], damagedBytes: Int) {
+    public static func parseAll(_ bytes: [UInt8]) -> (records: [JournalRecord], damagedBytes: Int) {
         var records: [JournalRecord] = []
         var damaged = 0
         var offset = 0
@@ -65,7 +77,7 @@ struct JournalRecord: Sendable {
     }
 
     /// The record starting at `offset`, if a whole one with a good checksum is there.
-    static func parse(_ bytes: [UInt8], at offset: Int) -> JournalRecord? {
+    public static func parse(_ bytes: [UInt8], at offset: Int) -> JournalRecord? {
         guard bytes.count - offset >= headerSize, load32(at: offset, in: bytes) == magic else { return nil }
         let length = Int(load32(at: offset + 4, in: bytes))
         guard length <= maxBody, bytes.count - offset - headerSize >= length,
@@ -113,7 +125,7 @@ struct JournalRecord: Sendable {
         }
     }
 
-    static func store(_ value: UInt64, at offset: Int, in bytes: inout [UInt8]) {
+    public static func store(_ value: UInt64, at offset: Int, in bytes: inout [UInt8]) {
         for i in 0..<8 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
     }
 
@@ -121,7 +133,7 @@ struct JournalRecord: Sendable {
         for i in 0..<4 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(i))) }
     }
 
-    static func load(at offset: Int, in bytes: [UInt8]) -> UInt64 {
+    public static func load(at offset: Int, in bytes: [UInt8]) -> UInt64 {
         var value: UInt64 = 0
         for i in 0..<8 { value |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
         return value
