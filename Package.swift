@@ -29,10 +29,13 @@ let package = Package(
         .target(name: "GatewayCore", dependencies: ["CLibdeflate"]),
         // libdeflate: gzip for request bodies, the influx2 sink's bodies and spool (several times zlib's speed).
         .systemLibrary(name: "CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        // The shared configuration reading every component uses: strict keys, file:line problems,
+        // durations, sizes, `${VAR}`, paths resolved from the configuration file's folder.
+        .target(name: "ConfigReading", dependencies: ["GatewayCore", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Sinks",
             dependencies: [
-                "GatewayCore", "CLibdeflate",
+                "GatewayCore", "CLibdeflate", "ConfigReading",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -46,7 +49,7 @@ let package = Package(
         .target(
             name: "Plugins",
             dependencies: [
-                "GatewayCore",
+                "GatewayCore", "ConfigReading",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 // dwmon: its state and `sqlite` sources, `http` sources and webhooks, `postgres` sources.
@@ -62,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "Gateway",
             dependencies: [
-                "GatewayCore", "Sinks", "Plugins", "CLibdeflate",
+                "GatewayCore", "ConfigReading", "Sinks", "Plugins", "CLibdeflate",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -96,7 +99,7 @@ let package = Package(
         .testTarget(
             name: "PluginsTests",
             dependencies: [
-                "Plugins", "GatewayCore", "TestDoubles",
+                "Plugins", "GatewayCore", "ConfigReading", "TestDoubles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -117,7 +120,7 @@ let package = Package(
         .testTarget(
             name: "SinksTests",
             dependencies: [
-                "Sinks", "GatewayCore", "TestDoubles",
+                "Sinks", "GatewayCore", "ConfigReading", "TestDoubles",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -130,7 +133,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "GatewayCore", "Sinks", "Plugins", "TestDoubles",
+                "Gateway", "GatewayCore", "ConfigReading", "Sinks", "Plugins", "TestDoubles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

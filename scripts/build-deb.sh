@@ -23,8 +23,12 @@ fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 install -D -m 0755 "$binary" "$root/usr/bin/gateway"
-install -D -m 0644 gateway.yaml "$root/etc/gateway/gateway.yaml"
-for f in plugins.d/*; do install -D -m 0644 "$f" "$root/etc/gateway/$f"; done
+# Relative paths start at the configuration's folder: the packaged copies name /var/lib/gateway
+# (the unit's StateDirectory) where the shipped files say ./data.
+install -d "$root/etc/gateway/plugins.d"
+sed 's#\./data#/var/lib/gateway#g' gateway.yaml > "$root/etc/gateway/gateway.yaml"
+for f in plugins.d/*; do sed 's#\./data#/var/lib/gateway#g' "$f" > "$root/etc/gateway/$f"; done
+chmod 0644 "$root/etc/gateway/gateway.yaml" "$root"/etc/gateway/plugins.d/*
 mkdir -p "$root/lib/systemd/system"
 sed -e "s#@BINDIR@#/usr/bin#" -e "s#@CONFDIR@#/etc/gateway#" scripts/packaging/gateway.service \
     > "$root/lib/systemd/system/gateway.service"

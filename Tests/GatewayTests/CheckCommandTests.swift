@@ -1,4 +1,6 @@
+import ConfigReading
 import Foundation
+import Sinks
 import GatewayCore
 import Plugins
 import Testing
@@ -67,7 +69,7 @@ import Testing
         let config = try ConfigLoader(environment: ["TOKEN": "abc"]).load(path: path)
         #expect(config.name == "fallback")
         #expect(config.defaultTags.contains { $0.key == "host" && $0.value == "fallback" })
-        guard case .http(let http) = config.listeners.first?.kind else { Issue.record("no http listener"); return }
+        guard let http = config.listeners.first?.settings as? HTTPListenerConfig else { Issue.record("no http listener"); return }
         #expect(http.token == "abc")
         let missing = try problems(yaml)
         #expect(missing == ["FILE:3: listeners.h.token: environment variable TOKEN is not set (write ${TOKEN:-default} for a default)"])
@@ -123,10 +125,11 @@ import Testing
               - {to: [influx, plain, archive]}
             """)
         let config = try ConfigLoader(environment: ["INFLUX_URL": "http://127.0.0.1:8086", "INFLUX_TOKEN": "tok"]).load(path: path)
-        guard case .influx(let influx) = config.sinks[0].kind, case .influx(let plain) = config.sinks[1].kind,
-            case .spool(let archive) = config.sinks[2].kind
+        guard let influx = config.sinks[0].settings as? Influx2Settings,
+            let plain = config.sinks[1].settings as? Influx2Settings,
+            let archive = config.sinks[2].settings as? SpoolSettings
         else {
-            Issue.record("sink kinds: \(config.sinks.map(\.typeName))")
+            Issue.record("sink types: \(config.sinks.map(\.type))")
             return
         }
         #expect(influx.target.url == "http://127.0.0.1:8086")
@@ -144,7 +147,7 @@ import Testing
         #expect(config.sinks[0].batchSize == 5000)
         #expect(!plain.spool.enabled)
         #expect(config.sinks[1].spoolPath == nil)
-        #expect(archive.path == "/var/lib/gw/spool/archive.db")
+        #expect(archive.file.path == "/var/lib/gw/spool/archive.db")
     }
 
     @Test func influxSink_problemsAreNamed() throws {
@@ -173,7 +176,7 @@ import Testing
             .replacingOccurrences(of: "  #   ", with: "    ")
         let config = try ConfigLoader(environment: ["INFLUX_URL": "http://127.0.0.1:8086", "INFLUX_TOKEN": "t"])
             .load(path: try write(uncommented.replacingOccurrences(of: "include: plugins.d/*.yaml", with: "include: []")))
-        #expect(config.sinks.map(\.typeName).contains("influx2"))
+        #expect(config.sinks.map(\.type).contains("influx2"))
     }
 
     @Test func theShippedConfiguration_isValid() throws {
@@ -256,7 +259,7 @@ import Testing
         let config = try ConfigLoader(environment: [:]).load(path: root.appendingPathComponent("gateway.yaml").path)
         let proc = try #require(config.plugins.first { $0.type == "proc" })
         #expect(proc.enabled)
-        guard case .proc(let settings) = proc.settings else { Issue.record("not proc settings"); return }
+        guard let settings = proc.settings as? ProcSettings else { Issue.record("not proc settings"); return }
         let defaults = ProcSettings()
         #expect(settings.interval == defaults.interval)
         #expect(settings.top == defaults.top)
@@ -342,10 +345,10 @@ import Testing
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let config = try ConfigLoader(environment: [:]).load(path: root.appendingPathComponent("gateway.yaml").path)
         let dwmon = try #require(config.plugins.first { $0.type == "dwmon" })
-        guard case .dwmon(let settings) = dwmon.settings else { Issue.record("not dwmon settings"); return }
+        guard let settings = dwmon.settings as? DwmonSettings else { Issue.record("not dwmon settings"); return }
         #expect(settings.checkersDir == root.appendingPathComponent("plugins.d").path)
-        #expect(settings.statePath == "./data/dwmon/dwmon.db")
-        #expect(settings.sources["warehouse"] == .init(kind: .sqlite(path: "./data/warehouse.db")))
+        #expect(settings.statePath == root.appendingPathComponent("data/dwmon/dwmon.db").path)
+        #expect(settings.sources["warehouse"] == .init(kind: .sqlite(path: root.appendingPathComponent("data/warehouse.db").path)))
         #expect(settings.retention == .seconds(7 * 86_400))
         let files = try FileManager.default.contentsOfDirectory(atPath: settings.checkersDir).filter { $0.hasSuffix(".dwmon") }
         #expect(!files.isEmpty)
@@ -402,7 +405,7 @@ import Testing
         #expect(same.contains("plugins.jobdir.dump_suffix: json_suffix and dump_suffix are both \".json\""), "\(same)")
     }
 
-    @Test func jobdirDefaults_areTheDocumentedOnes_andPathsAbsolute() throws {
+    @Test func jobdirDefaults_areTheDocumentedOnes_andPathsAbsoluteFromTheConfigFilesFolder() throws {
         let path = try ConfigTests().write(
             """
             gateway: {data_dir: /var/lib/gateway}
@@ -412,11 +415,12 @@ import Testing
               crashes: {type: jobdir, storage_root: data/crashes}
             """)
         let config = try ConfigLoader().load(path: path)
-        guard case .jobdir(let s) = try #require(config.plugins.first).settings else {
+        guard let s = try #require(config.plugins.first).settings as? JobdirSettings else {
             Issue.record("not a jobdir plugin")
             return
         }
-        #expect(s.storageRoot == FileManager.default.currentDirectoryPath + "/data/crashes")
+        let folder = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent().path
+        #expect(s.storageRoot == folder + "/data/crashes")
         #expect(s.statePath == "/var/lib/gateway/jobdir/crashes.db")
         #expect(s.scanInterval == .seconds(300) && s.cleanupInterval == .seconds(300))
         #expect(s.priorityInterval == .seconds(60) && s.processorCheckIn == .seconds(300))

@@ -43,9 +43,13 @@ import Testing
             "/bin/bash",
             [
                 "scripts/install.sh", "--prefix", dir.path + "/usr", "--confdir", dir.path + "/etc/gateway",
-                "--no-systemd",
+                "--statedir", dir.path + "/var/lib/gateway", "--no-systemd",
             ])
         #expect(result.status == 0, "\(result.out)")
+        // Relative paths start at the configuration's folder: the installed copy names the state folder.
+        #expect(result.out.contains("gateway data_dir"), "\(result.out)")
+        #expect(result.out.contains(dir.path + "/var/lib/gateway\n"), "\(result.out)")
+        #expect(!result.out.contains(dir.path + "/etc/gateway/data"), "\(result.out)")
         let binary = dir.path + "/usr/bin/gateway"
         #expect(FileManager.default.isExecutableFile(atPath: binary))
         for file in ["gateway.yaml", "plugins.d/proc.yaml", "plugins.d/dwmon.yaml", "plugins.d/jobdir.yaml"] {
@@ -107,5 +111,7 @@ import Testing
         let check = try Self.run(
             extracted + "/usr/bin/gateway", ["check", "--config", extracted + "/etc/gateway/gateway.yaml"])
         #expect(check.status == 0, "\(check.out)")
+        #expect(check.out.contains("data_dir  ") && check.out.contains("/var/lib/gateway\n"), "\(check.out)")
+        #expect(check.out.contains("/var/lib/gateway/spool/archive.db"), "\(check.out)")
     }
 }

@@ -68,6 +68,7 @@ struct CheckCommand: ParsableCommand {
             print(
                 "\(options.config): ok (\(config.listeners.count) listeners, \(config.sinks.count) sinks, "
                     + "\(config.routes.count) routes, \(config.plugins.count) plugins)")
+            print(config.pathReport())
         } catch {
             for problem in error.problems { print(problem) }
             throw ExitCode(1)

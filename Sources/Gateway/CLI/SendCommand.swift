@@ -1,3 +1,4 @@
+import ConfigReading
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation

@@ -92,8 +92,7 @@ struct AdminClient {
     /// HTTP listener otherwise.
     init(config: GatewayConfig?, spoolPath: String) throws {
         let http = config?.listeners.lazy.compactMap { l -> HTTPListenerConfig? in
-            if case .http(let h) = l.kind { return h }
-            return nil
+            l.settings as? HTTPListenerConfig
         }.first
         token = http?.token.value ?? ""
         if let recorded = FileLock.ownerAdminURL(path: spoolPath + ".lock") {
@@ -191,7 +190,7 @@ struct SpoolReplay: AsyncParsableCommand {
     func run() async throws {
         let config = try selection.loadConfig(required: true)
         let target = try selection.targets(config, single: true)[0]
-        guard let sinkConfig = target.sink, case .influx(let influx) = sinkConfig.kind else {
+        guard let influx = target.sink?.settings as? Influx2Settings else {
             throw ValidationError("sink \"\(target.name)\" is not an influx2 sink: an archive spool is read with `gateway spool export`")
         }
         if SpoolSelection.isOwned(target.path) {
@@ -238,7 +237,7 @@ struct SpoolReplay: AsyncParsableCommand {
         }
     }
 
-    func replayOffline(target: SpoolSelection.Target, influx: InfluxSinkConfig) async throws {
+    func replayOffline(target: SpoolSelection.Target, influx: Influx2Settings) async throws {
         let logger = SpoolSelection.logger
         let store = try SpoolStore(path: target.path, options: influx.spool.options, logger: logger)
         let factory = NOOPMetricsHandler.instance
@@ -446,12 +445,7 @@ struct SpoolCheck: ParsableCommand {
     /// Opens the file for writing, locked (a running gateway holding it is named and refused),
     /// salvaging it when it is damaged.
     static func openRepairing(_ target: SpoolSelection.Target) throws -> SpoolStore {
-        var options = SpoolStore.Options()
-        switch target.sink?.kind {
-        case .influx(let influx): options = influx.spool.options
-        case .spool(let spool): options = spool.options
-        default: break
-        }
+        let options = target.sink?.settings.spoolFile?.options ?? SpoolStore.Options()
         var logger = SpoolSelection.logger
         logger.logLevel = .critical  // the outcome is printed below
         return try SpoolStore(path: target.path, options: options, logger: logger)

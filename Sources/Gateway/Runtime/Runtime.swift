@@ -25,8 +25,8 @@ final class Runtime: Sendable {
         self.config = config
         self.logger = logger
         var workers: [SinkWorker] = []
-        var replayers: [any Service] = []
-        var influxSinks: [InfluxSink] = []
+        var besides: [any Service] = []
+        var expedites: [@Sendable () -> Void] = []
         var targets: [Router.Target] = []
         var spools: [SpoolAdmin.Entry] = []
         for sink in config.sinks {
@@ -34,42 +34,24 @@ final class Runtime: Sendable {
             let sinkMetrics = SinkMetrics(sink: sink.name, factory: metrics.factory)
             var sinkLogger = logger
             sinkLogger[metadataKey: "sink"] = "\(sink.name)"
-            let instance: any Sink
-            switch sink.kind {
-            case .stdout(let format): instance = StdoutSink(format: format)
-            case .blackhole: instance = BlackholeSink()
-            case .influx(let influx):
-                let delivery = DeliveryMetrics(sink: sink.name, factory: metrics.factory)
-                let store =
-                    influx.spool.enabled
-                    ? try SpoolStore(path: influx.spool.path, options: influx.spool.options, logger: sinkLogger) : nil
-                let influxSink = InfluxSink(
-                    name: sink.name,
-                    configuration: .init(
-                        target: influx.target, precision: influx.precision, retry: influx.retry,
-                        maxInFlight: influx.maxInFlight),
-                    spool: store, metrics: sinkMetrics, delivery: delivery, logger: sinkLogger)
-                instance = influxSink
-                influxSinks.append(influxSink)
-                replayers.append(influxSink.replayService)
-                if let store {
-                    spools.append(.init(sink: sink.name, type: "influx2", store: store, influx: influxSink))
-                    Self.addSpoolGauges(sink.name, store, delivery, metrics)
-                    if !store.isEmpty {
-                        sinkLogger.notice(
-                            "spool holds a backlog from an earlier run; replaying it before new points",
-                            metadata: ["batches": "\(store.batchCount)", "points": "\(store.pointCount)"])
-                    }
+            let parts = try sink.settings.make(
+                SinkContext(name: sink.name, logger: sinkLogger, metrics: sinkMetrics, factory: metrics.factory))
+            let instance = parts.sink
+            besides += parts.services
+            if let expedite = parts.expedite { expedites.append(expedite) }
+            if let spool = parts.spool {
+                let store = spool.store
+                spools.append(.init(sink: sink.name, type: sink.type, store: store, replayer: spool.replayer))
+                Self.addSpoolGauges(sink.name, store, spool.delivery, metrics)
+                if spool.replayer == nil {
+                    // An archive is healthy while its file takes writes (it read 0 before: alerts fired).
+                    let healthy = spool.delivery.healthy
+                    metrics.addRefresher { healthy.record(store.isWritable ? 1 : 0) }
+                } else if !store.isEmpty {
+                    sinkLogger.notice(
+                        "spool holds a backlog from an earlier run; replaying it before new points",
+                        metadata: ["batches": "\(store.batchCount)", "points": "\(store.pointCount)"])
                 }
-            case .spool(let spool):
-                let delivery = DeliveryMetrics(sink: sink.name, factory: metrics.factory)
-                let store = try SpoolStore(path: spool.path, options: spool.options, logger: sinkLogger)
-                instance = SpoolSink(store: store, metrics: sinkMetrics, delivery: delivery, logger: sinkLogger)
-                spools.append(.init(sink: sink.name, type: "spool", store: store, influx: nil))
-                Self.addSpoolGauges(sink.name, store, delivery, metrics)
-                // An archive is healthy while its file takes writes (it read 0 before: alerts fired).
-                let healthy = delivery.healthy
-                metrics.addRefresher { healthy.record(store.isWritable ? 1 : 0) }
             }
             workers.append(
                 SinkWorker(
@@ -94,7 +76,7 @@ final class Runtime: Sendable {
             emitters.append((emitter, plugin.name, pluginLogger))
             let context = PluginContext(
                 emit: { points in await emitter.emit(points) }, logger: pluginLogger, metrics: metrics.factory)
-            plugins.append(try PluginRegistry.make(name: plugin.name, settings: plugin.settings, context: context))
+            plugins.append(try plugin.settings.make(name: plugin.name, context: context))
         }
         let taps = plugins.flatMap { plugin in
             plugin.taps.map { Router.Tap(series: $0.series.map(Glob.init), receive: $0.receive) }
@@ -138,40 +120,22 @@ final class Runtime: Sendable {
                 source: listener.name, metrics: ListenerMetrics(listener: listener.name, factory: metrics.factory),
                 defaultTags: config.defaultTags, schemas: schemas, router: router, deadLetter: deadLetter,
                 logger: listenerLogger)
-            switch listener.kind {
-            case .udp(let udp):
-                listeners.append(
-                    UDPListener(
-                        name: listener.name, config: udp, ingest: ingest, metrics: metrics,
-                        logger: listenerLogger))
-            case .http(let http):
-                var journal: IngestJournal?
-                if http.ack == .durable {
-                    let journalMetrics = JournalMetrics(listener: listener.name, factory: metrics.factory)
-                    let opened = try IngestJournal(
-                        configuration: http.journal, metrics: journalMetrics, logger: listenerLogger)
-                    metrics.addRefresher {
-                        journalMetrics.heldBytes.record(opened.heldBytes)
-                        journalMetrics.pendingRequests.record(opened.pendingRecords)
-                    }
-                    journal = opened
-                }
-                listeners.append(
-                    HTTPListener(
-                        name: listener.name, config: http, ingest: ingest, journal: journal, status: status,
-                        spools: spoolAdmin, pluginRoutes: pluginRoutes, logger: listenerLogger))
-            }
+            listeners.append(
+                try listener.settings.make(
+                    ListenerContext(
+                        name: listener.name, ingest: ingest, metrics: metrics, logger: listenerLogger, status: status,
+                        spools: spoolAdmin, pluginRoutes: pluginRoutes)))
         }
 
         // Shutdown runs in reverse: the drain marker, listeners, plugins, sink workers (which drain
         // into their sinks or spools), then the replayers.
         let services: [any Service] =
-            replayers + workers + plugins.map { PluginService(plugin: $0) } + listeners
+            besides + workers + plugins.map { PluginService(plugin: $0) } + listeners
             + [
                 DrainMarker(
                     status: status, logger: logger,
                     watchdog: ShutdownWatchdog(
-                        timeout: config.shutdownTimeout, influxSinks: influxSinks,
+                        timeout: config.shutdownTimeout, expedites: expedites,
                         queues: targets.map { ($0.name, $0.queue) }, logger: logger))
             ]
         group = ServiceGroup(
@@ -277,18 +241,18 @@ struct DrainMarker: Service {
 /// still held: with `ack: durable`, HTTP points among them are still in the journal).
 struct ShutdownWatchdog: Sendable {
     let timeout: Duration
-    let influxSinks: [InfluxSink]
+    let expedites: [@Sendable () -> Void]
     let queues: [(String, SinkQueue)]
     let logger: Logger
 
     func arm() {
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        let (influxSinks, queues, logger, timeout) = (self.influxSinks, self.queues, self.logger, self.timeout)
+        let (expedites, queues, logger, timeout) = (self.expedites, self.queues, self.logger, self.timeout)
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
             logger.error(
                 "shutdown_timeout passed: giving up requests on the wire, the rest goes to the spools",
                 metadata: ["shutdown_timeout": "\(Units.text(timeout))"])
-            for sink in influxSinks { sink.expedite() }
+            for expedite in expedites { expedite() }
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds + 5) {
             let held = queues.map { "\($0.0)=\($0.1.count)" }.joined(separator: ",")

@@ -9,8 +9,8 @@ final class SpoolAdmin: Sendable {
         var sink: String
         var type: String
         var store: SpoolStore
-        /// The Influx sink that replays this spool; nil for an archive (`spool` sink).
-        var influx: InfluxSink?
+        /// The sink that replays this spool; nil for an archive (`spool` sink).
+        var replayer: (any SpoolReplayer)?
     }
 
     let entries: [Entry]
@@ -56,8 +56,8 @@ final class SpoolAdmin: Sendable {
                 ]
                 item["salvaged"] = salvaged
             }
-            if let influx = entry.influx {
-                item["health"] = influx.health.text
+            if let replayer = entry.replayer {
+                item["health"] = replayer.healthText
             } else {
                 item["health"] = entry.store.writeError.map { "spool cannot write: \($0)" } ?? "healthy"
             }

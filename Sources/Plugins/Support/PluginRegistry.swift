@@ -1,21 +1,47 @@
-/// The plugin types this build knows, by the `type` name used in configuration, in one explicit
-/// table (node_exporter's `registerCollector`).
-public enum PluginRegistry {
-    public static let types: Set<String> = ["proc", "dwmon", "jobdir"]
+import ConfigReading
 
-    /// A plugin's settings, read and validated from its YAML by the gateway's config loader.
-    public enum Settings: Sendable {
-        case proc(ProcSettings)
-        case dwmon(DwmonSettings)
-        case jobdir(JobdirSettings)
+/// A plugin type: how its settings are read from YAML and how an instance is made. Each plugin's
+/// folder defines one (`proc/ProcSettings+Config.swift`, ...); ``PluginRegistry/builtin`` lists them.
+public struct PluginFactory: Sendable {
+    /// The `type` users write.
+    public let type: String
+    /// Reads the plugin's own keys (`type` and `enabled` are the gateway's) and reports problems on
+    /// the nodes; the result is used only when no problem was found.
+    public let read: @Sendable (ConfigMap, ConfigContext) -> any PluginSettings
+
+    public init(type: String, read: @escaping @Sendable (ConfigMap, ConfigContext) -> any PluginSettings) {
+        self.type = type
+        self.read = read
+    }
+}
+
+/// A plugin instance's validated settings.
+public protocol PluginSettings: Sendable, NamesPaths {
+    /// Makes the plugin; throws when it cannot open what it needs (dwmon's and jobdir's state files).
+    func make(name: String, context: PluginContext) throws -> any GatewayPlugin
+}
+
+/// The plugin types this build knows, by the `type` name used in configuration, in one table
+/// (node_exporter's `registerCollector`). Tests add their own types to a copy.
+extension PluginSettings {
+    public var paths: [(key: String, path: String)] { [] }
+}
+
+public struct PluginRegistry: Sendable {
+    public private(set) var factories: [String: PluginFactory] = [:]
+
+    public init(_ factories: [PluginFactory]) {
+        for factory in factories { add(factory) }
     }
 
-    /// Makes a plugin; throws when it cannot open what it needs (dwmon's and jobdir's state files).
-    public static func make(name: String, settings: Settings, context: PluginContext) throws -> any GatewayPlugin {
-        switch settings {
-        case .proc(let proc): return ProcPlugin(name: name, settings: proc, context: context)
-        case .dwmon(let dwmon): return try DwmonPlugin(name: name, settings: dwmon, context: context)
-        case .jobdir(let jobdir): return try JobdirPlugin(name: name, settings: jobdir, context: context)
-        }
+    public mutating func add(_ factory: PluginFactory) {
+        precondition(factories[factory.type] == nil, "plugin type \(factory.type) registered twice")
+        factories[factory.type] = factory
     }
+
+    public subscript(type: String) -> PluginFactory? { factories[type] }
+
+    public var types: [String] { factories.keys.sorted() }
+
+    public static let builtin = PluginRegistry([ProcSettings.factory, DwmonSettings.factory, JobdirSettings.factory])
 }

@@ -13,9 +13,12 @@ public struct StdoutSink: Sink {
     }
 
     public let format: Format
+    /// Standard output, unless a test gives another descriptor.
+    let fileDescriptor: Int32
 
-    public init(format: Format) {
+    public init(format: Format, fileDescriptor: Int32 = STDOUT_FILENO) {
         self.format = format
+        self.fileDescriptor = fileDescriptor
     }
 
     public func write(_ batch: PointBatch) async throws {
@@ -29,7 +32,7 @@ public struct StdoutSink: Sink {
             let encoder = JSONPointEncoder()
             for point in batch { encoder.encode(point, into: &out) }
         }
-        try Self.writeAll(out, to: STDOUT_FILENO)
+        try Self.writeAll(out, to: fileDescriptor)
     }
 
     /// Writes every byte, retrying short writes and EINTR.

@@ -313,17 +313,17 @@ struct HTTPHandlers: Sendable {
     func spoolReplay(_ request: Request, sink: String) -> Response {
         if let denied = authorize(request) { return denied }
         guard let entry = spools.entry(sink) else { return unknownSpool(sink) }
-        guard let influx = entry.influx else {
+        guard let replayer = entry.replayer else {
             return Self.influxError(
                 .conflict, code: "conflict", message: "sink \"\(sink)\" is an archive (type spool): nothing replays it")
         }
-        influx.replayNow()
+        replayer.replayNow()
         logger.notice("spool replay requested over the admin API", metadata: ["sink": "\(sink)"])
         return Self.json(
             .accepted,
             SpoolAdmin.jsonText([
                 "sink": sink, "batches": entry.store.batchCount, "points": entry.store.pointCount,
-                "health": influx.health.text,
+                "health": replayer.healthText,
             ]))
     }
 

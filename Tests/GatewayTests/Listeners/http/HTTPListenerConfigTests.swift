@@ -1,3 +1,4 @@
+import ConfigReading
 import Foundation
 import GatewayCore
 import Testing
@@ -25,7 +26,7 @@ import Testing
             sinks: {out: {type: blackhole}}
             routes: [{to: [out]}]
             """)
-        guard case .http(let http)? = config?.listeners.first?.kind else { return (nil, problems) }
+        guard let http = config?.listeners.first?.settings as? HTTPListenerConfig else { return (nil, problems) }
         return (http, problems)
     }
 

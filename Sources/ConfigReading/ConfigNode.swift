@@ -4,30 +4,38 @@ import Yams
 
 /// A YAML node with where it came from, read strictly: every value is checked for its type, every
 /// key a mapping does not know is reported, and each problem names file, line and key path.
-struct ConfigNode {
-    let node: Node
-    let file: String
-    let path: String
-    let problems: ProblemList
-    let environment: [String: String]
+public struct ConfigNode {
+    public let node: Node
+    public let file: String
+    public let path: String
+    public let problems: ProblemList
+    public let environment: [String: String]
 
-    var line: Int { node.mark?.line ?? 0 }
+    public init(node: Node, file: String, path: String, problems: ProblemList, environment: [String: String]) {
+        self.node = node
+        self.file = file
+        self.path = path
+        self.problems = problems
+        self.environment = environment
+    }
 
-    func problem(_ message: String, at path: String? = nil, line: Int? = nil) {
+    public var line: Int { node.mark?.line ?? 0 }
+
+    public func problem(_ message: String, at path: String? = nil, line: Int? = nil) {
         problems.add(ConfigProblem(file: file, line: line ?? self.line, path: path ?? self.path, message: message))
     }
 
-    func child(_ node: Node, key: String) -> ConfigNode {
+    public func child(_ node: Node, key: String) -> ConfigNode {
         ConfigNode(
             node: node, file: file, path: path.isEmpty ? key : "\(path).\(key)", problems: problems,
             environment: environment)
     }
 
-    func element(_ node: Node, index: Int) -> ConfigNode {
+    public func element(_ node: Node, index: Int) -> ConfigNode {
         ConfigNode(node: node, file: file, path: "\(path)[\(index)]", problems: problems, environment: environment)
     }
 
-    var isNull: Bool {
+    public var isNull: Bool {
         if case .scalar(let s) = node, (s.style == .plain && (s.string == "" || s.string == "~" || s.string == "null")) {
             return true
         }
@@ -37,7 +45,7 @@ struct ConfigNode {
     // MARK: Scalars
 
     /// The scalar's text with `${VAR}` expanded; nil (and a problem) when it is not a scalar.
-    func string() -> String? {
+    public func string() -> String? {
         guard case .scalar(let scalar) = node else {
             problem("expected a string, got \(kindName)")
             return nil
@@ -54,7 +62,7 @@ struct ConfigNode {
         }
     }
 
-    func int(min: Int? = nil) -> Int? {
+    public func int(min: Int? = nil) -> Int? {
         guard let text = string() else { return nil }
         guard let value = Int(text) else {
             problem("expected an integer, got \"\(text)\"")
@@ -67,7 +75,7 @@ struct ConfigNode {
         return value
     }
 
-    func positiveInt() -> Int? {
+    public func positiveInt() -> Int? {
         guard let text = string() else { return nil }
         guard let value = Int(text), value > 0 else {
             problem("expected a positive integer, got \"\(text)\"")
@@ -76,7 +84,7 @@ struct ConfigNode {
         return value
     }
 
-    func bool() -> Bool? {
+    public func bool() -> Bool? {
         guard let text = string() else { return nil }
         switch text {
         case "true", "True", "TRUE", "yes", "on": return true
@@ -87,7 +95,7 @@ struct ConfigNode {
         }
     }
 
-    func duration() -> Duration? {
+    public func duration() -> Duration? {
         guard let text = string() else { return nil }
         guard let value = Units.duration(text) else {
             problem("expected a duration such as 500ms, 10s or 5m, got \"\(text)\"")
@@ -98,7 +106,7 @@ struct ConfigNode {
 
     /// A duration above zero (intervals, timeouts, windows).
     /// `local` (or empty) for the machine's zone, or an IANA name.
-    func timeZone() -> TimeZone? {
+    public func timeZone() -> TimeZone? {
         guard let text = string() else { return nil }
         if text == "local" || text.isEmpty { return .current }
         if let zone = TimeZone(identifier: text) { return zone }
@@ -106,7 +114,7 @@ struct ConfigNode {
         return nil
     }
 
-    func positiveDuration() -> Duration? {
+    public func positiveDuration() -> Duration? {
         guard let value = duration() else { return nil }
         guard value > .zero else {
             problem("expected a duration above zero")
@@ -115,7 +123,7 @@ struct ConfigNode {
         return value
     }
 
-    func size() -> Int? {
+    public func size() -> Int? {
         guard let text = string() else { return nil }
         guard let value = Units.size(text) else {
             problem("expected a size such as 512KiB, 32MiB or 1GiB, got \"\(text)\"")
@@ -124,7 +132,7 @@ struct ConfigNode {
         return value
     }
 
-    func hostPort() -> HostPort? {
+    public func hostPort() -> HostPort? {
         guard let text = string() else { return nil }
         guard let value = HostPort(text) else {
             problem("expected HOST:PORT such as 127.0.0.1:8089, got \"\(text)\"")
@@ -133,14 +141,14 @@ struct ConfigNode {
         return value
     }
 
-    func oneOf<T>(_ choices: [(String, T)]) -> T? {
+    public func oneOf<T>(_ choices: [(String, T)]) -> T? {
         guard let text = string() else { return nil }
         if let match = choices.first(where: { $0.0 == text }) { return match.1 }
         problem("expected one of \(choices.map(\.0).joined(separator: ", ")), got \"\(text)\"")
         return nil
     }
 
-    func stringList() -> [String]? {
+    public func stringList() -> [String]? {
         if case .scalar = node, let single = string() { return [single] }
         guard let items = sequence() else { return nil }
         return items.compactMap { $0.string() }
@@ -148,7 +156,7 @@ struct ConfigNode {
 
     // MARK: Collections
 
-    var kindName: String {
+    public var kindName: String {
         switch node {
         case .scalar: return "a scalar"
         case .mapping: return "a mapping"
@@ -157,7 +165,7 @@ struct ConfigNode {
         }
     }
 
-    func sequence() -> [ConfigNode]? {
+    public func sequence() -> [ConfigNode]? {
         if isNull { return [] }
         guard case .sequence(let seq) = node else {
             problem("expected a list, got \(kindName)")
@@ -167,7 +175,7 @@ struct ConfigNode {
     }
 
     /// The entries of a mapping in file order, keys checked for duplicates.
-    func entries() -> [(key: String, value: ConfigNode)]? {
+    public func entries() -> [(key: String, value: ConfigNode)]? {
         if isNull { return [] }
         guard case .mapping(let mapping) = node else {
             problem("expected a mapping, got \(kindName)")
@@ -191,33 +199,33 @@ struct ConfigNode {
     }
 
     /// A mapping read key by key; ``finish()`` reports every key nobody asked for.
-    func map() -> ConfigMap? {
+    public func map() -> ConfigMap? {
         guard let entries = entries() else { return nil }
         return ConfigMap(node: self, entries: entries)
     }
 }
 
 /// Strict access to a mapping's keys.
-final class ConfigMap {
-    let node: ConfigNode
+public final class ConfigMap {
+    public let node: ConfigNode
     private let entries: [(key: String, value: ConfigNode)]
     private var used = Set<String>()
 
-    init(node: ConfigNode, entries: [(key: String, value: ConfigNode)]) {
+    public init(node: ConfigNode, entries: [(key: String, value: ConfigNode)]) {
         self.node = node
         self.entries = entries
     }
 
-    var keys: [String] { entries.map(\.key) }
+    public var keys: [String] { entries.map(\.key) }
 
     /// The value under `key`, marking it as known. Null values count as absent.
-    subscript(_ key: String) -> ConfigNode? {
+    public subscript(_ key: String) -> ConfigNode? {
         used.insert(key)
         guard let value = entries.first(where: { $0.key == key })?.value, !value.isNull else { return nil }
         return value
     }
 
-    func required(_ key: String, what: String) -> ConfigNode? {
+    public func required(_ key: String, what: String) -> ConfigNode? {
         guard let value = self[key] else {
             node.problem("missing required key \"\(key)\" (\(what))")
             return nil
@@ -226,7 +234,7 @@ final class ConfigMap {
     }
 
     /// Reports the keys that were never asked for, naming the ones that were expected.
-    func finish() {
+    public func finish() {
         for (key, value) in entries where !used.contains(key) {
             let known = used.sorted().joined(separator: ", ")
             node.problem("unknown key \"\(key)\" (expected one of: \(known))", at: value.path, line: value.line)

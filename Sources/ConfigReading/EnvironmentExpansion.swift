@@ -1,12 +1,12 @@
 /// Expands `${VAR}` and `${VAR:-default}` from the environment in configuration values.
 /// `$$` is a literal `$`. A variable that is unset (or empty) with no default is an error, so a
 /// missing secret is caught at start, not at the first write.
-enum EnvironmentExpansion {
-    struct Missing: Error {
-        var name: String
+public enum EnvironmentExpansion {
+    public struct Missing: Error {
+        public var name: String
     }
 
-    static func expand(_ text: String, environment: [String: String]) throws(Missing) -> String {
+    public static func expand(_ text: String, environment: [String: String]) throws(Missing) -> String {
         guard text.contains("$") else { return text }
         var out = ""
         var index = text.startIndex

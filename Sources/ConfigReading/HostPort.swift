@@ -1,14 +1,14 @@
 /// `host:port` as written in `listen:` keys.
-struct HostPort: Sendable, Equatable, CustomStringConvertible {
-    var host: String
-    var port: Int
+public struct HostPort: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
 
-    init(host: String, port: Int) {
+    public init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
-    init?(_ text: String) {
+    public init?(_ text: String) {
         var text = Substring(text)
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
             // [::1]:8089
@@ -28,12 +28,12 @@ struct HostPort: Sendable, Equatable, CustomStringConvertible {
 
     /// 127.0.0.0/8, ::1 or localhost: reachable from this machine only. Anything else (0.0.0.0,
     /// ::, a name, another address) is treated as reachable from the network.
-    var isLoopback: Bool {
+    public var isLoopback: Bool {
         let h = host.lowercased()
         if h == "localhost" || h == "::1" || h == "0:0:0:0:0:0:0:1" { return true }
         let parts = h.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
 
-    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

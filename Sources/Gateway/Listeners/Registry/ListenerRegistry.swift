@@ -1,0 +1,71 @@
+import ConfigReading
+import Logging
+import Plugins
+import Sinks
+import ServiceLifecycle
+
+/// A listener type: how its settings are read from YAML and how an instance is made. Each
+/// listener's folder defines one (`udp/UDPListenerConfig.swift`, ...); ``ListenerRegistry/builtin``
+/// lists them.
+struct ListenerFactory: Sendable {
+    /// The `type` users write.
+    let type: String
+    /// Reads the listener's keys (not `type`) and reports problems on the nodes; the result is used
+    /// only when no problem was found.
+    let read: @Sendable (ConfigMap, ConfigContext) -> any ListenerSettings
+}
+
+/// A listener instance's validated settings.
+protocol ListenerSettings: Sendable, NamesPaths {
+    /// The socket it binds (`udp` or `tcp`, address), so two listeners on one port are caught at
+    /// `gateway check`.
+    var socket: (proto: String, address: HostPort) { get }
+    /// Makes the listener, a service the runtime runs until shutdown.
+    func make(_ context: ListenerContext) throws -> any Service
+}
+
+extension ListenerSettings {
+    var paths: [(key: String, path: String)] { [] }
+}
+
+/// What the runtime hands a listener type when it makes an instance.
+struct ListenerContext: Sendable {
+    let name: String
+    /// Where its points go (default tags, schemas, routes), counted under the listener's name.
+    let ingest: Ingest
+    let metrics: GatewayMetrics
+    let logger: Logger
+    let status: StatusReporter
+    let spools: SpoolAdmin
+    let pluginRoutes: [PluginRoute]
+}
+
+/// The listener types this build knows, by the `type` name used in configuration, in one table.
+/// Tests add their own types to a copy.
+struct ListenerRegistry: Sendable {
+    private(set) var factories: [String: ListenerFactory] = [:]
+
+    init(_ factories: [ListenerFactory]) {
+        for factory in factories { add(factory) }
+    }
+
+    mutating func add(_ factory: ListenerFactory) {
+        precondition(factories[factory.type] == nil, "listener type \(factory.type) registered twice")
+        factories[factory.type] = factory
+    }
+
+    subscript(type: String) -> ListenerFactory? { factories[type] }
+
+    var types: [String] { factories.keys.sorted() }
+
+    static let builtin = ListenerRegistry([UDPListenerConfig.factory, HTTPListenerConfig.factory])
+}
+
+/// The three tables `ConfigLoader` and the runtime use.
+struct Registries: Sendable {
+    var listeners = ListenerRegistry.builtin
+    var sinks = SinkRegistry.builtin
+    var plugins = PluginRegistry.builtin
+
+    static let builtin = Registries()
+}

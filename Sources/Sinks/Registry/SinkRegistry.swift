@@ -1,0 +1,120 @@
+import ConfigReading
+import CoreMetrics
+import GatewayCore
+import Logging
+import ServiceLifecycle
+
+/// A sink type: how its settings are read from YAML and how an instance is made. Each sink's
+/// folder defines one (`influx2/Influx2Settings.swift`, ...); ``SinkRegistry/builtin`` lists them.
+public struct SinkFactory: Sendable {
+    /// The `type` users write.
+    public let type: String
+    /// Queue defaults for this type, before the sink's `batch_size` and `queue_size` keys.
+    public let batchSize: Int
+    public let queueSize: Int
+    /// Reads the sink's own keys (the queue keys are the gateway's) and reports problems on the
+    /// nodes; the result is used only when no problem was found.
+    public let read: @Sendable (ConfigMap, ConfigContext) -> any SinkSettings
+
+    public init(
+        type: String, batchSize: Int = 1000, queueSize: Int = 100_000,
+        read: @escaping @Sendable (ConfigMap, ConfigContext) -> any SinkSettings
+    ) {
+        self.type = type
+        self.batchSize = batchSize
+        self.queueSize = queueSize
+        self.read = read
+    }
+}
+
+/// A sink instance's validated settings.
+public protocol SinkSettings: Sendable, NamesPaths {
+    /// The spool file this sink writes, if any (two sinks may not share one).
+    var spoolFile: SpoolFileSettings? { get }
+    /// Makes the sink and what runs beside it.
+    func make(_ context: SinkContext) throws -> SinkParts
+}
+
+extension SinkSettings {
+    public var spoolFile: SpoolFileSettings? { nil }
+    public var spoolPath: String? { spoolFile?.path }
+    public var paths: [(key: String, path: String)] { spoolPath.map { [("spool", $0)] } ?? [] }
+}
+
+/// What the runtime hands a sink type when it makes an instance.
+public struct SinkContext: Sendable {
+    public let name: String
+    public let logger: Logger
+    public let metrics: SinkMetrics
+    public let factory: any MetricsFactory
+
+    public init(name: String, logger: Logger, metrics: SinkMetrics, factory: any MetricsFactory) {
+        self.name = name
+        self.logger = logger
+        self.metrics = metrics
+        self.factory = factory
+    }
+}
+
+/// A made sink: the instance its worker writes to, services that run beside it (replay), and its
+/// spool for the admin API, gauges and `gateway spool`.
+public struct SinkParts: Sendable {
+    public var sink: any Sink
+    public var services: [any Service]
+    public var spool: Spool?
+    /// Told to give up requests on the wire when shutdown runs out of time.
+    public var expedite: (@Sendable () -> Void)?
+
+    public struct Spool: Sendable {
+        public var store: SpoolStore
+        public var delivery: DeliveryMetrics
+        /// The sink that replays it; nil for an archive (`spool` sink).
+        public var replayer: (any SpoolReplayer)?
+
+        public init(store: SpoolStore, delivery: DeliveryMetrics, replayer: (any SpoolReplayer)?) {
+            self.store = store
+            self.delivery = delivery
+            self.replayer = replayer
+        }
+    }
+
+    public init(
+        sink: any Sink, services: [any Service] = [], spool: Spool? = nil, expedite: (@Sendable () -> Void)? = nil
+    ) {
+        self.sink = sink
+        self.services = services
+        self.spool = spool
+        self.expedite = expedite
+    }
+}
+
+/// A sink that sends its spool on once its server answers again.
+public protocol SpoolReplayer: Sendable {
+    /// `healthy`, `retrying: why`, ... for status answers.
+    var healthText: String { get }
+    /// Replays now instead of at the next backoff step.
+    func replayNow()
+}
+
+/// The sink types this build knows, by the `type` name used in configuration, in one table.
+/// Tests add their own types to a copy.
+public struct SinkRegistry: Sendable {
+    public private(set) var factories: [String: SinkFactory] = [:]
+
+    public init(_ factories: [SinkFactory]) {
+        for factory in factories { add(factory) }
+    }
+
+    public mutating func add(_ factory: SinkFactory) {
+        precondition(factories[factory.type] == nil, "sink type \(factory.type) registered twice")
+        factories[factory.type] = factory
+    }
+
+    public subscript(type: String) -> SinkFactory? { factories[type] }
+
+    public var types: [String] { factories.keys.sorted() }
+
+    public static let builtin = SinkRegistry([
+        StdoutSettings.factory, BlackholeSettings.factory, Influx2Settings.factory, SpoolSettings.factory,
+    ])
+}

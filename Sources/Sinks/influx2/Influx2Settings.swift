@@ -1,0 +1,98 @@
+import ConfigReading
+import Foundation
+import GatewayCore
+
+/// `type: influx2`: line protocol to an InfluxDB 2.x write API (or anything that speaks it), with a
+/// spool for outages.
+public struct Influx2Settings: SinkSettings {
+    public var target: InfluxTarget
+    public var precision = Precision.nanoseconds
+    public var retry = RetryPolicy()
+    public var maxInFlight = 2
+    public var spool: SpoolFileSettings
+
+    public init(target: InfluxTarget, spool: SpoolFileSettings) {
+        self.target = target
+        self.spool = spool
+    }
+
+    public static let factory = SinkFactory(type: "influx2", batchSize: 5000, queueSize: 500_000) { map, context in
+        read(map, context)
+    }
+
+    public var spoolFile: SpoolFileSettings? { spool.enabled ? spool : nil }
+
+    public func make(_ context: SinkContext) throws -> SinkParts {
+        let delivery = DeliveryMetrics(sink: context.name, factory: context.factory)
+        let store = spool.enabled ? try SpoolStore(path: spool.path, options: spool.options, logger: context.logger) : nil
+        let sink = InfluxSink(
+            name: context.name,
+            configuration: .init(target: target, precision: precision, retry: retry, maxInFlight: maxInFlight),
+            spool: store, metrics: context.metrics, delivery: delivery, logger: context.logger)
+        return SinkParts(
+            sink: sink, services: [sink.replayService],
+            spool: store.map { .init(store: $0, delivery: delivery, replayer: sink) },
+            expedite: { sink.expedite() })
+    }
+
+    static func read(_ map: ConfigMap, _ context: ConfigContext) -> Influx2Settings {
+        var target = InfluxTarget(url: "", org: "", bucket: "", token: "")
+        if let url = map.required("url", what: "the InfluxDB base URL, e.g. http://127.0.0.1:8086")?.string() {
+            if url.isEmpty {
+                map["url"]?.problem("the URL is empty (is the environment variable it comes from set?)")
+            } else if let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil {
+                target.url = url
+            } else {
+                map["url"]?.problem("expected an http:// or https:// URL, got \"\(Redact.url(url))\"")
+            }
+        }
+        if let org = map.required("org", what: "the InfluxDB organization")?.string() { target.org = org }
+        if let bucket = map.required("bucket", what: "the InfluxDB bucket")?.string() { target.bucket = bucket }
+        if let token = map["token"]?.string() { target.token = Secret(token) }
+        if let gzip = map["gzip"]?.bool() { target.gzip = gzip }
+        if let timeout = map["timeout"]?.positiveDuration() { target.timeout = timeout }
+        if let v = map["connect_timeout"]?.positiveDuration() { target.connectTimeout = v }
+        if let v = map["idle_timeout"]?.positiveDuration() { target.idleTimeout = v }
+        var settings = Influx2Settings(target: target, spool: SpoolFileSettings(path: SpoolFileSettings.defaultPath(context)))
+        if let v = map["precision"]?.oneOf(Precision.allCases.map { ($0.rawValue, $0) }) { settings.precision = v }
+        if let v = map["max_in_flight"]?.int(min: 1) {
+            if v > 16 {
+                map["max_in_flight"]?.problem("expected 1 to 16 batches on the wire at once, got \(v)")
+            } else {
+                settings.maxInFlight = v
+            }
+        }
+        if let retry = map["retry"]?.map() {
+            settings.retry.read(retry)
+            retry.finish()
+        }
+        if let spool = map["spool"] {
+            if case .scalar = spool.node {
+                if let enabled = spool.bool() { settings.spool.enabled = enabled }
+            } else if let spoolMap = spool.map() {
+                if let enabled = spoolMap["enabled"]?.bool() { settings.spool.enabled = enabled }
+                settings.spool.read(spoolMap, context)
+                spoolMap.finish()
+            }
+        }
+        return settings
+    }
+}
+
+extension RetryPolicy {
+    /// `retry:` of a network sink.
+    mutating func read(_ retry: ConfigMap) {
+        if let v = retry["max_retries"]?.int(min: 0) { maxRetries = v }
+        if let v = retry["initial_backoff"]?.duration() { initialBackoff = v }
+        if let v = retry["max_backoff"]?.duration() { maxBackoff = v }
+        if let v = retry["max_wait"]?.duration() { maxWait = v }
+        if let v = retry["max_retry_after"]?.duration() { maxRetryAfter = v }
+        if initialBackoff <= .zero || initialBackoff > maxBackoff {
+            retry.node.problem("initial_backoff must be above zero and at most max_backoff")
+        }
+    }
+}
+
+extension InfluxSink: SpoolReplayer {
+    public var healthText: String { health.text }
+}
