@@ -77,8 +77,11 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ]
+            ],
+            plugins: ["BuildInfoPlugin"]
         ),
+        // Writes the commit and build day into the gateway before each build (`gateway --version`).
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool(), path: "Sources/BuildInfoPlugin"),
         .executableTarget(
             name: "GatewayBench",
             dependencies: [

@@ -7,7 +7,7 @@ struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway",
         abstract: "A monitoring gateway: points in over UDP and HTTP, normalised, routed to sinks.",
-        version: GatewayVersion.current,
+        version: GatewayVersion.description,
         subcommands: [RunCommand.self, CheckCommand.self, SendCommand.self, SpoolCommand.self],
         defaultSubcommand: RunCommand.self
     )
@@ -15,6 +15,9 @@ struct GatewayCommand: AsyncParsableCommand {
 
 enum GatewayVersion {
     static let current = "0.1.0"
+    /// `0.1.0 (commit 1a2b3c4d5e6f, built 2026-12-07)`: the commit and day come from
+    /// `scripts/build-info.sh`, run before each build.
+    static let description = "\(current) (commit \(BuildInfo.commit), built \(BuildInfo.date))"
 }
 
 /// Options shared by the commands that read the configuration.
