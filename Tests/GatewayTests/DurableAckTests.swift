@@ -7,7 +7,7 @@ import Testing
 
 /// `ack: durable` (the HTTP listener's default): a write answered 2xx is in the ingest journal, so no
 /// crash loses it; when the journal cannot take a request, the answer is 429 or 503, never 2xx.
-@Suite(.serialized) struct DurableAckTests {
+@Suite(.serialized, .tags(.slow)) struct DurableAckTests {
     static let base: Int64 = 1_750_000_000_000  // ms
     static let pointsPerRequest = 5000
 

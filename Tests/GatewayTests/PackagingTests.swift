@@ -7,7 +7,7 @@ import Testing
 /// `scripts/build-deb.sh` makes (no container or systemd here: its contents, control data and
 /// maintainer scripts are checked, and the binary it carries runs `check` on the configuration it
 /// carries).
-@Suite(.serialized) struct PackagingTests {
+@Suite(.serialized, .tags(.slow)) struct PackagingTests {
     static let root = GatewayProcess.packageRoot
 
     @discardableResult

@@ -9,7 +9,7 @@ import Testing
 /// starts, authenticates writes and reads, fails to deliver to InfluxDB and spools, runs dwmon
 /// checkers against a PostgreSQL and an HTTP source that cannot be reached, and posts alerts to
 /// a webhook that cannot be reached.
-@Suite(.serialized) struct SecretsTests {
+@Suite(.serialized, .tags(.slow)) struct SecretsTests {
     @Test func traceRun_withEverySecretSet_showsNoneInLogsStatusOrAnswers() async throws {
         let secrets = [
             "write": "Wr1te-T0ken-7781", "read": "Re4d-T0ken-9902", "influxToken": "Infl-T0ken-3390",
@@ -141,7 +141,7 @@ import Testing
 
 /// A listener reachable from the network without a token: refused at start, or started with a
 /// warning when the configuration says `insecure: true`.
-@Suite(.serialized) struct OpenListenerTests {
+@Suite(.serialized, .tags(.slow)) struct OpenListenerTests {
     @Test func nonLoopbackWithoutToken_refusesToStart_namingFileAndLine() async throws {
         let gateway = try GatewayProcess(
             config: testConfig().replacingOccurrences(

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite(.serialized) struct ShutdownTests {
+@Suite(.serialized, .tags(.slow)) struct ShutdownTests {
     /// Points still queued at SIGTERM (a 60 s flush interval holds them) are written before exit 0.
     @Test func sigterm_drainsQueuedPointsIntoTheSink_andExits0() async throws {
         let gateway = try GatewayProcess(

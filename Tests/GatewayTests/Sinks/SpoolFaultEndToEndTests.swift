@@ -7,7 +7,7 @@ import Testing
 
 /// The spool under faults, end to end: the real gateway binary, a real VictoriaMetrics, real
 /// SQLite files, a damaged spool file and a real 8 MiB filesystem (tmpfs) that fills up.
-@Suite(.serialized) struct SpoolFaultEndToEndTests {
+@Suite(.serialized, .tags(.slow)) struct SpoolFaultEndToEndTests {
     static let base: Int64 = 1_760_000_000_000  // ms
 
     func influxSink(url: String, extra: String = "") -> String {

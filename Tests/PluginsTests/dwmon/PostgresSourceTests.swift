@@ -74,7 +74,7 @@ final class PostgresServer {
     }
 }
 
-@Suite(.serialized) struct PostgresSourceTests {
+@Suite(.serialized, .tags(.slow)) struct PostgresSourceTests {
     @Test func aRealPostgreSQLServer_anyKeyType_numberOrTimestampTimes_theIssuesQueryShape() async throws {
         let server = try PostgresServer()
         try server.sql(

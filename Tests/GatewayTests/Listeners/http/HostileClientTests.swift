@@ -4,7 +4,7 @@ import Testing
 /// The real gateway against clients that hold connections without finishing requests, under a
 /// small open-file limit: timeouts close them, the connection limit keeps room for real clients,
 /// and running out of descriptors does not spin the accept loop.
-@Suite(.serialized) struct HostileClientTests {
+@Suite(.serialized, .tags(.slow)) struct HostileClientTests {
     /// Medians of `/health` round trips on fresh connections (each a new TCP connection, as a
     /// probe's would be): the first sample pays for nothing the others do not.
     func healthLatencies(_ gateway: GatewayProcess, count: Int) throws -> [Duration] {

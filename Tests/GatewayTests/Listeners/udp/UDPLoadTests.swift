@@ -4,7 +4,7 @@ import Testing
 /// A million points over UDP, 10 lines per datagram, paced at 200,000 points/s: every one counted as
 /// received and written, as `/metrics` shows. Judged on the release binary: a debug build is several
 /// times slower than what users run.
-@Suite(.serialized) struct UDPLoadTests {
+@Suite(.serialized, .tags(.slow)) struct UDPLoadTests {
     @Test func oneMillionPoints_at200kPerSecond_zeroLoss() async throws {
         let gateway = try GatewayProcess(
             config: testConfig(sinks: "drop: {type: blackhole, queue_size: 2000000}", routes: "- {to: [drop]}", udp: "receive_buffer: 16MiB"),

@@ -6,7 +6,7 @@ import Testing
 /// The dwmon plugin in the real binary: a checker over a real SQLite warehouse, its BAD checks
 /// reaching a webhook receiver (an in-test HTTP server) and VictoriaMetrics (through the influx2
 /// sink) as `dwmon_check` points, and its HTTP API on the gateway's listener.
-@Suite(.serialized) struct DwmonEndToEndTests {
+@Suite(.serialized, .tags(.slow)) struct DwmonEndToEndTests {
     @Test func aBADCheck_reachesTheWebhookReceiver_andVictoriaMetricsAsAPoint() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dwmon-e2e-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: "\(dir)/checkers", withIntermediateDirectories: true)

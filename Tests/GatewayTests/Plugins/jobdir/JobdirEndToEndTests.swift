@@ -5,7 +5,7 @@ import Testing
 
 /// The jobdir plugin in the real gateway binary: pairs on disk, processors as separate processes
 /// speaking the HTTP API, kill -9 in the middle of a scan and of a cleanup.
-@Suite(.serialized) struct JobdirEndToEndTests {
+@Suite(.serialized, .tags(.slow)) struct JobdirEndToEndTests {
     /// A folder that outlives one gateway process (restarts share it).
     final class Workspace {
         let root: String

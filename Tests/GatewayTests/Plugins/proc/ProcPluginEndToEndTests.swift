@@ -4,7 +4,7 @@ import Testing
 /// The proc plugin in the real binary: its HTTP API on the gateway's listener, points forwarded
 /// from a second gateway (another process on this machine with its own host tag), the original
 /// monitor's paths, alarm transitions as points, and its configuration checks.
-@Suite(.serialized) struct ProcPluginEndToEndTests {
+@Suite(.serialized, .tags(.slow)) struct ProcPluginEndToEndTests {
     static func plugin(_ settings: String) -> String {
         """
         plugins:

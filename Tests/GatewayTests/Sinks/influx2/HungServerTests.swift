@@ -5,7 +5,7 @@ import Testing
 /// A server that accepts connections and never answers (InfluxContractDouble, a TEST DOUBLE, holding
 /// every answer for 10 minutes): the direct path gives a batch up after `max_wait` and spools it, so
 /// ingest never waits longer; shutdown gives up the requests on the wire at `shutdown_timeout`.
-@Suite(.serialized) struct HungServerTests {
+@Suite(.serialized, .tags(.slow)) struct HungServerTests {
     static let base: Int64 = 1_760_000_000_000  // ms
 
     func lines(_ range: Range<Int>) -> String {

@@ -3,7 +3,7 @@ import GatewayCore
 import Testing
 
 /// The official Python `influxdb-client` pointed at the gateway must not notice the difference.
-@Suite(.serialized) struct InfluxClientTests {
+@Suite(.serialized, .tags(.slow)) struct InfluxClientTests {
     @Test func pythonInfluxClient_batchingWrites100kPoints_allAcknowledged_andPrintedIntact() async throws {
         let script = try #require(
             Bundle.module.url(forResource: "influx_client_write", withExtension: "py", subdirectory: "Scripts"))

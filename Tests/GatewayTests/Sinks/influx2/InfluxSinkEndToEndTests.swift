@@ -6,7 +6,7 @@ import Testing
 /// VictoriaMetrics (accepts `/api/v2/write`), real SQLite spool files. Where a status code
 /// VictoriaMetrics never sends is needed (401), `InfluxContractDouble` (a TEST DOUBLE answering
 /// as InfluxDB documents) stands in, and the test's name says so.
-@Suite(.serialized) struct InfluxSinkEndToEndTests {
+@Suite(.serialized, .tags(.slow)) struct InfluxSinkEndToEndTests {
     static let base: Int64 = 1_750_000_000_000  // ms
 
     func influxSink(url: String, token: String = "t", extra: String = "") -> String {
