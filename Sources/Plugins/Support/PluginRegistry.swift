@@ -21,27 +21,16 @@ public protocol PluginSettings: Sendable, NamesPaths {
     func make(name: String, context: PluginContext) throws -> any GatewayPlugin
 }
 
-/// The plugin types this build knows, by the `type` name used in configuration, in one table
-/// (node_exporter's `registerCollector`). Tests add their own types to a copy.
 extension PluginSettings {
     public var paths: [(key: String, path: String)] { [] }
 }
 
-public struct PluginRegistry: Sendable {
-    public private(set) var factories: [String: PluginFactory] = [:]
+/// The plugin types this build knows, by the `type` name used in configuration, in one table
+/// (node_exporter's `registerCollector`).
+public typealias PluginRegistry = ComponentTable<PluginFactory>
 
-    public init(_ factories: [PluginFactory]) {
-        for factory in factories { add(factory) }
-    }
+extension PluginFactory: ComponentFactory {}
 
-    public mutating func add(_ factory: PluginFactory) {
-        precondition(factories[factory.type] == nil, "plugin type \(factory.type) registered twice")
-        factories[factory.type] = factory
-    }
-
-    public subscript(type: String) -> PluginFactory? { factories[type] }
-
-    public var types: [String] { factories.keys.sorted() }
-
-    public static let builtin = PluginRegistry([ProcSettings.factory, DwmonSettings.factory, JobdirSettings.factory])
+extension ComponentTable where Factory == PluginFactory {
+    public static var builtin: Self { Self([ProcSettings.factory, DwmonSettings.factory, JobdirSettings.factory]) }
 }

@@ -97,24 +97,12 @@ public protocol SpoolReplayer: Sendable {
 }
 
 /// The sink types this build knows, by the `type` name used in configuration, in one table.
-/// Tests add their own types to a copy.
-public struct SinkRegistry: Sendable {
-    public private(set) var factories: [String: SinkFactory] = [:]
+public typealias SinkRegistry = ComponentTable<SinkFactory>
 
-    public init(_ factories: [SinkFactory]) {
-        for factory in factories { add(factory) }
+extension SinkFactory: ComponentFactory {}
+
+extension ComponentTable where Factory == SinkFactory {
+    public static var builtin: Self {
+        Self([StdoutSettings.factory, BlackholeSettings.factory, Influx2Settings.factory, SpoolSettings.factory])
     }
-
-    public mutating func add(_ factory: SinkFactory) {
-        precondition(factories[factory.type] == nil, "sink type \(factory.type) registered twice")
-        factories[factory.type] = factory
-    }
-
-    public subscript(type: String) -> SinkFactory? { factories[type] }
-
-    public var types: [String] { factories.keys.sorted() }
-
-    public static let builtin = SinkRegistry([
-        StdoutSettings.factory, BlackholeSettings.factory, Influx2Settings.factory, SpoolSettings.factory,
-    ])
 }

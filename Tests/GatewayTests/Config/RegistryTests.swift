@@ -32,45 +32,38 @@ import Testing
         }
     }
 
-    @Test func everyListenerType_hasASampleAReadmeSectionAndATestFolder() throws {
-        let sample = try Self.text("gateway.yaml")
-        let readme = try Self.text("README.md")
-        #expect(!ListenerRegistry.builtin.types.isEmpty)
-        for type in ListenerRegistry.builtin.types {
-            #expect(sample.contains("type: \(type)"), "gateway.yaml has no sample of listener type \(type)")
-            #expect(Self.hasReadmeSection(readme, kind: "Listener", type: type), "README has no section Listener `\(type)`")
-            #expect(Self.isDirectoryWithTests("Tests/GatewayTests/Listeners/\(type)"), "no tests in Tests/GatewayTests/Listeners/\(type)")
-            #expect(
-                FileManager.default.fileExists(atPath: Self.root.appendingPathComponent("Sources/Gateway/Listeners/\(type)").path),
-                "no folder Sources/Gateway/Listeners/\(type)")
-        }
+    /// A kind's table and where each of its types must be found.
+    struct Kind: Sendable, CustomTestStringConvertible {
+        var name: String
+        var types: [String]
+        var sample: @Sendable (String) -> String
+        var tests: @Sendable (String) -> String
+        var sources: @Sendable (String) -> String
+        var testDescription: String { name }
     }
 
-    @Test func everySinkType_hasASampleAReadmeSectionAndATestFolder() throws {
-        let sample = try Self.text("gateway.yaml")
-        let readme = try Self.text("README.md")
-        #expect(!SinkRegistry.builtin.types.isEmpty)
-        for type in SinkRegistry.builtin.types {
-            #expect(sample.contains("type: \(type)"), "gateway.yaml has no sample of sink type \(type)")
-            #expect(Self.hasReadmeSection(readme, kind: "Sink", type: type), "README has no section Sink `\(type)`")
-            #expect(Self.isDirectoryWithTests("Tests/SinksTests/\(type)"), "no tests in Tests/SinksTests/\(type)")
-            #expect(
-                FileManager.default.fileExists(atPath: Self.root.appendingPathComponent("Sources/Sinks/\(type)").path),
-                "no folder Sources/Sinks/\(type)")
-        }
-    }
+    static let kinds = [
+        Kind(
+            name: "Listener", types: ListenerRegistry.builtin.types, sample: { _ in "gateway.yaml" },
+            tests: { "Tests/GatewayTests/Listeners/\($0)" }, sources: { "Sources/Gateway/Listeners/\($0)" }),
+        Kind(
+            name: "Sink", types: SinkRegistry.builtin.types, sample: { _ in "gateway.yaml" },
+            tests: { "Tests/SinksTests/\($0)" }, sources: { "Sources/Sinks/\($0)" }),
+        Kind(
+            name: "Plugin", types: PluginRegistry.builtin.types, sample: { "plugins.d/\($0).yaml" },
+            tests: { "Tests/PluginsTests/\($0)" }, sources: { "Sources/Plugins/\($0)" }),
+    ]
 
-    @Test func everyPluginType_hasASampleFileAReadmeSectionAndATestFolder() throws {
+    @Test(arguments: kinds) func everyType_hasAFolderASampleAReadmeSectionAndTests(kind: Kind) throws {
         let readme = try Self.text("README.md")
-        #expect(!PluginRegistry.builtin.types.isEmpty)
-        for type in PluginRegistry.builtin.types {
-            let sample = try Self.text("plugins.d/\(type).yaml")
-            #expect(sample.contains("type: \(type)"), "plugins.d/\(type).yaml does not configure type \(type)")
-            #expect(Self.hasReadmeSection(readme, kind: "Plugin", type: type), "README has no section Plugin `\(type)`")
-            #expect(Self.isDirectoryWithTests("Tests/PluginsTests/\(type)"), "no tests in Tests/PluginsTests/\(type)")
-            #expect(
-                FileManager.default.fileExists(atPath: Self.root.appendingPathComponent("Sources/Plugins/\(type)").path),
-                "no folder Sources/Plugins/\(type)")
+        #expect(!kind.types.isEmpty)
+        for type in kind.types {
+            let sample = try Self.text(kind.sample(type))
+            #expect(sample.contains("type: \(type)"), "\(kind.sample(type)) has no sample of \(kind.name) \(type)")
+            #expect(Self.hasReadmeSection(readme, kind: kind.name, type: type), "README has no section \(kind.name) `\(type)`")
+            #expect(Self.isDirectoryWithTests(kind.tests(type)), "no tests in \(kind.tests(type))")
+            let folder = Self.root.appendingPathComponent(kind.sources(type)).path
+            #expect(FileManager.default.fileExists(atPath: folder), "no folder \(kind.sources(type))")
         }
     }
 

@@ -41,24 +41,12 @@ struct ListenerContext: Sendable {
 }
 
 /// The listener types this build knows, by the `type` name used in configuration, in one table.
-/// Tests add their own types to a copy.
-struct ListenerRegistry: Sendable {
-    private(set) var factories: [String: ListenerFactory] = [:]
+typealias ListenerRegistry = ComponentTable<ListenerFactory>
 
-    init(_ factories: [ListenerFactory]) {
-        for factory in factories { add(factory) }
-    }
+extension ListenerFactory: ComponentFactory {}
 
-    mutating func add(_ factory: ListenerFactory) {
-        precondition(factories[factory.type] == nil, "listener type \(factory.type) registered twice")
-        factories[factory.type] = factory
-    }
-
-    subscript(type: String) -> ListenerFactory? { factories[type] }
-
-    var types: [String] { factories.keys.sorted() }
-
-    static let builtin = ListenerRegistry([UDPListenerConfig.factory, HTTPListenerConfig.factory])
+extension ComponentTable where Factory == ListenerFactory {
+    static var builtin: Self { Self([UDPListenerConfig.factory, HTTPListenerConfig.factory]) }
 }
 
 /// The three tables `ConfigLoader` and the runtime use.
