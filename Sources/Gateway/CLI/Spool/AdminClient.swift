@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Plugins
 import Sinks
 
 /// Talks to a running gateway's admin API.
@@ -30,14 +31,26 @@ struct AdminClient {
         base = "http://\(host.contains(":") ? "[\(host)]" : host):\(http.listen.port)"
     }
 
-    func call(_ method: HTTPMethod, _ path: String) async throws -> (status: Int, body: [String: Any]) {
+    /// The answer to one call: its status and body, decoded into the admin API's types.
+    struct Answer {
+        var status: Int
+        var body: Data
+
+        func decode<T: Decodable>(_ type: T.Type) -> T? { try? JSONDecoder().decode(type, from: body) }
+
+        /// The error's message (`{"code", "message"}`), or the body as text.
+        var message: String {
+            decode(ErrorAnswer.self)?.message ?? String(decoding: body, as: UTF8.self)
+        }
+    }
+
+    func call(_ method: HTTPMethod, _ path: String) async throws -> Answer {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
         if !token.isEmpty { request.headers.add(name: "Authorization", value: "Token \(token)") }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 1 << 20)
-        let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
-        return (Int(response.status.code), object)
+        return Answer(status: Int(response.status.code), body: Data(buffer: body))
     }
 }
 

@@ -14,11 +14,11 @@ struct SpoolPurge: AsyncParsableCommand {
         if SpoolSelection.isOwned(target.path) {
             let admin = try AdminClient(config: config, spoolPath: target.path)
             let result = try await admin.call(.POST, "/api/v1/spool/\(target.name)/purge")
-            guard result.status == 200 else {
-                printErr("gateway at \(admin.base) answered \(result.status): \(result.body["message"] ?? result.body)")
+            guard result.status == 200, let purged = result.decode(SpoolPurgeAnswer.self) else {
+                printErr("gateway at \(admin.base) answered \(result.status): \(result.message)")
                 throw ExitCode(1)
             }
-            print("purged \(result.body["batches"] ?? 0) batches, \(result.body["points"] ?? 0) points (through the running gateway)")
+            print("purged \(purged.batches) batches, \(purged.points) points (through the running gateway)")
             return
         }
         guard FileManager.default.fileExists(atPath: target.path) else {

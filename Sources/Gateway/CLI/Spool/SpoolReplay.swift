@@ -40,11 +40,11 @@ struct SpoolReplay: AsyncParsableCommand {
     func replayThroughGateway(config: GatewayConfig?, sink: String, path: String) async throws {
         let admin = try AdminClient(config: config, spoolPath: path)
         let started = try await admin.call(.POST, "/api/v1/spool/\(sink)/replay")
-        guard started.status == 202 else {
-            printErr("gateway at \(admin.base) answered \(started.status): \(started.body["message"] ?? started.body)")
+        guard started.status == 202, let answer = started.decode(SpoolReplayAnswer.self) else {
+            printErr("gateway at \(admin.base) answered \(started.status): \(started.message)")
             throw ExitCode(1)
         }
-        let total = started.body["points"] as? Int ?? 0
+        let total = answer.points
         printErr("replay requested from the running gateway at \(admin.base): \(total) points spooled")
         var last = total
         var lastProgress = Date()
@@ -52,9 +52,9 @@ struct SpoolReplay: AsyncParsableCommand {
         var replayed = 0
         while true {
             let stats = try await admin.call(.GET, "/api/v1/spool")
-            let entry = (stats.body["sinks"] as? [String: Any])?[sink] as? [String: Any] ?? [:]
-            let left = entry["points"] as? Int ?? 0
-            let health = entry["health"] as? String ?? "?"
+            let entry = stats.decode(SpoolList.self)?.sinks[sink]
+            let left = entry?.points ?? 0
+            let health = entry?.health ?? "?"
             replayed += max(0, last - left)
             printErr("replayed \(replayed) points, \(left) left in the spool (\(health))")
             if left == 0 { return }

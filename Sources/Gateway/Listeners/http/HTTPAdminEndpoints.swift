@@ -14,9 +14,9 @@ extension HTTPHandlers {
 
     func health() -> Response {
         if status.isDraining {
-            return Self.json(.serviceUnavailable, #"{"status":"fail","message":"draining"}"#)
+            return Self.json(.serviceUnavailable, HealthAnswer(status: "fail", message: "draining"))
         }
-        return Self.json(.ok, #"{"status":"pass"}"#)
+        return Self.json(.ok, HealthAnswer(status: "pass"))
     }
 
     func metrics(_ request: Request) -> Response {
@@ -28,14 +28,14 @@ extension HTTPHandlers {
 
     func statusJSON(_ request: Request) -> Response {
         if let denied = authorizeRead(request) { return denied }
-        return Self.json(.ok, status.json())
+        return Self.json(.ok, status.status())
     }
 
     // MARK: Spool administration (what `gateway spool` uses when this gateway owns the file)
 
     func spoolStats(_ request: Request) -> Response {
         if let denied = authorizeRead(request) { return denied }
-        return Self.json(.ok, SpoolAdmin.jsonText(["sinks": spools.describe()]))
+        return Self.json(.ok, SpoolList(sinks: spools.describe()))
     }
 
     func spoolReplay(_ request: Request, sink: String) -> Response {
@@ -49,10 +49,8 @@ extension HTTPHandlers {
         logger.notice("spool replay requested over the admin API", metadata: ["sink": "\(sink)"])
         return Self.json(
             .accepted,
-            SpoolAdmin.jsonText([
-                "sink": sink, "batches": entry.store.batchCount, "points": entry.store.pointCount,
-                "health": influx.health.text,
-            ]))
+            SpoolReplayAnswer(
+                sink: sink, batches: entry.store.batchCount, points: entry.store.pointCount, health: influx.health.text))
     }
 
     func spoolPurge(_ request: Request, sink: String) async -> Response {
@@ -63,7 +61,7 @@ extension HTTPHandlers {
             logger.warning(
                 "spool purged over the admin API",
                 metadata: ["sink": "\(sink)", "batches": "\(purged.batches)", "points": "\(purged.points)"])
-            return Self.json(.ok, SpoolAdmin.jsonText(["sink": sink, "batches": purged.batches, "points": purged.points]))
+            return Self.json(.ok, SpoolPurgeAnswer(sink: sink, batches: purged.batches, points: purged.points))
         } catch {
             return Self.influxError(.internalServerError, code: "internal error", message: "purge failed: \(error)")
         }
@@ -97,4 +95,10 @@ extension HTTPHandlers {
             status: HTTPResponse.Status(code: answer.status), headers: headers,
             body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
+}
+
+/// `GET /health`: `{"status": "pass"}`, or `{"status": "fail", "message": "draining"}` (503).
+struct HealthAnswer: Codable, Sendable {
+    var status: String
+    var message: String?
 }

@@ -56,6 +56,13 @@ extension HTTPHandlers {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// A control-plane answer: an `Encodable` type as JSON (sorted keys, see ``JSONBody``).
+    static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONBody.encode(value))))
+    }
+
     static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
