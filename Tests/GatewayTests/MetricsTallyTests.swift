@@ -8,7 +8,8 @@ import Testing
     @Test func counters_andGauges_readBackWhatWasRecorded_sharedPerSeries() {
         let metrics = GatewayMetrics()
         let a = Counter(label: "gateway_points_written_total", dimensions: [("sink", "a")], factory: metrics.factory)
-        let again = Counter(label: "gateway_points_written_total", dimensions: [("sink", "a")], factory: metrics.factory)
+        let again = Counter(
+            label: "gateway_points_written_total", dimensions: [("sink", "a")], factory: metrics.factory)
         let b = Counter(label: "gateway_points_written_total", dimensions: [("sink", "b")], factory: metrics.factory)
         let queue = Gauge(label: "gateway_sink_queue_points", dimensions: [("sink", "a")], factory: metrics.factory)
         let unwatched = Counter(label: "gateway_something_else_total", factory: metrics.factory)
@@ -39,7 +40,8 @@ import Testing
         let dropped = Counter(
             label: "gateway_points_dropped_total", dimensions: [("sink", "out"), ("reason", "queue_full")],
             factory: metrics.factory)
-        let routed = Counter(label: "gateway_points_routed_total", dimensions: [("route", "all")], factory: metrics.factory)
+        let routed = Counter(
+            label: "gateway_points_routed_total", dimensions: [("route", "all")], factory: metrics.factory)
         received.increment(by: 10)
         rejected.increment(by: 3)
         dropped.increment(by: 4)

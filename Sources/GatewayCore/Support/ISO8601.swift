@@ -22,28 +22,39 @@ public enum ISO8601 {
 
     /// Unix time in nanoseconds of `text`.
     public static func parse(_ text: String, missingZone: MissingZone = .refused) throws(ISO8601Error) -> Int64 {
-        var reader = Reader(bytes: Array(text.utf8), text: text)
-        let (seconds, nanos) = try reader.read(missingZone: missingZone)
+        let (seconds, nanos) = try read(text, missingZone)
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         guard !overflow, scaled.addingReportingOverflow(nanos).overflow == false else {
-            throw reader.fail("out of range: Unix nanoseconds reach from 1677 to 2262", at: 0)
+            throw ISO8601Error(
+                text: text, position: 1, reason: "out of range: Unix nanoseconds reach from 1677 to 2262")
         }
         return scaled + nanos
     }
 
     /// Unix time in whole seconds of `text` (any year 0000-9999), the fraction dropped.
     public static func parseSeconds(_ text: String, missingZone: MissingZone = .refused) throws(ISO8601Error) -> Int64 {
-        var reader = Reader(bytes: Array(text.utf8), text: text)
-        return try reader.read(missingZone: missingZone).seconds
+        try read(text, missingZone).seconds
     }
 
     /// Unix time of `text` as whole seconds (any year 0000-9999) and the nanoseconds past them.
     public static func parseParts(
         _ text: String, missingZone: MissingZone = .refused
     ) throws(ISO8601Error) -> (seconds: Int64, nanoseconds: Int64) {
-        var reader = Reader(bytes: Array(text.utf8), text: text)
-        let (seconds, nanos) = try reader.read(missingZone: missingZone)
+        let (seconds, nanos) = try read(text, missingZone)
         return (seconds, nanos)
+    }
+
+    /// Reads `text` in place (its UTF-8 storage; nothing is copied).
+    static func read(_ text: String, _ missingZone: MissingZone) throws(ISO8601Error) -> (seconds: Int64, nanos: Int64)
+    {
+        var contiguous = text
+        let result = contiguous.withUTF8 { bytes in
+            Result { () throws(ISO8601Error) -> (seconds: Int64, nanos: Int64) in
+                var reader = Reader(bytes: bytes, text: text)
+                return try reader.read(missingZone: missingZone)
+            }
+        }
+        return try result.get()
     }
 
     /// `seconds` since the epoch in UTC, without a fraction: `2026-12-07T21:03:50Z`.
@@ -155,7 +166,7 @@ public struct ISO8601Error: Error, Equatable, CustomStringConvertible {
 
 extension ISO8601 {
     struct Reader {
-        let bytes: [UInt8]
+        let bytes: UnsafeBufferPointer<UInt8>
         let text: String
         var index = 0
 
@@ -201,7 +212,9 @@ extension ISO8601 {
             guard day >= 1, day <= ISO8601.daysInMonth(year: year, month: month) else {
                 throw fail("day \(day) does not exist in \(year)-\(month < 10 ? "0" : "")\(month)", at: dayStart)
             }
-            guard index < bytes.count, [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(bytes[index])
+            guard index < bytes.count,
+                bytes[index] == UInt8(ascii: "T") || bytes[index] == UInt8(ascii: "t")
+                    || bytes[index] == UInt8(ascii: " ")
             else { throw fail("expected 'T' between the date and the time") }
             index += 1
             let hour = try ranged(2, "hour", 0...23)
