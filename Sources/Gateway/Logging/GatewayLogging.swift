@@ -131,14 +131,12 @@ enum LogFormat: Sendable, Equatable {
 
     /// ISO 8601 in UTC with milliseconds: `2026-11-21T16:33:40.123Z`.
     static func timestamp(_ date: Date) -> String {
+        // Whole seconds and milliseconds apart: scaled to nanoseconds first, a Double such as
+        // x.25 can land a hair below (…249999) and print .249.
         let interval = date.timeIntervalSince1970
-        var seconds = time_t(interval.rounded(.down))
-        let millis = Int((interval - interval.rounded(.down)) * 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis)
+        let seconds = interval.rounded(.down)
+        let millis = Int64((interval - seconds) * 1000)
+        return ISO8601.format(nanoseconds: Int64(seconds) * 1_000_000_000 + millis * 1_000_000, fractionDigits: 3)
     }
 }
 

@@ -8,13 +8,20 @@ import Synchronization
 /// gateways in one process), fed through swift-metrics handles made by its factory.
 final class GatewayMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
-    let factory: PrometheusMetricsFactory
+    /// Prometheus's factory, with the families `/api/v1/status` reports also kept in ``tally``.
+    let factory: any MetricsFactory
+    let tally = MetricsTally()
     /// Refreshers run before every export (kernel drop counts, queue depths).
     private let refreshers = Mutex<[@Sendable () -> Void]>([])
     let startTime = Date()
 
     init() {
-        factory = PrometheusMetricsFactory(registry: registry)
+        factory = TallyMetricsFactory(inner: PrometheusMetricsFactory(registry: registry), tally: tally)
+    }
+
+    /// Brings the figures read at export time (kernel drop counts, queue depths) up to date.
+    func refresh() {
+        for refresh in refreshers.withLock({ $0 }) { refresh() }
     }
 
     func addRefresher(_ refresh: @escaping @Sendable () -> Void) {
@@ -24,7 +31,7 @@ final class GatewayMetrics: Sendable {
     /// Prometheus text exposition: families sorted by name, each with its `# HELP` line, then the
     /// process's own figures (`process_*`) and `gateway_build_info`.
     func exposition() -> [UInt8] {
-        for refresh in refreshers.withLock({ $0 }) { refresh() }
+        refresh()
         let text = String(decoding: registry.emitToBuffer(), as: UTF8.self) + Self.processFamilies()
         return Array(Self.withHelp(text).utf8)
     }
@@ -92,8 +99,8 @@ final class GatewayMetrics: Sendable {
         return nil
     }
 
-    /// The current samples, parsed back from the exposition: one source of truth for `/metrics`,
-    /// `/api/v1/status` and tests.
+    /// The current samples, parsed back from the exposition (for tests that check what `/metrics`
+    /// shows; `/api/v1/status` reads ``tally``).
     func snapshot() -> MetricsSnapshot {
         MetricsSnapshot(text: String(decoding: exposition(), as: UTF8.self))
     }

@@ -31,43 +31,36 @@ final class SpoolAdmin: Sendable {
 
     private let adminURLRecorded = Atomic<Bool>(false)
 
-    /// Per sink: the spool's depth and health, as JSON-ready values.
-    func describe() -> [String: [String: Any]] {
-        var out: [String: [String: Any]] = [:]
+    /// Per sink: the spool's depth and health.
+    func describe() -> [String: SpoolStatus] {
+        var out: [String: SpoolStatus] = [:]
         let now = SpoolStore.now()
         for entry in entries {
-            var item: [String: Any] = ["type": entry.type, "path": entry.store.path]
-            if let stats = try? entry.store.stats() {
-                item["batches"] = stats.batches
-                item["points"] = stats.points
-                item["bytes"] = stats.bytes
-                item["dead_letters"] = stats.deadLetters
-                item["corrupt"] = stats.corrupt
-                item["oldest_age_seconds"] = stats.oldestSpooledAt.map { Double(now - $0) / 1e9 } ?? 0
+            let store = entry.store
+            var item = SpoolStatus(type: entry.type, path: store.path, writable: store.isWritable)
+            if let stats = try? store.stats() {
+                item.batches = stats.batches
+                item.points = stats.points
+                item.bytes = stats.bytes
+                item.deadLetters = stats.deadLetters
+                item.corrupt = stats.corrupt
+                item.oldestAgeSeconds = stats.oldestSpooledAt.map { Double(now - $0) / 1e9 } ?? 0
             }
-            item["writable"] = entry.store.isWritable
-            if let why = entry.store.writeError { item["write_error"] = why }
-            if let salvage = entry.store.salvage {
-                let salvaged: [String: Any] = [
-                    "damaged_file": salvage.damagedPath, "reason": salvage.reason, "batches": salvage.batches,
-                    "points": salvage.points, "corrupt_batches": salvage.corruptBatches,
-                    "corrupt_points": salvage.corruptPoints, "lost_batches_at_most": salvage.lostBatchesAtMost,
-                    "lost_points_known": salvage.lostPointsKnown, "dead_letters": salvage.deadLetters,
-                ]
-                item["salvaged"] = salvaged
+            item.writeError = store.writeError
+            if let salvage = store.salvage {
+                item.salvaged = SalvageStatus(
+                    damagedFile: salvage.damagedPath, reason: salvage.reason, batches: salvage.batches,
+                    points: salvage.points, corruptBatches: salvage.corruptBatches,
+                    corruptPoints: salvage.corruptPoints, lostBatchesAtMost: salvage.lostBatchesAtMost,
+                    lostPointsKnown: salvage.lostPointsKnown, deadLetters: salvage.deadLetters)
             }
             if let replayer = entry.replayer {
-                item["health"] = replayer.healthText
+                item.health = replayer.healthText
             } else {
-                item["health"] = entry.store.writeError.map { "spool cannot write: \($0)" } ?? "healthy"
+                item.health = store.writeError.map { "spool cannot write: \($0)" } ?? "healthy"
             }
             out[entry.sink] = item
         }
         return out
-    }
-
-    static func jsonText(_ object: Any) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -3,8 +3,8 @@ import GatewayCore
 import Plugins
 import Synchronization
 
-/// What `/api/v1/status` and `/health` report: built from the metrics registry, so the numbers
-/// are the same ones `/metrics` shows.
+/// What `/api/v1/status` and `/health` report. The numbers come from the same counters `/metrics`
+/// exports (their readable copies in ``MetricsTally``), so the two always agree.
 final class StatusReporter: Sendable {
     let metrics: GatewayMetrics
     let name: String
@@ -14,7 +14,8 @@ final class StatusReporter: Sendable {
     private let draining = Atomic<Bool>(false)
 
     init(
-        metrics: GatewayMetrics, name: String, spools: SpoolAdmin = SpoolAdmin(entries: []), plugins: [any GatewayPlugin] = [],
+        metrics: GatewayMetrics, name: String, spools: SpoolAdmin = SpoolAdmin(entries: []),
+        plugins: [any GatewayPlugin] = [],
         disabledPlugins: [(name: String, type: String)] = []
     ) {
         self.metrics = metrics
@@ -27,63 +28,76 @@ final class StatusReporter: Sendable {
     var isDraining: Bool { draining.load(ordering: .relaxed) }
     func startDraining() { draining.store(true, ordering: .relaxed) }
 
-    func json() -> String {
-        let snapshot = metrics.snapshot()
-        var listeners: [String: [String: Any]] = [:]
-        var sinks: [String: [String: Any]] = [:]
-        var routes: [String: Any] = [:]
-        for sample in snapshot.samples {
-            let value = Int(sample.value)
-            switch sample.name {
-            case "gateway_points_received_total", "gateway_points_accepted_total", "gateway_udp_kernel_drops_total",
-                "gateway_udp_truncated_datagrams_total", "gateway_http_unauthorized_total":
-                guard let l = sample.labels["listener"] else { continue }
-                let key = sample.name.replacingOccurrences(of: "gateway_", with: "").replacingOccurrences(of: "_total", with: "")
-                listeners[l, default: [:]][key] = value
-            case "gateway_points_rejected_total":
-                guard let l = sample.labels["listener"], let reason = sample.labels["reason"] else { continue }
-                var rejected = listeners[l, default: [:]]["points_rejected"] as? [String: Int] ?? [:]
-                rejected[reason] = value
-                listeners[l, default: [:]]["points_rejected"] = rejected
-            case "gateway_points_written_total", "gateway_sink_queue_points", "gateway_sink_batches_total",
-                "gateway_sink_write_errors_total", "gateway_points_spooled_total", "gateway_points_replayed_total",
-                "gateway_points_dead_lettered_total", "gateway_sink_retries_total":
-                guard let s = sample.labels["sink"] else { continue }
-                let key = sample.name.replacingOccurrences(of: "gateway_", with: "").replacingOccurrences(of: "_total", with: "")
-                sinks[s, default: [:]][key] = value
-            case "gateway_points_dropped_total":
-                guard let s = sample.labels["sink"], let reason = sample.labels["reason"] else { continue }
-                var dropped = sinks[s, default: [:]]["points_dropped"] as? [String: Int] ?? [:]
-                dropped[reason] = value
-                sinks[s, default: [:]]["points_dropped"] = dropped
-            case "gateway_points_routed_total":
-                if let r = sample.labels["route"] { routes[r] = value }
-            default:
-                continue
+    /// The status, read from the counters themselves (``MetricsTally``), the spools and the plugins.
+    func status() -> GatewayStatus {
+        metrics.refresh()
+        var listeners: [String: ListenerStatus] = [:]
+        var sinks: [String: SinkStatus] = [:]
+        var routes: [String: Int] = [:]
+        var unrouted = 0
+        for reading in metrics.tally.readings() {
+            let value = Int(reading.value)
+            let listener = reading.dimensions["listener"]
+            let sink = reading.dimensions["sink"]
+            let reason = reading.dimensions["reason"]
+            if let listener, let field = Self.listenerField(reading.label) {
+                listeners[listener, default: .init()][keyPath: field] = value
+            } else if let sink, let field = Self.sinkField(reading.label) {
+                sinks[sink, default: .init()][keyPath: field] = value
+            } else if reading.label == "gateway_points_rejected_total", let listener, let reason {
+                var entry = listeners[listener] ?? .init()
+                entry.pointsRejected = (entry.pointsRejected ?? [:]).merging([reason: value]) { $1 }
+                listeners[listener] = entry
+            } else if reading.label == "gateway_points_dropped_total", let sink, let reason {
+                var entry = sinks[sink] ?? .init()
+                entry.pointsDropped = (entry.pointsDropped ?? [:]).merging([reason: value]) { $1 }
+                sinks[sink] = entry
+            } else if reading.label == "gateway_points_routed_total", let route = reading.dimensions["route"] {
+                routes[route, default: 0] += value
+            } else if reading.label == "gateway_points_unrouted_total" {
+                unrouted += value
             }
         }
-        for (sink, spool) in spools.describe() {
-            if let health = spool["health"] { sinks[sink, default: [:]]["health"] = health }
-            sinks[sink, default: [:]]["spool"] = spool.filter { $0.key != "health" }
+        for (sink, var spool) in spools.describe() {
+            if let health = spool.health { sinks[sink, default: .init()].health = health }
+            spool.health = nil
+            sinks[sink, default: .init()].spool = spool
         }
-        var pluginStates: [String: Any] = [:]
+        var pluginStates: [String: PluginEntry] = [:]
         for plugin in plugins {
-            var state: [String: Any] = plugin.status()
-            state["enabled"] = true
-            pluginStates[plugin.name] = state
+            pluginStates[plugin.name] = PluginEntry(type: plugin.type, enabled: true, state: plugin.status())
         }
-        for plugin in disabledPlugins { pluginStates[plugin.name] = ["type": plugin.type, "enabled": false] }
-        let object: [String: Any] = [
-            "plugins": pluginStates,
-            "name": name,
-            "status": isDraining ? "draining" : "pass",
-            "uptime_seconds": Int(Date().timeIntervalSince(metrics.startTime)),
-            "listeners": listeners,
-            "sinks": sinks,
-            "routes": routes,
-            "points_unrouted": Int(snapshot.value("gateway_points_unrouted_total")),
-        ]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        for plugin in disabledPlugins {
+            pluginStates[plugin.name] = PluginEntry(type: plugin.type, enabled: false, state: nil)
+        }
+        return GatewayStatus(
+            name: name, status: isDraining ? "draining" : "pass",
+            uptimeSeconds: Int(Date().timeIntervalSince(metrics.startTime)), listeners: listeners, sinks: sinks,
+            routes: routes, pointsUnrouted: unrouted, plugins: pluginStates)
+    }
+
+    static func listenerField(_ label: String) -> WritableKeyPath<ListenerStatus, Int?>? {
+        switch label {
+        case "gateway_points_received_total": \.pointsReceived
+        case "gateway_points_accepted_total": \.pointsAccepted
+        case "gateway_udp_kernel_drops_total": \.udpKernelDrops
+        case "gateway_udp_truncated_datagrams_total": \.udpTruncatedDatagrams
+        case "gateway_http_unauthorized_total": \.httpUnauthorized
+        default: nil
+        }
+    }
+
+    static func sinkField(_ label: String) -> WritableKeyPath<SinkStatus, Int?>? {
+        switch label {
+        case "gateway_points_written_total": \.pointsWritten
+        case "gateway_sink_queue_points": \.sinkQueuePoints
+        case "gateway_sink_batches_total": \.sinkBatches
+        case "gateway_sink_write_errors_total": \.sinkWriteErrors
+        case "gateway_points_spooled_total": \.pointsSpooled
+        case "gateway_points_replayed_total": \.pointsReplayed
+        case "gateway_points_dead_lettered_total": \.pointsDeadLettered
+        case "gateway_sink_retries_total": \.sinkRetries
+        default: nil
+        }
     }
 }

@@ -14,9 +14,12 @@ public protocol GatewayPlugin: Sendable {
     var taps: [PluginTap] { get }
     /// Runs until the task is cancelled, which the runtime does when graceful shutdown begins.
     func run() async throws
-    /// The plugin's state for `/api/v1/status` (JSON-serialisable values only).
-    func status() -> [String: Any]
+    /// The plugin's state for `/api/v1/status`: an object whose keys include `type`.
+    func status() -> any PluginStatus
 }
+
+/// A plugin's state as `/api/v1/status` shows it under `plugins.<name>` (the runtime adds `enabled`).
+public protocol PluginStatus: Encodable, Sendable {}
 
 extension GatewayPlugin {
     public var routes: [PluginRoute] { [] }
@@ -98,13 +101,13 @@ public struct PluginResponse: Sendable {
         self.body = body
     }
 
-    /// A JSON answer from JSON-serialisable values (dictionaries, arrays, strings, numbers, bools).
-    public static func json(_ status: Int, _ value: Any) -> PluginResponse {
-        PluginResponse(status: status, body: JSONText.encode(value))
+    /// A JSON answer from an `Encodable` value (see ``JSONBody``).
+    public static func json(_ status: Int, _ value: some Encodable) -> PluginResponse {
+        PluginResponse(status: status, body: JSONBody.encode(value))
     }
 
     /// An error in the shape the gateway's other endpoints use: `{"code", "message"}`.
     public static func error(_ status: Int, code: String, message: String) -> PluginResponse {
-        json(status, ["code": code, "message": message])
+        json(status, ErrorAnswer(code: code, message: message))
     }
 }

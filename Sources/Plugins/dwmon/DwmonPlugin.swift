@@ -84,22 +84,20 @@ public final class DwmonPlugin: GatewayPlugin {
                     // SQLite reads on the plugins' pool, not on a concurrency thread.
                     let checker = request.query["checker"].flatMap { $0.isEmpty ? nil : $0 }
                     let checks = try await onThread { try runner.latest(checker: checker) }
-                    return .json(200, ["checks": checks.map(Self.json)])
+                    return .json(200, DwmonChecksAnswer(checks: checks.map(DwmonCheckAnswer.init)))
                 } catch {
                     return .error(500, code: "internal error", message: "reading the dwmon state: \(error)")
                 }
             },
             PluginRoute(.get, "\(base)/checkers") { _ in
                 let reports = runner.reports
-                let checkers: [[String: Any]] = runner.loadedCheckers.map { file in
-                    var out: [String: Any] = [
-                        "name": file.name, "source": file.source,
-                        "requirements": file.requirements.map { ["line": $0.line, "text": $0.text] },
-                    ]
-                    if let report = reports[file.name] { out["last_run"] = Self.json(report) }
-                    return out
+                let checkers = runner.loadedCheckers.map { file in
+                    DwmonCheckersAnswer.Checker(
+                        name: file.name, source: file.source,
+                        requirements: file.requirements.map { .init(line: $0.line, text: $0.text) },
+                        lastRun: reports[file.name].map(DwmonRunAnswer.init))
                 }
-                return .json(200, ["checkers": checkers])
+                return .json(200, DwmonCheckersAnswer(checkers: checkers))
             },
             PluginRoute(.get, "\(base)/checkers/:checker/checks") { request in
                 let checker = request.parameters["checker"] ?? ""
@@ -116,7 +114,7 @@ public final class DwmonPlugin: GatewayPlugin {
                 do {
                     let rows = limit
                     let history = try await onThread { try runner.state.history(checker: checker, limit: rows) }
-                    return .json(200, ["checks": history.map(Self.json)])
+                    return .json(200, DwmonChecksAnswer(checks: history.map(DwmonCheckAnswer.init)))
                 } catch {
                     return .error(500, code: "internal error", message: "reading the dwmon state: \(error)")
                 }
@@ -128,7 +126,7 @@ public final class DwmonPlugin: GatewayPlugin {
                     if let error = report.error {
                         return .error(502, code: "source failed", message: "checker \(checker): \(error)")
                     }
-                    return .json(200, Self.json(report))
+                    return .json(200, DwmonRunAnswer(report))
                 } catch {
                     switch error {
                     case .unknownChecker: return .error(404, code: "not found", message: error.description)
@@ -139,40 +137,17 @@ public final class DwmonPlugin: GatewayPlugin {
         ]
     }
 
-    static func json(_ check: DwmonCheck) -> [String: Any] {
-        [
-            "checker": check.checker, "requirement": check.line, "status": check.status.rawValue,
-            "minute_epoch": check.minute, "minute": ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(check.minute))),
-            "event_count": check.count, "min_required": check.minCount, "max_allowed": check.maxCount,
-            "lookback_seconds": check.lookbackSeconds, "checked_at": check.checkedAt,
-        ]
-    }
-
-    static func json(_ report: DwmonRunner.RunReport) -> [String: Any] {
-        var out: [String: Any] = [
-            "checker": report.checker, "at": report.at, "query_seconds": report.querySeconds, "rows": report.rows,
-            "bad_rows": report.badRows, "new_keys": report.newKeys, "purged_keys": report.purgedKeys,
-            "checks": report.checks.map(json),
-        ]
-        if let error = report.error { out["error"] = error }
-        return out
-    }
-
-    public func status() -> [String: Any] {
+    public func status() -> any PluginStatus {
         let reports = runner.reports
-        var out: [String: Any] = [
-            "type": type, "checkers_dir": settings.checkersDir, "timezone": settings.timeZone.identifier,
-            "state": settings.statePath, "checkers": runner.loadedCheckers.map(\.name),
-            "last_runs": reports.mapValues { report -> [String: Any] in
-                var summary: [String: Any] = [
-                    "at": report.at, "query_seconds": report.querySeconds, "rows": report.rows, "new_keys": report.newKeys,
-                    "checks": report.checks.count, "bad": report.checks.filter { $0.status == .bad }.count,
-                ]
-                if let error = report.error { summary["error"] = error }
-                return summary
+        return DwmonStatus(
+            type: type, checkersDir: settings.checkersDir, timezone: settings.timeZone.identifier,
+            state: settings.statePath, checkers: runner.loadedCheckers.map(\.name),
+            lastRuns: reports.mapValues { report in
+                DwmonStatus.RunSummary(
+                    at: report.at, querySeconds: report.querySeconds, rows: report.rows, newKeys: report.newKeys,
+                    checks: report.checks.count, bad: report.checks.filter { $0.status == .bad }.count,
+                    error: report.error)
             },
-        ]
-        if let webhook { out["webhook_backlog"] = webhook.backlog }
-        return out
+            webhookBacklog: webhook?.backlog)
     }
 }

@@ -40,21 +40,14 @@ public final class DwmonWebhook: Sendable {
 
     /// The JSON an alert carries: the check, the requirement line as written, and `__EXTRA__`.
     static func body(_ check: DwmonCheck, file: DwmonFile, requirementText: String) -> [UInt8] {
-        var extra: Any = [String: Any]()
-        if !file.extra.isEmpty, let data = file.extra.data(using: .utf8),
-            let object = try? JSONSerialization.jsonObject(with: data)
-        {
-            extra = object
+        var extra = JSONValue.object([])
+        if !file.extra.isEmpty, let parsed = try? JSONValue.parse(Array(file.extra.utf8)) {
+            extra = parsed
         }
-        let minute = Date(timeIntervalSince1970: TimeInterval(check.minute))
-        let value: [String: Any] = [
-            "checker": check.checker, "status": check.status.rawValue, "requirement": check.line,
-            "requirement_text": requirementText, "minute_epoch": check.minute,
-            "minute": ISO8601DateFormatter().string(from: minute), "event_count": check.count,
-            "min_required": check.minCount, "max_allowed": check.maxCount, "lookback_seconds": check.lookbackSeconds,
-            "source": file.source, "extra": extra,
-        ]
-        return JSONText.encode(value)
+        return JSONBody.encode(
+            DwmonWebhookBody(
+                check: DwmonCheckAnswer(check), requirementText: requirementText, source: file.source,
+                extra: EncodableJSON(value: extra)))
     }
 
     /// Queues one alert; refused (counted, logged) when `queue_size` alerts already wait.

@@ -31,7 +31,7 @@ extension JobdirPlugin {
                         guard let job = try store.job(uuid) else {
                             return .error(404, code: "not found", message: "no job \(uuid) (queued, running, finished or in the recent history)")
                         }
-                        return .json(200, Self.json(job))
+                        return .json(200, JobdirJobAnswer(job))
                     } catch {
                         return internalError(error)
                     }
@@ -42,11 +42,10 @@ extension JobdirPlugin {
                     do {
                         return .json(
                             200,
-                            [
-                                "processors": try store.processors().map(Self.json),
-                                "check_in_seconds": settings.processorCheckIn.asSeconds,
-                                "dead_after_seconds": settings.deadAfter.asSeconds,
-                            ] as [String: Any])
+                            JobdirProcessorsAnswer(
+                                processors: try store.processors().map(JobdirProcessorAnswer.init),
+                                checkInSeconds: settings.processorCheckIn.asSeconds,
+                                deadAfterSeconds: settings.deadAfter.asSeconds))
                     } catch {
                         return internalError(error)
                     }
@@ -56,13 +55,13 @@ extension JobdirPlugin {
                 guard let report = await scan() else {
                     return .error(409, code: "conflict", message: "a scan is already running (or the last one failed: see the log)")
                 }
-                return .json(200, Self.json(report))
+                return .json(200, JobdirScanAnswer(report))
             },
             PluginRoute(.post, "\(base)/cleanup", isWrite: true) { [self] _ in
                 guard let report = await cleanup() else {
                     return .error(409, code: "conflict", message: "a cleanup is already running (or the last one failed: see the log)")
                 }
-                return .json(200, Self.json(report))
+                return .json(200, JobdirCleanupAnswer(report))
             },
         ]
     }
@@ -128,12 +127,11 @@ extension JobdirPlugin {
             }
             return .json(
                 200,
-                [
-                    "processor": processor, "registered": result.registered, "revived": result.revived,
-                    "assigned": result.assigned, "requeued": result.restarted,
-                    "check_in_seconds": settings.processorCheckIn.asSeconds,
-                    "dead_after_seconds": settings.deadAfter.asSeconds,
-                ] as [String: Any])
+                JobdirCheckInAnswer(
+                    processor: processor, registered: result.registered, revived: result.revived,
+                    assigned: result.assigned, requeued: result.restarted,
+                    checkInSeconds: settings.processorCheckIn.asSeconds,
+                    deadAfterSeconds: settings.deadAfter.asSeconds))
         } catch {
             return internalError(error)
         }
@@ -149,7 +147,7 @@ extension JobdirPlugin {
             context.logger.notice(
                 "jobdir processor removed; its unfinished jobs are queued again",
                 metadata: ["processor": "\(processor)", "jobs": "\(requeued)"])
-            return .json(200, ["processor": processor, "requeued": requeued])
+            return .json(200, JobdirRemovedAnswer(processor: processor, requeued: requeued))
         } catch {
             return internalError(error)
         }
@@ -165,7 +163,7 @@ extension JobdirPlugin {
                 return PluginResponse(status: 204, body: [])
             }
             recordClaim(job)
-            return .json(200, Self.json(job))
+            return .json(200, JobdirJobAnswer(job))
         } catch let error as JobStore.ClaimError {
             return .error(404, code: "not found", message: error.description)
         } catch {
@@ -213,9 +211,7 @@ extension JobdirPlugin {
                         metadata: ["uuid": "\(uuid)", "processor": "\(job.processor ?? "-")", "message": "\(message ?? "")"])
                 }
             }
-            var out = Self.json(job)
-            out["repeated"] = repeated
-            return .json(200, out)
+            return .json(200, JobdirJobAnswer(job, repeated: repeated))
         } catch let error as JobStore.FinishError {
             switch error {
             case .unknownJob: return .error(404, code: "not found", message: error.description)
@@ -281,14 +277,19 @@ extension JobdirPlugin {
             switch outcome {
             case .moved(let processor):
                 logger.info("jobdir priority: job moved to the front", metadata: ["uuid": "\(uuid)", "processor": "\(processor ?? "-")"])
-                return .json(200, ["uuid": uuid, "outcome": "moved", "processor": processor as Any])
+                return .json(
+                    200, JobdirPriorityAnswer(uuid: uuid, outcome: "moved", processor: Nullable(wrappedValue: processor)))
             case .queued(let processor, let origin):
                 logger.info(
                     "jobdir priority: pair queued", metadata: ["uuid": "\(uuid)", "origin": "\(origin.rawValue)", "processor": "\(processor ?? "-")"])
-                return .json(200, ["uuid": uuid, "outcome": "queued", "origin": origin.rawValue, "processor": processor as Any])
+                return .json(
+                    200,
+                    JobdirPriorityAnswer(
+                        uuid: uuid, outcome: "queued", origin: origin.rawValue,
+                        processor: Nullable(wrappedValue: processor)))
             case .already(let state):
                 if state == .running {
-                    return .json(200, ["uuid": uuid, "outcome": "running"])
+                    return .json(200, JobdirPriorityAnswer(uuid: uuid, outcome: "running"))
                 }
                 return .error(409, code: "conflict", message: "job \(uuid) is already \(state == .cleaned ? "finished and cleaned up" : state.rawValue)")
             case .notFound:
@@ -330,7 +331,7 @@ extension JobdirPlugin {
         if let processor, !Self.validProcessor(processor) { return Self.invalidProcessor(processor) }
         do {
             let jobs = try store.jobs(state: state, processor: processor, unassigned: unassigned, limit: limit)
-            return .json(200, ["jobs": jobs.map(Self.json)])
+            return .json(200, JobdirJobsAnswer(jobs: jobs.map { JobdirJobAnswer($0) }))
         } catch {
             return internalError(error)
         }

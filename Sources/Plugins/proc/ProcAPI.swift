@@ -59,8 +59,6 @@ struct ProcAPI: Sendable {
 
     static func seconds(_ nanos: Int64) -> Double { Double(nanos) / 1e9 }
 
-    static func value(_ v: Double) -> Any { v.isNaN ? NSNull() : v }
-
     /// The most samples one history answer builds; a larger one is a 413 asking for a narrower query.
     static let maxAnswerSamples = 200_000
 
@@ -76,15 +74,12 @@ struct ProcAPI: Sendable {
         let window = try duration(request, "window", fallback: settings.meanWindow)
         let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
         let means = plugin.store.means(since: ProcPlugin.now() - window, host: host)
-        var processes: [String: Any] = [:]
-        for (process, mean) in means {
-            processes[process] = [
-                "mem_percent": mean.mem as Any, "cpu_percent": mean.cpu as Any, "mem_samples": mean.memSamples,
-                "cpu_samples": mean.cpuSamples, "hosts": mean.hosts,
-            ]
+        let processes = means.mapValues { mean in
+            ProcUsageAnswer.Mean(
+                memPercent: JSONNumber(mean.mem), cpuPercent: JSONNumber(mean.cpu), memSamples: mean.memSamples,
+                cpuSamples: mean.cpuSamples, hosts: mean.hosts)
         }
-        return .json(
-            200, ["window_seconds": Self.seconds(window), "host": host as Any, "processes": processes])
+        return .json(200, ProcUsageAnswer(windowSeconds: Self.seconds(window), host: host, processes: processes))
     } }
 
     func detailed(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
@@ -95,22 +90,17 @@ struct ProcAPI: Sendable {
         let count = plugin.store.sampleCount(since: since, host: host, process: process)
         if count > Self.maxAnswerSamples { return tooLarge(count) }
         let history = plugin.store.history(since: since, host: host, process: process)
-        let series: [[String: Any]] = history.map { key, samples in
-            var entry: [String: Any] = [
-                "host": key.host, "process": key.process,
-                "samples": samples.map { s -> [String: Any] in
-                    [
-                        "time": Self.seconds(s.time), "cpu_percent": Self.value(s.cpu), "mem_percent": Self.value(s.mem),
-                        "rss_bytes": s.rss >= 0 ? s.rss : NSNull(), "threads": s.threads >= 0 ? Int(s.threads) : NSNull(),
-                    ]
-                },
-            ]
-            if let pid = key.pid { entry["pid"] = pid }
-            return entry
+        let series = history.map { key, samples in
+            ProcDetailedAnswer.Series(
+                host: key.host, process: key.process, pid: key.pid,
+                samples: samples.map { s in
+                    ProcDetailedAnswer.Sample(
+                        time: Self.seconds(s.time), cpuPercent: JSONNumber(s.cpu), memPercent: JSONNumber(s.mem),
+                        rssBytes: s.rss >= 0 ? s.rss : nil, threads: s.threads >= 0 ? Int(s.threads) : nil)
+                })
         }
         return .json(
-            200,
-            ["window_seconds": Self.seconds(window), "host": host as Any, "process": process as Any, "series": series])
+            200, ProcDetailedAnswer(windowSeconds: Self.seconds(window), host: host, process: process, series: series))
     } }
 
     func alarms(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
@@ -121,30 +111,25 @@ struct ProcAPI: Sendable {
         let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
         let alarms = plugin.store.alarms(since: ProcPlugin.now() - window, rule: rule, host: host)
         var counts: [String: Int] = Dictionary(uniqueKeysWithValues: AlarmLevel.allCases.map { ($0.rawValue, 0) })
-        let list: [[String: Any]] = alarms.map { alarm in
+        let list = alarms.map { alarm in
             counts[alarm.level.rawValue, default: 0] += 1
-            var entry: [String: Any] = [
-                "host": alarm.key.host, "process": alarm.key.process, "level": alarm.level.rawValue,
-                "cpu": Self.describe(alarm.cpu), "mem": Self.describe(alarm.mem),
-            ]
-            if let pid = alarm.key.pid { entry["pid"] = pid }
-            return entry
+            return ProcAlarmsAnswer.Alarm(
+                host: alarm.key.host, process: alarm.key.process, pid: alarm.key.pid, level: alarm.level.rawValue,
+                cpu: Self.describe(alarm.cpu), mem: Self.describe(alarm.mem))
         }
         return .json(
             200,
-            [
-                "window_seconds": Self.seconds(window), "horizon_seconds": Self.seconds(horizon),
-                "thresholds": ["cpu": rule.cpuThreshold, "mem": rule.memThreshold], "counts": counts, "alarms": list,
-            ])
+            ProcAlarmsAnswer(
+                windowSeconds: Self.seconds(window), horizonSeconds: Self.seconds(horizon),
+                thresholds: .init(cpu: rule.cpuThreshold, mem: rule.memThreshold), counts: counts, alarms: list))
     } }
 
-    static func describe(_ alarm: MetricAlarm?) -> Any {
-        guard let alarm else { return NSNull() }
-        return [
-            "level": alarm.level.rawValue, "latest": alarm.latest, "latest_time": seconds(alarm.latestTime),
-            "threshold": alarm.threshold, "slope_per_minute": alarm.slopePerMinute as Any,
-            "projected": alarm.projected as Any, "samples": alarm.samples,
-        ] as [String: Any]
+    static func describe(_ alarm: MetricAlarm?) -> ProcAlarmsAnswer.Metric? {
+        guard let alarm else { return nil }
+        return ProcAlarmsAnswer.Metric(
+            level: alarm.level.rawValue, latest: JSONNumber(alarm.latest), latestTime: seconds(alarm.latestTime),
+            threshold: alarm.threshold, slopePerMinute: JSONNumber(alarm.slopePerMinute),
+            projected: JSONNumber(alarm.projected), samples: alarm.samples)
     }
 
     // MARK: The original server's paths
@@ -161,10 +146,10 @@ struct ProcAPI: Sendable {
         if accepted < points.count {
             return .json(
                 422,
-                [
-                    "code": "unprocessable entity", "saved": accepted, "rejected": points.count - accepted,
-                    "message": "\(points.count - accepted) of \(points.count) values failed the gateway's schemas (see its log)",
-                ])
+                ProcLegacySaveRefusal(
+                    code: "unprocessable entity", saved: accepted, rejected: points.count - accepted,
+                    message:
+                        "\(points.count - accepted) of \(points.count) values failed the gateway's schemas (see its log)"))
         }
         return .json(200, ["saved": accepted])
     }
@@ -210,11 +195,11 @@ struct ProcAPI: Sendable {
                 }
                 time = Int64((seconds * 1e9).rounded())
             case .string(let text)?:
-                guard let date = Self.parseDate(text) else {
+                guard let nanoseconds = Self.parseDate(text) else {
                     return .failure(
                         PluginError(400, "\(at).timestamp \"\(text)\" is neither epoch seconds nor an ISO 8601 date"))
                 }
-                time = Int64((date.timeIntervalSince1970 * 1e9).rounded())
+                time = nanoseconds
             case let other?:
                 return .failure(PluginError(400, "\(at).timestamp is \(other.kindName), not a number or a date"))
             }
@@ -230,24 +215,15 @@ struct ProcAPI: Sendable {
         return .success(points)
     }
 
-    static func parseDate(_ text: String) -> Date? {
-        if let seconds = Double(text) { return Date(timeIntervalSince1970: seconds) }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text) { return date }
-        // "2024-05-01T10:00:00[.123456]" or with a space, without a zone: UTC (as Python's
-        // `datetime.utcnow().isoformat()` writes).
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        let normalised = text.replacingOccurrences(of: " ", with: "T")
-        formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withDashSeparatorInDate]
-        if let dot = normalised.firstIndex(of: ".") {
-            guard let fraction = Double("0" + normalised[dot...]), let whole = formatter.date(from: String(normalised[..<dot]))
-            else { return nil }
-            return whole.addingTimeInterval(fraction)
+    /// Unix nanoseconds of epoch seconds as text, or of an ISO 8601 date; without a zone
+    /// (`2024-05-01T10:00:00[.123456]`, or with a space, as Python's `datetime.utcnow().isoformat()`
+    /// writes) it is UTC.
+    static func parseDate(_ text: String) -> Int64? {
+        if let seconds = Double(text) {
+            guard seconds.isFinite, abs(seconds) < 9.2e9 else { return nil }
+            return Int64((seconds * 1e9).rounded())
         }
-        return formatter.date(from: normalised)
+        return try? ISO8601.parse(text, missingZone: .utc)
     }
 
     /// `{"process": [mem_mean, cpu_mean]}`, plain JSON; a metric without samples is null.
@@ -255,9 +231,7 @@ struct ProcAPI: Sendable {
         let window = try duration(request, "window", fallback: settings.meanWindow)
         if let host, host.isEmpty { return .error(400, code: "invalid", message: "no ip address in the path") }
         let means = plugin.store.means(since: ProcPlugin.now() - window, host: host)
-        var out: [String: Any] = [:]
-        for (process, mean) in means { out[process] = [mean.mem as Any, mean.cpu as Any] }
-        return .json(200, out)
+        return .json(200, means.mapValues { [JSONNumber($0.mem), JSONNumber($0.cpu)] })
     } }
 
     /// `{"process": [{"ip", "timestamp", "mem", "cpu"}, ...]}` over the window (default: all kept).
@@ -267,10 +241,14 @@ struct ProcAPI: Sendable {
         let since = ProcPlugin.now() - window
         let count = plugin.store.sampleCount(since: since, host: host)
         if count > Self.maxAnswerSamples { return tooLarge(count) }
-        var out: [String: [[String: Any]]] = [:]
+        var out: [String: [ProcLegacySample]] = [:]
         for (key, samples) in plugin.store.history(since: since, host: host) {
             out[key.process, default: []].append(
-                contentsOf: samples.map { ["ip": key.host, "timestamp": Self.seconds($0.time), "mem": Self.value($0.mem), "cpu": Self.value($0.cpu)] })
+                contentsOf: samples.map {
+                    ProcLegacySample(
+                        ip: key.host, timestamp: Self.seconds($0.time), mem: JSONNumber($0.mem),
+                        cpu: JSONNumber($0.cpu))
+                })
         }
         return .json(200, out)
     } }
@@ -281,12 +259,11 @@ struct ProcAPI: Sendable {
         let sorted = alarms.sorted { a, b in a.level != b.level ? a.level > b.level : a.key < b.key }
         return .json(
             200,
-            sorted.map { alarm -> [String: Any] in
-                [
-                    "ip": alarm.key.host, "process": alarm.key.process, "status": alarm.level.rawValue,
-                    "mem": alarm.mem?.latest as Any, "cpu": alarm.cpu?.latest as Any,
-                    "mem_status": alarm.mem?.level.rawValue as Any, "cpu_status": alarm.cpu?.level.rawValue as Any,
-                ]
+            sorted.map { alarm in
+                ProcLegacyAlarm(
+                    ip: alarm.key.host, process: alarm.key.process, status: alarm.level.rawValue,
+                    mem: JSONNumber(alarm.mem?.latest), cpu: JSONNumber(alarm.cpu?.latest),
+                    memStatus: alarm.mem?.level.rawValue, cpuStatus: alarm.cpu?.level.rawValue)
             })
     }
 }

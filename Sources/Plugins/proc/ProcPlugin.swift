@@ -202,26 +202,23 @@ public final class ProcPlugin: GatewayPlugin {
         }
     }
 
-    public func status() -> [String: Any] {
+    public func status() -> any PluginStatus {
         let (passes, last, error, alarms) = state.withLock { ($0.passes, $0.lastPass, $0.lastError, $0.alarmCounts) }
-        var out: [String: Any] = [
-            "type": type, "host": host, "collect": settings.collect, "serve": settings.serve, "passes": passes,
-        ]
+        var out = ProcStatus(
+            type: type, host: host, collect: settings.collect, serve: settings.serve, passes: passes, error: error)
         if let last {
-            out["last_pass"] = [
-                "processes": last.processesRead, "reported": last.usage.count, "filtered_out": last.filteredOut,
-                "vanished": last.vanished, "duration_us": Double(last.durationNanoseconds) / 1e3,
-                "us_per_process": last.processesRead > 0 ? Double(last.durationNanoseconds) / 1e3 / Double(last.processesRead) : 0,
-            ]
+            let micros = Double(last.durationNanoseconds) / 1e3
+            out.lastPass = .init(
+                processes: last.processesRead, reported: last.usage.count, filteredOut: last.filteredOut,
+                vanished: last.vanished, durationMicroseconds: micros,
+                microsecondsPerProcess: last.processesRead > 0 ? micros / Double(last.processesRead) : 0)
         }
-        if let error { out["error"] = error }
         if settings.serve {
             let counts = store.counts
-            out["store"] = [
-                "series": counts.series, "samples": counts.samples, "evicted_series": Int(counts.evictedSeries),
-                "refused_future": Int(counts.refusedFuture),
-            ]
-            out["alarms"] = Dictionary(uniqueKeysWithValues: AlarmLevel.allCases.map { ($0.rawValue, alarms[$0] ?? 0) })
+            out.store = .init(
+                series: counts.series, samples: counts.samples, evictedSeries: Int(counts.evictedSeries),
+                refusedFuture: Int(counts.refusedFuture))
+            out.alarms = Dictionary(uniqueKeysWithValues: AlarmLevel.allCases.map { ($0.rawValue, alarms[$0] ?? 0) })
         }
         return out
     }

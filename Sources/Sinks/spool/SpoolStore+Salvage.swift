@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GatewayCore
 import Logging
 
 extension SpoolStore {
@@ -60,11 +61,7 @@ extension SpoolStore {
     }
 
     static func damagedName(for path: String) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let base = "\(path).damaged-\(formatter.string(from: Date()))"
+        let base = "\(path).damaged-\(ISO8601.format(nanoseconds: now(), style: .basic))"
         var candidate = base
         var n = 1
         while FileManager.default.fileExists(atPath: candidate) {

@@ -131,7 +131,8 @@ import Testing
         let name: String
         var type: String { "fake" }
         func run() async throws {}
-        func status() -> [String: Any] { [:] }
+        struct Status: PluginStatus {}
+        func status() -> any PluginStatus { Status() }
     }
 
     struct Idle: Service {

@@ -1,0 +1,103 @@
+import Plugins
+
+/// What `/api/v1/status` answers. Counters appear once the component made them (a listener that
+/// never saw a refused point has no `points_rejected`), as `/metrics` shows them.
+struct GatewayStatus: Codable, Sendable {
+    var name: String
+    /// `pass`, or `draining` once shutdown began.
+    var status: String
+    var uptimeSeconds: Int
+    var listeners: [String: ListenerStatus]
+    var sinks: [String: SinkStatus]
+    /// Points sent along each route.
+    var routes: [String: Int]
+    var pointsUnrouted: Int
+    var plugins: [String: PluginEntry]
+
+    enum CodingKeys: String, CodingKey {
+        case name, status, listeners, sinks, routes, plugins
+        case uptimeSeconds = "uptime_seconds"
+        case pointsUnrouted = "points_unrouted"
+    }
+}
+
+/// A listener's (or plugin source's, `plugin:<name>`) counters.
+struct ListenerStatus: Codable, Sendable, Equatable {
+    var pointsReceived: Int?
+    var pointsAccepted: Int?
+    /// By reason.
+    var pointsRejected: [String: Int]?
+    var udpKernelDrops: Int?
+    var udpTruncatedDatagrams: Int?
+    var httpUnauthorized: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case pointsReceived = "points_received"
+        case pointsAccepted = "points_accepted"
+        case pointsRejected = "points_rejected"
+        case udpKernelDrops = "udp_kernel_drops"
+        case udpTruncatedDatagrams = "udp_truncated_datagrams"
+        case httpUnauthorized = "http_unauthorized"
+    }
+}
+
+/// A sink's counters, and for a sink with a spool its health and spool.
+struct SinkStatus: Codable, Sendable, Equatable {
+    var pointsWritten: Int?
+    var sinkQueuePoints: Int?
+    var sinkBatches: Int?
+    var sinkWriteErrors: Int?
+    var pointsSpooled: Int?
+    var pointsReplayed: Int?
+    var pointsDeadLettered: Int?
+    var sinkRetries: Int?
+    /// By reason.
+    var pointsDropped: [String: Int]?
+    var health: String?
+    /// The spool's figures (its health is the sink's, above).
+    var spool: SpoolStatus?
+
+    enum CodingKeys: String, CodingKey {
+        case health, spool
+        case pointsWritten = "points_written"
+        case sinkQueuePoints = "sink_queue_points"
+        case sinkBatches = "sink_batches"
+        case sinkWriteErrors = "sink_write_errors"
+        case pointsSpooled = "points_spooled"
+        case pointsReplayed = "points_replayed"
+        case pointsDeadLettered = "points_dead_lettered"
+        case sinkRetries = "sink_retries"
+        case pointsDropped = "points_dropped"
+    }
+}
+
+/// A plugin in the status: its own state (``GatewayPlugin/status()``, whose keys include `type`)
+/// with `enabled: true`, or `{"type", "enabled": false}` for a plugin switched off.
+struct PluginEntry: Codable, Sendable {
+    var type: String
+    var enabled: Bool
+    /// Encoded into the same object; not read back when decoding.
+    var state: (any PluginStatus)?
+
+    init(type: String, enabled: Bool, state: (any PluginStatus)?) {
+        self.type = type
+        self.enabled = enabled
+        self.state = state
+    }
+
+    enum CodingKeys: String, CodingKey { case type, enabled }
+
+    func encode(to encoder: any Encoder) throws {
+        try state?.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(type, forKey: .type)
+        try container.encode(enabled, forKey: .enabled)
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        type = try container.decode(String.self, forKey: .type)
+        enabled = try container.decode(Bool.self, forKey: .enabled)
+        state = nil
+    }
+}
