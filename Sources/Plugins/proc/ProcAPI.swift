@@ -140,7 +140,9 @@ struct ProcAPI: Sendable {
         let points: [Point]
         switch Self.legacyPoints(request.body, receiveTime: ProcPlugin.now()) {
         case .success(let p): points = p
-        case .failure(let e): return e.response
+        case .failure(let e):
+            // The original answers {"Response": "NOk"}; the gateway says what is wrong too.
+            return .json(e.status, ProcLegacyRefusal(response: "NOk", code: "invalid", message: e.message))
         }
         let accepted = await plugin.context.emit(points)
         if accepted < points.count {
@@ -151,7 +153,8 @@ struct ProcAPI: Sendable {
                     message:
                         "\(points.count - accepted) of \(points.count) values failed the gateway's schemas (see its log)"))
         }
-        return .json(200, ["saved": accepted])
+        // The original answers {"Response": "Ok"}; `saved` is the gateway's addition.
+        return .json(200, ProcLegacySaved(response: "Ok", saved: accepted))
     }
 
     static func legacyPoints(_ body: [UInt8], receiveTime: Int64) -> Result<[Point], PluginError> {
@@ -226,31 +229,34 @@ struct ProcAPI: Sendable {
         return try? ISO8601.parse(text, missingZone: .utc)
     }
 
-    /// `{"process": [mem_mean, cpu_mean]}`, plain JSON; a metric without samples is null.
+    /// As the original server answers: a JSON *string* holding `{"process": [mem_mean, cpu_mean]}`
+    /// written by Python's `json.dumps` (its clients do `json.loads(response.json())`). A process
+    /// with only one metric has a one-element list (the original merges the two lists so), mem
+    /// processes first; never `null`.
     func legacyMeans(_ request: PluginRequest, host: String?) -> PluginResponse { answer { () throws(PluginError) in
         let window = try duration(request, "window", fallback: settings.meanWindow)
         if let host, host.isEmpty { return .error(400, code: "invalid", message: "no ip address in the path") }
         let means = plugin.store.means(since: ProcPlugin.now() - window, host: host)
-        return .json(200, means.mapValues { [JSONNumber($0.mem), JSONNumber($0.cpu)] })
+        let withMem = means.filter { $0.value.mem != nil }.sorted { $0.key < $1.key }
+        let cpuOnly = means.filter { $0.value.mem == nil && $0.value.cpu != nil }.sorted { $0.key < $1.key }
+        let entries = (withMem + cpuOnly).map { (key: $0.key, values: [$0.value.mem, $0.value.cpu].compactMap { $0 }) }
+        let inner = PythonJSON.dumps(entries)
+        return PluginResponse(status: 200, body: Array(PythonJSON.string(inner, asciiOnly: false).utf8))
     } }
 
-    /// `{"process": [{"ip", "timestamp", "mem", "cpu"}, ...]}` over the window (default: all kept).
+    /// As the original server answers: `{"process": [mem, mem, ...]}`, every memory sample kept in the
+    /// window, oldest first, plain JSON (`/api/v1/<proc>/usage/detailed` has times, hosts and CPU).
     func legacyDetailed(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
         let window = try duration(request, "window", fallback: settings.window)
         let host = request.query["ip"].map { $0.replacingOccurrences(of: "-", with: ".") }
         let since = ProcPlugin.now() - window
         let count = plugin.store.sampleCount(since: since, host: host)
         if count > Self.maxAnswerSamples { return tooLarge(count) }
-        var out: [String: [ProcLegacySample]] = [:]
+        var out: [String: [(time: Int64, mem: Double)]] = [:]
         for (key, samples) in plugin.store.history(since: since, host: host) {
-            out[key.process, default: []].append(
-                contentsOf: samples.map {
-                    ProcLegacySample(
-                        ip: key.host, timestamp: Self.seconds($0.time), mem: JSONNumber($0.mem),
-                        cpu: JSONNumber($0.cpu))
-                })
+            out[key.process, default: []].append(contentsOf: samples.filter { !$0.mem.isNaN }.map { ($0.time, $0.mem) })
         }
-        return .json(200, out)
+        return .json(200, out.mapValues { $0.sorted { $0.time < $1.time }.map(\.mem) })
     } }
 
     /// `[{"ip", "process", "status": "RED"|"AMBER"|"GREEN", "mem", "cpu"}]`, worst first.

@@ -163,12 +163,28 @@ struct ProcLegacySaveRefusal: Codable, Sendable {
     var message: String
 }
 
-/// One sample of `/ressources-usage/get-all-detailed`.
-struct ProcLegacySample: Codable, Sendable {
-    var ip: String
-    var timestamp: Double
-    var mem: JSONNumber
-    var cpu: JSONNumber
+/// `PUT|POST /ressources-usage/save-all` refused whole (400): the original's `{"Response": "NOk"}`
+/// and what is wrong.
+struct ProcLegacyRefusal: Codable, Sendable {
+    var response: String
+    var code: String
+    var message: String
+
+    enum CodingKeys: String, CodingKey {
+        case response = "Response"
+        case code, message
+    }
+}
+
+/// `PUT|POST /ressources-usage/save-all` accepted: the original's `{"Response": "Ok"}`, and how many.
+struct ProcLegacySaved: Codable, Sendable {
+    var response: String
+    var saved: Int
+
+    enum CodingKeys: String, CodingKey {
+        case response = "Response"
+        case saved
+    }
 }
 
 /// One entry of `/ressources-usage/query-alarm`: every key always present, `null` when unknown.

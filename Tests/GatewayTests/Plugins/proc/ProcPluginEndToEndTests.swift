@@ -60,8 +60,9 @@ import Testing
         }
         #expect((hosts as? [String: Any])?["hosts"] as? [String] == ["10.77.0.1", "10.77.0.2"])
         // The original server's per-host path takes the address with hyphens.
-        let legacy = try json(try await central.get("/ressources-usage/get-all/10-77-0-2").body) as? [String: [Any]]
-        #expect(legacy?["gateway"]?.count == 2)
+        let legacyText = try json(try await central.get("/ressources-usage/get-all/10-77-0-2").body) as? String
+        let legacy = try JSONSerialization.jsonObject(with: Data((legacyText ?? "").utf8)) as? [String: [Double]]
+        #expect(legacy?["gateway"]?.count == 2, "\(legacyText ?? "")")
         let nobody = try await central.get("/api/v1/proc/usage?host=10.99.99.99")
         #expect(((try json(nobody.body) as? [String: Any])?["processes"] as? [String: Any])?.isEmpty == true)
         let detailed = try json(try await central.get("/api/v1/proc/usage/detailed?host=10.77.0.2&process=gateway").body)
@@ -82,30 +83,47 @@ import Testing
         #expect(central.stdout.contains("process_usage,host=10.77.0.2,process=gateway "))
     }
 
-    @Test func originalCollectorPayload_savedThenMeans_asTheOriginalServerAnswered() async throws {
+    /// The original collector's PUT and the original alarm client's reads, run as Python with
+    /// `requests` exactly as those programs do, against the gateway.
+    @Test func originalClients_putAndReadAsAgainstTheOriginalServer() async throws {
+        let script = try #require(
+            Bundle.module.url(forResource: "original_resource_clients", withExtension: "py", subdirectory: "Scripts"))
         let gateway = try GatewayProcess(config: testConfig(extra: Self.plugin("collect: false")))
         try await gateway.start()
-        let now = Date().timeIntervalSince1970
-        let body = """
-            {"ipaddress": "10.5.5.5", "data": [
-              {"timestamp": \(now - 20), "value": 10, "process_name": "db", "type_data": "mem"},
-              {"timestamp": \(now - 20), "value": 0, "process_name": "db", "type_data": "cpu"},
-              {"timestamp": \(now - 10), "value": 20, "process_name": "db", "type_data": "mem"},
-              {"timestamp": \(now - 10), "value": 0, "process_name": "db", "type_data": "cpu"}]}
-            """
-        let saved = try await gateway.send(.PUT, "/ressources-usage/save-all", body: Array(body.utf8))
-        #expect(saved.status == 200, "\(saved.body)")
-        let means = try await poll(gateway, "/ressources-usage/get-all") { ($0 as? [String: Any])?["db"] != nil }
-        #expect(means as? [String: [Double]] == ["db": [15, 0]])
-        #expect(try await gateway.get("/ressources-usage/get-all").body == #"{"db":[15,0]}"#)
+        let python = Process()
+        python.executableURL = GatewayProcess.packageRoot.appendingPathComponent(".venv/bin/python3")
+        python.arguments = [script.path, gateway.baseURL]
+        let output = Pipe()
+        let errors = Pipe()
+        python.standardOutput = output
+        python.standardError = errors
+        try python.run()
+        let text = output.fileHandleForReading.readDataToEndOfFile()
+        let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        python.waitUntilExit()
+        #expect(python.terminationStatus == 0, "\(problems)")
+        let seen = try #require(try JSONSerialization.jsonObject(with: text) as? [String: Any], "\(problems)")
+        let put = try #require(seen["put"] as? [String: Any])
+        #expect(put["status"] as? Int == 200)
+        #expect((put["body"] as? [String: Any])?["Response"] as? String == "Ok", "\(put)")
+        // get-all is a JSON string holding the object; [0] is memory, [1] CPU.
+        #expect(seen["get_all_type"] as? String == "str")
+        let expected: [String: [Double]] = ["db": [15, 2], "hot": [85, 3], "ünï": [1, 0]]
+        #expect(seen["get_all"] as? [String: [Double]] == expected, "\(seen)")
+        #expect(seen["alerts"] as? [String] == ["hot"])
+        #expect(seen["get_all_ip"] as? [String: [Double]] == expected)
+        #expect((seen["get_all_other_ip"] as? [String: Any])?.isEmpty == true)
+        #expect(seen["detailed"] as? [String: [Double]] == ["db": [10, 20], "hot": [85], "ünï": [1]], "\(seen)")
 
         let bad = #"{"ipaddress": "10.5.5.5", "data": [{"timestamp": 1, "value": 5, "process_name": "db", "type_data": "disk"}]}"#
         let refused = try await gateway.send(.PUT, "/ressources-usage/save-all", body: Array(bad.utf8))
         #expect(refused.status == 400)
+        #expect(refused.body.contains(#""Response":"NOk""#), "\(refused.body)")
         #expect(refused.body.contains(#"data[0].type_data \"disk\" is not one of cpu, mem"#), "\(refused.body)")
         #expect(try await gateway.stop() == 0)
         // The saved values went through the pipeline too, in the original monitor's series.
-        #expect(gateway.stdoutLines.filter { $0.hasPrefix("mem_usage_percent,host=testhost,ip=10.5.5.5,process=db value=") }.count == 2)
+        let lines = gateway.stdoutLines.filter { $0.hasPrefix("mem_usage_percent,host=testhost,ip=10.8.8.8,process=db value=") }
+        #expect(lines.count == 2, "\(gateway.stdoutLines)")
     }
 
     @Test func alarmTransitions_becomeProcessAlarmPoints_andShowInTheAlarmsAPI() async throws {
