@@ -7,9 +7,12 @@
 #   scripts/install-deps.sh --test   also what the tests and the benchmark start: VictoriaMetrics (the
 #                                    Influx-compatible peer), Prometheus (promtool lints /metrics), PostgreSQL (dwmon's postgres source; its
 #                                    own cluster may stay stopped), python3 with psutil (the proc tests
-#                                    and proc-pass benchmark), and the official Python influxdb-client
-#                                    in a virtual environment under the project (.venv/), as Debian 12
-#                                    refuses system-wide pip installs (PEP 668)
+#                                    and proc-pass benchmark), the official Python clients
+#                                    influxdb-client (2.x API) and influxdb (1.x API) in a virtual
+#                                    environment under the project (.venv/), as Debian 12 refuses
+#                                    system-wide pip installs (PEP 668), and Debian's InfluxDB 1.x server
+#                                    unpacked into .deps/influxdb (the tests start it on free ports; it is
+#                                    not installed as a service)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,12 +35,27 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if $test_deps && ! .venv/bin/python3 -c "import influxdb_client" >/dev/null 2>&1; then
-    echo "install-deps: creating .venv with the Python influxdb-client" >&2
+if $test_deps && ! .venv/bin/python3 -c "import influxdb_client, influxdb" >/dev/null 2>&1; then
+    echo "install-deps: creating .venv with the Python influxdb-client and influxdb" >&2
     # Debian's python3 (python3-venv above); another python3 on PATH works as well.
     python=/usr/bin/python3
     [ -x "$python" ] || python=python3
     "$python" -m venv .venv
-    .venv/bin/python3 -m pip install -q --disable-pip-version-check influxdb-client
-    .venv/bin/python3 -c "import influxdb_client"
+    .venv/bin/python3 -m pip install -q --disable-pip-version-check influxdb-client influxdb
+    .venv/bin/python3 -c "import influxdb_client, influxdb"
+fi
+
+if $test_deps && [ ! -x .deps/influxdb/usr/bin/influxd ]; then
+    echo "install-deps: unpacking Debian's influxdb (InfluxDB 1.x) into .deps/influxdb" >&2
+    download=$(mktemp -d)
+    if ! (cd "$download" && apt-get download -qq influxdb >/dev/null 2>&1); then
+        SUDO=""
+        [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+        $SUDO apt-get update -qq
+        (cd "$download" && apt-get download -qq influxdb >/dev/null)
+    fi
+    mkdir -p .deps/influxdb
+    dpkg-deb -x "$download"/influxdb_*.deb .deps/influxdb
+    rm -rf "$download"
+    .deps/influxdb/usr/bin/influxd version >&2
 fi
