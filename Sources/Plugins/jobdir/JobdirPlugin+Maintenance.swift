@@ -1,0 +1,112 @@
+import Foundation
+import GatewayCore
+
+// Maintenance: dead processors, waiting jobs, rebalancing, and the `jobdir_jobs` points.
+extension JobdirPlugin {
+
+    /// Dead processors lose their unfinished jobs to live ones; waiting jobs are assigned; the
+    /// queue is emitted as `jobdir_jobs` points.
+    public func maintain() async {
+        let logger = context.logger
+        let now = self.now()
+        do {
+            let store = self.store
+            let deadAfter = settings.deadAfter.asSeconds
+            let jobTimeout = settings.jobTimeout?.asSeconds
+            let expiry = try await onThread { try store.expire(now: now, deadAfter: deadAfter, jobTimeout: jobTimeout) }
+            for dead in expiry.dead {
+                logger.warning(
+                    "jobdir processor is dead (no check-in for twice processor_check_in): its jobs are requeued",
+                    metadata: ["processor": "\(dead)", "dead_after": "\(settings.deadAfter)"])
+            }
+            metrics.requeued.increment(by: expiry.requeued + expiry.timedOut)
+            if expiry.timedOut > 0 {
+                logger.warning(
+                    "jobdir requeued jobs running longer than job_timeout",
+                    metadata: ["jobs": "\(expiry.timedOut)", "job_timeout": "\(settings.jobTimeout.map { "\($0)" } ?? "-")"])
+            }
+            if expiry.requeued + expiry.assigned + expiry.rebalanced > 0 {
+                logger.info(
+                    "jobdir reassigned jobs",
+                    metadata: [
+                        "requeued": "\(expiry.requeued)", "assigned": "\(expiry.assigned)", "rebalanced": "\(expiry.rebalanced)",
+                    ])
+            }
+            let (points, waiting) = try await onThread {
+                let depths = try store.depths()
+                return (try self.points(now: now, depths: depths), Self.waiting(depths))
+            }
+            let logNoProcessor = state.withLock { s in
+                defer { s.noProcessorLogged = waiting > 0 }
+                return waiting > 0 && !s.noProcessorLogged
+            }
+            if logNoProcessor {
+                logger.warning("jobdir has no live processor: jobs wait unassigned until one checks in")
+            }
+            _ = await context.emit(points)
+        } catch {
+            logger.error("jobdir maintenance failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// `jobdir_jobs` points: depth per processor and state (`processor=none`: waiting for one),
+    /// and one `state=all` point with the totals and the wait and processing times since the last.
+    public func points(now: Double) throws -> [Point] { try points(now: now, depths: store.depths()) }
+
+    /// Jobs waiting for a processor.
+    static func waiting(_ depths: [JobStore.Depth]) -> Int {
+        depths.filter { $0.processor == nil }.map(\.count).reduce(0, +)
+    }
+
+    func points(now: Double, depths: [JobStore.Depth]) throws -> [Point] {
+        let time = Int64(now * 1e9)
+        let processors = try store.processors()
+        let totals = try store.totals()
+        var byKey: [String: [JobdirJob.State: Int]] = [:]
+        for processor in processors where processor.alive { byKey[processor.name] = [.queued: 0, .running: 0] }
+        byKey["none"] = [.queued: 0]
+        for depth in depths { byKey[depth.processor ?? "none", default: [:]][depth.state, default: 0] += depth.count }
+        var points: [Point] = []
+        for (processor, states) in byKey.sorted(by: { $0.key < $1.key }) {
+            for (state, count) in states.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                points.append(
+                    Point(
+                        series: "jobdir_jobs", time: time,
+                        tags: [Tag("plugin", name), Tag("processor", processor), Tag("state", state.rawValue)],
+                        fields: [Field("depth", .int(Int64(count)))]))
+            }
+        }
+        let (waits, processing) = state.withLock { s in
+            defer {
+                s.waits = Stat()
+                s.processing = Stat()
+            }
+            return (s.waits, s.processing)
+        }
+        var fields: [Field] = [
+            Field("queued_total", .int(totals["queued_total"] ?? 0)),
+            Field("completed_total", .int(totals["succeeded_total"] ?? 0)),
+            Field("failed_total", .int(totals["failed_total"] ?? 0)),
+            Field("requeued_total", .int(totals["requeued_total"] ?? 0)),
+            Field("unassigned", .int(Int64(Self.waiting(depths)))),
+            Field("live_processors", .int(Int64(processors.filter(\.alive).count))),
+            Field("dead_processors", .int(Int64(processors.filter { !$0.alive }.count))),
+            Field("claimed", .int(Int64(waits.count))),
+            Field("finished", .int(Int64(processing.count))),
+        ]
+        if let incomplete = state.withLock({ $0.lastScan?.incomplete }) {
+            fields.append(Field("incomplete", .int(Int64(incomplete))))
+        }
+        if waits.count > 0 {
+            fields.append(Field("wait_seconds_mean", .float(waits.sum / Double(waits.count))))
+            fields.append(Field("wait_seconds_max", .float(waits.max)))
+        }
+        if processing.count > 0 {
+            fields.append(Field("processing_seconds_mean", .float(processing.sum / Double(processing.count))))
+            fields.append(Field("processing_seconds_max", .float(processing.max)))
+        }
+        points.append(
+            Point(series: "jobdir_jobs", time: time, tags: [Tag("plugin", name), Tag("state", "all")], fields: fields))
+        return points
+    }
+}
