@@ -18,9 +18,9 @@ struct ProcAPI: Sendable {
             PluginRoute(.get, "\(base)/hosts") { _ in .json(200, ["hosts": api.plugin.store.hosts]) },
             PluginRoute(.put, "/ressources-usage/save-all", isWrite: true) { await api.legacySave($0) },
             PluginRoute(.post, "/ressources-usage/save-all", isWrite: true) { await api.legacySave($0) },
-            PluginRoute(.get, "/ressources-usage/get-all") { api.legacyMeans($0, host: nil) },
+            PluginRoute(.get, "/ressources-usage/get-all") { api.legacyMeans($0, ip: nil) },
             PluginRoute(.get, "/ressources-usage/get-all/:ip") { request in
-                api.legacyMeans(request, host: (request.parameters["ip"] ?? "").replacingOccurrences(of: "-", with: "."))
+                api.legacyMeans(request, ip: (request.parameters["ip"] ?? "").replacingOccurrences(of: "-", with: "."))
             },
             PluginRoute(.get, "/ressources-usage/get-all-detailed") { api.legacyDetailed($0) },
             PluginRoute(.get, "/ressources-usage/query-alarm") { api.legacyAlarms($0) },
@@ -75,7 +75,7 @@ struct ProcAPI: Sendable {
     func usage(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
         let window = try duration(request, "window", fallback: settings.meanWindow)
         let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
-        let means = plugin.store.means(since: ProcPlugin.now() - window, host: host)
+        let means = plugin.store.means(since: plugin.now() - window, host: host)
         var processes: [String: Any] = [:]
         for (process, mean) in means {
             processes[process] = [
@@ -91,7 +91,7 @@ struct ProcAPI: Sendable {
         let window = try duration(request, "window", fallback: settings.meanWindow)
         let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
         let process = request.query["process"].flatMap { $0.isEmpty ? nil : $0 }
-        let since = ProcPlugin.now() - window
+        let since = plugin.now() - window
         let count = plugin.store.sampleCount(since: since, host: host, process: process)
         if count > Self.maxAnswerSamples { return tooLarge(count) }
         let history = plugin.store.history(since: since, host: host, process: process)
@@ -119,7 +119,7 @@ struct ProcAPI: Sendable {
         var rule = plugin.rule
         rule.horizonNanoseconds = horizon
         let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
-        let alarms = plugin.store.alarms(since: ProcPlugin.now() - window, rule: rule, host: host)
+        let alarms = plugin.store.alarms(since: plugin.now() - window, rule: rule, host: host)
         var counts: [String: Int] = Dictionary(uniqueKeysWithValues: AlarmLevel.allCases.map { ($0.rawValue, 0) })
         let list: [[String: Any]] = alarms.map { alarm in
             counts[alarm.level.rawValue, default: 0] += 1
@@ -153,7 +153,7 @@ struct ProcAPI: Sendable {
     /// Checked whole before anything is kept: one bad entry answers 400 naming it and nothing is written.
     func legacySave(_ request: PluginRequest) async -> PluginResponse {
         let points: [Point]
-        switch Self.legacyPoints(request.body, receiveTime: ProcPlugin.now()) {
+        switch Self.legacyPoints(request.body, receiveTime: plugin.now()) {
         case .success(let p): points = p
         case .failure(let e): return e.response
         }
@@ -251,10 +251,11 @@ struct ProcAPI: Sendable {
     }
 
     /// `{"process": [mem_mean, cpu_mean]}`, plain JSON; a metric without samples is null.
-    func legacyMeans(_ request: PluginRequest, host: String?) -> PluginResponse { answer { () throws(PluginError) in
+    /// `ip` is the address the path names (the `ip` tag, or the host of senders that tag their address as `host`).
+    func legacyMeans(_ request: PluginRequest, ip: String?) -> PluginResponse { answer { () throws(PluginError) in
         let window = try duration(request, "window", fallback: settings.meanWindow)
-        if let host, host.isEmpty { return .error(400, code: "invalid", message: "no ip address in the path") }
-        let means = plugin.store.means(since: ProcPlugin.now() - window, host: host)
+        if let ip, ip.isEmpty { return .error(400, code: "invalid", message: "no ip address in the path") }
+        let means = plugin.store.means(since: plugin.now() - window, address: ip)
         var out: [String: Any] = [:]
         for (process, mean) in means { out[process] = [mean.mem as Any, mean.cpu as Any] }
         return .json(200, out)
@@ -263,27 +264,27 @@ struct ProcAPI: Sendable {
     /// `{"process": [{"ip", "timestamp", "mem", "cpu"}, ...]}` over the window (default: all kept).
     func legacyDetailed(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
         let window = try duration(request, "window", fallback: settings.window)
-        let host = request.query["ip"].map { $0.replacingOccurrences(of: "-", with: ".") }
-        let since = ProcPlugin.now() - window
-        let count = plugin.store.sampleCount(since: since, host: host)
+        let ip = request.query["ip"].map { $0.replacingOccurrences(of: "-", with: ".") }
+        let since = plugin.now() - window
+        let count = plugin.store.sampleCount(since: since, address: ip)
         if count > Self.maxAnswerSamples { return tooLarge(count) }
         var out: [String: [[String: Any]]] = [:]
-        for (key, samples) in plugin.store.history(since: since, host: host) {
+        for (key, samples) in plugin.store.history(since: since, address: ip) {
             out[key.process, default: []].append(
-                contentsOf: samples.map { ["ip": key.host, "timestamp": Self.seconds($0.time), "mem": Self.value($0.mem), "cpu": Self.value($0.cpu)] })
+                contentsOf: samples.map { ["ip": key.address, "timestamp": Self.seconds($0.time), "mem": Self.value($0.mem), "cpu": Self.value($0.cpu)] })
         }
         return .json(200, out)
     } }
 
     /// `[{"ip", "process", "status": "RED"|"AMBER"|"GREEN", "mem", "cpu"}]`, worst first.
     func legacyAlarms(_ request: PluginRequest) -> PluginResponse {
-        let alarms = plugin.store.alarms(since: ProcPlugin.now() - Units.nanoseconds(settings.meanWindow), rule: plugin.rule)
+        let alarms = plugin.store.alarms(since: plugin.now() - Units.nanoseconds(settings.meanWindow), rule: plugin.rule)
         let sorted = alarms.sorted { a, b in a.level != b.level ? a.level > b.level : a.key < b.key }
         return .json(
             200,
             sorted.map { alarm -> [String: Any] in
                 [
-                    "ip": alarm.key.host, "process": alarm.key.process, "status": alarm.level.rawValue,
+                    "ip": alarm.key.address, "process": alarm.key.process, "status": alarm.level.rawValue,
                     "mem": alarm.mem?.latest as Any, "cpu": alarm.cpu?.latest as Any,
                     "mem_status": alarm.mem?.level.rawValue as Any, "cpu_status": alarm.cpu?.level.rawValue as Any,
                 ]
