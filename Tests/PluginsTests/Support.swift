@@ -3,6 +3,8 @@ import Foundation
 import GatewayCore
 import Logging
 import Synchronization
+import TestDoubles
+import Testing
 
 @testable import Plugins
 
@@ -18,6 +20,47 @@ final class EmittedPoints: Sendable {
                 return new.count
             },
             logger: Logger(label: "test"), metrics: NOOPMetricsHandler.instance)
+    }
+
+    /// The same, with the plugin's time driven by `time` instead of the real clocks.
+    func context(time: FakeTime) -> PluginContext {
+        PluginContext(
+            emit: { new in
+                self.points.withLock { $0.append(contentsOf: new) }
+                return new.count
+            },
+            logger: Logger(label: "test"), metrics: NOOPMetricsHandler.instance, clock: time.clock,
+            now: { time.now })
+    }
+}
+
+/// A plugin's time under a test's control: a manual clock, and a calendar time that starts at
+/// `start` and moves with it. Nothing moves unless the test advances it.
+final class FakeTime: Sendable {
+    let clock = ManualClock()
+    let start: Date
+
+    init(start: Date) { self.start = start }
+
+    var now: Date {
+        let offset = clock.now.offset.components
+        return start.addingTimeInterval(Double(offset.seconds) + Double(offset.attoseconds) / 1e18)
+    }
+
+    func advance(by duration: Duration) { clock.advance(by: duration) }
+
+    /// Waits until `count` tasks sleep on the clock (the plugin's loops are idle, waiting for
+    /// time to move), polling every 5 ms for up to 10 s of real time: the bound is for a hung
+    /// plugin, not a measure of speed.
+    func waitForSleepers(_ count: Int, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while clock.pendingSleeps.count != count {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("expected \(count) sleepers, have \(clock.pendingSleeps)", sourceLocation: sourceLocation)
+                return
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
     }
 }
 

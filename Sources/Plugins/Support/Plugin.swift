@@ -1,4 +1,5 @@
 import CoreMetrics
+import Foundation
 import GatewayCore
 import Logging
 
@@ -34,13 +35,21 @@ public struct PluginContext: Sendable {
     public let emit: @Sendable ([Point]) async -> Int
     public let logger: Logger
     public let metrics: any MetricsFactory
+    /// What plugins wait on (scan, flush and alarm intervals, schedules): tests drive it by hand.
+    public let clock: any Clock<Duration>
+    /// The calendar time (schedules aligned to the minute, job and check timestamps, when a
+    /// processor was last seen): tests give a fake one that moves with their clock.
+    public let now: @Sendable () -> Date
 
     public init(
-        emit: @escaping @Sendable ([Point]) async -> Int, logger: Logger, metrics: any MetricsFactory
+        emit: @escaping @Sendable ([Point]) async -> Int, logger: Logger, metrics: any MetricsFactory,
+        clock: any Clock<Duration> = ContinuousClock(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.emit = emit
         self.logger = logger
         self.metrics = metrics
+        self.clock = clock
+        self.now = now
     }
 }
 

@@ -24,7 +24,9 @@ public final class DwmonPlugin: GatewayPlugin {
         let sources = DwmonSources(logger: context.logger)
         self.sources = sources
         let webhook = settings.webhook.map {
-            DwmonWebhook(settings: $0, client: sources.http, plugin: name, logger: context.logger, metrics: context.metrics)
+            DwmonWebhook(
+                settings: $0, client: sources.http, plugin: name, logger: context.logger, metrics: context.metrics,
+                clock: context.clock)
         }
         self.webhook = webhook
         var made: [String: any DwmonSource] = [:]
@@ -33,7 +35,8 @@ public final class DwmonPlugin: GatewayPlugin {
             pluginName: name, settings: settings, state: state, sources: made, webhook: webhook, context: context)
     }
 
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970.rounded(.down)) }
+    /// Epoch seconds of the context's calendar time (tests give a fake one).
+    static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
 
     public func run() async throws {
         let logger = context.logger
@@ -44,32 +47,28 @@ public final class DwmonPlugin: GatewayPlugin {
                 "checkers": "\(files.map(\.name).joined(separator: ","))", "dir": "\(settings.checkersDir)",
                 "timezone": "\(settings.timeZone.identifier)", "state": "\(settings.statePath)",
             ])
-        // Delivery runs outside this task's cancellation, so alerts queued when shutdown begins get
-        // a few seconds to go out.
-        let delivery = webhook.map { webhook in Task { await webhook.run() } }
         let runner = self.runner
-        // Each checker runs in a task of its own: a slow or stuck source delays no other checker;
-        // one still running when its next minute comes is skipped for that minute (logged).
+        let (clock, wallClock, webhook) = (context.clock, context.now, self.webhook)
+        // Every task is a child of this one: webhook delivery, and each checker in a task of its
+        // own (a slow or stuck source delays no other checker; one still running when its next
+        // minute comes is skipped for that minute, logged). Shutdown cancels them all: alerts not
+        // delivered by then are counted as dropped and logged (their checks are in the state file
+        // and were emitted as points).
         await withDiscardingTaskGroup { group in
+            if let webhook { group.addTask { await webhook.run() } }
             while !Task.isCancelled {
-                let now = Self.now()
+                let now = Self.seconds(wallClock())
                 for file in runner.reload() {
                     group.addTask { await runner.runOrSkip(file, now: now) }
                 }
                 runner.purgeRemoved(now: now)
-                // Sleep to the next minute start.
-                let wall = Date().timeIntervalSince1970
+                // Sleep to the next minute start (1 ms past it, so the minute has begun).
+                let wall = wallClock().timeIntervalSince1970
                 let next = (wall / 60).rounded(.down) * 60 + 60
-                do { try await Task.sleep(for: .milliseconds(Int64((next - wall) * 1000) + 1)) } catch { break }
+                let wait = Duration.milliseconds(Int64((next - wall) * 1000) + 1)
+                do { try await clock.sleep(for: wait, tolerance: nil) } catch { break }
             }
-        }
-        if let webhook, let delivery {
-            webhook.finish()
-            await Task.detached {
-                for _ in 0..<50 where webhook.backlog > 0 { try? await Task.sleep(for: .milliseconds(100)) }
-            }.value
-            delivery.cancel()
-            await delivery.value
+            webhook?.finish()
         }
         runner.state.close()
         logger.info("dwmon stopped")
@@ -78,6 +77,7 @@ public final class DwmonPlugin: GatewayPlugin {
     public var routes: [PluginRoute] {
         let base = "/api/v1/\(name)"
         let runner = self.runner
+        let wallClock = context.now
         return [
             PluginRoute(.get, "\(base)/checks") { request in
                 do {
@@ -122,7 +122,7 @@ public final class DwmonPlugin: GatewayPlugin {
             PluginRoute(.post, "\(base)/checkers/:checker/run", isWrite: true) { request in
                 let checker = request.parameters["checker"] ?? ""
                 do throws(DwmonRunner.RunError) {
-                    let report = try await runner.run(checker: checker, now: Self.now())
+                    let report = try await runner.run(checker: checker, now: Self.seconds(wallClock()))
                     if let error = report.error {
                         return .error(502, code: "source failed", message: "checker \(checker): \(error)")
                     }

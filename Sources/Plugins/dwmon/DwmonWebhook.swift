@@ -16,12 +16,18 @@ public final class DwmonWebhook: Sendable {
     let delivered: Counter
     let failed: Counter
     let dropped: Counter
+    /// What retries wait on (the plugin's clock).
+    let clock: any Clock<Duration>
     private let stream: AsyncStream<[UInt8]>
     private let continuation: AsyncStream<[UInt8]>.Continuation
     private let pending = Atomic<Int>(0)
 
-    init(settings: DwmonSettings.Webhook, client: HTTPClient, plugin: String, logger: Logger, metrics: any MetricsFactory) {
+    init(
+        settings: DwmonSettings.Webhook, client: HTTPClient, plugin: String, logger: Logger, metrics: any MetricsFactory,
+        clock: any Clock<Duration> = ContinuousClock()
+    ) {
         self.settings = settings
+        self.clock = clock
         self.client = client
         self.logger = logger
         func counter(_ outcome: String) -> Counter {
@@ -129,7 +135,7 @@ public final class DwmonWebhook: Sendable {
             logger.notice(
                 "dwmon webhook: delivery failed; trying again",
                 metadata: ["url": "\(shown)", "attempt": "\(attempt)", "error": "\(lastError)"])
-            try? await Task.sleep(for: retryAfter ?? wait)
+            try? await clock.sleep(for: retryAfter ?? wait, tolerance: nil)
             wait = min(wait * 2, .seconds(60))
         }
         failed.increment()

@@ -114,7 +114,7 @@ extension JobdirPlugin {
             return .error(400, code: "invalid", message: "\"instance\" must be 1 to 200 characters")
         }
         do {
-            let result = try store.checkIn(processor, instance: instance, now: Self.now())
+            let result = try store.checkIn(processor, instance: instance, now: now())
             if result.registered {
                 context.logger.info("jobdir processor registered", metadata: ["processor": "\(processor)"])
             } else if result.revived {
@@ -140,7 +140,7 @@ extension JobdirPlugin {
     func removeProcessor(_ processor: String) -> PluginResponse {
         guard Self.validProcessor(processor) else { return Self.invalidProcessor(processor) }
         do {
-            guard let requeued = try store.remove(processor, now: Self.now()) else {
+            guard let requeued = try store.remove(processor, now: now()) else {
                 return .error(404, code: "not found", message: "no processor \"\(processor)\"")
             }
             metricsRequeued(requeued)
@@ -159,7 +159,7 @@ extension JobdirPlugin {
         }
         guard Self.validProcessor(processor) else { return Self.invalidProcessor(processor) }
         do {
-            guard let job = try store.claim(processor, now: Self.now()) else {
+            guard let job = try store.claim(processor, now: now()) else {
                 return PluginResponse(status: 204, body: [])
             }
             recordClaim(job)
@@ -202,7 +202,7 @@ extension JobdirPlugin {
         }
         if let name = processor, !Self.validProcessor(name) { return Self.invalidProcessor(name) }
         do {
-            let (job, repeated) = try store.finish(uuid, success: success, message: message, processor: processor, now: Self.now())
+            let (job, repeated) = try store.finish(uuid, success: success, message: message, processor: processor, now: now())
             if !repeated {
                 recordFinish(job)
                 if !success {
@@ -249,7 +249,7 @@ extension JobdirPlugin {
         var unreadable: [String] = []
         var busy = false
         do {
-            let outcome = try store.prioritise(uuid, now: Self.now()) {
+            let outcome = try store.prioritise(uuid, now: now()) {
                 // Walking the roots is the costly part: a few at a time.
                 guard beginLookup() else {
                     busy = true

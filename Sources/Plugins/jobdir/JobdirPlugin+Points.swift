@@ -85,19 +85,4 @@ extension JobdirPlugin {
         out.lastCleanup = lastCleanup.map(JobdirCleanupAnswer.init)
         return out
     }
-
-    // MARK: Recording for points
-
-    func recordClaim(_ job: JobdirJob) {
-        guard let claimed = job.claimedAt else { return }
-        state.withLock { $0.waits.add(max(0, claimed - job.queuedAt)) }
-    }
-
-    func recordFinish(_ job: JobdirJob) {
-        (job.success == true ? metrics.succeeded : metrics.failed).increment()
-        guard let claimed = job.claimedAt, let finished = job.finishedAt else { return }
-        state.withLock { $0.processing.add(max(0, finished - claimed)) }
-    }
-
-    func recordPriority() { metrics.priority.increment() }
 }

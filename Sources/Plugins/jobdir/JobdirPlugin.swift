@@ -37,7 +37,7 @@ public final class JobdirPlugin: GatewayPlugin {
     static let maxLookups = 2
 
     /// Sets a busy flag; false when it was already set (the work is running).
-    private func begin(_ flag: WritableKeyPath<Mutable, Bool>) -> Bool {
+    func begin(_ flag: WritableKeyPath<Mutable, Bool>) -> Bool {
         state.withLock { s in
             if s[keyPath: flag] { return false }
             s[keyPath: flag] = true
@@ -106,7 +106,8 @@ public final class JobdirPlugin: GatewayPlugin {
         metrics = Metrics(plugin: name, factory: context.metrics)
     }
 
-    static func now() -> Double { Date().timeIntervalSince1970 }
+    /// Calendar time in epoch seconds, from the context (tests give a fake one).
+    func now() -> Double { context.now().timeIntervalSince1970 }
 
     public func run() async throws {
         let logger = context.logger
@@ -117,7 +118,7 @@ public final class JobdirPlugin: GatewayPlugin {
                 "state": "\(settings.statePath)",
             ])
         // Processors could not check in while the gateway was down: each gets a full check-in window.
-        do { try store.resume(now: Self.now()) } catch {
+        do { try store.resume(now: now()) } catch {
             logger.error("jobdir cannot read its state", metadata: ["error": "\(error)"])
         }
         await withDiscardingTaskGroup { group in
@@ -130,10 +131,12 @@ public final class JobdirPlugin: GatewayPlugin {
         logger.info("jobdir stopped")
     }
 
-    private func every(_ interval: Duration, _ body: @Sendable () async -> Void) async {
+    /// Runs `body` now and then every `interval` on the context's clock, until cancelled.
+    func every(_ interval: Duration, _ body: @Sendable () async -> Void) async {
+        let clock = context.clock
         while !Task.isCancelled {
             await body()
-            do { try await Task.sleep(for: interval) } catch { return }
+            do { try await clock.sleep(for: interval, tolerance: nil) } catch { return }
         }
     }
 
@@ -158,16 +161,19 @@ public final class JobdirPlugin: GatewayPlugin {
         guard begin(\.scanning) else { return nil }
         defer { state.withLock { $0.scanning = false } }
         let logger = context.logger
-        let started = ContinuousClock.now
+        let started = ContinuousClock.now  // how long the walk took, for the report (not a decision)
         let root = settings.storageRoot
         let scanner = self.scanner
         let store = self.store
         do {
-            let (found, report) = try await onThread { try Self.scanAndQueue(scanner: scanner, root: root, store: store) }
+            let now = self.now()
+            let (found, report) = try await onThread {
+                try Self.scanAndQueue(scanner: scanner, root: root, store: store, now: now)
+            }
             let elapsed = (ContinuousClock.now - started).asSeconds
             let unassigned = report.queued.filter { $0.processor == nil }.count
             let out = ScanReport(
-                at: Self.now(), seconds: elapsed, files: found.files, directories: found.directories,
+                at: self.now(), seconds: elapsed, files: found.files, directories: found.directories,
                 pairs: found.pairs.count, queued: report.queued.count, unassigned: unassigned,
                 incomplete: found.incomplete.count, ignored: found.ignored, errors: found.errors)
             state.withLock { $0.lastScan = out }
@@ -204,7 +210,7 @@ public final class JobdirPlugin: GatewayPlugin {
     /// The work of a scan, synchronous (a thread of its own, or the benchmark): walk, keep the
     /// unknown pairs, order them oldest json file first, queue them.
     public static func scanAndQueue(
-        scanner: JobdirScanner, root: String, store: JobStore
+        scanner: JobdirScanner, root: String, store: JobStore, now: Double = Date().timeIntervalSince1970
     ) throws -> (JobdirScanner.Scan, JobStore.InsertReport) {
         let found = scanner.scan(root)
         let fresh = try store.unknown(found.pairs).map { pair -> (FoundPair, Double) in
@@ -212,131 +218,21 @@ public final class JobdirPlugin: GatewayPlugin {
             let time = stat(pair.jsonPath, &info) == 0 ? Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9 : 0
             return (pair, time)
         }.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.jsonPath < $1.0.jsonPath }.map(\.0)
-        return (found, try store.insert(fresh, now: now()))
+        return (found, try store.insert(fresh, now: now))
     }
 
-    // MARK: Cleanup
+    // MARK: Recording for points
 
-    public struct CleanupReport: Sendable {
-        public var at: Double
-        public var moved: Int
-        public var deleted: Int
-        public var failed: [String]
-        /// Files of finished jobs that were neither in place nor at the destination.
-        public var missing: [String] = []
+    func recordClaim(_ job: JobdirJob) {
+        guard let claimed = job.claimedAt else { return }
+        state.withLock { $0.waits.add(max(0, claimed - job.queuedAt)) }
     }
 
-    /// Moves (or deletes) the files of every finished job, then drops its row into the history.
-    /// A job whose files could not be moved stays, with the reason, for the next cleanup.
-    public func cleanup() async -> CleanupReport? {
-        guard begin(\.cleaning) else { return nil }
-        defer { state.withLock { $0.cleaning = false } }
-        let logger = context.logger
-        let settings = self.settings
-        let store = self.store
-        do {
-            let report = try await onThread { () throws -> CleanupReport in
-                var report = CleanupReport(at: Self.now(), moved: 0, deleted: 0, failed: [])
-                for job in try store.finished(limit: 100_000) {
-                    let target = job.state == .succeeded ? settings.successDir : settings.failedDir
-                    var destination = ""
-                    var missing: [String] = []
-                    do throws(JobFiles.Failure) {
-                        if target.isEmpty {
-                            try JobFiles.remove(job.jsonPath)
-                            try JobFiles.remove(job.dumpPath)
-                        } else {
-                            destination = "\(target)/\(Self.day(job.finishedAt ?? Self.now(), in: settings.timeZone))"
-                            for path in [job.jsonPath, job.dumpPath] where try JobFiles.move(path, into: destination) == .missing {
-                                missing.append(path)
-                            }
-                        }
-                    } catch {
-                        report.failed.append("\(job.uuid): \(error)")
-                        try store.cleanupFailed(job.uuid, error: error.description)
-                        continue
-                    }
-                    // Only once both files are where they belong does the row go. A file someone
-                    // else removed cannot be moved: said, and the job is done with.
-                    if !missing.isEmpty { report.missing.append(contentsOf: missing) }
-                    try store.cleaned(job.uuid, destination: destination, now: Self.now())
-                    if target.isEmpty { report.deleted += 1 } else { report.moved += 1 }
-                }
-                try store.purgeHistory(before: Self.now() - settings.historyRetention.asSeconds)
-                return report
-            }
-            state.withLock { $0.lastCleanup = report }
-            metrics.cleanupFailures.increment(by: report.failed.count)
-            for failure in report.failed.prefix(10) {
-                logger.warning("jobdir cleanup failed; retried next cleanup", metadata: ["error": "\(failure)"])
-            }
-            for path in report.missing.prefix(10) {
-                logger.warning("jobdir cleanup: a finished job's file was removed by someone else", metadata: ["path": "\(path)"])
-            }
-            if report.moved + report.deleted + report.failed.count > 0 {
-                logger.info(
-                    "jobdir cleanup",
-                    metadata: ["moved": "\(report.moved)", "deleted": "\(report.deleted)", "failed": "\(report.failed.count)"])
-            }
-            return report
-        } catch {
-            logger.error("jobdir cleanup failed", metadata: ["error": "\(error)"])
-            return nil
-        }
+    func recordFinish(_ job: JobdirJob) {
+        (job.success == true ? metrics.succeeded : metrics.failed).increment()
+        guard let claimed = job.claimedAt, let finished = job.finishedAt else { return }
+        state.withLock { $0.processing.add(max(0, finished - claimed)) }
     }
 
-    /// `YYYYMMDD` of a time in a zone.
-    static func day(_ epoch: Double, in zone: TimeZone) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let parts = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: epoch))
-        return String(format: "%04d%02d%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
-    }
-
-    // MARK: Maintenance
-
-    /// Dead processors lose their unfinished jobs to live ones; waiting jobs are assigned; the
-    /// queue is emitted as `jobdir_jobs` points.
-    public func maintain() async {
-        let logger = context.logger
-        let now = Self.now()
-        do {
-            let store = self.store
-            let deadAfter = settings.deadAfter.asSeconds
-            let jobTimeout = settings.jobTimeout?.asSeconds
-            let expiry = try await onThread { try store.expire(now: now, deadAfter: deadAfter, jobTimeout: jobTimeout) }
-            for dead in expiry.dead {
-                logger.warning(
-                    "jobdir processor is dead (no check-in for twice processor_check_in): its jobs are requeued",
-                    metadata: ["processor": "\(dead)", "dead_after": "\(settings.deadAfter)"])
-            }
-            metrics.requeued.increment(by: expiry.requeued + expiry.timedOut)
-            if expiry.timedOut > 0 {
-                logger.warning(
-                    "jobdir requeued jobs running longer than job_timeout",
-                    metadata: ["jobs": "\(expiry.timedOut)", "job_timeout": "\(settings.jobTimeout.map { "\($0)" } ?? "-")"])
-            }
-            if expiry.requeued + expiry.assigned + expiry.rebalanced > 0 {
-                logger.info(
-                    "jobdir reassigned jobs",
-                    metadata: [
-                        "requeued": "\(expiry.requeued)", "assigned": "\(expiry.assigned)", "rebalanced": "\(expiry.rebalanced)",
-                    ])
-            }
-            let (points, waiting) = try await onThread {
-                let depths = try store.depths()
-                return (try self.points(now: now, depths: depths), Self.waiting(depths))
-            }
-            let logNoProcessor = state.withLock { s in
-                defer { s.noProcessorLogged = waiting > 0 }
-                return waiting > 0 && !s.noProcessorLogged
-            }
-            if logNoProcessor {
-                logger.warning("jobdir has no live processor: jobs wait unassigned until one checks in")
-            }
-            _ = await context.emit(points)
-        } catch {
-            logger.error("jobdir maintenance failed", metadata: ["error": "\(error)"])
-        }
-    }
+    func recordPriority() { metrics.priority.increment() }
 }

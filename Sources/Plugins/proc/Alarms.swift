@@ -104,8 +104,8 @@ public struct AlarmRule: Sendable {
 
 extension UsageStore {
     /// Alarms per host and process from the samples at or after `since`.
-    public func alarms(since: Int64, rule: AlarmRule, host: String? = nil) -> [ProcessAlarm] {
-        history(since: since, host: host).map { key, samples in
+    public func alarms(since: Int64, rule: AlarmRule, host: String? = nil, address: String? = nil) -> [ProcessAlarm] {
+        history(since: since, host: host, address: address).map { key, samples in
             let cpu = samples.filter { !$0.cpu.isNaN }.map { (time: $0.time, value: $0.cpu) }
             let mem = samples.filter { !$0.mem.isNaN }.map { (time: $0.time, value: $0.mem) }
             return ProcessAlarm(

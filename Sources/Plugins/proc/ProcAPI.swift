@@ -18,9 +18,9 @@ struct ProcAPI: Sendable {
             PluginRoute(.get, "\(base)/hosts") { _ in .json(200, ["hosts": api.plugin.store.hosts]) },
             PluginRoute(.put, "/ressources-usage/save-all", isWrite: true) { await api.legacySave($0) },
             PluginRoute(.post, "/ressources-usage/save-all", isWrite: true) { await api.legacySave($0) },
-            PluginRoute(.get, "/ressources-usage/get-all") { api.legacyMeans($0, host: nil) },
+            PluginRoute(.get, "/ressources-usage/get-all") { api.legacyMeans($0, ip: nil) },
             PluginRoute(.get, "/ressources-usage/get-all/:ip") { request in
-                api.legacyMeans(request, host: (request.parameters["ip"] ?? "").replacingOccurrences(of: "-", with: "."))
+                api.legacyMeans(request, ip: (request.parameters["ip"] ?? "").replacingOccurrences(of: "-", with: "."))
             },
             PluginRoute(.get, "/ressources-usage/get-all-detailed") { api.legacyDetailed($0) },
             PluginRoute(.get, "/ressources-usage/query-alarm") { api.legacyAlarms($0) },
@@ -73,7 +73,7 @@ struct ProcAPI: Sendable {
     func usage(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
         let window = try duration(request, "window", fallback: settings.meanWindow)
         let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
-        let means = plugin.store.means(since: ProcPlugin.now() - window, host: host)
+        let means = plugin.store.means(since: plugin.now() - window, host: host)
         let processes = means.mapValues { mean in
             ProcUsageAnswer.Mean(
                 memPercent: JSONNumber(mean.mem), cpuPercent: JSONNumber(mean.cpu), memSamples: mean.memSamples,
@@ -86,7 +86,7 @@ struct ProcAPI: Sendable {
         let window = try duration(request, "window", fallback: settings.meanWindow)
         let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
         let process = request.query["process"].flatMap { $0.isEmpty ? nil : $0 }
-        let since = ProcPlugin.now() - window
+        let since = plugin.now() - window
         let count = plugin.store.sampleCount(since: since, host: host, process: process)
         if count > Self.maxAnswerSamples { return tooLarge(count) }
         let history = plugin.store.history(since: since, host: host, process: process)
@@ -109,7 +109,7 @@ struct ProcAPI: Sendable {
         var rule = plugin.rule
         rule.horizonNanoseconds = horizon
         let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
-        let alarms = plugin.store.alarms(since: ProcPlugin.now() - window, rule: rule, host: host)
+        let alarms = plugin.store.alarms(since: plugin.now() - window, rule: rule, host: host)
         var counts: [String: Int] = Dictionary(uniqueKeysWithValues: AlarmLevel.allCases.map { ($0.rawValue, 0) })
         let list = alarms.map { alarm in
             counts[alarm.level.rawValue, default: 0] += 1
@@ -138,7 +138,7 @@ struct ProcAPI: Sendable {
     /// Checked whole before anything is kept: one bad entry answers 400 naming it and nothing is written.
     func legacySave(_ request: PluginRequest) async -> PluginResponse {
         let points: [Point]
-        switch Self.legacyPoints(request.body, receiveTime: ProcPlugin.now()) {
+        switch Self.legacyPoints(request.body, receiveTime: plugin.now()) {
         case .success(let p): points = p
         case .failure(let e):
             // The original answers {"Response": "NOk"}; the gateway says what is wrong too.
@@ -233,10 +233,11 @@ struct ProcAPI: Sendable {
     /// written by Python's `json.dumps` (its clients do `json.loads(response.json())`). A process
     /// with only one metric has a one-element list (the original merges the two lists so), mem
     /// processes first; never `null`.
-    func legacyMeans(_ request: PluginRequest, host: String?) -> PluginResponse { answer { () throws(PluginError) in
+    /// `ip` is the address the path names (the `ip` tag, or the host of senders that tag their address as `host`).
+    func legacyMeans(_ request: PluginRequest, ip: String?) -> PluginResponse { answer { () throws(PluginError) in
         let window = try duration(request, "window", fallback: settings.meanWindow)
-        if let host, host.isEmpty { return .error(400, code: "invalid", message: "no ip address in the path") }
-        let means = plugin.store.means(since: ProcPlugin.now() - window, host: host)
+        if let ip, ip.isEmpty { return .error(400, code: "invalid", message: "no ip address in the path") }
+        let means = plugin.store.means(since: plugin.now() - window, address: ip)
         let withMem = means.filter { $0.value.mem != nil }.sorted { $0.key < $1.key }
         let cpuOnly = means.filter { $0.value.mem == nil && $0.value.cpu != nil }.sorted { $0.key < $1.key }
         let entries = (withMem + cpuOnly).map { (key: $0.key, values: [$0.value.mem, $0.value.cpu].compactMap { $0 }) }
@@ -248,12 +249,12 @@ struct ProcAPI: Sendable {
     /// window, oldest first, plain JSON (`/api/v1/<proc>/usage/detailed` has times, hosts and CPU).
     func legacyDetailed(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
         let window = try duration(request, "window", fallback: settings.window)
-        let host = request.query["ip"].map { $0.replacingOccurrences(of: "-", with: ".") }
-        let since = ProcPlugin.now() - window
-        let count = plugin.store.sampleCount(since: since, host: host)
+        let ip = request.query["ip"].map { $0.replacingOccurrences(of: "-", with: ".") }
+        let since = plugin.now() - window
+        let count = plugin.store.sampleCount(since: since, address: ip)
         if count > Self.maxAnswerSamples { return tooLarge(count) }
         var out: [String: [(time: Int64, mem: Double)]] = [:]
-        for (key, samples) in plugin.store.history(since: since, host: host) {
+        for (key, samples) in plugin.store.history(since: since, address: ip) {
             out[key.process, default: []].append(contentsOf: samples.filter { !$0.mem.isNaN }.map { ($0.time, $0.mem) })
         }
         return .json(200, out.mapValues { $0.sorted { $0.time < $1.time }.map(\.mem) })
@@ -261,13 +262,13 @@ struct ProcAPI: Sendable {
 
     /// `[{"ip", "process", "status": "RED"|"AMBER"|"GREEN", "mem", "cpu"}]`, worst first.
     func legacyAlarms(_ request: PluginRequest) -> PluginResponse {
-        let alarms = plugin.store.alarms(since: ProcPlugin.now() - Units.nanoseconds(settings.meanWindow), rule: plugin.rule)
+        let alarms = plugin.store.alarms(since: plugin.now() - Units.nanoseconds(settings.meanWindow), rule: plugin.rule)
         let sorted = alarms.sorted { a, b in a.level != b.level ? a.level > b.level : a.key < b.key }
         return .json(
             200,
             sorted.map { alarm in
                 ProcLegacyAlarm(
-                    ip: alarm.key.host, process: alarm.key.process, status: alarm.level.rawValue,
+                    ip: alarm.key.address, process: alarm.key.process, status: alarm.level.rawValue,
                     mem: JSONNumber(alarm.mem?.latest), cpu: JSONNumber(alarm.cpu?.latest),
                     memStatus: alarm.mem?.level.rawValue, cpuStatus: alarm.cpu?.level.rawValue)
             })

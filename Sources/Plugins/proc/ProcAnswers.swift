@@ -2,7 +2,10 @@
 /// server's paths, whose shapes (nulls included) its clients rely on.
 struct ProcStatus: PluginStatus {
     var type: String
-    var host: String
+    /// The `host` tag the plugin sets itself; absent when its points carry the gateway's default.
+    var host: String?
+    /// This host's address (the `ip` tag, the key of the original monitor's paths).
+    var ip: String
     var collect: Bool
     var serve: Bool
     var passes: Int
@@ -42,7 +45,7 @@ struct ProcStatus: PluginStatus {
     }
 
     enum CodingKeys: String, CodingKey {
-        case type, host, collect, serve, passes, error, store, alarms
+        case type, host, ip, collect, serve, passes, error, store, alarms
         case lastPass = "last_pass"
     }
 }

@@ -139,14 +139,16 @@ public final class ProcCollector {
             durationNanoseconds: Self.clock(CLOCK_MONOTONIC) - started, time: time)
     }
 
-    /// The pass as points, in the configured shape, tagged with this host's identity.
-    public static func points(_ pass: ProcPass, settings: ProcSettings, host: String) -> [Point] {
+    /// The pass as points, in the configured shape, tagged with this host's identity: its address
+    /// in `ip`, and `host` when one is given (otherwise the gateway's default `host` tag applies).
+    public static func points(_ pass: ProcPass, settings: ProcSettings, host: String?, ip: String) -> [Point] {
         var points: [Point] = []
         points.reserveCapacity(pass.usage.count * (settings.format == .legacy ? 2 : 1))
         for entry in pass.usage {
             switch settings.format {
             case .processUsage:
-                var tags = [Tag("host", host), Tag("process", entry.name)]
+                var tags = [Tag("ip", ip), Tag("process", entry.name)]
+                if let host { tags.insert(Tag("host", host), at: 0) }
                 if let pid = entry.pid { tags.append(Tag("pid", String(pid))) }
                 var fields: [Field] = []
                 if let cpu = entry.cpuPercent { fields.append(Field("cpu_percent", .float(cpu))) }
@@ -155,7 +157,8 @@ public final class ProcCollector {
                 fields.append(Field("threads", .int(Int64(entry.threads))))
                 points.append(Point(series: "process_usage", time: pass.time, tags: tags, fields: fields))
             case .legacy:
-                var tags = [Tag("ip", host), Tag("process", entry.name)]
+                var tags = [Tag("ip", ip), Tag("process", entry.name)]
+                if let host { tags.insert(Tag("host", host), at: 0) }
                 if let pid = entry.pid { tags.append(Tag("pid", String(pid))) }
                 if let cpu = entry.cpuPercent {
                     points.append(Point(series: "cpu_usage_percent", time: pass.time, tags: tags, fields: [Field("value", .float(cpu))]))

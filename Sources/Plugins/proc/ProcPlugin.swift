@@ -11,7 +11,11 @@ public final class ProcPlugin: GatewayPlugin {
     public let name: String
     public let type = "proc"
     public let settings: ProcSettings
-    public let host: String
+    /// The `host` tag this plugin sets itself (`host:`); nil leaves the points to the gateway's
+    /// default `host` tag, so they name the machine as every other component's do.
+    public let host: String?
+    /// This host's address: the `ip` tag, and the key of the original monitor's paths.
+    public let ip: String
     public let store: UsageStore
     let rule: AlarmRule
     let context: PluginContext
@@ -28,10 +32,12 @@ public final class ProcPlugin: GatewayPlugin {
         self.name = name
         self.context = context
         self.settings = settings
-        host = settings.host.isEmpty ? HostIdentity.primaryAddress(procRoot: settings.procRoot) : settings.host
-        if settings.collect, host.hasPrefix("127.") {
+        host = settings.host.isEmpty ? nil : settings.host
+        ip = settings.ip.isEmpty ? HostIdentity.primaryAddress(procRoot: settings.procRoot) : settings.ip
+        if settings.collect, ip.hasPrefix("127.") {
             context.logger.warning(
-                "no non-loopback IPv4 address found: this host reports as \(host); set `host:` so hosts stay apart")
+                "no non-loopback IPv4 address found for the ip tag; set `ip:` so hosts stay apart in the original paths",
+                metadata: ["ip": "\(ip)"])
         }
         store = UsageStore(window: settings.window, maxSeries: settings.maxSeries, maxSamplesPerSeries: settings.maxSamplesPerSeries)
         rule = AlarmRule(
@@ -41,8 +47,8 @@ public final class ProcPlugin: GatewayPlugin {
 
     public var taps: [PluginTap] {
         guard settings.serve else { return [] }
-        let store = self.store
-        return [PluginTap(series: UsageStore.series) { points in store.ingest(points, now: Self.now()) }]
+        let (store, wallClock) = (self.store, context.now)
+        return [PluginTap(series: UsageStore.series) { points in store.ingest(points, now: Self.nanoseconds(wallClock())) }]
     }
 
     public var routes: [PluginRoute] {
@@ -50,7 +56,10 @@ public final class ProcPlugin: GatewayPlugin {
         return ProcAPI(plugin: self).routes
     }
 
-    static func now() -> Int64 { ProcCollector.clock(CLOCK_REALTIME) }
+    /// Calendar time in epoch nanoseconds, from the context (tests give a fake one).
+    func now() -> Int64 { Self.nanoseconds(context.now()) }
+
+    static func nanoseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1e9).rounded()) }
 
     public func run() async throws {
         let logger = context.logger
@@ -72,7 +81,9 @@ public final class ProcPlugin: GatewayPlugin {
         await withTaskGroup(of: Void.self) { group in
             if settings.collect {
                 group.addTask {
-                    await self.collectLoop(passes: passes, passSeconds: passSeconds, processes: processes, errors: errors)
+                    await self.collectLoop(
+                        clock: self.context.clock, passes: passes, passSeconds: passSeconds, processes: processes,
+                        errors: errors)
                 }
             }
             if settings.serve {
@@ -84,8 +95,10 @@ public final class ProcPlugin: GatewayPlugin {
         logger.info("proc plugin stopped", metadata: ["passes": "\(state.withLock { $0.passes })"])
     }
 
-    /// One pass every `interval` until cancelled (graceful shutdown).
-    func collectLoop(passes: Counter, passSeconds: Recorder, processes: Recorder, errors: Counter) async {
+    /// One pass every `interval` on `clock` (the context's) until cancelled (graceful shutdown).
+    func collectLoop<C: Clock<Duration>>(
+        clock: C, passes: Counter, passSeconds: Recorder, processes: Recorder, errors: Counter
+    ) async {
         let logger = context.logger
         let collector: ProcCollector
         do {
@@ -99,12 +112,12 @@ public final class ProcPlugin: GatewayPlugin {
         logger.info(
             "proc collector started",
             metadata: [
-                "host": "\(host)", "interval": "\(settings.interval)", "group_by": "\(settings.groupBy.rawValue)",
+                "host": "\(host ?? "(the gateway's default host tag)")", "ip": "\(ip)", "interval": "\(settings.interval)", "group_by": "\(settings.groupBy.rawValue)",
                 "format": "\(settings.format.rawValue)", "top": "\(settings.top)",
             ])
-        var next = ContinuousClock.now
+        var next = clock.now
         while !Task.isCancelled {
-            next = next + settings.interval
+            next = next.advanced(by: settings.interval)
             do {
                 let pass = try collector.pass()
                 passes.increment()
@@ -115,15 +128,16 @@ public final class ProcPlugin: GatewayPlugin {
                     $0.lastPass = pass
                     $0.lastError = nil
                 }
-                _ = await context.emit(ProcCollector.points(pass, settings: settings, host: host))
+                _ = await context.emit(ProcCollector.points(pass, settings: settings, host: host, ip: ip))
             } catch {
                 errors.increment()
                 state.withLock { $0.lastError = "\(error)" }
                 logger.error("proc pass failed", metadata: ["error": "\(error)"])
             }
             // A pass (or an emit) that overran its slot does not make the next ones pile up.
-            if next < ContinuousClock.now { next = ContinuousClock.now }
-            do { try await Task.sleep(until: next, tolerance: .milliseconds(5), clock: .continuous) } catch { return }
+            let now = clock.now
+            if next < now { next = now }
+            do { try await clock.sleep(until: next, tolerance: .milliseconds(5)) } catch { return }
         }
     }
 
@@ -134,8 +148,8 @@ public final class ProcPlugin: GatewayPlugin {
         var lastEvicted: Int64 = 0
         var lastFuture: Int64 = 0
         while !Task.isCancelled {
-            do { try await Task.sleep(for: settings.alarmInterval, tolerance: .milliseconds(5)) } catch { return }
-            let wall = Self.now()
+            do { try await context.clock.sleep(for: settings.alarmInterval, tolerance: .milliseconds(5)) } catch { return }
+            let wall = now()
             store.expire(now: wall)
             let counts = store.counts
             if counts.evictedSeries > lastEvicted {
@@ -192,6 +206,7 @@ public final class ProcPlugin: GatewayPlugin {
                 Tag("level", change.to?.rawValue ?? "NO_DATA"), Tag("previous", change.from.rawValue),
             ]
             if let pid = change.key.pid { tags.append(Tag("pid", pid)) }
+            if let ip = change.key.ip, ip != change.key.host { tags.append(Tag("ip", ip)) }
             var fields: [Field] = [Field("level_code", .int(Int64(change.to?.rank ?? -1)))]
             if let alarm = change.alarm {
                 fields.append(Field("value", .float(alarm.latest)))
@@ -205,7 +220,8 @@ public final class ProcPlugin: GatewayPlugin {
     public func status() -> any PluginStatus {
         let (passes, last, error, alarms) = state.withLock { ($0.passes, $0.lastPass, $0.lastError, $0.alarmCounts) }
         var out = ProcStatus(
-            type: type, host: host, collect: settings.collect, serve: settings.serve, passes: passes, error: error)
+            type: type, host: host, ip: ip, collect: settings.collect, serve: settings.serve, passes: passes,
+            error: error)
         if let last {
             let micros = Double(last.durationNanoseconds) / 1e3
             out.lastPass = .init(

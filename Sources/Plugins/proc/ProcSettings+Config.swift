@@ -19,6 +19,7 @@ extension ProcSettings: PluginSettings {
         if let v = map["top"]?.int(min: 0) { s.top = v }
         if let v = map["format"]?.oneOf(Format.allCases.map { ($0.rawValue, $0) }) { s.format = v }
         if let v = map["host"]?.string() { s.host = v }
+        if let v = map["ip"]?.string() { s.ip = v }
         if let v = map["proc_root"]?.string() { s.procRoot = v }
         if let v = map["serve"]?.bool() { s.serve = v }
         if let v = map["window"]?.positiveDuration() { s.window = v }

@@ -21,8 +21,12 @@ public struct ProcSettings: Sendable {
     /// Keep the N busiest processes per pass (by CPU, then resident memory); 0 keeps all.
     public var top = 50
     public var format: Format = .processUsage
-    /// This host's identity in the `host` (or `ip`) tag; empty means its primary IP address.
+    /// The `host` tag of this host's points; empty leaves it to the gateway's default `host` tag
+    /// (`gateway.name`, else the machine's host name), the same as every other component's.
     public var host = ""
+    /// This host's address in the `ip` tag, and its key in the original monitor's paths
+    /// (`/ressources-usage/get-all/:ip`); empty means its primary IPv4 address.
+    public var ip = ""
     /// Where process files are read (tests point it elsewhere).
     public var procRoot = "/proc"
 

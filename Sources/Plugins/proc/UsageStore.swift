@@ -7,18 +7,26 @@ import Synchronization
 /// `maxSamplesPerSeries` samples, none older than the window. Answers means, history and alarms.
 public final class UsageStore: Sendable {
     public struct Key: Hashable, Sendable, Comparable {
+        /// The `host` tag (for the original monitor's series, which have none of their own: the `ip` tag).
         public var host: String
         public var process: String
         public var pid: String?
+        /// The `ip` tag, when the points carry one: the key of the original monitor's paths.
+        public var ip: String?
 
-        public init(host: String, process: String, pid: String? = nil) {
+        public init(host: String, process: String, pid: String? = nil, ip: String? = nil) {
             self.host = host
             self.process = process
             self.pid = pid
+            self.ip = ip
         }
 
+        /// The address the original monitor's paths know this series by: its `ip` tag, else its host
+        /// (senders that tagged their address as `host`).
+        public var address: String { ip ?? host }
+
         public static func < (a: Key, b: Key) -> Bool {
-            (a.host, a.process, a.pid ?? "") < (b.host, b.process, b.pid ?? "")
+            (a.host, a.process, a.pid ?? "", a.ip ?? "") < (b.host, b.process, b.pid ?? "", b.ip ?? "")
         }
     }
 
@@ -173,12 +181,12 @@ public final class UsageStore: Sendable {
                 time: point.time, cpu: number("cpu_percent"), mem: number("mem_percent"),
                 rss: whole("rss_bytes"), threads: whole("threads").map { Int(clamping: $0) })
             if sample.cpu.isNaN, sample.mem.isNaN { return nil }
-            return (Key(host: host, process: process, pid: point.tag("pid")), sample)
+            return (Key(host: host, process: process, pid: point.tag("pid"), ip: point.tag("ip")), sample)
         case "cpu_usage_percent", "mem_usage_percent":
             guard let host = point.tag("ip") ?? point.tag("host"), let value = number("value") else { return nil }
             let isCPU = point.series == "cpu_usage_percent"
             let sample = Sample(time: point.time, cpu: isCPU ? value : nil, mem: isCPU ? nil : value)
-            return (Key(host: host, process: process, pid: point.tag("pid")), sample)
+            return (Key(host: host, process: process, pid: point.tag("pid"), ip: point.tag("ip")), sample)
         default:
             return nil
         }
@@ -205,14 +213,17 @@ public final class UsageStore: Sendable {
         state.withLock { Set($0.series.keys.map(\.host)).sorted() }
     }
 
-    /// The live samples at or after `since`, per series, optionally for one host and one process.
-    /// The lock is held only to take each series' slice (no element copies), so a large answer does
-    /// not hold up ingestion.
-    public func history(since: Int64, host: String? = nil, process: String? = nil) -> [(key: Key, samples: [Sample])] {
+    /// The live samples at or after `since`, per series, optionally for one host (or one address,
+    /// ``Key/address``) and one process. The lock is held only to take each series' slice (no element
+    /// copies), so a large answer does not hold up ingestion.
+    public func history(
+        since: Int64, host: String? = nil, address: String? = nil, process: String? = nil
+    ) -> [(key: Key, samples: [Sample])] {
         let slices: [(Key, ArraySlice<Sample>)] = state.withLock { state in
             var out: [(Key, ArraySlice<Sample>)] = []
             for (key, series) in state.series {
                 if let host, key.host != host { continue }
+                if let address, key.address != address { continue }
                 if let process, key.process != process { continue }
                 out.append((key, series.live))
             }
@@ -227,11 +238,12 @@ public final class UsageStore: Sendable {
     }
 
     /// How many samples `history` would return (to refuse answers too large to build).
-    public func sampleCount(since: Int64, host: String? = nil, process: String? = nil) -> Int {
+    public func sampleCount(since: Int64, host: String? = nil, address: String? = nil, process: String? = nil) -> Int {
         state.withLock { state in
             var total = 0
             for (key, series) in state.series {
                 if let host, key.host != host { continue }
+                if let address, key.address != address { continue }
                 if let process, key.process != process { continue }
                 total += series.live.reduce(0) { $0 + ($1.time >= since ? 1 : 0) }
             }
@@ -248,10 +260,10 @@ public final class UsageStore: Sendable {
     }
 
     /// Mean CPU % and memory % per process name over samples at or after `since`, over every host
-    /// (or one). A metric with no samples has no mean (nil), never a false 0.
-    public func means(since: Int64, host: String? = nil) -> [String: Mean] {
+    /// (or one host, or one address). A metric with no samples has no mean (nil), never a false 0.
+    public func means(since: Int64, host: String? = nil, address: String? = nil) -> [String: Mean] {
         var sums: [String: (cpu: Double, cpuN: Int, mem: Double, memN: Int, hosts: Set<String>)] = [:]
-        for (key, samples) in history(since: since, host: host) {
+        for (key, samples) in history(since: since, host: host, address: address) {
             var entry = sums[key.process] ?? (0, 0, 0, 0, [])
             for s in samples {
                 if !s.cpu.isNaN {

@@ -31,7 +31,8 @@ public final class SinkQueue: Sendable {
         var consumerThreshold = 1
         /// A wake-up that arrived while the consumer was not waiting; consumed by the next wait.
         var wakePending = false
-        var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+        var spaceWaiters: [(id: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var lastWaiterID = 0
     }
 
     private let state = Mutex(State())
@@ -108,15 +109,28 @@ public final class SinkQueue: Sendable {
         return offer(points, acknowledgement: acknowledgement).dropped
     }
 
-    /// Returns when the queue is below capacity (or closed).
+    /// Returns when the queue is below capacity (or closed), or when the waiting task is cancelled
+    /// (a listener stopping while its sinks cannot drain must not hang its service).
     public func waitForSpace() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { (s: inout State) -> Bool in
-                if s.closed || s.count < capacity { return true }
-                s.spaceWaiters.append(continuation)
-                return false
+        let id = state.withLock { (s: inout State) -> Int in
+            s.lastWaiterID += 1
+            return s.lastWaiterID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { (s: inout State) -> Bool in
+                    if s.closed || s.count < capacity || Task.isCancelled { return true }
+                    s.spaceWaiters.append((id, continuation))
+                    return false
+                }
+                if ready { continuation.resume() }
             }
-            if ready { continuation.resume() }
+        } onCancel: {
+            let waiter = state.withLock { (s: inout State) -> CheckedContinuation<Void, Never>? in
+                guard let index = s.spaceWaiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return s.spaceWaiters.remove(at: index).continuation
+            }
+            waiter?.resume()
         }
     }
 
@@ -163,7 +177,7 @@ public final class SinkQueue: Sendable {
     /// storage. The batch carries the acknowledgements of its chunks (a cut chunk's is held by both
     /// pieces): whoever takes it calls ``PointBatch/settle()`` once the batch is settled.
     public func takeBatch(max: Int) -> PointBatch {
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: [(id: Int, continuation: CheckedContinuation<Void, Never>)] = []
         let batch = state.withLock { (s: inout State) -> PointBatch in
             var out: [ArraySlice<Point>] = []
             var acknowledgements: [Acknowledgement] = []
@@ -197,7 +211,7 @@ public final class SinkQueue: Sendable {
             }
             return PointBatch(chunks: out, acknowledgements: acknowledgements)
         }
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter.continuation.resume() }
         return batch
     }
 
@@ -212,7 +226,7 @@ public final class SinkQueue: Sendable {
             return (s.consumer, s.spaceWaiters)
         }
         consumer?.resume()
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter.continuation.resume() }
     }
 
     private static func append(_ points: ArraySlice<Point>, _ acknowledgement: Acknowledgement?, to s: inout State) {

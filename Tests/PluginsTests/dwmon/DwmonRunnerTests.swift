@@ -340,6 +340,37 @@ final class ManualCounter: Sendable {
     func next() -> Int { value.withLock { v in defer { v += 1 }; return v } }
 }
 
+/// The plugin's own schedule, on a manual clock and a fake calendar time.
+@Suite struct DwmonPluginClockTests {
+    /// Wednesday 2026-11-18 12:00:00 UTC, a minute start.
+    let t: Int64 = 1_795_003_200
+
+    @Test func runsAtStart_thenJustAfterEachMinuteStarts_notBefore() async throws {
+        let f = try DwmonFixture()
+        try f.checker("exec", [everyMinute(min: 0, max: 9, lookback: 180)])
+        let time = FakeTime(start: Date(timeIntervalSince1970: TimeInterval(t + 30)))
+        let plugin = try DwmonPlugin(name: "dwmon", settings: f.settings, context: f.emitted.context(time: time))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await plugin.run() }
+            try await time.waitForSleepers(1)
+            // Started at 12:00:30: one run at once (its backfill ends with 12:00), then a sleep to 12:01:00.001.
+            #expect(time.clock.pendingSleeps == [.milliseconds(30_001)])
+            let first = try await waitFor { plugin.runner.reports["exec"] }
+            #expect(first.at == t + 30 && first.checks.last?.minute == t)
+
+            time.advance(by: .seconds(30))  // 12:01:00.000: not yet
+            try await time.waitForSleepers(1)
+            #expect(plugin.runner.reports["exec"]?.at == t + 30)
+
+            time.advance(by: .milliseconds(1))  // 12:01:00.001: the minute 12:01 is due
+            try await time.waitForSleepers(1)
+            let second = try await waitFor { plugin.runner.reports["exec"].flatMap { $0.at == t + 60 ? $0 : nil } }
+            #expect(second.checks.map(\.minute) == [t + 60])
+            group.cancelAll()
+        }
+    }
+}
+
 /// Polls `probe` every 20 ms for up to `seconds`; fails the test when it never answers.
 func waitFor<T>(seconds: Double = 10, _ probe: () throws -> T?) async throws -> T {
     let deadline = Date().addingTimeInterval(seconds)

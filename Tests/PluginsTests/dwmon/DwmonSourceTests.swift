@@ -28,25 +28,51 @@ import Testing
 }
 
 @Suite struct DwmonDeadlineAndRedactionTests {
-    @Test func aBodyThatIgnoresItsDeadline_isLeftBehind_theCallerGetsTheTimeoutOnTime() async throws {
-        // Judged against the body itself, not the wall clock (a busy machine may be slow to wake us):
-        // the timeout reached the caller while the body was still sleeping.
-        let bodyFinished = Mutex(false)
+    /// The body blocks its thread until the test lets it go, after the call returned: a call that
+    /// waited for it would only return when the 60 s safety wait ends, with the body finished.
+    @Test func blockingWorkPastItsDeadline_isLeftToItsThread_theCallerGetsTheTimeoutWithoutIt() async throws {
+        let release = DispatchSemaphore(value: 0)
+        let finished = Flag()
         await #expect {
             try await withDeadline(.milliseconds(200)) {
-                try await onThread {
-                    sleep(3)
-                    bodyFinished.withLock { $0 = true }
+                try await onThreadUntilCancelled {
+                    _ = release.wait(timeout: .now() + 60)
+                    finished.set()
                 }
             }
         } throws: { error in
             guard case DwmonSourceError.timeout = error else { return false }
             return true
         }
-        #expect(!bodyFinished.withLock { $0 }, "the caller waited for the body instead of its deadline")
+        #expect(!finished.isSet, "the caller waited for the blocked body")
+        release.signal()
         #expect(try await withDeadline(.seconds(5)) { 42 } == 42)
         await #expect(throws: DwmonSourceError.self) {
             try await withDeadline(.seconds(5)) { () async throws -> Int in throw DwmonSourceError.failed("x") }
+        }
+    }
+
+    @Test func theDeadline_comesOnTheGivenClock_notBefore_andStopsTheBody() async throws {
+        let clock = ManualClock()
+        let stopped = Flag()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await #expect {
+                    try await withDeadline(.seconds(30), clock: clock, stop: { stopped.set() }) {
+                        try await Task.sleep(for: .seconds(3600))  // ends only when cancelled
+                    }
+                } throws: { error in
+                    guard case DwmonSourceError.timeout(.seconds(30)) = error else { return false }
+                    return true
+                }
+            }
+            while clock.pendingSleeps.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+            clock.advance(by: .seconds(29))
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(!stopped.isSet, "stopped before its deadline")
+            clock.advance(by: .seconds(1))
+            try await group.waitForAll()
+            #expect(stopped.isSet)
         }
     }
 
@@ -220,4 +246,11 @@ import Testing
         #expect(HTTPSource.url(base: "http://h/api", query: "rows") == "http://h/api/rows")
         #expect(HTTPSource.url(base: "http://h/api", query: "https://other/x") == "https://other/x")
     }
+}
+
+/// A flag set from any task.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }

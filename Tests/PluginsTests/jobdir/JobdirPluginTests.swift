@@ -7,16 +7,19 @@ import Testing
 /// A jobdir plugin on a fixture's folders; its API is called through its routes.
 final class JobdirPluginFixture {
     let files: JobdirFixture
-    let emitted = EmittedPoints()
+    let emitted: EmittedPoints
     let plugin: JobdirPlugin
 
-    init(configure: (inout JobdirSettings) -> Void = { _ in }) throws {
+    init(time: FakeTime? = nil, configure: (inout JobdirSettings) -> Void = { _ in }) throws {
         files = try JobdirFixture()
         var settings = JobdirSettings(storageRoot: files.storage, statePath: "\(files.dir)/state/plugin.db")
         settings.deferredStorageRoot = files.deferred
         settings.timeZone = TimeZone(identifier: "UTC")!
         configure(&settings)
-        plugin = try JobdirPlugin(name: "jobdir", settings: settings, context: emitted.context)
+        let emitted = EmittedPoints()
+        self.emitted = emitted
+        plugin = try JobdirPlugin(
+            name: "jobdir", settings: settings, context: time.map { emitted.context(time: $0) } ?? emitted.context)
     }
 
     deinit { plugin.store.close() }
@@ -277,5 +280,46 @@ struct JobdirPluginTests {
         #expect(fields["claimed"] == .int(1))
         #expect(fields["finished"] == .int(1))
         #expect(fields["wait_seconds_mean"] != nil && fields["processing_seconds_max"] != nil)
+    }
+}
+
+@Suite("jobdir plugin on a manual clock")
+struct JobdirClockTests {
+    /// 2026-11-18 12:00:00 UTC.
+    static let start: Double = 1_795_003_200
+
+    @Test("a processor silent for twice processor_check_in is found dead at the first maintenance after, not before; its job is requeued")
+    func deadProcessor_atExactInstants() async throws {
+        let time = FakeTime(start: Date(timeIntervalSince1970: Self.start))
+        let f = try JobdirPluginFixture(time: time) {
+            $0.processorCheckIn = .seconds(30)  // dead after 60 s of silence
+            $0.priorityInterval = .seconds(10)  // maintenance every 10 s
+            $0.scanInterval = .seconds(3600)
+            $0.cleanupInterval = .seconds(3600)
+        }
+        #expect(await f.call(.post, "/processors/p1/check-in").status == 200)
+        let uuid = try f.files.pair()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let plugin = f.plugin
+            group.addTask { try await plugin.run() }
+            // Scan (which queues the pair for p1), cleanup and maintenance ran once and sleep.
+            try await time.waitForSleepers(3)
+            #expect(try f.plugin.store.job(uuid)?.processor == "p1")
+            for elapsed in stride(from: 10, through: 60, by: 10) {
+                time.advance(by: .seconds(10))
+                try await time.waitForSleepers(3)
+                // Last seen at 0: not dead while now - 60 s is not past it.
+                #expect(try f.plugin.store.processors().first?.alive == true, "p1 alive at \(elapsed) s")
+            }
+            time.advance(by: .seconds(10))
+            try await time.waitForSleepers(3)
+            let p1 = try #require(try f.plugin.store.processors().first)
+            #expect(!p1.alive)
+            #expect(p1.diedAt == Self.start + 70)
+            let job = try #require(try f.plugin.store.job(uuid))
+            #expect(job.processor == nil && job.state == .queued)
+            #expect(try f.plugin.store.totals()["requeued_total"] == 1)
+            group.cancelAll()
+        }
     }
 }

@@ -10,7 +10,7 @@ import Testing
     func plugin(_ emitted: EmittedPoints = EmittedPoints()) -> ProcPlugin {
         var settings = ProcSettings()
         settings.collect = false
-        settings.host = "10.1.1.1"
+        settings.ip = "10.1.1.1"
         return ProcPlugin(name: "proc", settings: settings, context: emitted.context)
     }
 
@@ -143,5 +143,30 @@ import Testing
         let entries = try #require(try json(legacy) as? [[String: Any]])
         #expect(entries.first?["status"] as? String == "AMBER")
         #expect(entries.first?["ip"] as? String == "10.3.3.3")
+    }
+
+    /// This gateway's own points carry `host=<its name>` (the gateway's default tag) and `ip=<its
+    /// address>`: the original paths find them by the address, the new API by the host name.
+    @Test func ownPoints_areFoundByAddressOnTheOriginalPaths_andByHostNameOnTheAPI() async throws {
+        let proc = plugin()
+        #expect(proc.host == nil && proc.ip == "10.1.1.1")
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        let point = Point(
+            series: "process_usage", time: now - 5 * second, tags: [Tag("host", "web1"), Tag("ip", "10.1.1.1"), Tag("process", "db")],
+            fields: [Field("cpu_percent", .float(30)), Field("mem_percent", .float(12))])
+        for tap in proc.taps { tap.receive([point]) }
+        let byIP = try await route(proc, .get, "/ressources-usage/get-all/:ip").handler(PluginRequest(parameters: ["ip": "10-1-1-1"]))
+        #expect(String(decoding: byIP.body, as: UTF8.self) == #""{\"db\": [12.0, 30.0]}""#)
+        let byName = try await route(proc, .get, "/ressources-usage/get-all/:ip").handler(PluginRequest(parameters: ["ip": "web1"]))
+        #expect(String(decoding: byName.body, as: UTF8.self) == #""{}""#)
+        let detailed = try await route(proc, .get, "/ressources-usage/get-all-detailed").handler(PluginRequest(query: ["ip": "10-1-1-1"]))
+        #expect(try json(detailed) as? [String: [Double]] == ["db": [12]])
+        let otherHost = try await route(proc, .get, "/ressources-usage/get-all-detailed").handler(PluginRequest(query: ["ip": "10-9-9-9"]))
+        #expect(String(decoding: otherHost.body, as: UTF8.self) == "{}")
+        let usage = try await route(proc, .get, "/api/v1/proc/usage").handler(PluginRequest(query: ["host": "web1"]))
+        let processes = try #require((try json(usage) as? [String: Any])?["processes"] as? [String: Any])
+        #expect(processes.keys.sorted() == ["db"])
+        let hosts = try await route(proc, .get, "/api/v1/proc/hosts").handler(PluginRequest())
+        #expect((try json(hosts) as? [String: [String]])?["hosts"] == ["web1"])
     }
 }

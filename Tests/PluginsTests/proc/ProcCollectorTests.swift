@@ -211,28 +211,32 @@ import Testing
         #expect(Set(try collector.pass().usage.map(\.name)) == ["nginx", "postgres"])
     }
 
-    @Test func points_inBothShapes() throws {
+    /// No `host` tag unless configured (the gateway's default `host` tag, its name, applies), and the
+    /// address always as `ip`.
+    @Test func points_inBothShapes_taggedWithTheAddress_andAHostOnlyWhenConfigured() throws {
         let pass = ProcPass(
             usage: [
                 ProcessUsage(name: "db", pid: nil, cpuPercent: 12.5, memPercent: 3, rssBytes: 4096, threads: 7, processes: 1),
                 ProcessUsage(name: "new", pid: nil, cpuPercent: nil, memPercent: 1, rssBytes: 10, threads: 1, processes: 1),
             ], processesRead: 2, vanished: 0, filteredOut: 0, durationNanoseconds: 1, time: 42)
-        let standard = ProcCollector.points(pass, settings: ProcSettings(), host: "10.0.0.5")
+        let standard = ProcCollector.points(pass, settings: ProcSettings(), host: nil, ip: "10.0.0.5")
         #expect(
             standard == [
                 Point(
-                    series: "process_usage", time: 42, tags: [Tag("host", "10.0.0.5"), Tag("process", "db")],
+                    series: "process_usage", time: 42, tags: [Tag("ip", "10.0.0.5"), Tag("process", "db")],
                     fields: [
                         Field("cpu_percent", .float(12.5)), Field("mem_percent", .float(3)), Field("rss_bytes", .int(4096)),
                         Field("threads", .int(7)),
                     ]),
                 Point(
-                    series: "process_usage", time: 42, tags: [Tag("host", "10.0.0.5"), Tag("process", "new")],
+                    series: "process_usage", time: 42, tags: [Tag("ip", "10.0.0.5"), Tag("process", "new")],
                     fields: [Field("mem_percent", .float(1)), Field("rss_bytes", .int(10)), Field("threads", .int(1))]),
             ])
+        let named = ProcCollector.points(pass, settings: ProcSettings(), host: "web1", ip: "10.0.0.5")
+        #expect(named[0].tags == [Tag("host", "web1"), Tag("ip", "10.0.0.5"), Tag("process", "db")])
         var legacy = ProcSettings()
         legacy.format = .legacy
-        let old = ProcCollector.points(pass, settings: legacy, host: "10.0.0.5")
+        let old = ProcCollector.points(pass, settings: legacy, host: nil, ip: "10.0.0.5")
         #expect(old.map(\.series) == ["cpu_usage_percent", "mem_usage_percent", "mem_usage_percent"])
         #expect(old[0].tags == [Tag("ip", "10.0.0.5"), Tag("process", "db")])
         #expect(old[0].fields == [Field("value", .float(12.5))])

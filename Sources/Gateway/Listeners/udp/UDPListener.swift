@@ -13,7 +13,8 @@ import Synchronization
 /// Datagrams are read in vectors (recvmmsg) into a receive buffer sized for whole datagrams, decoded
 /// on the event loop, and routed once per read burst. When a `block` queue is full the listener stops
 /// reading; the kernel's buffer then absorbs the burst, and what it drops is read from
-/// `/proc/net/udp` and reported as `gateway_udp_kernel_drops_total`.
+/// `/proc/net/udp` and reported as `gateway_udp_kernel_drops_total`. Reading resumes from a task of
+/// this service's own, which waits for room in the queues when the handler asks.
 struct UDPListener: Service {
     let name: String
     let config: UDPListenerConfig
@@ -26,6 +27,10 @@ struct UDPListener: Service {
         let config = self.config
         let truncated = Counter(
             label: "gateway_udp_truncated_datagrams_total", dimensions: [("listener", name)], factory: metrics.factory)
+        // The handler pauses reading on the event loop and hands over how to resume; the resuming
+        // task below waits for room first.
+        let (resumes, resumeRequests) = AsyncStream.makeStream(of: UDPIngestHandler.Resume.self)
+        let requestResume: @Sendable (@escaping UDPIngestHandler.Resume) -> Void = { resumeRequests.yield($0) }
         let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.datagramVectorReadMessageCount, value: config.vectorReads)
@@ -34,7 +39,8 @@ struct UDPListener: Service {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        UDPIngestHandler(ingest: ingest, config: config, truncated: truncated))
+                        UDPIngestHandler(
+                            ingest: ingest, config: config, truncated: truncated, requestResume: requestResume))
                 }
             }
             .bind(host: config.listen.host, port: config.listen.port)
@@ -48,10 +54,22 @@ struct UDPListener: Service {
                 "listener": "\(name)", "address": "\(config.listen.host):\(port)",
                 "receive_buffer": "\(granted)", "receive_buffer_requested": "\(config.receiveBuffer)",
             ])
-        await withGracefulShutdownHandler {
-            try? await channel.closeFuture.get()
-        } onGracefulShutdown: {
-            channel.close(promise: nil)
+        let router = ingest.router
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await resume in resumes {
+                    await router.waitForSpace()
+                    resume()
+                }
+            }
+            await withGracefulShutdownHandler {
+                try? await channel.closeFuture.get()
+            } onGracefulShutdown: {
+                channel.close(promise: nil)
+            }
+            // Closed: nothing is left to resume (a wait for room ends at cancellation).
+            resumeRequests.finish()
+            group.cancelAll()
         }
         logger.info("udp listener stopped", metadata: ["listener": "\(name)"])
     }
@@ -92,18 +110,26 @@ struct UDPListener: Service {
 /// Decodes datagrams on the event loop and routes what a read burst produced in one go.
 final class UDPIngestHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    /// Turns reading back on (from any thread: it hops to the event loop).
+    typealias Resume = @Sendable () -> Void
 
     let ingest: Ingest
     let config: UDPListenerConfig
     let truncated: CoreMetrics.Counter
+    /// Hands a ``Resume`` to the listener's task, which calls it once the queues have room.
+    let requestResume: @Sendable (@escaping Resume) -> Void
     private var pending: [Point] = []
     private var paused = false
     private var receiveTime: Int64 = 0
     /// Datagrams are decoded on this handler's event loop only, so the cache needs no lock.
     private let seriesCache: SeriesCache
 
-    init(ingest: Ingest, config: UDPListenerConfig, truncated: CoreMetrics.Counter) {
+    init(
+        ingest: Ingest, config: UDPListenerConfig, truncated: CoreMetrics.Counter,
+        requestResume: @escaping @Sendable (@escaping Resume) -> Void
+    ) {
         self.ingest = ingest
+        self.requestResume = requestResume
         self.config = config
         self.truncated = truncated
         self.seriesCache = ingest.makeSeriesCache()
@@ -161,11 +187,9 @@ final class UDPIngestHandler: ChannelInboundHandler {
         paused = true
         let channel = context.channel
         channel.setOption(.autoRead, value: false).whenComplete { _ in }
-        let router = ingest.router
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        Task {
-            await router.waitForSpace()
+        requestResume {
             eventLoop.execute {
                 loopBound.value.paused = false
                 channel.setOption(.autoRead, value: true).whenComplete { _ in }

@@ -46,7 +46,8 @@ import Testing
         // The plugin's own state sits beside `enabled` in one object.
         let raw = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
         let proc = try #require((raw["plugins"] as? [String: Any])?["proc"] as? [String: Any])
-        #expect(proc["host"] is String && proc["collect"] as? Bool == false && proc["passes"] is Int, "\(proc)")
+        // `host` only when configured (the points carry the gateway's host tag); `ip` always.
+        #expect(proc["ip"] is String && proc["collect"] as? Bool == false && proc["passes"] is Int, "\(proc)")
 
         // The same counters as /metrics.
         #expect(

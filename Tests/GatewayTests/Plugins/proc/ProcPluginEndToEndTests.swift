@@ -31,9 +31,11 @@ import Testing
         return last
     }
 
+    /// The central gateway's own points are tagged `host=<its name>` (the gateway's default tag, as
+    /// every other component's) and `ip=<its address>`; the edge sets its `host` in the plugin.
     @Test func pointsForwardedFromASecondGateway_appearUnderItsHost_andFilterByHost() async throws {
         let central = try GatewayProcess(
-            config: testConfig(extra: Self.plugin("interval: 1s, host: 10.77.0.1, alarms: {interval: 1s}")))
+            config: testConfig(extra: Self.plugin("interval: 1s, ip: 10.77.0.1, alarms: {interval: 1s}")))
         try await central.start()
         // The second gateway: its own collector with another host tag, forwarding everything to the
         // central one's Influx write endpoint.
@@ -43,44 +45,57 @@ import Testing
                     central: {type: influx2, url: "\(central.baseURL)", org: o, bucket: b, batch_size: 500, flush_interval: 200ms}
                     """,
                 routes: "- {to: [central]}",
-                extra: Self.plugin("interval: 1s, host: 10.77.0.2, serve: false")))
+                extra: Self.plugin("interval: 1s, host: edge, ip: 10.77.0.2, serve: false")))
         try await edge.start()
 
-        let forwarded = try await poll(central, "/api/v1/proc/usage?host=10.77.0.2") { answer in
+        let forwarded = try await poll(central, "/api/v1/proc/usage?host=edge") { answer in
             let processes = (answer as? [String: Any])?["processes"] as? [String: Any] ?? [:]
             return (processes["gateway"] as? [String: Any])?["cpu_percent"] is Double
         }
         let processes = try #require((forwarded as? [String: Any])?["processes"] as? [String: [String: Any]])
         let gateway = try #require(processes["gateway"])
-        #expect(gateway["hosts"] as? [String] == ["10.77.0.2"])
+        #expect(gateway["hosts"] as? [String] == ["edge"])
         #expect((gateway["mem_percent"] as? Double ?? 0) > 0)
 
         let hosts = try await poll(central, "/api/v1/proc/hosts") { answer in
             ((answer as? [String: Any])?["hosts"] as? [String])?.count == 2
         }
-        #expect((hosts as? [String: Any])?["hosts"] as? [String] == ["10.77.0.1", "10.77.0.2"])
-        // The original server's per-host path takes the address with hyphens.
-        let legacyText = try json(try await central.get("/ressources-usage/get-all/10-77-0-2").body) as? String
-        let legacy = try JSONSerialization.jsonObject(with: Data((legacyText ?? "").utf8)) as? [String: [Double]]
-        #expect(legacy?["gateway"]?.count == 2, "\(legacyText ?? "")")
+        #expect((hosts as? [String: Any])?["hosts"] as? [String] == ["edge", "testhost"])
+        // The original server's per-host path takes the address (the ip tag) with hyphens; its answer is
+        // a JSON string holding the object, as the original's.
+        func legacyMeans(_ text: String) throws -> [String: [Double]]? {
+            guard let inner = try json(text) as? String else { return nil }
+            return try JSONSerialization.jsonObject(with: Data(inner.utf8)) as? [String: [Double]]
+        }
+        let legacy = try legacyMeans(try await central.get("/ressources-usage/get-all/10-77-0-2").body)
+        #expect(legacy?["gateway"]?.count == 2)
+        let own = try await poll(central, "/ressources-usage/get-all/10-77-0-1") { answer in
+            guard let inner = answer as? String else { return false }
+            return inner.contains("\"gateway\"")
+        }
+        #expect((try legacyMeans(String(decoding: try JSONSerialization.data(withJSONObject: own, options: .fragmentsAllowed), as: UTF8.self)))?["gateway"]?.count == 2)
+        let byName = try await central.get("/ressources-usage/get-all/edge")
+        #expect(byName.body == #""{}""#)
         let nobody = try await central.get("/api/v1/proc/usage?host=10.99.99.99")
         #expect(((try json(nobody.body) as? [String: Any])?["processes"] as? [String: Any])?.isEmpty == true)
-        let detailed = try json(try await central.get("/api/v1/proc/usage/detailed?host=10.77.0.2&process=gateway").body)
+        let detailed = try json(try await central.get("/api/v1/proc/usage/detailed?host=edge&process=gateway").body)
         let series = try #require((detailed as? [String: Any])?["series"] as? [[String: Any]])
         #expect(series.count == 1)
-        #expect(series.first?["host"] as? String == "10.77.0.2")
+        #expect(series.first?["host"] as? String == "edge")
 
         // Plugin points count as received from `plugin:proc` on the edge, and arrive over HTTP centrally.
         #expect(try await edge.metric("gateway_points_received_total", ["listener": "plugin:proc"]) > 0)
         #expect(try await central.metric("gateway_points_received_total", ["listener": "http"]) > 0)
         let status = try #require(try json(try await central.get("/api/v1/status").body) as? [String: Any])
         let plugin = try #require((status["plugins"] as? [String: Any])?["proc"] as? [String: Any])
-        #expect(plugin["host"] as? String == "10.77.0.1")
+        #expect(plugin["ip"] as? String == "10.77.0.1")
+        #expect(plugin["host"] == nil)
         #expect((plugin["passes"] as? Int ?? 0) >= 1)
         #expect(((plugin["last_pass"] as? [String: Any])?["processes"] as? Int ?? 0) > 0)
         #expect(try await edge.stop() == 0)
         #expect(try await central.stop() == 0)
-        #expect(central.stdout.contains("process_usage,host=10.77.0.2,process=gateway "))
+        #expect(central.stdout.contains("process_usage,host=edge,ip=10.77.0.2,process=gateway "))
+        #expect(central.stdout.contains("process_usage,host=testhost,ip=10.77.0.1,process=gateway "))
     }
 
     /// The original collector's PUT and the original alarm client's reads, run as Python with
