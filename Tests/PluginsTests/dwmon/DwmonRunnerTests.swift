@@ -284,7 +284,7 @@ func everyMinute(min: Int, max: Int, lookback: Int) -> String {
             extra: #"{"alert": "data-team@example.com"}"#)
         let plugin = try f.plugin()
         let runTask = Task { try await plugin.run() }
-        let posted = try await waitFor { receiver.requests.count >= 10 ? receiver.requests : nil }
+        let posted = try await waitFor(seconds: 60) { receiver.requests.count >= 10 ? receiver.requests : nil }
         runTask.cancel()
         _ = try? await runTask.value
         try await receiver.stop()
