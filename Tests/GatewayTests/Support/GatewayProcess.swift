@@ -129,12 +129,17 @@ final class GatewayProcess: @unchecked Sendable {
         try await send(.POST, path, body: body, headers: headers)
     }
 
+    /// An answer's latency is not what these tests judge (the benchmark does): the bound only keeps a
+    /// gateway that never answers from hanging the suite, and holds on the busiest machine (a 10,000-job
+    /// cleanup took 42 s at load 12).
+    static let requestTimeout = TimeAmount.seconds(300)
+
     func send(_ method: HTTPMethod, _ path: String, body: [UInt8], headers: [(String, String)] = []) async throws -> HTTPResult {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await HTTPClient.shared.execute(request, timeout: Self.requestTimeout)
         let data = try await response.body.collect(upTo: 16 << 20)
         return HTTPResult(status: Int(response.status.code), body: String(buffer: data))
     }
@@ -144,7 +149,7 @@ final class GatewayProcess: @unchecked Sendable {
     }
 
     func get(_ path: String) async throws -> HTTPResult {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: baseURL + path), timeout: .seconds(30))
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: baseURL + path), timeout: Self.requestTimeout)
         let data = try await response.body.collect(upTo: 16 << 20)
         return HTTPResult(status: Int(response.status.code), body: String(buffer: data))
     }
@@ -163,7 +168,7 @@ final class GatewayProcess: @unchecked Sendable {
     }
 
     /// Polls `/metrics` until `name` reaches `value` (or the timeout passes); returns the last value.
-    func waitForMetric(_ name: String, _ labels: [String: String] = [:], atLeast value: Double, timeout: Duration = .seconds(20))
+    func waitForMetric(_ name: String, _ labels: [String: String] = [:], atLeast value: Double, timeout: Duration = .seconds(120))
         async throws -> Double
     {
         let deadline = ContinuousClock.now + timeout

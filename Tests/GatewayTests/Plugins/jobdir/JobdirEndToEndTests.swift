@@ -163,7 +163,7 @@ import Testing
         #expect(try await jobs(gateway, "state=cleaned&limit=10000").count == 10_000)
         #expect(try await jobs(gateway, "limit=10").isEmpty, "no job row left")
         // The queue as points: the totals reach the stdout sink.
-        try await waitFor("jobdir_jobs totals", timeout: .seconds(30)) {
+        try await waitFor("jobdir_jobs totals") {
             gateway.stdoutLines.contains {
                 $0.hasPrefix("jobdir_jobs,") && $0.contains("state=all") && $0.contains("completed_total=\(10_000 - failedCount)i")
                     && $0.contains("failed_total=\(failedCount)i")
