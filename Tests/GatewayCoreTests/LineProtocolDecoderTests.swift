@@ -25,11 +25,12 @@ struct LineProtocolEscapingTests {
         DecodeCase(#"m,k\,\=\ 1=v f=1"#, pointF("m", tags: [Tag("k,= 1", "v")])),
         DecodeCase(#"m,k=v\,\=\ 1 f=1"#, pointF("m", tags: [Tag("k", "v,= 1")])),
         DecodeCase(#"m f\,\=\ 1=1"#, Point(series: "m", time: 0, fields: [Field("f,= 1", .float(1))])),
-        // `\\` is one backslash, everywhere.
-        DecodeCase(#"a\\b f=1"#, pointF(#"a\b"#)),
-        DecodeCase(#"a\\\\b f=1"#, pointF(#"a\\b"#)),
-        DecodeCase(#"m\\ f=1"#, pointF(#"m\"#)),  // the backslash is escaped, so the space ends the name
-        DecodeCase(#"m,k\\=v\\ f\\=1"#, Point(series: "m", time: 0, tags: [Tag(#"k\"#, #"v\"#)], fields: [Field(#"f\"#, .float(1))])),
+        // As InfluxDB reads names: `\\` is two backslashes (only `\,`, `\ ` and `\=` are escapes), and
+        // a backslash pair keeps the character after it in the name.
+        DecodeCase(#"a\\b f=1"#, pointF(#"a\\b"#)),
+        DecodeCase(#"a\\\\b f=1"#, pointF(#"a\\\\b"#)),
+        DecodeCase(#"m,k=a\\\,b f=1"#, pointF("m", tags: [Tag("k", #"a\\,b"#)])),
+        DecodeCase(#"m\\\ x f=1"#, pointF(#"m\\ x"#)),
         // A backslash before any other character is literal.
         DecodeCase(#"c\pu f=1"#, pointF(#"c\pu"#)),
         DecodeCase(#"m,k\t=v\"x f=1"#, pointF("m", tags: [Tag(#"k\t"#, #"v\"x"#)])),

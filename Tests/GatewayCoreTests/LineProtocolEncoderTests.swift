@@ -8,9 +8,10 @@ struct LineProtocolEncoderTests {
     // MARK: Escaping
 
     static let lines: [(Point, String)] = [
-        (pointF(#"a b,c=d\e"#), #"a\ b\,c=d\\e f=1 0"#),
-        (pointF("m", tags: [Tag(#"k ,=\"#, #"v ,=\"#)]), #"m,k\ \,\=\\=v\ \,\=\\ f=1 0"#),
-        (Point(series: "m", time: 0, fields: [Field(#"f ,=\"#, .float(1))]), #"m f\ \,\=\\=1 0"#),
+        // Backslashes are written as they are: InfluxDB reads `\\` in a name as two backslashes.
+        (pointF(#"a b,c=d\e"#), #"a\ b\,c=d\e f=1 0"#),
+        (pointF("m", tags: [Tag(#"k ,=\x"#, #"v ,=\\,y"#)]), #"m,k\ \,\=\x=v\ \,\=\\\,y f=1 0"#),
+        (Point(series: "m", time: 0, fields: [Field(#"f ,=\x"#, .float(1))]), #"m f\ \,\=\x=1 0"#),
         (pointF(#"q"uote"#, tags: [Tag("t'", #"x"y"#)]), #"q"uote,t'=x"y f=1 0"#),
         (pointF("温度", tags: [Tag("城市", "東京")]), "温度,城市=東京 f=1 0"),
         (pointF("m", .string(#"say "hi" \ now"# + "\nnext")), #"m f="say \"hi\" \\ now"# + "\n" + #"next" 0"#),
@@ -237,10 +238,14 @@ struct PointGenerator {
         return s
     }
 
-    /// A non-empty name the decoders accept (``NameRules``): no control characters, and no series
-    /// that begins with `#` (line protocol would read a comment).
+    /// A non-empty name the decoders accept (``NameRules``): no control characters, no series that
+    /// begins with `#` (line protocol would read a comment), and a spelling in line protocol (no
+    /// trailing backslash, no odd run of them before a separator).
     mutating func name(series: Bool = false) -> String {
         var s = text(from: Self.nameCharacters, length: 1...10)
+        while NameRules.lineProtocolProblem(s, measurement: series) != nil {
+            s = text(from: Self.nameCharacters, length: 1...10)
+        }
         if series, s.hasPrefix("#") { s = "s" + s }
         return s
     }

@@ -32,6 +32,9 @@ struct LineProtocolErrorTests {
         ErrorCase("backslash ending the measurement", #"m\"#, .badEscape, column: 2),
         ErrorCase("backslash ending a tag key", #"m,t\"#, .badEscape, column: 4),
         ErrorCase("backslash ending a tag value", #"m,t=v\"#, .badEscape, column: 6),
+        // InfluxDB reads a backslash right before a separator as escaping it and refuses these lines.
+        ErrorCase("a measurement ending in a backslash pair", #"m\\ f=1"#, .badEscape, column: 3),
+        ErrorCase("a tag value ending in a backslash pair", #"m,k=v\\ f=1"#, .badEscape, column: 7),
         ErrorCase("backslash ending a field key", #"m f\"#, .badEscape, column: 4),
         ErrorCase("backslash before CRLF", "m\\\r", .badEscape, column: 2),
         // No fields.

@@ -74,7 +74,7 @@ import Testing
         expectSame(body, LineProtocolDecoder(), cache: cache)
         let (points, _) = decode(body, LineProtocolDecoder(), cache: cache)
         #expect(points.map { $0.fields.map(\.key) } == [
-            ["a", "b"], ["b", "a"], ["a", "b"], [" a", "b,"], [" a", "b,"], [#"a\b"#], [#"\a"#], [long, long + "x"],
+            ["a", "b"], ["b", "a"], ["a", "b"], [" a", "b,"], [" a", "b,"], [#"a\\b"#], [#"\\a"#], [long, long + "x"],
             [long, long + "x"], ["aaaaaaaaaaaaaaaaaaaaaaaa"], ["aaaaaaaaaaaaaaaaaaaaaaab"], ["é"], ["é"],
         ])
     }

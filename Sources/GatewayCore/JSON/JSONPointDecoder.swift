@@ -133,7 +133,7 @@ public struct JSONPointDecoder: Sendable {
         }
         guard let series else { throw Failure(reason: .emptyName, message: "point has no \"series\"") }
         guard !series.isEmpty else { throw Failure(reason: .emptyName, message: "\"series\" is empty") }
-        try Self.checkName(series, what: "series")
+        try Self.checkName(series, what: "series", measurement: true)
         if series.utf8.first == ASCII.hash {
             throw Failure(reason: .invalidName, message: NameRules.commentMessage(series))
         }
@@ -219,10 +219,13 @@ public struct JSONPointDecoder: Sendable {
 
     /// Names and tag values cannot hold control characters (``NameRules``): line protocol has no
     /// escape for a line break, and reads other control characters differently or not at all.
-    static func checkName(_ name: String, what: String) throws(Failure) {
+    static func checkName(_ name: String, what: String, measurement: Bool = false) throws(Failure) {
         if let control = NameRules.firstControlCharacter(name) {
             throw Failure(
                 reason: .invalidName, message: NameRules.controlMessage("\(what) \(NameRules.show(name))", control))
+        }
+        if name.utf8.contains(ASCII.backslash), let problem = NameRules.lineProtocolProblem(name, measurement: measurement) {
+            throw Failure(reason: .invalidName, message: "\(what) \(NameRules.show(name)) \(problem)")
         }
     }
 

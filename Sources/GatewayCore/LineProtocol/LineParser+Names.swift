@@ -192,6 +192,12 @@ extension LineParser {
                 i += 1
             }
         }
+        if scratch.last == ASCII.backslash {
+            // InfluxDB reads the separator after it as escaped and refuses the line: so does the gateway.
+            throw Failure(
+                position: position - 1, reason: .badEscape,
+                message: "\(kind.label) ends with a backslash: line protocol cannot end a name so (InfluxDB refuses the line)")
+        }
         return try scratch.withUnsafeBufferPointer { (buffer) throws(Failure) -> String in
             try makeString(buffer, at: start, ascii: ascii, kind: kind)
         }
@@ -199,7 +205,8 @@ extension LineParser {
 
     func isEscapable(_ b: UInt8, kind: NameKind) -> Bool {
         switch b {
-        case ASCII.comma, ASCII.space, ASCII.backslash: return true
+        // As InfluxDB reads names: only these are escapes; `\\` is two backslashes.
+        case ASCII.comma, ASCII.space: return true
         case ASCII.equals: return kind != .measurement
         default: return false
         }

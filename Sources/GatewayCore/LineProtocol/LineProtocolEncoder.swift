@@ -159,7 +159,8 @@ public struct LineProtocolEncoder: Sendable {
     {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return 0 }
         var plain = true
-        for b in bytes where b == ASCII.comma || b == ASCII.space || b == ASCII.backslash || (b == ASCII.equals && escapingEquals) {
+        // Backslashes are written as they are: InfluxDB reads `\\` in a name as two backslashes.
+        for b in bytes where b == ASCII.comma || b == ASCII.space || (b == ASCII.equals && escapingEquals) {
             plain = false
             break
         }
@@ -169,7 +170,7 @@ public struct LineProtocolEncoder: Sendable {
         }
         var n = 0
         for b in bytes {
-            if b == ASCII.comma || b == ASCII.space || b == ASCII.backslash || (b == ASCII.equals && escapingEquals) {
+            if b == ASCII.comma || b == ASCII.space || (b == ASCII.equals && escapingEquals) {
                 out[n] = ASCII.backslash
                 n += 1
             }

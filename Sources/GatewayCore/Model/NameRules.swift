@@ -90,16 +90,34 @@ public enum NameRules {
 
     // MARK: - Key lengths
 
-    /// The bytes `name` takes in line protocol: escapes for `,`, space and `\` (and `=` outside a
+    /// The bytes `name` takes in line protocol: escapes for `,` and space (and `=` outside a
     /// measurement), as ``LineProtocolEncoder`` writes them.
     static func escapedLength(_ name: String, escapingEquals: Bool) -> Int {
         var length = 0
         for b in name.utf8 {
-            length +=
-                b == ASCII.comma || b == ASCII.space || b == ASCII.backslash || (escapingEquals && b == ASCII.equals)
-                ? 2 : 1
+            length += b == ASCII.comma || b == ASCII.space || (escapingEquals && b == ASCII.equals) ? 2 : 1
         }
         return length
+    }
+
+    /// Why `name` cannot be written in line protocol so that InfluxDB reads it back the same, if it
+    /// cannot: InfluxDB takes `\\` in a name as two backslashes and a backslash before a separator as
+    /// escaping it, so a name ending in a backslash, or with an odd run of backslashes right before
+    /// `,`, a space (or `=`, outside a measurement), has no spelling. Line protocol never decodes to
+    /// such a name; JSON can.
+    public static func lineProtocolProblem(_ name: String, measurement: Bool) -> String? {
+        var run = 0
+        for b in name.utf8 {
+            if b == ASCII.backslash {
+                run += 1
+                continue
+            }
+            if run % 2 == 1, b == ASCII.comma || b == ASCII.space || (!measurement && b == ASCII.equals) {
+                return "has a backslash right before \"\(Character(Unicode.Scalar(b)))\": line protocol cannot spell it"
+            }
+            run = 0
+        }
+        return run > 0 ? "ends with a backslash: line protocol cannot spell it (InfluxDB refuses such a line)" : nil
     }
 
     /// The series key's length: the measurement and tags as line protocol writes them.
