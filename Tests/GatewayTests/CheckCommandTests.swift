@@ -286,9 +286,10 @@ import Testing
 
     @Test func everyCheckerFileProblem_isReportedAsFileLineToken_evenWhenThePluginIsOff() throws {
         let dir = try checkers([
-            "good.dwmon": "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES*/20 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n",
+            "good.dwmon": "__QUERY__\nSELECT id AS dwmon_unique_key, ts AS dwmon_timestamp FROM t\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES*/20 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n",
             "bad.dwmon": "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES*/0 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n",
             "orphan.dwmon": "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKENDS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nelsewhere\n__EXTRA__\n",
+            "columns.dwmon": "__QUERY__\nSELECT id AS dwmon_unique_key FROM t\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n",
             "notes.txt": "not a checker",
         ])
         let found = try problems(
@@ -306,6 +307,7 @@ import Testing
             found == [
                 "\(dir)/bad.dwmon:4: token CHECKMINUTES*/0: expected CHECKMINUTES*/N with N from 1 to 58",
                 "\(dir)/bad.dwmon:4: missing token CHECKMINUTESa-b or CHECKMINUTES*/N",
+                "\(dir)/columns.dwmon:1: the query does not name dwmon_timestamp: it must return the columns dwmon_unique_key and dwmon_timestamp (e.g. SELECT id AS dwmon_unique_key, created AS dwmon_timestamp ...)",
                 "\(dir)/orphan.dwmon:6: __SOURCE__ names \"elsewhere\", which the plugin's sources do not define (defined: wh)",
             ], "\(found)")
     }
