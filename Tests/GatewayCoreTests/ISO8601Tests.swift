@@ -98,3 +98,18 @@ import Testing
         }
     }
 }
+
+@Suite struct ISO8601OffsetTests {
+    /// Local time with its offset (dwmon's `minute_local_time`), `Z` at offset 0.
+    @Test func format_withAnOffset_writesLocalTimeAndTheOffset() throws {
+        let t: Int64 = 1_765_144_980  // 2025-12-07T22:03:00Z
+        #expect(ISO8601.format(seconds: t, offsetSeconds: 0) == "2025-12-07T22:03:00Z")
+        #expect(ISO8601.format(seconds: t, offsetSeconds: 3_600) == "2025-12-07T23:03:00+01:00")
+        #expect(ISO8601.format(seconds: t, offsetSeconds: -(5 * 3_600 + 30 * 60)) == "2025-12-07T16:33:00-05:30")
+        #expect(ISO8601.format(seconds: t, offsetSeconds: 14 * 3_600) == "2025-12-08T12:03:00+14:00")
+        // Read back, each names the same instant.
+        for offset in [0, 3_600, -(5 * 3_600 + 30 * 60), 14 * 3_600] {
+            #expect(try ISO8601.parseSeconds(ISO8601.format(seconds: t, offsetSeconds: offset)) == t)
+        }
+    }
+}

@@ -62,6 +62,19 @@ public enum ISO8601 {
         text(seconds: seconds, nanoseconds: 0, fractionDigits: 0, style: style)
     }
 
+    /// `seconds` since the epoch as local time at `offsetSeconds` east of UTC, with the offset:
+    /// `2026-12-07T22:03:00+01:00` (`Z` at offset 0).
+    public static func format(seconds: Int64, offsetSeconds: Int) -> String {
+        var text = format(seconds: seconds + Int64(offsetSeconds))
+        guard offsetSeconds != 0 else { return text }
+        text.removeLast()  // the Z
+        let magnitude = abs(offsetSeconds)
+        let hours = magnitude / 3_600
+        let minutes = magnitude / 60 % 60
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return text + (offsetSeconds < 0 ? "-" : "+") + two(hours) + ":" + two(minutes)
+    }
+
     /// `nanoseconds` since the epoch in UTC with `fractionDigits` (0 to 9) digits of the second,
     /// truncated: `2026-12-07T21:03:50.123Z` for 3.
     public static func format(nanoseconds: Int64, fractionDigits: Int = 0, style: Style = .extended) -> String {

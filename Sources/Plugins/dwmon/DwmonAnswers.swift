@@ -1,3 +1,4 @@
+import Foundation
 import GatewayCore
 
 /// The `dwmon` plugin's answers: its status, its API under `/api/v1/<name>/`, and the webhook body.
@@ -43,18 +44,23 @@ struct DwmonCheckAnswer: Codable, Sendable {
     var minuteEpoch: Int64
     /// The minute in ISO 8601 (UTC).
     var minute: String
+    /// The minute in the plugin's time zone, with its offset (the original's `minute_local_time`).
+    var minuteLocalTime: String
     var eventCount: Int
     var minRequired: Int
     var maxAllowed: Int
     var lookbackSeconds: Int
     var checkedAt: Int64
 
-    init(_ check: DwmonCheck) {
+    init(_ check: DwmonCheck, zone: TimeZone) {
         checker = check.checker
         requirement = check.line
         status = check.status.rawValue
         minuteEpoch = check.minute
         minute = ISO8601.format(seconds: check.minute)
+        minuteLocalTime = ISO8601.format(
+            seconds: check.minute,
+            offsetSeconds: zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(check.minute))))
         eventCount = check.count
         minRequired = check.minCount
         maxAllowed = check.maxCount
@@ -65,6 +71,7 @@ struct DwmonCheckAnswer: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case checker, requirement, status, minute
         case minuteEpoch = "minute_epoch"
+        case minuteLocalTime = "minute_local_time"
         case eventCount = "event_count"
         case minRequired = "min_required"
         case maxAllowed = "max_allowed"
@@ -90,7 +97,7 @@ struct DwmonRunAnswer: Codable, Sendable {
     var checks: [DwmonCheckAnswer]
     var error: String?
 
-    init(_ report: DwmonRunner.RunReport) {
+    init(_ report: DwmonRunner.RunReport, zone: TimeZone) {
         checker = report.checker
         at = report.at
         querySeconds = report.querySeconds
@@ -98,7 +105,7 @@ struct DwmonRunAnswer: Codable, Sendable {
         badRows = report.badRows
         newKeys = report.newKeys
         purgedKeys = report.purgedKeys
-        checks = report.checks.map(DwmonCheckAnswer.init)
+        checks = report.checks.map { DwmonCheckAnswer($0, zone: zone) }
         error = report.error
     }
 
@@ -144,6 +151,7 @@ struct DwmonWebhookBody: Encodable, Sendable {
         case checker, status, requirement, minute, source, extra
         case requirementText = "requirement_text"
         case minuteEpoch = "minute_epoch"
+        case minuteLocalTime = "minute_local_time"
         case eventCount = "event_count"
         case minRequired = "min_required"
         case maxAllowed = "max_allowed"
@@ -158,6 +166,7 @@ struct DwmonWebhookBody: Encodable, Sendable {
         try container.encode(requirementText, forKey: .requirementText)
         try container.encode(check.minuteEpoch, forKey: .minuteEpoch)
         try container.encode(check.minute, forKey: .minute)
+        try container.encode(check.minuteLocalTime, forKey: .minuteLocalTime)
         try container.encode(check.eventCount, forKey: .eventCount)
         try container.encode(check.minRequired, forKey: .minRequired)
         try container.encode(check.maxAllowed, forKey: .maxAllowed)

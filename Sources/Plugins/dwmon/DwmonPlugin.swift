@@ -84,7 +84,7 @@ public final class DwmonPlugin: GatewayPlugin {
                     // SQLite reads on the plugins' pool, not on a concurrency thread.
                     let checker = request.query["checker"].flatMap { $0.isEmpty ? nil : $0 }
                     let checks = try await onThread { try runner.latest(checker: checker) }
-                    return .json(200, DwmonChecksAnswer(checks: checks.map(DwmonCheckAnswer.init)))
+                    return .json(200, DwmonChecksAnswer(checks: checks.map { DwmonCheckAnswer($0, zone: self.settings.timeZone) }))
                 } catch {
                     return .error(500, code: "internal error", message: "reading the dwmon state: \(error)")
                 }
@@ -95,7 +95,7 @@ public final class DwmonPlugin: GatewayPlugin {
                     DwmonCheckersAnswer.Checker(
                         name: file.name, source: file.source,
                         requirements: file.requirements.map { .init(line: $0.line, text: $0.text) },
-                        lastRun: reports[file.name].map(DwmonRunAnswer.init))
+                        lastRun: reports[file.name].map { DwmonRunAnswer($0, zone: self.settings.timeZone) })
                 }
                 return .json(200, DwmonCheckersAnswer(checkers: checkers))
             },
@@ -114,7 +114,7 @@ public final class DwmonPlugin: GatewayPlugin {
                 do {
                     let rows = limit
                     let history = try await onThread { try runner.state.history(checker: checker, limit: rows) }
-                    return .json(200, DwmonChecksAnswer(checks: history.map(DwmonCheckAnswer.init)))
+                    return .json(200, DwmonChecksAnswer(checks: history.map { DwmonCheckAnswer($0, zone: self.settings.timeZone) }))
                 } catch {
                     return .error(500, code: "internal error", message: "reading the dwmon state: \(error)")
                 }
@@ -126,7 +126,7 @@ public final class DwmonPlugin: GatewayPlugin {
                     if let error = report.error {
                         return .error(502, code: "source failed", message: "checker \(checker): \(error)")
                     }
-                    return .json(200, DwmonRunAnswer(report))
+                    return .json(200, DwmonRunAnswer(report, zone: self.settings.timeZone))
                 } catch {
                     switch error {
                     case .unknownChecker: return .error(404, code: "not found", message: error.description)
@@ -140,7 +140,7 @@ public final class DwmonPlugin: GatewayPlugin {
     public func status() -> any PluginStatus {
         let reports = runner.reports
         return DwmonStatus(
-            type: type, checkersDir: settings.checkersDir, timezone: settings.timeZone.identifier,
+            type: type, checkersDir: settings.checkersDir, timezone: self.settings.timeZone.identifier,
             state: settings.statePath, checkers: runner.loadedCheckers.map(\.name),
             lastRuns: reports.mapValues { report in
                 DwmonStatus.RunSummary(

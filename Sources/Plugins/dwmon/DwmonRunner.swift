@@ -351,7 +351,7 @@ public final class DwmonRunner: Sendable {
                     "lookback_seconds": "\(check.lookbackSeconds)",
                 ])
             webhook?.enqueue(
-                DwmonWebhook.body(check, file: file, requirementText: texts[check.line] ?? ""),
+                DwmonWebhook.body(check, file: file, requirementText: texts[check.line] ?? "", zone: settings.timeZone),
                 what: "\(check.checker) line \(check.line) minute \(check.minute)")
         }
         _ = await emit(checks.map(Self.point))

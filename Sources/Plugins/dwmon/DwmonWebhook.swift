@@ -45,14 +45,14 @@ public final class DwmonWebhook: Sendable {
     public var backlog: Int { pending.load(ordering: .relaxed) }
 
     /// The JSON an alert carries: the check, the requirement line as written, and `__EXTRA__`.
-    static func body(_ check: DwmonCheck, file: DwmonFile, requirementText: String) -> [UInt8] {
+    static func body(_ check: DwmonCheck, file: DwmonFile, requirementText: String, zone: TimeZone) -> [UInt8] {
         var extra = JSONValue.object([])
         if !file.extra.isEmpty, let parsed = try? JSONValue.parse(Array(file.extra.utf8)) {
             extra = parsed
         }
         return JSONBody.encode(
             DwmonWebhookBody(
-                check: DwmonCheckAnswer(check), requirementText: requirementText, source: file.source,
+                check: DwmonCheckAnswer(check, zone: zone), requirementText: requirementText, source: file.source,
                 extra: EncodableJSON(value: extra)))
     }
 
