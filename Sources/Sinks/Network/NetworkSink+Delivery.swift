@@ -58,7 +58,8 @@ extension NetworkSink {
                 if expedited.isOpen {
                     answer = .retry(status: nil, retryAfter: nil, message: "given up (shutdown)")
                 } else if let left, let bound, left <= .zero {
-                    answer = .retry(status: nil, retryAfter: nil, message: "no answer within max_wait (\(Units.text(bound)))")
+                    answer = .retry(
+                        status: nil, retryAfter: nil, message: "no answer within max_wait (\(Units.text(bound)))")
                 } else {
                     let (answered, took) = await clock.measuring { await self.sendUnlessExpedited(body, timeout: left) }
                     answer = answered
@@ -78,9 +79,11 @@ extension NetworkSink {
             case .badLines(let status, let message, let line):
                 let lines = (try? chunk.lines()) ?? []
                 if lines.count <= 1 {
-                    result.deadLettered += await deadLetter(lines, status: status, message: message, count: chunk.points)
+                    result.deadLettered += await deadLetter(
+                        lines, status: status, message: message, count: chunk.points)
                 } else if let line, line >= 1, line <= lines.count {
-                    result.deadLettered += await deadLetter([lines[line - 1]], status: status, message: message, count: 1)
+                    result.deadLettered += await deadLetter(
+                        [lines[line - 1]], status: status, message: message, count: 1)
                     var rest = lines
                     rest.remove(at: line - 1)
                     work.insert(NetworkChunk(lines: rest[...], precision: chunk.precision), at: 0)
@@ -90,7 +93,8 @@ extension NetworkSink {
             case .tooLarge(let status, let message):
                 let lines = (try? chunk.lines()) ?? []
                 if lines.count <= 1 {
-                    result.deadLettered += await deadLetter(lines, status: status, message: message, count: chunk.points)
+                    result.deadLettered += await deadLetter(
+                        lines, status: status, message: message, count: chunk.points)
                 } else {
                     work.insert(contentsOf: NetworkChunk.halves(lines, precision: chunk.precision), at: 0)
                 }
@@ -123,7 +127,9 @@ extension NetworkSink {
                 delivery.retries.increment()
                 logger.debug(
                     "write failed, retrying",
-                    metadata: ["status": "\(answer.statusText)", "retry_in": "\(Units.text(delay))", "retry": "\(retries)"])
+                    metadata: [
+                        "status": "\(answer.statusText)", "retry_in": "\(Units.text(delay))", "retry": "\(retries)",
+                    ])
                 await sleepUnlessExpedited(delay)
                 work.insert(chunk, at: 0)
             }

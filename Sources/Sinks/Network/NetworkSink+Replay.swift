@@ -183,7 +183,10 @@ extension NetworkSink {
                     pass.started += 1
                     window.append(entry)
                     group.addTask {
-                        (entry.id, await self.deliver(NetworkChunk(payload: entry.payload), policy: policy, budget: .zero))
+                        (
+                            entry.id,
+                            await self.deliver(NetworkChunk(payload: entry.payload), policy: policy, budget: .zero)
+                        )
                     }
                 }
                 guard !window.isEmpty else { break }

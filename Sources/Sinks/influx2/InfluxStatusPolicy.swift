@@ -18,7 +18,9 @@ public enum InfluxStatusPolicy {
     public static func outcome(status: Int, body: String, retryAfter: String?, now: Date = Date()) -> InfluxOutcome {
         if (200..<300).contains(status) { return .delivered }
         let (message, line) = parseError(body, status: status)
-        return outcome(status: status, message: message, line: line, retryAfter: retryAfter.flatMap { parseRetryAfter($0, now: now) })
+        return outcome(
+            status: status, message: message, line: line,
+            retryAfter: retryAfter.flatMap { parseRetryAfter($0, now: now) })
     }
 
     static func outcome(status: Int, message: String, line: Int?, retryAfter: Duration?) -> InfluxOutcome {

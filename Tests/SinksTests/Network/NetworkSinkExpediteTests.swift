@@ -1,8 +1,8 @@
 import GatewayCore
 import Logging
 import MetricsTestKit
-import Testing
 import TestDoubles
+import Testing
 
 @testable import Sinks
 
@@ -10,7 +10,9 @@ import TestDoubles
 /// clock or a request on the wire, and sends the batch to the spool; the tasks doing it are the
 /// sink's own (children of `run()`), not detached ones that would outlive it.
 @Suite struct NetworkSinkExpediteTests {
-    func sink(_ server: ScriptedServer, clock: ManualClock, metrics: TestMetrics) throws -> NetworkSink<ScriptedInfluxTransport> {
+    func sink(_ server: ScriptedServer, clock: ManualClock, metrics: TestMetrics) throws -> NetworkSink<
+        ScriptedInfluxTransport
+    > {
         NetworkSink<ScriptedInfluxTransport>(
             name: "influx",
             configuration: .init(
@@ -19,7 +21,8 @@ import TestDoubles
                     maxRetries: 5, initialBackoff: .seconds(10), maxBackoff: .seconds(10), maxWait: .seconds(60),
                     jitter: 1...1)),
             spool: try SpoolStore(path: "\(try temporaryDirectory())/influx.db", logger: Logger(label: "test")),
-            metrics: SinkMetrics(sink: "influx", factory: metrics), delivery: DeliveryMetrics(sink: "influx", factory: metrics),
+            metrics: SinkMetrics(sink: "influx", factory: metrics),
+            delivery: DeliveryMetrics(sink: "influx", factory: metrics),
             logger: Logger(label: "test"), clock: clock)
     }
 

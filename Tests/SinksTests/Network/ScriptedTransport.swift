@@ -17,7 +17,8 @@ final class ScriptedServer: Sendable {
 
         var description: String {
             switch self {
-            case .http(let status, _, let retryAfter): return retryAfter.map { "\(status) Retry-After \($0)" } ?? "\(status)"
+            case .http(let status, _, let retryAfter):
+                return retryAfter.map { "\(status) Retry-After \($0)" } ?? "\(status)"
             case .transportError(let what): return what
             case .hang: return "no answer"
             }

@@ -1,6 +1,6 @@
 import GatewayCore
-import Testing
 import TestDoubles
+import Testing
 
 @testable import Sinks
 
@@ -9,7 +9,8 @@ import TestDoubles
     @Test func refusedConnection_isNamedRefused() async throws {
         let port = try freeTCPPort()  // nothing listens there
         let client = InfluxClient(
-            target: InfluxTarget(url: "http://127.0.0.1:\(port)", org: "o", bucket: "b", token: "", timeout: .seconds(5)))
+            target: InfluxTarget(
+                url: "http://127.0.0.1:\(port)", org: "o", bucket: "b", token: "", timeout: .seconds(5)))
         let outcome = await client.write(body: Array("m v=1i 1\n".utf8), gzipped: false, precision: .nanoseconds)
         await client.shutdown()
         #expect(outcome == .failed(status: nil, message: "connection refused"))

@@ -1,6 +1,6 @@
 import GatewayCore
-import Testing
 import TestDoubles
+import Testing
 
 @testable import Sinks
 

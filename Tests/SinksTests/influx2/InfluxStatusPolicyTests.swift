@@ -3,8 +3,8 @@ import GatewayCore
 import Logging
 import MetricsTestKit
 import Synchronization
-import Testing
 import TestDoubles
+import Testing
 
 @testable import Sinks
 
@@ -51,7 +51,8 @@ import TestDoubles
         Row(replies: [.http(200)], written: 10),
         // Dead-lettered: the bad line with the server's message, and the rest sent again.
         Row(
-            replies: [.http(400, body: influxError("unable to parse 'x': bad field", line: 3))], requests: 2, written: 9,
+            replies: [.http(400, body: influxError("unable to parse 'x': bad field", line: 3))], requests: 2,
+            written: 9,
             deadLettered: 1, deadLetter: (400, "unable to parse 'x': bad field")),
         // 400 without a line: halves, each sent again.
         Row(replies: [.http(400, body: influxError("bad data somewhere"))], requests: 3, written: 10),
@@ -73,7 +74,9 @@ import TestDoubles
             written: 10),
         Row(replies: [.http(503)], waits: [.milliseconds(100)], requests: 2, written: 10),
         Row(replies: [.http(500)], waits: [.milliseconds(100)], requests: 2, written: 10),
-        Row(replies: [.http(502), .http(504)], waits: [.milliseconds(100), .milliseconds(200)], requests: 3, written: 10),
+        Row(
+            replies: [.http(502), .http(504)], waits: [.milliseconds(100), .milliseconds(200)], requests: 3, written: 10
+        ),
         Row(replies: [.http(408)], waits: [.milliseconds(100)], requests: 2, written: 10),
         Row(replies: [.transportError("connection refused")], waits: [.milliseconds(100)], requests: 2, written: 10),
         Row(replies: [.transportError("no answer within 10s")], waits: [.milliseconds(100)], requests: 2, written: 10),
@@ -91,7 +94,9 @@ import TestDoubles
         // max_wait: a wait that would pass it sends the batch to the spool instead.
         Row(
             replies: Array(repeating: .http(500), count: 9),
-            policy: RetryPolicy(maxRetries: 10, initialBackoff: .seconds(2), maxBackoff: .seconds(30), maxWait: .seconds(5), jitter: 1...1),
+            policy: RetryPolicy(
+                maxRetries: 10, initialBackoff: .seconds(2), maxBackoff: .seconds(30), maxWait: .seconds(5),
+                jitter: 1...1),
             waits: [.seconds(2)], requests: 2, spooled: 10, health: "retrying: 500 HTTP 500"),
         Row(
             replies: [.http(503, body: "busy", retryAfter: "120")], spooled: 10, health: "retrying: 503 busy",
@@ -101,9 +106,13 @@ import TestDoubles
             policy: RetryPolicy(maxRetries: 3, maxWait: .seconds(5), maxRetryAfter: .seconds(300)), spooled: 10,
             health: "retrying: 429 slow down", replayWaits: .seconds(30)),
         // Refused: spooled at once, held until fixed.
-        Row(replies: [.http(401, body: influxError("unauthorized access"))], spooled: 10, health: "refused: 401 unauthorized access"),
+        Row(
+            replies: [.http(401, body: influxError("unauthorized access"))], spooled: 10,
+            health: "refused: 401 unauthorized access"),
         Row(replies: [.http(403, body: "forbidden")], spooled: 10, health: "refused: 403 forbidden"),
-        Row(replies: [.http(404, body: influxError("bucket \"b\" not found"))], spooled: 10, health: "refused: 404 bucket \"b\" not found"),
+        Row(
+            replies: [.http(404, body: influxError("bucket \"b\" not found"))], spooled: 10,
+            health: "refused: 404 bucket \"b\" not found"),
         Row(replies: [.http(418)], spooled: 10, health: "refused: 418 HTTP 418"),
     ]
 
@@ -115,7 +124,8 @@ import TestDoubles
         let spool = try SpoolStore(path: "\(try temporaryDirectory())/influx.db", logger: Logger(label: "test"))
         let sink = NetworkSink<ScriptedInfluxTransport>(
             name: "influx", configuration: .init(target: server, retry: row.policy), spool: spool,
-            metrics: SinkMetrics(sink: "influx", factory: metrics), delivery: DeliveryMetrics(sink: "influx", factory: metrics),
+            metrics: SinkMetrics(sink: "influx", factory: metrics),
+            delivery: DeliveryMetrics(sink: "influx", factory: metrics),
             logger: Logger(label: "test"), clock: clock)
         let running = sink.startSending()
         let points = testPoints(0..<row.points)
@@ -125,7 +135,9 @@ import TestDoubles
         let encoder = LineProtocolEncoder()
         #expect(server.written.count == row.written)
         #expect(Set(server.written).isSubset(of: Set(points.map { encoder.line($0) })))
-        func counter(_ label: String) -> Int64 { (try? metrics.expectCounter(label, [("sink", "influx")]).totalValue) ?? 0 }
+        func counter(_ label: String) -> Int64 {
+            (try? metrics.expectCounter(label, [("sink", "influx")]).totalValue) ?? 0
+        }
         #expect(counter("gateway_points_written_total") == Int64(row.written))
         #expect(counter("gateway_points_dead_lettered_total") == Int64(row.deadLettered))
         #expect(counter("gateway_points_spooled_total") == Int64(row.spooled))
@@ -148,7 +160,8 @@ import TestDoubles
 
     /// Writes a batch and waits until it is settled, moving the manual clock past each wait the sink
     /// sleeps on; returns those waits in order.
-    func settle(_ batch: PointBatch, in sink: NetworkSink<some NetworkTransport>, advancing clock: ManualClock) async throws
+    func settle(_ batch: PointBatch, in sink: NetworkSink<some NetworkTransport>, advancing clock: ManualClock)
+        async throws
         -> [Duration]
     {
         let done = Flag()
