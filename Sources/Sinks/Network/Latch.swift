@@ -1,47 +1,36 @@
 import Synchronization
 
 /// A one-way signal: once opened it stays open, and every waiter, present or future, goes on.
-/// The network sink uses one per batch on the wire (settled) and one for `expedite()`.
+/// The network sink opens one per batch on the wire once the batch is settled.
 final class Latch: Sendable {
     private struct State {
         var isOpen = false
-        var nextID = 0
-        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
 
     init() {}
 
-    var isOpen: Bool { state.withLock { $0.isOpen } }
-
     func open() {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.isOpen = true
-            defer { s.waiters = [:] }
-            return Array(s.waiters.values)
+            defer { s.waiters = [] }
+            return s.waiters
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns once the latch is open, or, when `cancellable`, once the task is cancelled.
-    func wait(cancellable: Bool = false) async {
-        let id = state.withLock { s -> Int in
-            s.nextID += 1
-            return s.nextID
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { s -> Bool in
-                    if s.isOpen || (cancellable && Task.isCancelled) { return true }
-                    s.waiters[id] = continuation
-                    return false
-                }
-                if resumeNow { continuation.resume() }
+    /// Returns once the latch is open (cancellation does not cut the wait short: a batch on the
+    /// wire is settled whatever happens to the task waiting for it).
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { s -> Bool in
+                if s.isOpen { return true }
+                s.waiters.append(continuation)
+                return false
             }
-        } onCancel: {
-            guard cancellable else { return }
-            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+            if resumeNow { continuation.resume() }
         }
     }
 }

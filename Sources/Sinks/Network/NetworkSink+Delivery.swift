@@ -27,7 +27,8 @@ extension NetworkSink {
     /// the rest sent again, a body too large is halved, a rejected one dead-lettered; failures that
     /// may pass wait Retry-After or a backoff and retry. Stops, returning the rest, after
     /// `policy.maxRetries` retries, once waiting would pass `budget`, at once when refused, and
-    /// once the sink is expedited. `body` is the first chunk's body when already encoded.
+    /// once the sink is expedited (``expedite()`` also cancels the task, so the request on the
+    /// wire and the backoff end at once). `body` is the first chunk's body when already encoded.
     ///
     /// With a `bound`, the whole of it (requests on the wire, backoffs, Retry-After) takes at most
     /// that long on the sink's clock: each request is given the time left, so a server that accepts
@@ -55,13 +56,13 @@ extension NetworkSink {
                     body = try transport.body(for: &chunk)
                 }
                 let left = bound.map { $0 - waited - onTheWire }
-                if expedited.isOpen {
+                if state.withLock({ $0.expedited }) {
                     answer = .retry(status: nil, retryAfter: nil, message: "given up (shutdown)")
                 } else if let left, let bound, left <= .zero {
                     answer = .retry(
                         status: nil, retryAfter: nil, message: "no answer within max_wait (\(Units.text(bound)))")
                 } else {
-                    let (answered, took) = await clock.measuring { await self.sendUnlessExpedited(body, timeout: left) }
+                    let (answered, took) = await clock.measuring { await transport.send(body, timeout: left) }
                     answer = answered
                     onTheWire += took
                 }
@@ -109,7 +110,9 @@ extension NetworkSink {
                 let delay = serverDelay ?? policy.backoff(attempt: retries + 1)
                 let refused: Bool
                 if case .refused = answer { refused = true } else { refused = false }
-                if refused || retries >= policy.maxRetries || waited + onTheWire + delay > budget || expedited.isOpen {
+                if refused || retries >= policy.maxRetries || waited + onTheWire + delay > budget
+                    || state.withLock({ $0.expedited })
+                {
                     work.insert(chunk, at: 0)
                     result.failure = Failure(answer: answer, serverDelay: serverDelay)
                     do {
@@ -130,43 +133,11 @@ extension NetworkSink {
                     metadata: [
                         "status": "\(answer.statusText)", "retry_in": "\(Units.text(delay))", "retry": "\(retries)",
                     ])
-                await sleepUnlessExpedited(delay)
+                try? await clock.sleep(for: delay, tolerance: nil)
                 work.insert(chunk, at: 0)
             }
         }
         return result
-    }
-
-    /// Sends one body; ``expedite()`` gives the request up (its task is cancelled, and the
-    /// transport answers with a failure).
-    func sendUnlessExpedited(_ body: Transport.Body, timeout: Duration?) async -> NetworkAnswer {
-        let transport = self.transport
-        return await untilExpedited { await transport.send(body, timeout: timeout) }
-    }
-
-    /// Sleeps on the sink's clock; ``expedite()`` cuts the sleep short.
-    func sleepUnlessExpedited(_ delay: Duration) async {
-        let clock = self.clock
-        _ = await untilExpedited { (try? await clock.sleep(for: delay, tolerance: nil)) != nil }
-    }
-
-    /// Runs `work` in a child task, cancelled once the sink is expedited; returns what it returns.
-    func untilExpedited<T: Sendable>(_ work: @escaping @Sendable () async -> T) async -> T {
-        let expedited = self.expedited
-        return await withTaskGroup(of: T?.self) { group in
-            group.addTask { await work() }
-            group.addTask {
-                await expedited.wait(cancellable: true)
-                return nil
-            }
-            var value: T?
-            while let next = await group.next() {
-                // Either `work` finished (stop waiting for expedite) or expedite came (give `work` up).
-                group.cancelAll()
-                if let next { value = next }
-            }
-            return value!
-        }
     }
 }
 

@@ -16,7 +16,8 @@ import Synchronization
 /// `spooled` then `replayed` (delivered from the spool), `dead_lettered`, `dropped{reason}`.
 ///
 /// Tasks: batches on the wire are child tasks of ``run()`` (the ``replayService``), which must run
-/// for the direct path to send; replay passes keep their requests in a task group of their own.
+/// for the direct path to send; replay passes keep their requests in a task group of their own,
+/// under the replayer, a child of ``run()`` too. ``expedite()`` cancels them all.
 /// Time that decides behaviour (backoff, `max_wait`, Retry-After) is read from the injected clock.
 public final class NetworkSink<Transport: NetworkTransport>: Sink, ClosableSink, Sendable {
     public struct Configuration: Sendable {
@@ -79,9 +80,15 @@ public final class NetworkSink<Transport: NetworkTransport>: Sink, ClosableSink,
     let state = Mutex(State())
     /// Batches on the wire (direct path), oldest first: each one's `settled` latch.
     private let window = Mutex<[Latch]>([])
-    private let jobs = Mailbox<Job>()
-    /// Opened by ``expedite()``: requests on the wire and backoffs are given up.
-    let expedited = Latch()
+    private let mail = Mailbox<Mail>()
+
+    /// What `run()` takes from its mailbox.
+    enum Mail: Sendable {
+        /// A batch to send in a child task.
+        case job(Job)
+        /// ``expedite()``: cancel every child task (requests on the wire, backoffs, the replayer).
+        case expedite
+    }
 
     public init(
         name: String, configuration: Configuration, spool: SpoolStore?, metrics: SinkMetrics,
@@ -148,7 +155,7 @@ public final class NetworkSink<Transport: NetworkTransport>: Sink, ClosableSink,
         }
         let job = Job(chunk: chunk, body: body, batch: batch, previous: previous, settled: settled)
         // `run()` has ended (closed or cancelled): nobody else will send it.
-        if !jobs.submit(job) { await execute(job) }
+        if !mail.submit(.job(job)) { await execute(job) }
     }
 
     /// Sends one batch of the direct path and settles it.
@@ -237,8 +244,13 @@ public final class NetworkSink<Transport: NetworkTransport>: Sink, ClosableSink,
             await withGracefulShutdownHandler {
                 await withDiscardingTaskGroup { group in
                     if replaying { group.addTask { await self.replayLoop() } }
-                    while let job = await jobs.next() {
-                        group.addTask { await self.execute(job) }
+                    while let next = await mail.next() {
+                        switch next {
+                        case .job(let job): group.addTask { await self.execute(job) }
+                        // Requests on the wire fail (`given up (shutdown)`) and their batches go to the
+                        // spool; backoffs end at once; later children start cancelled.
+                        case .expedite: group.cancelAll()
+                        }
                     }
                 }
             } onGracefulShutdown: {
@@ -276,7 +288,7 @@ public final class NetworkSink<Transport: NetworkTransport>: Sink, ClosableSink,
             $0.shuttingDown = true
             $0.expedited = true
         }
-        expedited.open()
+        _ = mail.submit(.expedite)
         wakeReplayer()
     }
 
@@ -284,7 +296,7 @@ public final class NetworkSink<Transport: NetworkTransport>: Sink, ClosableSink,
     public func close() async {
         await flush()
         state.withLock { $0.shuttingDown = true }
-        jobs.close()
+        mail.close()
         wakeReplayer()
         await transport.shutdown()
     }
