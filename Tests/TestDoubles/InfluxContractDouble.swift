@@ -19,6 +19,8 @@ public final class InfluxContractDouble: Sendable {
         public var headers: [(String, String)]
         public var lines: [String]
         public var gzipped: Bool
+        /// The body as it came, before any decompression.
+        public var body: [UInt8]
     }
 
     public struct Answer: Sendable {
@@ -183,6 +185,7 @@ public final class InfluxContractDouble: Sendable {
 
         static func request(head: HTTPRequestHead, body: ByteBuffer) -> Request {
             var body = body
+            let received = Array(body.readableBytesView)
             let gzipped = head.headers.first(name: "Content-Encoding")?.lowercased() == "gzip"
             if gzipped, let inflated = try? body.decompress(with: .gzip()) { body = inflated }
             let text = String(buffer: body)
@@ -199,7 +202,7 @@ public final class InfluxContractDouble: Sendable {
             }
             return Request(
                 path: String(parts.first ?? ""), query: query, headers: head.headers.map { ($0.name, $0.value) },
-                lines: lines, gzipped: gzipped)
+                lines: lines, gzipped: gzipped, body: received)
         }
     }
 }

@@ -10,7 +10,7 @@ final class SpoolAdmin: Sendable {
         var type: String
         var store: SpoolStore
         /// The sink that replays this spool; nil for an archive (`spool` sink).
-        var replayer: (any SpoolReplayer)?
+        var replayer: (any NetworkSinkControl)?
     }
 
     let entries: [Entry]
@@ -55,7 +55,7 @@ final class SpoolAdmin: Sendable {
                     lostPointsKnown: salvage.lostPointsKnown, deadLetters: salvage.deadLetters)
             }
             if let replayer = entry.replayer {
-                item.health = replayer.healthText
+                item.health = replayer.health.text
             } else {
                 item.health = store.writeError.map { "spool cannot write: \($0)" } ?? "healthy"
             }

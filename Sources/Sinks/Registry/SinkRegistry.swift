@@ -69,9 +69,9 @@ public struct SinkParts: Sendable {
         public var store: SpoolStore
         public var delivery: DeliveryMetrics
         /// The sink that replays it; nil for an archive (`spool` sink).
-        public var replayer: (any SpoolReplayer)?
+        public var replayer: (any NetworkSinkControl)?
 
-        public init(store: SpoolStore, delivery: DeliveryMetrics, replayer: (any SpoolReplayer)?) {
+        public init(store: SpoolStore, delivery: DeliveryMetrics, replayer: (any NetworkSinkControl)?) {
             self.store = store
             self.delivery = delivery
             self.replayer = replayer
@@ -86,14 +86,6 @@ public struct SinkParts: Sendable {
         self.spool = spool
         self.expedite = expedite
     }
-}
-
-/// A sink that sends its spool on once its server answers again.
-public protocol SpoolReplayer: Sendable {
-    /// `healthy`, `retrying: why`, ... for status answers.
-    var healthText: String { get }
-    /// Replays now instead of at the next backoff step.
-    func replayNow()
 }
 
 /// The sink types this build knows, by the `type` name used in configuration, in one table.

@@ -92,7 +92,3 @@ extension RetryPolicy {
         }
     }
 }
-
-extension InfluxSink: SpoolReplayer {
-    public var healthText: String { health.text }
-}

@@ -50,7 +50,8 @@ extension CharacterSet {
     }()
 }
 
-/// What one write request came to, in the terms of InfluxDB's documented status codes.
+/// What one write request came to, in the terms of InfluxDB's documented status codes
+/// (``InfluxStatusPolicy`` reads them and says what the sink does with each).
 public enum InfluxOutcome: Sendable, Equatable {
     /// 2xx: every line written.
     case delivered
@@ -132,9 +133,8 @@ public final class InfluxClient: Sendable {
             if let buffer = try? await response.body.collect(upTo: 1 << 20) {
                 text = String(buffer: buffer)
             }
-            let (message, line) = Self.parseError(text, status: status)
-            let retryAfter = response.headers.first(name: "Retry-After").flatMap { Self.parseRetryAfter($0) }
-            return Self.outcome(status: status, message: message, line: line, retryAfter: retryAfter)
+            return InfluxStatusPolicy.outcome(
+                status: status, body: text, retryAfter: response.headers.first(name: "Retry-After"))
         } catch {
             return .failed(status: nil, message: Self.describe(error, timeout: timeout))
         }
@@ -173,45 +173,6 @@ public final class InfluxClient: Sendable {
             }
         }
         return "\(error)"
-    }
-
-    static func outcome(status: Int, message: String, line: Int?, retryAfter: Duration?) -> InfluxOutcome {
-        switch status {
-        case 400: return .badRequest(message: message, line: line)
-        case 413: return .tooLarge(message: message)
-        case 422: return .unprocessable(message: message)
-        case 429, 503: return .throttled(status: status, retryAfter: retryAfter, message: message)
-        case 408: return .failed(status: status, message: message)
-        case 400..<500: return .refused(status: status, message: message)
-        default: return .failed(status: status, message: message)
-        }
-    }
-
-    /// InfluxDB's error body is `{"code": ..., "message": ..., "line": N}`; anything else is
-    /// reported as it came.
-    static func parseError(_ text: String, status: Int) -> (message: String, line: Int?) {
-        if let data = text.data(using: .utf8),
-            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        {
-            let message = (object["message"] as? String) ?? text
-            let line = (object["line"] as? NSNumber)?.intValue
-            return (message, line)
-        }
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return (trimmed.isEmpty ? "HTTP \(status)" : String(trimmed.prefix(1000)), nil)
-    }
-
-    /// Retry-After: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
-    static func parseRetryAfter(_ value: String, now: Date = Date()) -> Duration? {
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
-        if let seconds = Int(trimmed), seconds >= 0 { return .seconds(seconds) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: trimmed) else { return nil }
-        let delta = date.timeIntervalSince(now)
-        return .milliseconds(Int64(max(0, delta) * 1000))
     }
 }
 

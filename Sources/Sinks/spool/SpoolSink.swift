@@ -13,10 +13,16 @@ public final class SpoolSink: Sink, Sendable {
     let metrics: SinkMetrics
     let delivery: DeliveryMetrics
     let logger: Logger
+    /// Times the retries of an append that failed and the waits while the archive is full.
+    let clock: any Clock<Duration>
     private let shuttingDown = Atomic<Bool>(false)
 
-    public init(store: SpoolStore, precision: Precision = .nanoseconds, metrics: SinkMetrics, delivery: DeliveryMetrics, logger: Logger) {
+    public init(
+        store: SpoolStore, precision: Precision = .nanoseconds, metrics: SinkMetrics, delivery: DeliveryMetrics,
+        logger: Logger, clock: any Clock<Duration> = ContinuousClock()
+    ) {
         self.store = store
+        self.clock = clock
         self.precision = precision
         self.metrics = metrics
         self.delivery = delivery
@@ -40,10 +46,10 @@ public final class SpoolSink: Sink, Sendable {
             } catch {
                 // The store logs the fault (rate-limited) and reports it (`gateway_spool_writable`).
                 failures += 1
-                if shuttingDown.load(ordering: .relaxed), failures >= InfluxSink.spoolAttemptsAtShutdown {
+                if shuttingDown.load(ordering: .relaxed), failures >= SpoolRetry.attemptsAtShutdown {
                     throw error  // the worker counts the batch dropped (write_error) and logs it
                 }
-                try? await Task.sleep(for: InfluxSink.spoolRetryDelay(failures))
+                try? await clock.sleep(for: SpoolRetry.delay(failures), tolerance: nil)
                 continue
             }
             switch result {
@@ -65,7 +71,7 @@ public final class SpoolSink: Sink, Sendable {
                 return
             case .full:
                 // Nothing empties an archive but `gateway spool purge`: wait for it.
-                try await Task.sleep(for: .milliseconds(200))
+                try await clock.sleep(for: .milliseconds(200), tolerance: nil)
             }
         }
     }

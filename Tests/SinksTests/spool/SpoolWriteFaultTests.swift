@@ -88,6 +88,7 @@ import Testing
                 retry: RetryPolicy(maxRetries: 0, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(5))),
             spool: store, metrics: sinkMetrics, delivery: delivery, logger: logger)
         try failWrites(store, true)
+        let running = sink.startSending()
         let writing = Task {
             try await sink.write(PointBatch(testPoints(0..<100)))
             await sink.flush()
@@ -115,6 +116,7 @@ import Testing
         #expect(store.pointCount == 100)
         #expect(store.isWritable)
         await sink.close()
+        await running.value
         try await double.stop()
     }
 

@@ -50,7 +50,7 @@ extension HTTPHandlers {
         return Self.json(
             .accepted,
             SpoolReplayAnswer(
-                sink: sink, batches: entry.store.batchCount, points: entry.store.pointCount, health: replayer.healthText))
+                sink: sink, batches: entry.store.batchCount, points: entry.store.pointCount, health: replayer.health.text))
     }
 
     func spoolPurge(_ request: Request, sink: String) async -> Response {

@@ -1,4 +1,4 @@
-/// How the Influx sink retries: capped exponential backoff with jitter.
+/// How a network sink retries: capped exponential backoff with jitter.
 public struct RetryPolicy: Sendable {
     /// Retries of one batch on the direct path before it goes to the spool.
     public var maxRetries: Int
@@ -9,21 +9,29 @@ public struct RetryPolicy: Sendable {
     public var maxWait: Duration
     /// The longest Retry-After honoured as given; longer ones are cut to this.
     public var maxRetryAfter: Duration
+    /// The factor a backoff is multiplied by, drawn at random from this range (`1...1` in tests
+    /// that check the schedule).
+    public var jitter: ClosedRange<Double>
 
     public init(
         maxRetries: Int = 3, initialBackoff: Duration = .milliseconds(100), maxBackoff: Duration = .seconds(30),
-        maxWait: Duration = .seconds(5), maxRetryAfter: Duration = .seconds(300)
+        maxWait: Duration = .seconds(5), maxRetryAfter: Duration = .seconds(300), jitter: ClosedRange<Double> = 0.5...1
     ) {
         self.maxRetries = maxRetries
         self.initialBackoff = initialBackoff
         self.maxBackoff = maxBackoff
         self.maxWait = maxWait
         self.maxRetryAfter = maxRetryAfter
+        self.jitter = jitter
     }
 
     /// The wait before retry number `attempt` (1-based): initial × 2^(attempt-1), capped, then
     /// jittered down by up to half so that many gateways do not retry in step.
-    public func backoff(attempt: Int, jitter: Double = Double.random(in: 0.5...1)) -> Duration {
+    public func backoff(attempt: Int) -> Duration {
+        backoff(attempt: attempt, jitter: Double.random(in: jitter))
+    }
+
+    public func backoff(attempt: Int, jitter: Double) -> Duration {
         let exponent = min(max(attempt - 1, 0), 40)
         let base = initialBackoff * (1 << exponent)
         let capped = base > maxBackoff || base < .zero ? maxBackoff : base

@@ -1,7 +1,8 @@
 import CoreMetrics
 import Metrics
 
-/// The counters of a sink that retries, spools and replays, beyond the common ``SinkMetrics``.
+/// The counters of a sink that retries, spools and replays (a ``NetworkSink``, the spool archive),
+/// beyond the common ``SinkMetrics``.
 public struct DeliveryMetrics: Sendable {
     public let retries: CoreMetrics.Counter
     public let spooled: CoreMetrics.Counter
