@@ -173,10 +173,13 @@ import Testing
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let shipped = try String(contentsOfFile: root.appendingPathComponent("gateway.yaml").path, encoding: .utf8)
         let uncommented = shipped.replacingOccurrences(of: "  # influx:", with: "  influx:")
-            .replacingOccurrences(of: "  #   ", with: "    ")
+            .replacingOccurrences(of: "  #   ", with: "    ").replacingOccurrences(of: "  # influx1:", with: "  influx1:")
         let config = try ConfigLoader(environment: ["INFLUX_URL": "http://127.0.0.1:8086", "INFLUX_TOKEN": "t"])
             .load(path: try write(uncommented.replacingOccurrences(of: "include: plugins.d/*.yaml", with: "include: []")))
         #expect(config.sinks.map(\.type).contains("influx2"))
+        let v1 = try #require(config.sinks.first { $0.name == "influx1" }?.settings as? Influx2Settings)
+        #expect(v1.target.api == .v1 && v1.target.database == "monitoring")
+        #expect(v1.target.writeURL(precision: .milliseconds) == "http://127.0.0.1:8086/write?db=monitoring&precision=ms")
     }
 
     @Test func theShippedConfiguration_isValid() throws {

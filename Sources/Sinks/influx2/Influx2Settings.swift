@@ -46,8 +46,19 @@ public struct Influx2Settings: SinkSettings {
                 map["url"]?.problem("expected an http:// or https:// URL, got \"\(Redact.url(url))\"")
             }
         }
-        if let org = map.required("org", what: "the InfluxDB organization")?.string() { target.org = org }
-        if let bucket = map.required("bucket", what: "the InfluxDB bucket")?.string() { target.bucket = bucket }
+        if let api = map["api"]?.oneOf(InfluxTarget.API.allCases.map { ($0.rawValue, $0) }) { target.api = api }
+        switch target.api {
+        case .v2:
+            if let org = map.required("org", what: "the InfluxDB organization")?.string() { target.org = org }
+            if let bucket = map.required("bucket", what: "the InfluxDB bucket")?.string() { target.bucket = bucket }
+        case .v1:
+            if let db = map.required("database", what: "the InfluxDB 1.x database (api: v1)")?.string() {
+                target.database = db
+            }
+            if let v = map["retention_policy"]?.string() { target.retentionPolicy = v }
+            if let v = map["username"]?.string() { target.username = v }
+            if let v = map["password"]?.string() { target.password = Secret(v) }
+        }
         if let token = map["token"]?.string() { target.token = Secret(token) }
         if let gzip = map["gzip"]?.bool() { target.gzip = gzip }
         if let timeout = map["timeout"]?.positiveDuration() { target.timeout = timeout }

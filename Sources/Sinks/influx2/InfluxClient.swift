@@ -5,12 +5,24 @@ import NIOCore
 import NIOPosix
 import NIOHTTP1
 
-/// Where and how to write: an InfluxDB 2.x `/api/v2/write` endpoint.
+/// Where and how to write: an InfluxDB 2.x `/api/v2/write` endpoint, or InfluxDB 1.x's `/write`.
 public struct InfluxTarget: Sendable {
+    /// Which write API: `v2` (`/api/v2/write?org=&bucket=`) or `v1` (`/write?db=&rp=`).
+    public enum API: String, Sendable, CaseIterable {
+        case v1, v2
+    }
+
     /// Base URL, e.g. `http://127.0.0.1:8086` (a path prefix is kept).
     public var url: String
+    public var api = API.v2
     public var org: String
     public var bucket: String
+    /// `v1`: the database and retention policy (empty: the database's default).
+    public var database = ""
+    public var retentionPolicy = ""
+    /// `v1`: sent as HTTP Basic authentication when set.
+    public var username = ""
+    public var password = Secret("")
     public var token: Secret
     public var gzip: Bool
     /// The most one request may take, connecting included.
@@ -34,11 +46,35 @@ public struct InfluxTarget: Sendable {
         self.idleTimeout = idleTimeout
     }
 
-    func writeURL(precision: Precision) -> String {
+    public func writeURL(precision: Precision) -> String {
         var base = url
         while base.hasSuffix("/") { base.removeLast() }
         func q(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? s }
-        return "\(base)/api/v2/write?org=\(q(org))&bucket=\(q(bucket))&precision=\(precision.rawValue)"
+        switch api {
+        case .v2:
+            return "\(base)/api/v2/write?org=\(q(org))&bucket=\(q(bucket))&precision=\(precision.rawValue)"
+        case .v1:
+            let rp = retentionPolicy.isEmpty ? "" : "&rp=\(q(retentionPolicy))"
+            return "\(base)/write?db=\(q(database))\(rp)&precision=\(Self.v1Precision(precision))"
+        }
+    }
+
+    /// InfluxDB 1.x's names for the units: `n`, `u`, `ms`, `s`.
+    static func v1Precision(_ precision: Precision) -> String {
+        switch precision {
+        case .nanoseconds: return "n"
+        case .microseconds: return "u"
+        case .milliseconds: return "ms"
+        case .seconds: return "s"
+        }
+    }
+
+    /// The `Authorization` header, if any: Basic for a 1.x user, else the token.
+    var authorization: String? {
+        if api == .v1, !username.isEmpty {
+            return "Basic " + Data("\(username):\(password.value)".utf8).base64EncodedString()
+        }
+        return token.isEmpty ? nil : "Token \(token.value)"
     }
 }
 
@@ -119,7 +155,7 @@ public final class InfluxClient: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
         request.headers.add(name: "User-Agent", value: "gateway")
-        if !target.token.isEmpty { request.headers.add(name: "Authorization", value: "Token \(target.token.value)") }
+        if let authorization = target.authorization { request.headers.add(name: "Authorization", value: authorization) }
         if gzipped { request.headers.add(name: "Content-Encoding", value: "gzip") }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {

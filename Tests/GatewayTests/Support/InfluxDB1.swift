@@ -101,9 +101,33 @@ final class InfluxDB1: @unchecked Sendable {
         return answer.body
     }
 
-    /// Every row of every series in `db`, as `measurement,tags fields time` text, sorted: what it stores.
+    /// Every row of every series in `db`, as `measurement|tags fields time` text, sorted: what it stores.
+    /// Measurement by measurement: one query over all of them leaves out rows whose field has another
+    /// type in another measurement.
     func rows(db: String) async throws -> [String] {
-        let answer = try await query("SELECT * FROM /.*/ GROUP BY *", db: db)
+        var out: [String] = []
+        for measurement in try await measurements(db: db) {
+            let quoted = "\"" + measurement.replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            out += try await rows(db: db, query: "SELECT * FROM \(quoted) GROUP BY *")
+        }
+        return out.sorted()
+    }
+
+    func measurements(db: String) async throws -> [String] {
+        let answer = try await query("SHOW MEASUREMENTS", db: db)
+        guard let json = try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any],
+            let results = json["results"] as? [[String: Any]]
+        else { throw TestFailure("unexpected /query answer: \(answer)") }
+        return results.flatMap { result in
+            (result["series"] as? [[String: Any]] ?? []).flatMap { series in
+                (series["values"] as? [[Any]] ?? []).compactMap { $0.first as? String }
+            }
+        }
+    }
+
+    func rows(db: String, query q: String) async throws -> [String] {
+        let answer = try await query(q, db: db)
         guard let json = try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any],
             let results = json["results"] as? [[String: Any]]
         else { throw TestFailure("unexpected /query answer: \(answer)") }
