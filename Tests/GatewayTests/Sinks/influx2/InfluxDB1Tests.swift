@@ -104,3 +104,64 @@ import Testing
         try await influx.stop()
     }
 }
+
+extension InfluxDB1Tests {
+    /// 50,000 points/s over HTTP for 45 s; InfluxDB is stopped from 10 s to 40 s. Every point the
+    /// gateway acknowledged is in InfluxDB once it is back, counted through `/query`.
+    @Test func outage_50kPerSecond_influxDownFor30s_everyPointStoredAfterItReturns() async throws {
+        let influx = try InfluxDB1()
+        try await influx.start()
+        try await influx.query("CREATE DATABASE outage")
+        let sink =
+            "influx: {type: influx2, api: v1, url: \"\(influx.url)\", database: outage, batch_size: 5000, flush_interval: 200ms, queue_size: 1000000}"
+        let gateway = try GatewayProcess(
+            config: testConfig(sinks: sink, routes: "- {to: [influx]}"), binary: GatewayProcess.releaseBinary)
+        try await gateway.start()
+        let perBody = 5_000
+        let bodies = 450  // 10 per second for 45 s
+        let base: Int64 = 1_700_000_000_000_000_000
+        let start = ContinuousClock.now
+        var stopped = false
+        var restart: Task<Void, any Error>?
+        for body in 0..<bodies {
+            let lines = (0..<perBody).map { i -> String in
+                let n = body * perBody + i
+                return "outage,k=\(n % 10) v=\(n)i \(base + Int64(n))"
+            }
+            let answer = try await gateway.post("/write?precision=ns", lines.joined(separator: "\n"))
+            try #require(answer.status == 204, "body \(body): \(answer.status) \(answer.body)")
+            let elapsed = ContinuousClock.now - start
+            if !stopped, elapsed >= .seconds(10) {
+                try await influx.stop()
+                stopped = true
+            }
+            if stopped, restart == nil, elapsed >= .seconds(40) {
+                restart = Task { try await influx.start() }
+            }
+            let due = start + .milliseconds(100 * (body + 1))
+            if due > ContinuousClock.now { try await Task.sleep(until: due, clock: .continuous) }
+        }
+        if restart == nil { restart = Task { try await influx.start() } }
+        try await restart?.value
+        let total = bodies * perBody
+        var stored = 0
+        let deadline = ContinuousClock.now + .seconds(300)
+        while ContinuousClock.now < deadline {
+            let answer = try await influx.query("SELECT count(v) FROM outage", db: "outage")
+            if let range = answer.range(of: #"\[\[\d+,(\d+)\]\]"#, options: .regularExpression) {
+                stored = Int(answer[range].split(separator: ",").last?.dropLast(2) ?? "") ?? 0
+            }
+            if stored >= total { break }
+            try await Task.sleep(for: .seconds(1))
+        }
+        let spooled = try await gateway.metric("gateway_points_spooled_total", ["sink": "influx"])
+        let dropped = try await gateway.metric("gateway_points_dropped_total", ["sink": "influx"])
+        let deadLettered = try await gateway.metric("gateway_points_dead_lettered_total", ["sink": "influx"])
+        let summary = "acknowledged \(total), stored \(stored), spooled \(spooled), dropped \(dropped), dead-lettered \(deadLettered)"
+        #expect(stored == total, "\(summary)")
+        #expect(spooled > 0, "the outage must have gone through the spool: \(summary)")
+        #expect(dropped == 0 && deadLettered == 0, "\(summary)")
+        #expect(try await gateway.stop() == 0)
+        try await influx.stop()
+    }
+}
