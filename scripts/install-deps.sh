@@ -7,7 +7,7 @@
 #   scripts/install-deps.sh --test   also what the tests and the benchmark start: VictoriaMetrics (the
 #                                    Influx-compatible peer), Prometheus (promtool lints /metrics), PostgreSQL (dwmon's postgres source; its
 #                                    own cluster may stay stopped), python3 with psutil (the proc tests
-#                                    and proc-pass benchmark), and the official Python influxdb-client
+#                                    and proc-pass benchmark), and the official Python influxdb-client, datadog and statsd clients
 #                                    in a virtual environment under the project (.venv/), as Debian 12
 #                                    refuses system-wide pip installs (PEP 668)
 set -euo pipefail
@@ -32,12 +32,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if $test_deps && ! .venv/bin/python3 -c "import influxdb_client" >/dev/null 2>&1; then
-    echo "install-deps: creating .venv with the Python influxdb-client" >&2
+if $test_deps && ! .venv/bin/python3 -c "import influxdb_client, datadog, statsd" >/dev/null 2>&1; then
+    echo "install-deps: creating .venv with the Python influxdb-client, datadog (DogStatsD) and statsd clients" >&2
     # Debian's python3 (python3-venv above); another python3 on PATH works as well.
     python=/usr/bin/python3
     [ -x "$python" ] || python=python3
     "$python" -m venv .venv
-    .venv/bin/python3 -m pip install -q --disable-pip-version-check influxdb-client
-    .venv/bin/python3 -c "import influxdb_client"
+    .venv/bin/python3 -m pip install -q --disable-pip-version-check influxdb-client datadog statsd
+    .venv/bin/python3 -c "import influxdb_client, datadog, statsd"
 fi
