@@ -52,8 +52,6 @@ public struct StatsDAggregator: Sendable {
 
     struct Entry {
         var state: State
-        /// Updated since the last flush.
-        var touched: Bool
     }
 
     private var series: [Key: Entry] = [:]
@@ -79,12 +77,11 @@ public struct StatsDAggregator: Sendable {
                 droppedSeries += 1
                 return false
             }
-            series[key] = Entry(state: initial(sample.kind), touched: true)
+            series[key] = Entry(state: initial(sample.kind))
         }
         let settings = self.settings
         var dropped = false
         modify(key) { entry in
-            entry.touched = true
             switch entry.state {
             case .counter(let total):
                 entry.state = .counter(total + sample.value / sample.rate)
@@ -156,11 +153,7 @@ public struct StatsDAggregator: Sendable {
             var tags = key.tags
             tags.addIfAbsent(Tag("metric_type", key.kind.metricType))
             points.append(Point(series: key.name, time: time, tags: tags, fields: fields(entry.state)))
-            if !delete {
-                var next = entry
-                next.touched = false
-                kept[key] = next
-            }
+            if !delete { kept[key] = entry }
         }
         series = kept
         return points
@@ -172,14 +165,15 @@ public struct StatsDAggregator: Sendable {
         case .gauge(let value): return [Field("value", .float(value))]
         case .set(let members): return [Field("value", .int(Int64(members.count)))]
         case .timing(let stats):
+            // One sort for the median and every percentile.
+            let values = stats.percentiles([50] + settings.percentiles)
             var fields = [
                 Field("count", .float(stats.count)), Field("lower", .float(stats.count > 0 ? stats.lower : 0)),
                 Field("upper", .float(stats.count > 0 ? stats.upper : 0)), Field("mean", .float(stats.mean)),
-                Field("median", .float(stats.percentile(50))), Field("stddev", .float(stats.stddev)),
+                Field("median", .float(values[0])), Field("stddev", .float(stats.stddev)),
                 Field("sum", .float(stats.sum)),
             ]
-            let values = stats.percentiles(settings.percentiles)
-            for (p, value) in zip(settings.percentiles, values) {
+            for (p, value) in zip(settings.percentiles, values.dropFirst()) {
                 fields.append(Field(StatsDAggregation.fieldName(p), .float(value)))
             }
             return fields

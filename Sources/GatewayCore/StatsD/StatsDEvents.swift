@@ -42,7 +42,8 @@ enum StatsDEvents {
             throw Failure(.badEvent, "the title and text are shorter than their stated lengths")
         }
         guard let title = String(validating: bytes[i..<(i + titleLength)], as: UTF8.self),
-            let body = String(validating: bytes[(i + titleLength + 1)..<(i + titleLength + 1 + textLength)], as: UTF8.self)
+            let body = String(
+                validating: bytes[(i + titleLength + 1)..<(i + titleLength + 1 + textLength)], as: UTF8.self)
         else {
             throw Failure(.badEvent, "the stated lengths cut a character")
         }

@@ -161,7 +161,9 @@ public struct StatsDParser: Sendable {
         }
     }
 
-    static func sample(_ raw: Substring, kind: StatsDKind, rate: Double, name: String, tags: [Tag]) throws -> StatsDSample {
+    static func sample(_ raw: Substring, kind: StatsDKind, rate: Double, name: String, tags: [Tag]) throws
+        -> StatsDSample
+    {
         if kind == .set {
             guard !raw.isEmpty else { throw Failure(.invalidValue, "expected a set member") }
             return StatsDSample(name: name, tags: tags, kind: kind, member: String(raw), rate: rate)

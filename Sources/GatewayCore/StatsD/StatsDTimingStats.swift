@@ -90,6 +90,11 @@ public struct StatsDTimingStats: Sendable {
 
     /// The `p`th percentile (0-100).
     public func percentile(_ p: Double) -> Double {
+        percentiles([p])[0]
+    }
+
+    /// From the sketch: the representative value of the bucket holding rank q·(n−1).
+    private func sketchPercentile(_ p: Double) -> Double {
         let q = Swift.min(1, Swift.max(0, p / 100))
         if let sketch {
             let total = sketch.values.reduce(0) { $0 + Int($1) } + sketchZeros
@@ -107,18 +112,12 @@ public struct StatsDTimingStats: Sendable {
             }
             return upper
         }
-        guard !samples.isEmpty else { return 0 }
-        let sorted = samples.sorted()
-        let position = q * Double(sorted.count - 1)
-        let below = Int(position.rounded(.down))
-        let above = Swift.min(below + 1, sorted.count - 1)
-        let fraction = position - Double(below)
-        return sorted[below] + (sorted[above] - sorted[below]) * fraction
+        return percentiles([p])[0]
     }
 
     /// Several percentiles, sorting the samples once.
     public func percentiles(_ ps: [Double]) -> [Double] {
-        if sketch != nil { return ps.map(percentile) }
+        if sketch != nil { return ps.map(sketchPercentile) }
         let sorted = samples.sorted()
         return ps.map { p in
             guard !sorted.isEmpty else { return 0 }

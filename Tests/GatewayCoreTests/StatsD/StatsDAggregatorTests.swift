@@ -35,7 +35,9 @@ import Testing
                 "count", "lower", "upper", "mean", "median", "stddev", "sum", "50_percentile", "90_percentile",
                 "99_percentile",
             ])
-        #expect(point.field("count") == .float(10) && point.field("lower") == .float(1) && point.field("upper") == .float(100))
+        #expect(
+            point.field("count") == .float(10) && point.field("lower") == .float(1)
+                && point.field("upper") == .float(100))
         #expect(point.field("sum") == .float(385) && point.field("mean") == .float(38.5))
         // numpy.percentile(x, [50, 90, 99]) and numpy.std(x) on the same values.
         #expect(point.field("median") == .float(30.5) && point.field("50_percentile") == .float(30.5))
@@ -62,8 +64,12 @@ import Testing
         for _ in 0..<100_000 {
             // Log-uniform over six decades, and some zeros and negatives.
             let roll = Double.random(in: 0..<1, using: &generator)
-            let value = roll < 0.01 ? 0 : (roll < 0.02 ? -Double.random(in: 1...50, using: &generator)
-                : pow(10, Double.random(in: -3...3, using: &generator)))
+            let value =
+                roll < 0.01
+                ? 0
+                : (roll < 0.02
+                    ? -Double.random(in: 1...50, using: &generator)
+                    : pow(10, Double.random(in: -3...3, using: &generator)))
             stats.add(value)
             all.append(value)
         }
@@ -75,7 +81,8 @@ import Testing
             let estimate = stats.percentile(p)
             let lowBound = low > 0 ? low * 0.99 : low * 1.01
             let highBound = high > 0 ? high * 1.01 : high * 0.99
-            #expect(estimate >= lowBound && estimate <= highBound, "p\(p): \(estimate) not within 1% of \(low)...\(high)")
+            #expect(
+                estimate >= lowBound && estimate <= highBound, "p\(p): \(estimate) not within 1% of \(low)...\(high)")
         }
         #expect(stats.count == 100_000 && stats.lower == all.first && stats.upper == all.last)
     }

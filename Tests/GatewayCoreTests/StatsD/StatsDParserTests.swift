@@ -11,7 +11,9 @@ import Testing
         #expect(out.errors.isEmpty && out.lines == 7)
         #expect(
             out.samples == [
-                StatsDSample(name: "hits", tags: [Tag("canary", "true"), Tag("env", "prod")], kind: .counter, value: 3, rate: 0.5),
+                StatsDSample(
+                    name: "hits", tags: [Tag("canary", "true"), Tag("env", "prod")], kind: .counter, value: 3, rate: 0.5
+                ),
                 StatsDSample(name: "load", kind: .gauge, value: -2, isDelta: true),
                 StatsDSample(name: "load2", kind: .gauge, value: 7),
                 StatsDSample(name: "rt", kind: .timing, value: 12.5),

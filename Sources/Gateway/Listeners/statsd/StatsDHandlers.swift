@@ -21,7 +21,7 @@ final class StatsDDatagramHandler: ChannelInboundHandler {
         if envelope.data.readableBytes > maxDatagram {
             // A full slot means the kernel cut the datagram: its last line would be wrong.
             truncated.increment()
-            intake.refuse(.syntax, "datagram over max_datagram, dropped whole")
+            intake.refuse(RejectReason("datagram_too_large"), "datagram over max_datagram, dropped whole")
             return
         }
         envelope.data.withUnsafeReadableBytes { intake.take($0) }

@@ -53,7 +53,8 @@ final class StatsDIntake: Sendable {
     /// Rejects input that is not lines at all (an over-long TCP line, a truncated datagram).
     func refuse(_ reason: RejectReason, _ message: String) {
         ingest.metrics.received.increment()
-        ingest.reject(PointError(line: 0, column: 0, reason: reason, message: message), input: "", receiveTime: Ingest.now())
+        ingest.reject(
+            PointError(line: 0, column: 0, reason: reason, message: message), input: "", receiveTime: Ingest.now())
     }
 
     /// Emits the interval ending at `time` (nanoseconds since the epoch) into the pipeline; true

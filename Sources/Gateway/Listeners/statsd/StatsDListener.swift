@@ -92,7 +92,8 @@ struct StatsDListener: Service {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(StatsDStreamHandler(intake: intake, maxLine: maxLine))
+                    try channel.pipeline.syncOperations.addHandler(
+                        StatsDStreamHandler(intake: intake, maxLine: maxLine))
                 }
             }
             .bind(host: config.listen.host, port: port)
@@ -107,7 +108,9 @@ struct StatsDListener: Service {
         } catch {
             try? await channel.setOption(.socketOption(.so_rcvbuf), value: size).get()
         }
-        if let granted = try? await channel.getOption(.socketOption(.so_rcvbuf)).get(), Int(granted) / 2 < config.receiveBuffer {
+        if let granted = try? await channel.getOption(.socketOption(.so_rcvbuf)).get(),
+            Int(granted) / 2 < config.receiveBuffer
+        {
             logger.warning(
                 "udp receive buffer smaller than configured (raise net.core.rmem_max or run as root)",
                 metadata: ["listener": "\(name)", "granted": "\(granted)", "requested": "\(config.receiveBuffer)"])
@@ -116,7 +119,8 @@ struct StatsDListener: Service {
 
     /// Reports the kernel's drop count for this socket at every metrics export.
     func registerKernelDrops(port: Int) {
-        let counter = Counter(label: "gateway_udp_kernel_drops_total", dimensions: [("listener", name)], factory: metrics.factory)
+        let counter = Counter(
+            label: "gateway_udp_kernel_drops_total", dimensions: [("listener", name)], factory: metrics.factory)
         let last = Mutex<Int>(KernelUDPStats.drops(port: port))
         metrics.addRefresher {
             let now = KernelUDPStats.drops(port: port)

@@ -41,10 +41,12 @@ import Testing
         python.waitUntilExit()
         try #require(
             python.terminationStatus == 0,
-            "python clients failed (scripts/install-deps.sh --test installs datadog and statsd): \(String(decoding: errorOutput, as: UTF8.self))")
+            "python clients failed (scripts/install-deps.sh --test installs datadog and statsd): \(String(decoding: errorOutput, as: UTF8.self))"
+        )
         let expectedText = try Data(contentsOf: expectedFile)
         let parsed = try? JSONSerialization.jsonObject(with: expectedText)
-        let expected = try #require(parsed as? [String: Any], "\(String(decoding: expectedText.prefix(300), as: UTF8.self))")
+        let expected = try #require(
+            parsed as? [String: Any], "\(String(decoding: expectedText.prefix(300), as: UTF8.self))")
         let lines = try #require(expected["lines"] as? Int)
         let checks = try #require(expected["checks"] as? [[String: Any]])
 
@@ -100,7 +102,9 @@ import Testing
             }
             // VictoriaMetrics makes new series searchable a moment after it acknowledged them.
             if stored.count >= series { return stored }
-            if answer.status != 200 { throw TestFailure("export answered \(answer.status): \(answer.body.prefix(300))") }
+            if answer.status != 200 {
+                throw TestFailure("export answered \(answer.status): \(answer.body.prefix(300))")
+            }
             try await Task.sleep(for: .milliseconds(500))
         }
         return stored

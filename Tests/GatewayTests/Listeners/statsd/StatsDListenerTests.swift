@@ -28,7 +28,8 @@ import Testing
         // An interval of an hour: only the shutdown flush can emit these points.
         let (gateway, port) = try await Self.start("protocol: both, flush_interval: 1h")
         let udp = try UDPSender(port: port)
-        try udp.send(Array("hits:1|c|@0.5\nhits:3|c\nload:5|g\nload:+2|g\nload:-10|g\nrt:10|ms\nrt:20|ms|#env:prod".utf8))
+        try udp.send(
+            Array("hits:1|c|@0.5\nhits:3|c\nload:5|g\nload:+2|g\nload:-10|g\nrt:10|ms\nrt:20|ms|#env:prod".utf8))
         try udp.send(Array("u:alice|s\nu:bob|s\nu:alice|s\nrt:30|ms\n_sc|db.up|2|m:down".utf8))
         try Self.sendTCP(port: port, "hits:4|c\nrt,env=prod:40|ms\n")
         try Self.sendTCP(port: port, "tcp.last:1|c")  // no final newline: still a line at close
@@ -67,7 +68,9 @@ import Testing
                 "\(reason)")
         }
         #expect(try await gateway.stop() == 0)
-        #expect(gateway.stdoutLines.count == 1 && gateway.stdoutLines.first?.hasPrefix("ok,host=testhost,metric_type=counter value=3 ") == true)
+        #expect(
+            gateway.stdoutLines.count == 1
+                && gateway.stdoutLines.first?.hasPrefix("ok,host=testhost,metric_type=counter value=3 ") == true)
         #expect(gateway.stderr.contains("reason=no_colon"))
     }
 
@@ -78,7 +81,8 @@ import Testing
         try udp.send(Array("s0:1|c\ns9:1|c".utf8))
         #expect(try await gateway.waitForMetric("gateway_statsd_lines_total", ["listener": "sd"], atLeast: 12) == 12)
         #expect(try await gateway.metric("gateway_statsd_dropped_series_total", ["listener": "sd"]) == 6)
-        #expect(try await gateway.metric("gateway_points_rejected_total", ["listener": "sd", "reason": "max_series"]) == 6)
+        #expect(
+            try await gateway.metric("gateway_points_rejected_total", ["listener": "sd", "reason": "max_series"]) == 6)
         #expect(try await gateway.metric("gateway_statsd_series", ["listener": "sd"]) == 5)
         #expect(try await gateway.stop() == 0)
         let values = gateway.stdoutLines.map { $0.split(separator: " ")[0...1].joined(separator: " ") }.sorted()

@@ -13,7 +13,9 @@ import Testing
     @Test func aMillionDistinctSeries_memoryStaysBounded_theExcessIsCounted_andTheGatewayServes() async throws {
         let config = testConfig(sinks: "out: {type: blackhole}").replacingOccurrences(
             of: "listeners:\n",
-            with: "listeners:\n  sd: {type: statsd, listen: \"127.0.0.1:0\", flush_interval: 1h, receive_buffer: 16MiB}\n")
+            with:
+                "listeners:\n  sd: {type: statsd, listen: \"127.0.0.1:0\", flush_interval: 1h, receive_buffer: 16MiB}\n"
+        )
         let gateway = try GatewayProcess(config: config)
         try await gateway.start(listeners: ["http"])
         let port = try #require(GatewayProcess.port(in: gateway.stderr, listener: "sd"))
