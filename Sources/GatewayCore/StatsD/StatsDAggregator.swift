@@ -72,16 +72,19 @@ public struct StatsDAggregator: Sendable {
     @discardableResult
     public mutating func add(_ sample: StatsDSample) -> Bool {
         let key = Key(name: sample.name, tags: sample.tags, kind: sample.kind)
-        if series[key] == nil {
+        // One hash of the key for a series already held (the usual case).
+        var index = series.index(forKey: key)
+        if index == nil {
             guard seriesCount < settings.maxSeries else {
                 droppedSeries += 1
                 return false
             }
             series[key] = Entry(state: initial(sample.kind))
+            index = series.index(forKey: key)
         }
         let settings = self.settings
         var dropped = false
-        modify(key) { entry in
+        modify(index!) { entry in
             switch entry.state {
             case .counter(let total):
                 entry.state = .counter(total + sample.value / sample.rate)
@@ -116,8 +119,7 @@ public struct StatsDAggregator: Sendable {
         return true
     }
 
-    private mutating func modify(_ key: Key, _ body: (inout Entry) -> Void) {
-        guard let index = series.index(forKey: key) else { return }
+    private mutating func modify(_ index: Dictionary<Key, Entry>.Index, _ body: (inout Entry) -> Void) {
         body(&series.values[index])
     }
 

@@ -149,7 +149,11 @@ public struct StatsDParser: Sendable {
             tags.append(tag)
         }
         tags.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-        if NameRules.seriesKeyLength(series: name, tags: tags) > NameRules.maxKeyLength - 64 {
+        // Escaping at most doubles a name: only long keys are measured exactly.
+        let rawLength = tags.reduce(name.utf8.count) { $0 + $1.key.utf8.count + $1.value.utf8.count + 2 }
+        if rawLength * 2 > NameRules.maxKeyLength - 64,
+            NameRules.seriesKeyLength(series: name, tags: tags) > NameRules.maxKeyLength - 64
+        {
             throw Failure(.keyTooLong, "the name and tags exceed InfluxDB's series key length")
         }
         for group in groups {

@@ -67,6 +67,14 @@ import Testing
         #expect(out.samples.isEmpty && out.errors.map(\.reason) == [.invalidValue])
     }
 
+    @Test func aSeriesKeyOverInfluxDBsLimit_isRejected_oneJustUnderIsKept() {
+        let long = String(repeating: "a", count: 70_000)
+        #expect(parse("\(long):1|c").errors.map(\.reason) == [.keyTooLong])
+        #expect(parse("m,k=\(String(repeating: "b", count: 40_000)):1|c").errors.isEmpty)
+        // Escaping counts: 34,000 spaces take 68,000 bytes escaped.
+        #expect(parse("m,k=\(String(repeating: " ", count: 34_000))x:1|c").errors.map(\.reason) == [.keyTooLong])
+    }
+
     @Test func invalidUTF8_isRejected() {
         let bytes: [UInt8] = Array("a:1|c\nb".utf8) + [0xFF] + Array(":1|c\n".utf8)
         let out = bytes.withUnsafeBytes { StatsDParser().parse($0) }
