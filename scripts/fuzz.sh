@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the decoders with libFuzzer, each target for a bounded time:
 #
-#   scripts/fuzz.sh [--time SECONDS] [TARGET...]     targets: line-protocol json gzip roundtrip journal (default: all)
+#   scripts/fuzz.sh [--time SECONDS] [TARGET...]     targets: line-protocol json gzip roundtrip journal statsd (default: all)
 #
 # Builds gateway-fuzz instrumented (-sanitize=fuzzer,address) into its own scratch path, .build-fuzz,
 # then runs each target from its seed corpus, Tests/Fuzz/corpus/TARGET (only read; the inputs libFuzzer
@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
     esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(line-protocol json gzip roundtrip journal)
+[ ${#targets[@]} -gt 0 ] || targets=(line-protocol json gzip roundtrip journal statsd)
 
 scratch=.build-fuzz
 # The Swift runtime's own crash handler would run inside AddressSanitizer's; libFuzzer reports the crash.
@@ -39,7 +39,8 @@ for target in "${targets[@]}"; do
     line-protocol | roundtrip) dictionary=Tests/Fuzz/line-protocol.dict ;;
     json) dictionary=Tests/Fuzz/json.dict ;;
     gzip | journal) dictionary="" ;;
-    *) echo "fuzz.sh: unknown target $target (line-protocol, json, gzip, roundtrip, journal)" >&2; exit 2 ;;
+    statsd) dictionary=Tests/Fuzz/statsd.dict ;;
+    *) echo "fuzz.sh: unknown target $target (line-protocol, json, gzip, roundtrip, journal, statsd)" >&2; exit 2 ;;
     esac
     corpus="$scratch/corpus/$target"
     artifacts="$scratch/artifacts/$target"

@@ -8,11 +8,11 @@
 #                                    Influx-compatible peer), Prometheus (promtool lints /metrics), PostgreSQL (dwmon's postgres source; its
 #                                    own cluster may stay stopped), python3 with psutil (the proc tests
 #                                    and proc-pass benchmark), the official Python clients
-#                                    influxdb-client (2.x API) and influxdb (1.x API) in a virtual
-#                                    environment under the project (.venv/), as Debian 12 refuses
-#                                    system-wide pip installs (PEP 668), and Debian's InfluxDB 1.x server
-#                                    unpacked into .deps/influxdb (the tests start it on free ports; it is
-#                                    not installed as a service)
+#                                    influxdb-client (2.x API), influxdb (1.x API), datadog (DogStatsD)
+#                                    and statsd in a virtual environment under the project (.venv/), as
+#                                    Debian 12 refuses system-wide pip installs (PEP 668), and Debian's
+#                                    InfluxDB 1.x server unpacked into .deps/influxdb (the tests start it
+#                                    on free ports; it is not installed as a service)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,14 +35,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if $test_deps && ! .venv/bin/python3 -c "import influxdb_client, influxdb" >/dev/null 2>&1; then
-    echo "install-deps: creating .venv with the Python influxdb-client and influxdb" >&2
+if $test_deps && ! .venv/bin/python3 -c "import influxdb_client, influxdb, datadog, statsd" >/dev/null 2>&1; then
+    echo "install-deps: creating .venv with the Python influxdb-client, influxdb, datadog (DogStatsD) and statsd clients" >&2
     # Debian's python3 (python3-venv above); another python3 on PATH works as well.
     python=/usr/bin/python3
     [ -x "$python" ] || python=python3
     "$python" -m venv .venv
-    .venv/bin/python3 -m pip install -q --disable-pip-version-check influxdb-client influxdb
-    .venv/bin/python3 -c "import influxdb_client, influxdb"
+    .venv/bin/python3 -m pip install -q --disable-pip-version-check influxdb-client influxdb datadog statsd
+    .venv/bin/python3 -c "import influxdb_client, influxdb, datadog, statsd"
 fi
 
 if $test_deps && [ ! -x .deps/influxdb/usr/bin/influxd ]; then

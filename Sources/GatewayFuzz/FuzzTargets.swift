@@ -17,6 +17,9 @@ enum FuzzTarget: String, CaseIterable {
     case roundTrip = "roundtrip"
     /// The ingest journal's records read back from a damaged or torn file.
     case journal
+    /// StatsD datagrams: parsed whole and line by line (the two must agree), every line either
+    /// yields samples or one error, and the aggregated points follow the invariants.
+    case statsd
 
     func run(_ input: UnsafeRawBufferPointer) {
         switch self {
@@ -25,6 +28,7 @@ enum FuzzTarget: String, CaseIterable {
         case .gzip: Self.gzip(input)
         case .roundTrip: Self.roundTrip(input)
         case .journal: Self.journal(input)
+        case .statsd: Self.statsd(input)
         }
     }
 

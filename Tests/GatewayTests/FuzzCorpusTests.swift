@@ -5,7 +5,7 @@ import Testing
 /// `swift build` makes: every input a fuzzer once found a bug with stays a regression test here, and
 /// the targets' own checks (round trips, invariants, truncations) run on every seed.
 @Suite struct FuzzCorpusTests {
-    @Test(arguments: ["line-protocol", "json", "gzip", "roundtrip", "journal"])
+    @Test(arguments: ["line-protocol", "json", "gzip", "roundtrip", "journal", "statsd"])
     func seedCorpusRunsThroughItsTargetWithoutAFailure(_ target: String) throws {
         let binary = GatewayProcess.packageRoot.appendingPathComponent(".build/debug/gateway-fuzz")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {

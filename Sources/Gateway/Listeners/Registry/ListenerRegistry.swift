@@ -46,7 +46,7 @@ typealias ListenerRegistry = ComponentTable<ListenerFactory>
 extension ListenerFactory: ComponentFactory {}
 
 extension ComponentTable where Factory == ListenerFactory {
-    static var builtin: Self { Self([UDPListenerConfig.factory, HTTPListenerConfig.factory]) }
+    static var builtin: Self { Self([UDPListenerConfig.factory, HTTPListenerConfig.factory, StatsDListenerConfig.factory]) }
 }
 
 /// The three tables `ConfigLoader` and the runtime use.

@@ -1,0 +1,133 @@
+import CoreMetrics
+import Foundation
+import GatewayCore
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// Receives StatsD/DogStatsD lines over UDP (vector reads, as the udp listener) and/or TCP
+/// (newline-separated), aggregates them in a ``StatsDIntake`` and flushes it at every multiple of
+/// `flush_interval` and once more at shutdown, so the current interval is not lost.
+struct StatsDListener: Service {
+    let name: String
+    let config: StatsDListenerConfig
+    let ingest: Ingest
+    let metrics: GatewayMetrics
+    let logger: Logger
+
+    func run() async throws {
+        let intake = StatsDIntake(name: name, aggregation: config.aggregation, ingest: ingest, metrics: metrics)
+        var channels: [any Channel] = []
+        var addresses: [String] = []
+        if config.transport != .tcp {
+            let channel = try await bindUDP(intake)
+            channels.append(channel)
+            addresses.append("udp")
+        }
+        if config.transport != .udp {
+            // With `both`, TCP takes the port UDP got (port 0 asks for a free one).
+            let port = channels.first?.localAddress?.port ?? config.listen.port
+            let channel = try await bindTCP(intake, port: port)
+            channels.append(channel)
+            addresses.append("tcp")
+        }
+        let port = channels.first?.localAddress?.port ?? config.listen.port
+        logger.info(
+            "statsd listener ready",
+            metadata: [
+                "listener": "\(name)", "address": "\(config.listen.host):\(port)",
+                "protocol": "\(addresses.joined(separator: "+"))",
+                "flush_interval": "\(config.flushInterval)",
+            ])
+        let interval = Self.nanoseconds(config.flushInterval)
+        let router = ingest.router
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let now = Ingest.now()
+                let next = (now / interval + 1) * interval
+                try await Task.sleep(for: .nanoseconds(next - now))
+                if intake.flush(at: next) { await router.waitForSpace() }
+            }
+        }
+        for channel in channels { try? await channel.close() }
+        intake.flush(at: Ingest.now())
+        logger.info("statsd listener stopped", metadata: ["listener": "\(name)"])
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return max(1, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    func bindUDP(_ intake: StatsDIntake) async throws -> any Channel {
+        let config = self.config
+        let truncated = Counter(
+            label: "gateway_udp_truncated_datagrams_total", dimensions: [("listener", name)], factory: metrics.factory)
+        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.datagramVectorReadMessageCount, value: config.vectorReads)
+            .channelOption(
+                .recvAllocator,
+                value: FixedSizeRecvByteBufferAllocator(capacity: config.vectorReads * (config.maxDatagram + 1))
+            )
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        StatsDDatagramHandler(intake: intake, maxDatagram: config.maxDatagram, truncated: truncated))
+                }
+            }
+            .bind(host: config.listen.host, port: config.listen.port)
+            .get()
+        await setReceiveBuffer(channel)
+        registerKernelDrops(port: channel.localAddress?.port ?? config.listen.port)
+        return channel
+    }
+
+    func bindTCP(_ intake: StatsDIntake, port: Int) async throws -> any Channel {
+        let maxLine = config.maxDatagram
+        return try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        StatsDStreamHandler(intake: intake, maxLine: maxLine))
+                }
+            }
+            .bind(host: config.listen.host, port: port)
+            .get()
+    }
+
+    func setReceiveBuffer(_ channel: any Channel) async {
+        let size = SocketOptionValue(config.receiveBuffer)
+        let force = ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: 33))  // SO_RCVBUFFORCE
+        do {
+            try await channel.setOption(force, value: size).get()
+        } catch {
+            try? await channel.setOption(.socketOption(.so_rcvbuf), value: size).get()
+        }
+        if let granted = try? await channel.getOption(.socketOption(.so_rcvbuf)).get(),
+            Int(granted) / 2 < config.receiveBuffer
+        {
+            logger.warning(
+                "udp receive buffer smaller than configured (raise net.core.rmem_max or run as root)",
+                metadata: ["listener": "\(name)", "granted": "\(granted)", "requested": "\(config.receiveBuffer)"])
+        }
+    }
+
+    /// Reports the kernel's drop count for this socket at every metrics export.
+    func registerKernelDrops(port: Int) {
+        let counter = Counter(
+            label: "gateway_udp_kernel_drops_total", dimensions: [("listener", name)], factory: metrics.factory)
+        let last = Mutex<Int>(KernelUDPStats.drops(port: port))
+        metrics.addRefresher {
+            let now = KernelUDPStats.drops(port: port)
+            last.withLock { previous in
+                if now > previous { counter.increment(by: Int64(now - previous)) }
+                previous = now
+            }
+        }
+    }
+}
