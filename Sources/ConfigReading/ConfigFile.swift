@@ -11,14 +11,17 @@ public enum ConfigFile {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
             problems.add(
-                ConfigProblem(file: file, line: 0, path: "", message: "cannot read the file: \(error.localizedDescription)"))
+                ConfigProblem(
+                    file: file, line: 0, path: "", message: "cannot read the file: \(error.localizedDescription)"))
             return nil
         }
         do {
             let node = try Yams.compose(yaml: text) ?? .mapping(.init([]))
             return ConfigNode(node: node, file: file, path: "", problems: problems, environment: environment)
         } catch let error as YamlError {
-            problems.add(ConfigProblem(file: file, line: line(of: error), path: "", message: "invalid YAML: \(summary(of: error))"))
+            problems.add(
+                ConfigProblem(
+                    file: file, line: line(of: error), path: "", message: "invalid YAML: \(summary(of: error))"))
             return nil
         } catch {
             problems.add(ConfigProblem(file: file, line: 0, path: "", message: "invalid YAML: \(error)"))

@@ -36,7 +36,8 @@ public struct ConfigNode {
     }
 
     public var isNull: Bool {
-        if case .scalar(let s) = node, (s.style == .plain && (s.string == "" || s.string == "~" || s.string == "null")) {
+        if case .scalar(let s) = node, (s.style == .plain && (s.string == "" || s.string == "~" || s.string == "null"))
+        {
             return true
         }
         return false
@@ -190,7 +191,8 @@ public struct ConfigNode {
             }
             let key = keyScalar.string
             if !seen.insert(key).inserted {
-                problem("key \"\(key)\" appears twice", at: path.isEmpty ? key : "\(path).\(key)", line: keyNode.mark?.line)
+                problem(
+                    "key \"\(key)\" appears twice", at: path.isEmpty ? key : "\(path).\(key)", line: keyNode.mark?.line)
                 continue
             }
             out.append((key, child(valueNode, key: key)))

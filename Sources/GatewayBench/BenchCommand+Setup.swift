@@ -1,14 +1,12 @@
 import ArgumentParser
 import Foundation
-
 import Glibc
 
 /// What `gateway-bench` sets up before the scenarios: the binaries, CPU pinning, the work folder,
 /// and the header that says how the run was made.
 extension BenchCommand {
     /// Checks both binaries before anything starts; the temporary directory is made only then.
-    func serverSettings(workDirectory makeDirectory: @autoclosure () throws -> String) throws -> ServerSettings
-    {
+    func serverSettings(workDirectory makeDirectory: @autoclosure () throws -> String) throws -> ServerSettings {
         guard Files.isExecutable(gateway) else {
             throw BenchError(
                 "no gateway binary at \(gateway): build it with `swift build -c release --product gateway` "

@@ -94,10 +94,13 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("jobdir-pairs"), help: "jobdir-scan: pairs in the storage root (twice as many files).")
     var jobdirPairs = 50_000
 
-    @Option(name: .customLong("proc-extra"), help: "proc-pass: sleeping processes started so the pass has more to read.")
+    @Option(
+        name: .customLong("proc-extra"), help: "proc-pass: sleeping processes started so the pass has more to read.")
     var procExtra = 256
 
-    @Option(name: .customLong("in-flight"), help: "e2e and spool-replay: the influx2 sink's max_in_flight (batches on the wire at once).")
+    @Option(
+        name: .customLong("in-flight"),
+        help: "e2e and spool-replay: the influx2 sink's max_in_flight (batches on the wire at once).")
     var inFlight = 2
 
     @Flag(help: "e2e and spool-replay: the influx2 sink sends plain bodies (gzip: false) instead of gzip.")
@@ -303,7 +306,9 @@ struct BenchCommand: ParsableCommand {
                 try ProcBench(runs: runs, passes: procPasses, extraProcesses: procExtra).run()
                 continue
             case .jobdirScan:
-                log("\(scenario.name): \(runs) rounds over \(Report.grouped(2 * jobdirPairs)) files, find and the gateway alternating")
+                log(
+                    "\(scenario.name): \(runs) rounds over \(Report.grouped(2 * jobdirPairs)) files, find and the gateway alternating"
+                )
                 try JobdirBench(runs: runs, pairs: jobdirPairs).run()
                 continue
             case .spoolReplay(let points):

@@ -51,7 +51,8 @@ struct EndToEnd {
         let vm = try VictoriaMetricsServer.start(label: label, settings: settings)
         defer { vm.stop() }
         let gateway = try GatewayServer.start(
-            label: label, settings: settings, sink: .influx(url: "http://127.0.0.1:\(vm.httpPort)", gzip: gzip, maxInFlight: maxInFlight),
+            label: label, settings: settings,
+            sink: .influx(url: "http://127.0.0.1:\(vm.httpPort)", gzip: gzip, maxInFlight: maxInFlight),
             cpu: .some(settings.benchCPU))
         defer { gateway.stop() }
         let pipeline = PipelineTarget(gateway: gateway, vm: vm)

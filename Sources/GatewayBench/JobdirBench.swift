@@ -10,10 +10,14 @@ struct JobdirBench {
     let pairs: Int
 
     func run() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("jobdir-bench-\(UUID().uuidString)").path
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("jobdir-bench-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: root) }
         let storage = "\(root)/standard"
-        FileHandle.standardError.write(Data("jobdir-scan: writing \(Report.grouped(pairs)) pairs (\(Report.grouped(2 * pairs)) files) in 1,000 folders\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "jobdir-scan: writing \(Report.grouped(pairs)) pairs (\(Report.grouped(2 * pairs)) files) in 1,000 folders\n"
+                    .utf8))
         try Self.makeTree(storage, pairs: pairs)
         let scanner = JobdirScanner()
         _ = try Self.find(storage)  // warm the dentry and inode caches for both
@@ -28,7 +32,9 @@ struct JobdirBench {
             var started = Monotonic.now()
             let scan = scanner.scan(storage)
             walk.append((Monotonic.now() - started))
-            guard scan.pairs.count == pairs else { throw BenchError("the scan found \(scan.pairs.count) pairs, expected \(pairs)") }
+            guard scan.pairs.count == pairs else {
+                throw BenchError("the scan found \(scan.pairs.count) pairs, expected \(pairs)")
+            }
             let store = try JobStore(path: "\(root)/state-\(round).db")
             defer {
                 store.close()
@@ -37,7 +43,9 @@ struct JobdirBench {
             started = Monotonic.now()
             let (_, queued) = try JobdirPlugin.scanAndQueue(scanner: scanner, root: storage, store: store)
             first.append((Monotonic.now() - started))
-            guard queued.queued.count == pairs else { throw BenchError("queued \(queued.queued.count) pairs, expected \(pairs)") }
+            guard queued.queued.count == pairs else {
+                throw BenchError("queued \(queued.queued.count) pairs, expected \(pairs)")
+            }
             started = Monotonic.now()
             let (_, again) = try JobdirPlugin.scanAndQueue(scanner: scanner, root: storage, store: store)
             rescan.append((Monotonic.now() - started))
@@ -45,20 +53,38 @@ struct JobdirBench {
             FileHandle.standardError.write(
                 Data(
                     ("jobdir-scan run \(round)/\(runs): find \(Report.fixed(findSeconds, 3)) s, walk \(Report.fixed(walk.last!, 3)) s, "
-                        + "first scan \(Report.fixed(first.last!, 3)) s, rescan \(Report.fixed(rescan.last!, 3)) s\n").utf8))
+                        + "first scan \(Report.fixed(first.last!, 3)) s, rescan \(Report.fixed(rescan.last!, 3)) s\n")
+                        .utf8))
         }
-        let m = (find: ProcBench.median(find), walk: ProcBench.median(walk), first: ProcBench.median(first), rescan: ProcBench.median(rescan))
+        let m = (
+            find: ProcBench.median(find), walk: ProcBench.median(walk), first: ProcBench.median(first),
+            rescan: ProcBench.median(rescan)
+        )
         print("")
-        print("jobdir-scan: a storage root of \(Report.grouped(2 * pairs)) files (\(Report.grouped(pairs)) pairs, 1,000 folders), median of \(runs) runs")
+        print(
+            "jobdir-scan: a storage root of \(Report.grouped(2 * pairs)) files (\(Report.grouped(pairs)) pairs, 1,000 folders), median of \(runs) runs"
+        )
         print("  find ROOT -type f (peer):                  \(Report.fixed(m.find, 3)) s")
         print("  gateway walk (JobdirScanner.scan):         \(Report.fixed(m.walk, 3)) s")
-        print("  gateway first scan (walk + queue all):     \(Report.fixed(m.first, 3)) s   (\(Report.grouped(Int(Double(pairs) / m.first))) pairs/s)")
+        print(
+            "  gateway first scan (walk + queue all):     \(Report.fixed(m.first, 3)) s   (\(Report.grouped(Int(Double(pairs) / m.first))) pairs/s)"
+        )
         print("  gateway rescan (walk, all known):          \(Report.fixed(m.rescan, 3)) s")
-        print("RESULT scenario=jobdir-scan target=find runs=\(runs) files=\(2 * pairs) seconds=\(Report.fixed(m.find, 4))")
-        print("RESULT scenario=jobdir-scan target=jobdir-walk runs=\(runs) files=\(2 * pairs) seconds=\(Report.fixed(m.walk, 4))")
-        print("RESULT scenario=jobdir-scan target=jobdir-first-scan runs=\(runs) files=\(2 * pairs) seconds=\(Report.fixed(m.first, 4))")
-        print("RESULT scenario=jobdir-scan target=jobdir-rescan runs=\(runs) files=\(2 * pairs) seconds=\(Report.fixed(m.rescan, 4))")
-        print("RATIO scenario=jobdir-scan walk/find=\(Report.fixed(m.walk / m.find, 2)) rescan/find=\(Report.fixed(m.rescan / m.find, 2))")
+        print(
+            "RESULT scenario=jobdir-scan target=find runs=\(runs) files=\(2 * pairs) seconds=\(Report.fixed(m.find, 4))"
+        )
+        print(
+            "RESULT scenario=jobdir-scan target=jobdir-walk runs=\(runs) files=\(2 * pairs) seconds=\(Report.fixed(m.walk, 4))"
+        )
+        print(
+            "RESULT scenario=jobdir-scan target=jobdir-first-scan runs=\(runs) files=\(2 * pairs) seconds=\(Report.fixed(m.first, 4))"
+        )
+        print(
+            "RESULT scenario=jobdir-scan target=jobdir-rescan runs=\(runs) files=\(2 * pairs) seconds=\(Report.fixed(m.rescan, 4))"
+        )
+        print(
+            "RATIO scenario=jobdir-scan walk/find=\(Report.fixed(m.walk / m.find, 2)) rescan/find=\(Report.fixed(m.rescan / m.find, 2))"
+        )
         fflush(nil)
     }
 
@@ -70,7 +96,9 @@ struct JobdirBench {
             let uuid = UUID().uuidString.lowercased()
             for (name, bytes) in [("\(uuid).json", Array("{\"uuid\":\"\(uuid)\"}".utf8)), ("\(uuid).dump", dump)] {
                 let fd = open("\(dir)/\(name)", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-                guard fd >= 0 else { throw BenchError("cannot write \(dir)/\(name): \(String(cString: strerror(errno)))") }
+                guard fd >= 0 else {
+                    throw BenchError("cannot write \(dir)/\(name): \(String(cString: strerror(errno)))")
+                }
                 _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
                 close(fd)
             }
@@ -89,7 +117,9 @@ struct JobdirBench {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let seconds = (Monotonic.now() - started)
-        guard process.terminationStatus == 0 else { throw BenchError("find failed (exit \(process.terminationStatus))") }
+        guard process.terminationStatus == 0 else {
+            throw BenchError("find failed (exit \(process.terminationStatus))")
+        }
         return (seconds, data.reduce(0) { $0 + ($1 == 10 ? 1 : 0) })
     }
 }

@@ -53,12 +53,22 @@ struct ProcBench {
         let p = Self.median(psutil.microsPerProcess)
         let processes = Self.median(gateway.processes.map(Double.init))
         print("")
-        print("proc-pass: one pass over /proc per process (median of \(runs) x \(passes) passes each; \(Int(processes)) processes, \(extraProcesses) of them started by the benchmark)")
-        print("  gateway ProcCollector.pass (stat only):   \(Report.fixed(g, 2)) us/process   (min \(Report.fixed(gateway.microsPerProcess.min() ?? 0, 2)), max \(Report.fixed(gateway.microsPerProcess.max() ?? 0, 2)))")
-        print("  psutil process_iter (\(python)):  \(Report.fixed(p, 2)) us/process   (min \(Report.fixed(psutil.microsPerProcess.min() ?? 0, 2)), max \(Report.fixed(psutil.microsPerProcess.max() ?? 0, 2)))")
+        print(
+            "proc-pass: one pass over /proc per process (median of \(runs) x \(passes) passes each; \(Int(processes)) processes, \(extraProcesses) of them started by the benchmark)"
+        )
+        print(
+            "  gateway ProcCollector.pass (stat only):   \(Report.fixed(g, 2)) us/process   (min \(Report.fixed(gateway.microsPerProcess.min() ?? 0, 2)), max \(Report.fixed(gateway.microsPerProcess.max() ?? 0, 2)))"
+        )
+        print(
+            "  psutil process_iter (\(python)):  \(Report.fixed(p, 2)) us/process   (min \(Report.fixed(psutil.microsPerProcess.min() ?? 0, 2)), max \(Report.fixed(psutil.microsPerProcess.max() ?? 0, 2)))"
+        )
         print("  target: under 10 us/process: \(g < 10 ? "met" : "NOT met")")
-        print("RESULT scenario=proc-pass target=proc runs=\(runs) passes=\(passes) processes=\(Int(processes)) us_per_process=\(Report.fixed(g, 3))")
-        print("RESULT scenario=proc-pass target=psutil runs=\(runs) passes=\(passes) processes=\(Int(processes)) us_per_process=\(Report.fixed(p, 3))")
+        print(
+            "RESULT scenario=proc-pass target=proc runs=\(runs) passes=\(passes) processes=\(Int(processes)) us_per_process=\(Report.fixed(g, 3))"
+        )
+        print(
+            "RESULT scenario=proc-pass target=psutil runs=\(runs) passes=\(passes) processes=\(Int(processes)) us_per_process=\(Report.fixed(p, 3))"
+        )
         print("RATIO scenario=proc-pass psutil/gateway=\(Report.fixed(p / g, 2))")
         fflush(nil)
     }
@@ -66,7 +76,8 @@ struct ProcBench {
     static func median(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return 0 }
         let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        return sorted.count % 2 == 1
+            ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     /// psutil reads, per process, what a pass needs: name, CPU times, memory info (RSS), threads,
@@ -95,7 +106,9 @@ struct ProcBench {
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw BenchError("psutil script failed (exit \(process.terminationStatus))") }
+        guard process.terminationStatus == 0 else {
+            throw BenchError("psutil script failed (exit \(process.terminationStatus))")
+        }
         var micros: [Double] = []
         var counts: [Int] = []
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {

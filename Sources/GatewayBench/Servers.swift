@@ -118,7 +118,8 @@ enum TargetServers {
         case .gateway: return try GatewayServer.start(label: label, settings: settings)
         case .gatewayMemory: return try GatewayServer.start(label: label, settings: settings, ack: "memory")
         case .vm: return try VictoriaMetricsServer.start(label: label, settings: settings)
-        case .spool, .replay, .e2e, .outage, .proc, .jobdir: throw BenchError("\(kind.displayName) is not a server of its own")
+        case .spool, .replay, .e2e, .outage, .proc, .jobdir:
+            throw BenchError("\(kind.displayName) is not a server of its own")
         }
     }
 }

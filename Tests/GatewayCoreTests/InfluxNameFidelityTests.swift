@@ -60,7 +60,8 @@ import Testing
             #expect(errors.first?.message.contains("line protocol cannot spell it") == true, "\(errors)")
         }
         // A backslash elsewhere is fine, and written as it is.
-        let (points, errors) = JSONPointDecoder().decode(#"{"series":"m=x\\y","tags":{"path":"C:\\Temp\\x"},"fields":{"v":1}}"#)
+        let (points, errors) = JSONPointDecoder().decode(
+            #"{"series":"m=x\\y","tags":{"path":"C:\\Temp\\x"},"fields":{"v":1}}"#)
         #expect(errors.isEmpty)
         var out: [UInt8] = []
         if let point = points.first { LineProtocolEncoder().encode(point, into: &out) }

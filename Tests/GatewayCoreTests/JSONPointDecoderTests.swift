@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GatewayCore
 
 @Suite("JSON points: shapes")
@@ -30,13 +31,15 @@ struct JSONShapeTests {
 
     @Test func decodesNDJSON() {
         let (points, errors) = json(
-            "{\"series\": \"a\", \"fields\": {\"v\": 1}}\n{\"series\": \"b\", \"fields\": {\"v\": 2}}\r\n\n  {\"series\": \"c\", \"fields\": {\"v\": 3}}")
+            "{\"series\": \"a\", \"fields\": {\"v\": 1}}\n{\"series\": \"b\", \"fields\": {\"v\": 2}}\r\n\n  {\"series\": \"c\", \"fields\": {\"v\": 3}}"
+        )
         #expect(errors.isEmpty)
         #expect(points.map(\.series) == ["a", "b", "c"])
     }
 
     @Test func decodesValuesSideBySide_andEmptyArrays() {
-        let (points, errors) = json(#"{"series":"a","fields":{"v":1}} [] {"series":"b","fields":{"v":1}}[{"series":"c","fields":{"v":1}}]"#)
+        let (points, errors) = json(
+            #"{"series":"a","fields":{"v":1}} [] {"series":"b","fields":{"v":1}}[{"series":"c","fields":{"v":1}}]"#)
         #expect(errors.isEmpty)
         #expect(points.map(\.series) == ["a", "b", "c"])
     }
@@ -49,7 +52,8 @@ struct JSONShapeTests {
     }
 
     @Test func fieldsKeepTheirOrder_tagsAreSorted() {
-        let point = oneJSONPoint(#"{"series":"m","tags":{"z":"1","a":"2","é":"3","B":"4"},"fields":{"z":1,"a":2,"m":3}}"#)
+        let point = oneJSONPoint(
+            #"{"series":"m","tags":{"z":"1","a":"2","é":"3","B":"4"},"fields":{"z":1,"a":2,"m":3}}"#)
         #expect(point?.tags.map(\.key) == ["B", "a", "z", "é"])
         #expect(point?.fields.map(\.key) == ["z", "a", "m"])
     }
@@ -127,7 +131,10 @@ struct JSONTimeTests {
         #expect(points.map(\.time) == [5_000_000, 5_000_000_000])
     }
 
-    @Test(arguments: ["9223372037", "-9223372037", "9223372036.854775808", "-9223372036.854775809", "1e19", "1e400", "1e9223372036854775808", "1e-9223372036854775808", "-1e-9223372036854775808"])
+    @Test(arguments: [
+        "9223372037", "-9223372037", "9223372036.854775808", "-9223372036.854775809", "1e19", "1e400",
+        "1e9223372036854775808", "1e-9223372036854775808", "-1e-9223372036854775808",
+    ])
     func rejectsTimeOutOfRange_withoutTrapping(_ time: String) {
         let error = oneJSONError(#"{"series":"m","time":\#(time),"fields":{"v":1}}"#)
         #expect(error?.reason == .invalidTimestamp)
@@ -136,8 +143,12 @@ struct JSONTimeTests {
     }
 
     @Test func rejectsTimeOutOfRangeAfterPrecision() {
-        #expect(oneJSONError(#"{"series":"m","time":9223372036855,"precision":"ms","fields":{"v":1}}"#)?.reason == .invalidTimestamp)
-        #expect(oneJSONPoint(#"{"series":"m","time":9223372036854,"precision":"ms","fields":{"v":1}}"#)?.time == 9_223_372_036_854_000_000)
+        #expect(
+            oneJSONError(#"{"series":"m","time":9223372036855,"precision":"ms","fields":{"v":1}}"#)?.reason
+                == .invalidTimestamp)
+        #expect(
+            oneJSONPoint(#"{"series":"m","time":9223372036854,"precision":"ms","fields":{"v":1}}"#)?.time
+                == 9_223_372_036_854_000_000)
     }
 
     @Test(arguments: [#""1700000000""#, "true", "[1]", "{}"])
@@ -481,7 +492,8 @@ struct JSONErrorTests {
         let padding = String(repeating: "é", count: 150)
         let error = oneJSONError(#"{"series":"m","fields":{"v":1}, "\#(padding)"#)
         #expect(error?.reason == .invalidJSON)
-        #expect(error?.text == #"{"series":"m","fields":{"v":1}, ""# + String(repeating: "é", count: 83))  // 33 + 166 bytes
+        // 33 + 166 bytes
+        #expect(error?.text == #"{"series":"m","fields":{"v":1}, ""# + String(repeating: "é", count: 83))
         let invalid = json(bytes: Array(#"{"x":"#.utf8) + [UInt8](repeating: 0xFF, count: 300))
         #expect(invalid.errors.first?.text == #"{"x":"# + String(repeating: "\u{FFFD}", count: 65))  // 5 + 195 bytes
     }

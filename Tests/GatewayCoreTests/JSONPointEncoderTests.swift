@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GatewayCore
 
 @Suite("JSON points: encoder")
@@ -68,7 +69,9 @@ struct JSONPointEncoderTests {
     static func asJSONSeesIt(_ point: Point) -> Point {
         var point = point
         for i in point.fields.indices {
-            if case .uint(let v) = point.fields[i].value, v <= UInt64(Int64.max) { point.fields[i].value = .int(Int64(v)) }
+            if case .uint(let v) = point.fields[i].value, v <= UInt64(Int64.max) {
+                point.fields[i].value = .int(Int64(v))
+            }
         }
         return point
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GatewayCore
 
 /// One line of line protocol and the point it must decode to.
@@ -37,9 +38,12 @@ struct LineProtocolEscapingTests {
         DecodeCase(#"m f\n=1"#, Point(series: "m", time: 0, fields: [Field(#"f\n"#, .float(1))])),
         DecodeCase(#"m\é f=1"#, pointF(#"m\é"#)),
         // Quotes and other punctuation in names are plain characters.
-        DecodeCase(#"m"q,t"x="y' f'=1"#, Point(series: #"m"q"#, time: 0, tags: [Tag(#"t"x"#, #""y'"#)], fields: [Field("f'", .float(1))])),
+        DecodeCase(
+            #"m"q,t"x="y' f'=1"#,
+            Point(series: #"m"q"#, time: 0, tags: [Tag(#"t"x"#, #""y'"#)], fields: [Field("f'", .float(1))])),
         // Unicode names.
-        DecodeCase("温度,城市=東京 値=1", Point(series: "温度", time: 0, tags: [Tag("城市", "東京")], fields: [Field("値", .float(1))])),
+        DecodeCase(
+            "温度,城市=東京 値=1", Point(series: "温度", time: 0, tags: [Tag("城市", "東京")], fields: [Field("値", .float(1))])),
         DecodeCase("m🙂,ké=vé f=1", pointF("m🙂", tags: [Tag("ké", "vé")])),
     ]
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GatewayCore
 
 @Suite("Line protocol: encoder")
@@ -29,7 +30,9 @@ struct LineProtocolEncoderTests {
         (pointF("m", time: .min), "m f=1 -9223372036854775808"),
         (pointF("m", time: 1_700_000_000_123_456_789), "m f=1 1700000000123456789"),
         (
-            Point(series: "m", time: 1, tags: [Tag("b", "2"), Tag("a", "1")], fields: [Field("y", .int(1)), Field("x", .float(2.5))]),
+            Point(
+                series: "m", time: 1, tags: [Tag("b", "2"), Tag("a", "1")],
+                fields: [Field("y", .int(1)), Field("x", .float(2.5))]),
             "m,a=1,b=2 y=1i,x=2.5 1"
         ),
     ]
@@ -90,7 +93,8 @@ struct LineProtocolEncoderTests {
 
     static let floats: [Double] = [
         0, -0.0, 0.1, 0.2, 0.30000000000000004, 1e-5, 1e300, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 3,
-        1e20, -1e20, 1e15, 1e15 - 1, -(1e15 - 1), 9_007_199_254_740_994, 123_456.789, 1.0 / 3.0, -2.5e-300, .greatestFiniteMagnitude,
+        1e20, -1e20, 1e15, 1e15 - 1, -(1e15 - 1), 9_007_199_254_740_994, 123_456.789, 1.0 / 3.0, -2.5e-300,
+        .greatestFiniteMagnitude,
         -.greatestFiniteMagnitude, .leastNormalMagnitude, .leastNonzeroMagnitude, .pi, 4.35, 1e-7, 1e16, 12345.0,
     ]
 
@@ -114,7 +118,8 @@ struct LineProtocolEncoderTests {
             if Bool.random(using: &rng) { value = Double(Float(value)) }  // not a short decimal: the slow path
             let text = String(decoding: LineProtocolEncoder().encode([pointF("m", .float(value))]), as: UTF8.self)
             let printed = text.dropFirst(4).prefix(while: { $0 != " " })
-            let expected = value == value.rounded(.towardZero) && abs(value) < 1e15
+            let expected =
+                value == value.rounded(.towardZero) && abs(value) < 1e15
                 ? String(Int64(value)) : value.description
             #expect(printed == expected || (value == 0 && printed == (value.sign == .minus ? "-0" : "0")), "\(value)")
             #expect(Double(String(printed))?.bitPattern == value.bitPattern, "\(value) printed as \(printed)")
@@ -132,14 +137,15 @@ struct LineProtocolEncoderTests {
             Point(series: "x", time: 4, tags: [Tag("a", "1"), Tag("b", "x y")], fields: [Field("f", .int(4))]),
             Point(series: "x", time: 5, fields: [Field("f", .int(5))]),
         ]
-        #expect(String(decoding: encoder.encode(points), as: UTF8.self) == """
-            x,a=1,b=x\\ y f=1i 1
-            y,a=1,b=x\\ y f=2i 2
-            x,a=1,b=x\\ y f=3i 3
-            x,a=1,b=x\\ y f=4i 4
-            x f=5i 5
+        #expect(
+            String(decoding: encoder.encode(points), as: UTF8.self) == """
+                x,a=1,b=x\\ y f=1i 1
+                y,a=1,b=x\\ y f=2i 2
+                x,a=1,b=x\\ y f=3i 3
+                x,a=1,b=x\\ y f=4i 4
+                x f=5i 5
 
-            """)
+                """)
     }
 
     @Test func batchesOfCachedDecodesEncodeAsPointsOneByOne() {
@@ -149,7 +155,8 @@ struct LineProtocolEncoderTests {
         var decoded: [Point] = []
         var errors: [PointError] = []
         body.withUnsafeBytes {
-            LineProtocolDecoder().decode($0, receiveTime: 0, into: &decoded, errors: &errors, cache: SeriesCache(slots: 64))
+            LineProtocolDecoder().decode(
+                $0, receiveTime: 0, into: &decoded, errors: &errors, cache: SeriesCache(slots: 64))
         }
         #expect(errors.isEmpty)
         var oneByOne: [UInt8] = []
@@ -172,7 +179,8 @@ struct LineProtocolEncoderTests {
         for (original, copy) in zip(points, decoded) where !identical(original, copy) {
             mismatches += 1
             if mismatches <= 3 {
-                Issue.record("round trip changed\n  \(original)\n  \(copy)\n  line: \(encoder.line(original).debugDescription)")
+                Issue.record(
+                    "round trip changed\n  \(original)\n  \(copy)\n  line: \(encoder.line(original).debugDescription)")
             }
         }
         #expect(mismatches == 0)
@@ -260,8 +268,11 @@ struct PointGenerator {
         case 1: return Double(int(-1_000_000...1_000_000))
         case 2: return Double.random(in: -1...1, using: &rng)
         case 3:
-            return [0, -0.0, 0.1, 1e-5, 1e300, .leastNonzeroMagnitude, 1e20, 1e15, -1e15, 3, .greatestFiniteMagnitude, -.leastNormalMagnitude]
-                .randomElement(using: &rng)!
+            return [
+                0, -0.0, 0.1, 1e-5, 1e300, .leastNonzeroMagnitude, 1e20, 1e15, -1e15, 3, .greatestFiniteMagnitude,
+                -.leastNormalMagnitude,
+            ]
+            .randomElement(using: &rng)!
         case 4:
             var d = Double(int(-99_999...99_999))
             for _ in 0..<int(0...30) { d *= 10 }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GatewayCore
 
 /// A bad line, why it is bad and where (1-based column on that line).
@@ -27,7 +28,8 @@ struct LineProtocolErrorTests {
     static let cases: [ErrorCase] = [
         // Unterminated string: the column of the opening quote.
         ErrorCase("unterminated string", #"m s="abc"#, .unterminatedString, column: 5),
-        ErrorCase("unterminated string ending in an escaped quote", #"m,t=v a=1,s="abc\""#, .unterminatedString, column: 13),
+        ErrorCase(
+            "unterminated string ending in an escaped quote", #"m,t=v a=1,s="abc\""#, .unterminatedString, column: 13),
         // Bad escape: a backslash at the end of a line, at its column.
         ErrorCase("backslash ending the measurement", #"m\"#, .badEscape, column: 2),
         ErrorCase("backslash ending a tag key", #"m,t\"#, .badEscape, column: 4),
@@ -59,13 +61,24 @@ struct LineProtocolErrorTests {
         ErrorCase("uint far past UInt64.max", "m,t=v f=99999999999999999999u", .integerOverflow, column: 9),
         // Invalid UTF-8: the column where the name or the string's content starts.
         ErrorCase("invalid UTF-8 in the measurement", [0x6D, 0xFF] + Array(" f=1".utf8), .invalidUTF8, column: 1),
-        ErrorCase("invalid UTF-8 in an escaped measurement", Array(#"m\ "#.utf8) + [0xC3] + Array(" f=1".utf8), .invalidUTF8, column: 1),
-        ErrorCase("invalid UTF-8 in a tag key", Array("m,".utf8) + [0xE2, 0x82] + Array("=v f=1".utf8), .invalidUTF8, column: 3),
-        ErrorCase("invalid UTF-8 in a tag value", Array("m,t=".utf8) + [0xC3] + Array(" f=1".utf8), .invalidUTF8, column: 5),
-        ErrorCase("overlong encoding in a tag value", Array("m,t=".utf8) + [0xC0, 0xAF] + Array(" f=1".utf8), .invalidUTF8, column: 5),
-        ErrorCase("invalid UTF-8 in a field key", Array("m ".utf8) + [0xFE] + Array("=1".utf8), .invalidUTF8, column: 3),
-        ErrorCase("invalid UTF-8 in a string field", Array(#"m s=""#.utf8) + [0x61, 0xFF, 0x22], .invalidUTF8, column: 6),
-        ErrorCase("invalid UTF-8 in an escaped string field", Array(#"m s="\\"#.utf8) + [0xED, 0xA0, 0x80, 0x22], .invalidUTF8, column: 6),
+        ErrorCase(
+            "invalid UTF-8 in an escaped measurement", Array(#"m\ "#.utf8) + [0xC3] + Array(" f=1".utf8), .invalidUTF8,
+            column: 1),
+        ErrorCase(
+            "invalid UTF-8 in a tag key", Array("m,".utf8) + [0xE2, 0x82] + Array("=v f=1".utf8), .invalidUTF8,
+            column: 3),
+        ErrorCase(
+            "invalid UTF-8 in a tag value", Array("m,t=".utf8) + [0xC3] + Array(" f=1".utf8), .invalidUTF8, column: 5),
+        ErrorCase(
+            "overlong encoding in a tag value", Array("m,t=".utf8) + [0xC0, 0xAF] + Array(" f=1".utf8), .invalidUTF8,
+            column: 5),
+        ErrorCase(
+            "invalid UTF-8 in a field key", Array("m ".utf8) + [0xFE] + Array("=1".utf8), .invalidUTF8, column: 3),
+        ErrorCase(
+            "invalid UTF-8 in a string field", Array(#"m s=""#.utf8) + [0x61, 0xFF, 0x22], .invalidUTF8, column: 6),
+        ErrorCase(
+            "invalid UTF-8 in an escaped string field", Array(#"m s="\\"#.utf8) + [0xED, 0xA0, 0x80, 0x22],
+            .invalidUTF8, column: 6),
         // Empty names.
         ErrorCase("empty measurement", ",t=v f=1", .emptyName, column: 1),
         ErrorCase("empty tag key", "m,=v f=1", .emptyName, column: 3),

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GatewayCore
 
 /// The lines of `bytes` as byte counts without their `\n`, for checking error positions.
@@ -34,7 +35,8 @@ struct ParserRobustnessTests {
     /// Records of line protocol, each ending in a newline; strings span lines, escapes everywhere.
     static let lineProtocolRecords: [String] = [
         "# a comment with \"a quote\n",
-        #"cpu,host=a\ b,region=eu\,w usage=1.5,n=-2i,u=3u,ok=t,s="multi"# + "\n" + #"line \"q\" \\" 1700000000000000000"# + "\r\n",
+        #"cpu,host=a\ b,region=eu\,w usage=1.5,n=-2i,u=3u,ok=t,s="multi"# + "\n"
+            + #"line \"q\" \\" 1700000000000000000"# + "\r\n",
         "\r\n",
         #"  mem\,x,k\=1=v\\w free=10i,f\ k=1e-3 1"# + "\n",
         "bad line\n",
@@ -87,11 +89,13 @@ struct ParserRobustnessTests {
         }
     }
 
-    static let fuzzTokens: [[UInt8]] = [
-        "m", "cpu", ",", " ", "  ", "=", "\\", "\"", "\n", "\r\n", "\r", "#", "1", "-", ".", "e", "E", "i", "u", "t",
-        "f", "true", "FALSE", "é", "\t", "123456789", "9223372036854775808", "18446744073709551616", "k=v", "f=1",
-        "s=\"x\"", "m f=1\n", "cpu,k=v f=1i,g=t 1\n", "\nm s=\"a\nb\",x=-1.5e3\n",
-    ].map { Array($0.utf8) } + [[0xFF], [0xC3], [0xE2, 0x82], [0x00]]
+    static let fuzzTokens: [[UInt8]] =
+        [
+            "m", "cpu", ",", " ", "  ", "=", "\\", "\"", "\n", "\r\n", "\r", "#", "1", "-", ".", "e", "E", "i", "u",
+            "t",
+            "f", "true", "FALSE", "é", "\t", "123456789", "9223372036854775808", "18446744073709551616", "k=v", "f=1",
+            "s=\"x\"", "m f=1\n", "cpu,k=v f=1i,g=t 1\n", "\nm s=\"a\nb\",x=-1.5e3\n",
+        ].map { Array($0.utf8) } + [[0xFF], [0xC3], [0xE2, 0x82], [0x00]]
 
     static func randomInput(_ rng: inout SeededGenerator) -> [UInt8] {
         var bytes: [UInt8] = []
@@ -177,11 +181,14 @@ struct ParserRobustnessTests {
         }
     }
 
-    static let jsonTokens: [[UInt8]] = [
-        "{", "}", "[", "]", ":", ",", " ", "\n", "\"series\"", "\"fields\"", "\"tags\"", "\"time\"", "\"precision\"",
-        "\"ms\"", "\"a\"", "\"\\u00e9\"", "\"\\ud800\"", "\"\\", "1", "-", "0", ".5", "1e9", "1e-9223372036854775808",
-        "18446744073709551616", "true", "false", "null", "tru", "\"", "\"x\ny\"",
-    ].map { Array($0.utf8) } + [[0xFF], [0xC3], [0x01]]
+    static let jsonTokens: [[UInt8]] =
+        [
+            "{", "}", "[", "]", ":", ",", " ", "\n", "\"series\"", "\"fields\"", "\"tags\"", "\"time\"",
+            "\"precision\"",
+            "\"ms\"", "\"a\"", "\"\\u00e9\"", "\"\\ud800\"", "\"\\", "1", "-", "0", ".5", "1e9",
+            "1e-9223372036854775808",
+            "18446744073709551616", "true", "false", "null", "tru", "\"", "\"x\ny\"",
+        ].map { Array($0.utf8) } + [[0xFF], [0xC3], [0x01]]
 
     @Test func randomJSONDecodesWithoutTrapping_andErrorsNamePositions() {
         var rng = SeededGenerator(seed: 0xF022_0003)
@@ -189,10 +196,14 @@ struct ParserRobustnessTests {
         for _ in 0..<2_000 {
             var input: [UInt8] = []
             if Int.random(in: 0..<4, using: &rng) == 0 {
-                for _ in 0..<Int.random(in: 0...120, using: &rng) { input.append(UInt8.random(in: 0...255, using: &rng)) }
+                for _ in 0..<Int.random(in: 0...120, using: &rng) {
+                    input.append(UInt8.random(in: 0...255, using: &rng))
+                }
             } else {
                 if Bool.random(using: &rng) { input += Array(#"{"series":"s","fields":{"#.utf8) }
-                for _ in 0..<Int.random(in: 0...40, using: &rng) { input += Self.jsonTokens.randomElement(using: &rng)! }
+                for _ in 0..<Int.random(in: 0...40, using: &rng) {
+                    input += Self.jsonTokens.randomElement(using: &rng)!
+                }
             }
             let (points, errors) = json(bytes: input)
             expectErrorsPointIntoInput(errors, input[...], pointCount: nil, allowColumnZero: true)

@@ -1,15 +1,19 @@
 import Testing
+
 @testable import GatewayCore
 
 @Suite("Point model")
 struct PointModelTests {
     @Test func initSortsTagsByByteOrder() {
-        let point = Point(series: "m", time: 0, tags: [Tag("b", "1"), Tag("é", "2"), Tag("B", "3"), Tag("a", "4")], fields: [Field("f", .int(1))])
+        let point = Point(
+            series: "m", time: 0, tags: [Tag("b", "1"), Tag("é", "2"), Tag("B", "3"), Tag("a", "4")],
+            fields: [Field("f", .int(1))])
         #expect(point.tags.map(\.key) == ["B", "a", "b", "é"])
     }
 
     @Test func lookupsFindTagsAndFields() {
-        let point = Point(series: "m", time: 0, tags: [Tag("t", "v")], fields: [Field("f", .int(1)), Field("g", .bool(false))])
+        let point = Point(
+            series: "m", time: 0, tags: [Tag("t", "v")], fields: [Field("f", .int(1)), Field("g", .bool(false))])
         #expect(point.tag("t") == "v")
         #expect(point.tag("f") == nil)
         #expect(point.field("g") == .bool(false))
@@ -54,7 +58,9 @@ struct PointModelTests {
             var point = pointF("m")
             var reference: [String: String] = [:]
             for step in 0..<Int.random(in: 1...12, using: &rng) {
-                let key = alphabet.randomElement(using: &rng)! + (Bool.random(using: &rng) ? "" : alphabet.randomElement(using: &rng)!)
+                let key =
+                    alphabet.randomElement(using: &rng)!
+                    + (Bool.random(using: &rng) ? "" : alphabet.randomElement(using: &rng)!)
                 let value = "v\(step)"
                 point.addTagIfAbsent(key, value)
                 if reference[key] == nil { reference[key] = value }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GatewayCore
 
 @Suite("Schemas")
@@ -144,7 +145,9 @@ struct SchemaTests {
     }
 
     @Test func strictSchemaAcceptsExactlyItsTagsAndFields() {
-        var point = strictPoint(tags: [Tag("host", "a"), Tag("env", "prod")], fields: [Field("value", .float(1)), Field("note", .string("n"))])
+        var point = strictPoint(
+            tags: [Tag("host", "a"), Tag("env", "prod")],
+            fields: [Field("value", .float(1)), Field("note", .string("n"))])
         #expect(strict.validate(&point) == nil)
     }
 
@@ -162,7 +165,8 @@ struct SchemaTests {
         var loose = strict
         loose.extraTags = true
         loose.extraFields = true
-        var point = strictPoint(tags: [Tag("host", "a"), Tag("region", "eu")], fields: [Field("value", .float(1)), Field("other", .int(1))])
+        var point = strictPoint(
+            tags: [Tag("host", "a"), Tag("region", "eu")], fields: [Field("value", .float(1)), Field("other", .int(1))])
         #expect(loose.validate(&point) == nil)
     }
 

@@ -21,7 +21,10 @@ import Testing
         // Twice: the first pass fills the cache, the second is answered from it.
         for pass in 1...2 {
             let cached = decode(input, decoder, cache: cache)
-            #expect(cached.0.count == plain.0.count, "pass \(pass): \(String(decoding: input, as: UTF8.self).debugDescription)", sourceLocation: sourceLocation)
+            #expect(
+                cached.0.count == plain.0.count,
+                "pass \(pass): \(String(decoding: input, as: UTF8.self).debugDescription)",
+                sourceLocation: sourceLocation)
             #expect(
                 zip(cached.0, plain.0).allSatisfy { identical($0, $1) },
                 "pass \(pass): points differ for \(String(decoding: input, as: UTF8.self).debugDescription)",
@@ -73,10 +76,12 @@ import Testing
         let cache = SeriesCache(slots: 16)
         expectSame(body, LineProtocolDecoder(), cache: cache)
         let (points, _) = decode(body, LineProtocolDecoder(), cache: cache)
-        #expect(points.map { $0.fields.map(\.key) } == [
-            ["a", "b"], ["b", "a"], ["a", "b"], [" a", "b,"], [" a", "b,"], [#"a\\b"#], [#"\\a"#], [long, long + "x"],
-            [long, long + "x"], ["aaaaaaaaaaaaaaaaaaaaaaaa"], ["aaaaaaaaaaaaaaaaaaaaaaab"], ["é"], ["é"],
-        ])
+        #expect(
+            points.map { $0.fields.map(\.key) } == [
+                ["a", "b"], ["b", "a"], ["a", "b"], [" a", "b,"], [" a", "b,"], [#"a\\b"#], [#"\\a"#],
+                [long, long + "x"],
+                [long, long + "x"], ["aaaaaaaaaaaaaaaaaaaaaaaa"], ["aaaaaaaaaaaaaaaaaaaaaaab"], ["é"], ["é"],
+            ])
     }
 
     /// A field key is taken from the cache without scanning only when the same bytes are followed
@@ -91,10 +96,12 @@ import Testing
         let cache = SeriesCache(slots: 16)
         expectSame(body, LineProtocolDecoder(), cache: cache)
         let (points, errors) = decode(body, LineProtocolDecoder(), cache: cache)
-        #expect(points.map { $0.fields.map(\.key) } == [
-            ["ab"], ["a"], ["ab"], ["abc"], ["ab"], ["a="], ["a="], ["a"], ["a"], ["a"], ["a"], ["a", "ab"], ["a", "ab"],
-            ["a"],
-        ])
+        #expect(
+            points.map { $0.fields.map(\.key) } == [
+                ["ab"], ["a"], ["ab"], ["abc"], ["ab"], ["a="], ["a="], ["a"], ["a"], ["a"], ["a"], ["a", "ab"],
+                ["a", "ab"],
+                ["a"],
+            ])
         // Lines 8, 10 (a value "=1"), 11, 13 (no value), 15 (no '=') and 17 (types differ).
         #expect(errors.map(\.line) == [8, 10, 11, 13, 15, 17])
     }
@@ -110,7 +117,8 @@ import Testing
                     #expect(SeriesCache.hash(key, readable: buffer.count) == SeriesCache.hash(key), "length \(length)")
                     if (1...SeriesCache.FieldKey.maxLength).contains(length) {
                         let copied = SeriesCache.FieldKey.words(key)
-                        let loaded = SeriesCache.FieldKey.words(at: UnsafeRawPointer(buffer.baseAddress!), length: length)
+                        let loaded = SeriesCache.FieldKey.words(
+                            at: UnsafeRawPointer(buffer.baseAddress!), length: length)
                         #expect(copied == loaded, "length \(length)")
                     }
                 }
@@ -120,7 +128,8 @@ import Testing
 
     @Test func repeatedSeriesAreAnsweredFromTheCache_andShareOneTagArray() {
         let cache = SeriesCache()
-        let body = Array(String(repeating: "cpu,host=a,region=eu usage=1 1\ncpu,host=b,region=eu usage=2 2\n", count: 50).utf8)
+        let body = Array(
+            String(repeating: "cpu,host=a,region=eu usage=1 1\ncpu,host=b,region=eu usage=2 2\n", count: 50).utf8)
         let (points, errors) = decode(body, LineProtocolDecoder(), cache: cache)
         #expect(errors.isEmpty)
         #expect(points.count == 100)
@@ -137,14 +146,16 @@ import Testing
         let defaults = [Tag("host", "gw1"), Tag("dc", "x")]
         let decoder = LineProtocolDecoder(defaultTags: defaults)
         for cache in [nil, SeriesCache(defaultTags: defaults)] {
-            let (points, errors) = decode(Array("m,z=1 f=1\nm,host=app f=1\nm f=1\nm,z=1 f=2\n".utf8), decoder, cache: cache)
+            let (points, errors) = decode(
+                Array("m,z=1 f=1\nm,host=app f=1\nm f=1\nm,z=1 f=2\n".utf8), decoder, cache: cache)
             #expect(errors.isEmpty)
-            #expect(points.map(\.tags) == [
-                [Tag("dc", "x"), Tag("host", "gw1"), Tag("z", "1")],
-                [Tag("dc", "x"), Tag("host", "app")],
-                [Tag("dc", "x"), Tag("host", "gw1")],
-                [Tag("dc", "x"), Tag("host", "gw1"), Tag("z", "1")],
-            ])
+            #expect(
+                points.map(\.tags) == [
+                    [Tag("dc", "x"), Tag("host", "gw1"), Tag("z", "1")],
+                    [Tag("dc", "x"), Tag("host", "app")],
+                    [Tag("dc", "x"), Tag("host", "gw1")],
+                    [Tag("dc", "x"), Tag("host", "gw1"), Tag("z", "1")],
+                ])
         }
     }
 
@@ -162,14 +173,15 @@ import Testing
 
     // MARK: Timestamps: the eight-digits-at-a-time path against the careful one
 
-    @Test(arguments: [
-        ("0", Int64(0)), ("7", 7), ("12345678", 12_345_678), ("123456789", 123_456_789),
-        ("1234567890123456", 1_234_567_890_123_456), ("12345678901234567", 12_345_678_901_234_567),
-        ("1763638061123045000", 1_763_638_061_123_045_000), ("9223372036854775807", Int64.max),
-        ("0000000000000000001", 1), ("-1", -1), ("-9223372036854775808", Int64.min), ("+5", nil),
-        ("9223372036854775808", nil), ("99999999999999999999", nil), ("1234567a", nil), ("12345678a", nil),
-        ("1234567890123456789a", nil), ("1.5", nil), ("00000000000000000000007", 7),
-    ] as [(String, Int64?)])
+    @Test(
+        arguments: [
+            ("0", Int64(0)), ("7", 7), ("12345678", 12_345_678), ("123456789", 123_456_789),
+            ("1234567890123456", 1_234_567_890_123_456), ("12345678901234567", 12_345_678_901_234_567),
+            ("1763638061123045000", 1_763_638_061_123_045_000), ("9223372036854775807", Int64.max),
+            ("0000000000000000001", 1), ("-1", -1), ("-9223372036854775808", Int64.min), ("+5", nil),
+            ("9223372036854775808", nil), ("99999999999999999999", nil), ("1234567a", nil), ("12345678a", nil),
+            ("1234567890123456789a", nil), ("1.5", nil), ("00000000000000000000007", 7),
+        ] as [(String, Int64?)])
     func timestampsParseExactly(_ text: String, _ expected: Int64?) {
         for suffix in ["", "\n", " \n", "\r\n"] {
             let (points, errors) = lp("m f=1 " + text + suffix)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GatewayCore
 
 /// The point model's tag, not Swift Testing's `Tag`.
@@ -49,7 +50,8 @@ func oneError(
     _ text: String, precision: Precision = .nanoseconds, maxStringLength: Int = 65_536,
     sourceLocation: SourceLocation = #_sourceLocation
 ) -> PointError? {
-    oneError(bytes: Array(text.utf8), precision: precision, maxStringLength: maxStringLength, sourceLocation: sourceLocation)
+    oneError(
+        bytes: Array(text.utf8), precision: precision, maxStringLength: maxStringLength, sourceLocation: sourceLocation)
 }
 
 func oneError(

@@ -1,8 +1,8 @@
 import ConfigReading
 import Foundation
-import Sinks
 import GatewayCore
 import Plugins
+import Sinks
 import Testing
 
 @testable import Gateway
@@ -69,10 +69,15 @@ import Testing
         let config = try ConfigLoader(environment: ["TOKEN": "abc"]).load(path: path)
         #expect(config.name == "fallback")
         #expect(config.defaultTags.contains { $0.key == "host" && $0.value == "fallback" })
-        guard let http = config.listeners.first?.settings as? HTTPListenerConfig else { Issue.record("no http listener"); return }
+        guard let http = config.listeners.first?.settings as? HTTPListenerConfig else {
+            Issue.record("no http listener"); return
+        }
         #expect(http.token == "abc")
         let missing = try problems(yaml)
-        #expect(missing == ["FILE:3: listeners.h.token: environment variable TOKEN is not set (write ${TOKEN:-default} for a default)"])
+        #expect(
+            missing == [
+                "FILE:3: listeners.h.token: environment variable TOKEN is not set (write ${TOKEN:-default} for a default)"
+            ])
     }
 
     @Test func unitsParse() {
@@ -90,8 +95,10 @@ import Testing
     @Test func pluginFiles_areIncluded_andAnUnknownTypeIsNamed() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plugins-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try "proc:\n  type: proc\n  interval: 5s\n".write(to: dir.appendingPathComponent("proc.yaml"), atomically: true, encoding: .utf8)
-        try "jobs:\n  type: jobqueue\n".write(to: dir.appendingPathComponent("jobqueue.yaml"), atomically: true, encoding: .utf8)
+        try "proc:\n  type: proc\n  interval: 5s\n".write(
+            to: dir.appendingPathComponent("proc.yaml"), atomically: true, encoding: .utf8)
+        try "jobs:\n  type: jobqueue\n".write(
+            to: dir.appendingPathComponent("jobqueue.yaml"), atomically: true, encoding: .utf8)
         let found = try problems(
             """
             sinks: {out: {type: blackhole}}
@@ -99,7 +106,10 @@ import Testing
             plugins:
               include: \(dir.path)/*.yaml
             """)
-        #expect(found == ["\(dir.path)/jobqueue.yaml:2: jobs.type: unknown plugin type \"jobqueue\" (known: dwmon, jobdir, proc)"])
+        #expect(
+            found == [
+                "\(dir.path)/jobqueue.yaml:2: jobs.type: unknown plugin type \"jobqueue\" (known: dwmon, jobdir, proc)"
+            ])
     }
 
     @Test func influxSink_readsEveryKey_andDefaults() throws {
@@ -124,7 +134,8 @@ import Testing
             routes:
               - {to: [influx, plain, archive]}
             """)
-        let config = try ConfigLoader(environment: ["INFLUX_URL": "http://127.0.0.1:8086", "INFLUX_TOKEN": "tok"]).load(path: path)
+        let config = try ConfigLoader(environment: ["INFLUX_URL": "http://127.0.0.1:8086", "INFLUX_TOKEN": "tok"]).load(
+            path: path)
         guard let influx = config.sinks[0].settings as? Influx2Settings,
             let plain = config.sinks[1].settings as? Influx2Settings,
             let archive = config.sinks[2].settings as? SpoolSettings
@@ -142,7 +153,9 @@ import Testing
         #expect(influx.retry.maxRetries == 5)
         #expect(influx.retry.maxBackoff == .seconds(60))
         #expect(influx.retry.maxRetryAfter == .seconds(600))
-        #expect(influx.spool.enabled && influx.spool.maxSize == 64 << 20 && influx.spool.whenFull == .block && influx.spool.sync == .full)
+        #expect(
+            influx.spool.enabled && influx.spool.maxSize == 64 << 20 && influx.spool.whenFull == .block
+                && influx.spool.sync == .full)
         #expect(influx.spool.path == "/var/lib/gw/spool/influx.db")
         #expect(config.sinks[0].batchSize == 5000)
         #expect(!plain.spool.enabled)
@@ -170,20 +183,25 @@ import Testing
     }
 
     @Test func theShippedInfluxExample_isValidOnceUncommented() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let shipped = try String(contentsOfFile: root.appendingPathComponent("gateway.yaml").path, encoding: .utf8)
         let uncommented = shipped.replacingOccurrences(of: "  # influx:", with: "  influx:")
-            .replacingOccurrences(of: "  #   ", with: "    ").replacingOccurrences(of: "  # influx1:", with: "  influx1:")
+            .replacingOccurrences(of: "  #   ", with: "    ").replacingOccurrences(
+                of: "  # influx1:", with: "  influx1:")
         let config = try ConfigLoader(environment: ["INFLUX_URL": "http://127.0.0.1:8086", "INFLUX_TOKEN": "t"])
-            .load(path: try write(uncommented.replacingOccurrences(of: "include: plugins.d/*.yaml", with: "include: []")))
+            .load(
+                path: try write(uncommented.replacingOccurrences(of: "include: plugins.d/*.yaml", with: "include: []")))
         #expect(config.sinks.map(\.type).contains("influx2"))
         let v1 = try #require(config.sinks.first { $0.name == "influx1" }?.settings as? Influx2Settings)
         #expect(v1.target.api == .v1 && v1.target.database == "monitoring")
-        #expect(v1.target.writeURL(precision: .milliseconds) == "http://127.0.0.1:8086/write?db=monitoring&precision=ms")
+        #expect(
+            v1.target.writeURL(precision: .milliseconds) == "http://127.0.0.1:8086/write?db=monitoring&precision=ms")
     }
 
     @Test func theShippedConfiguration_isValid() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let config = try ConfigLoader(environment: [:]).load(path: root.appendingPathComponent("gateway.yaml").path)
         #expect(config.listeners.count == 2)
         #expect(!config.routes.isEmpty)
@@ -204,11 +222,13 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("check-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let file = dir.appendingPathComponent("gateway.yaml")
-        try "sinks:\n  out: {type: stdout}\nroutes:\n  - {to: [out], stpo: true}\n".write(to: file, atomically: true, encoding: .utf8)
+        try "sinks:\n  out: {type: stdout}\nroutes:\n  - {to: [out], stpo: true}\n".write(
+            to: file, atomically: true, encoding: .utf8)
         let (status, output) = try run(["check", "--config", file.path])
         #expect(status == 1)
         #expect(output.contains("\(file.path):4: routes[0].stpo: unknown key \"stpo\""), "\(output)")
-        try "sinks:\n  out: {type: stdout}\nroutes:\n  - {to: [out], stop: true}\n".write(to: file, atomically: true, encoding: .utf8)
+        try "sinks:\n  out: {type: stdout}\nroutes:\n  - {to: [out], stop: true}\n".write(
+            to: file, atomically: true, encoding: .utf8)
         let (okStatus, okOutput) = try run(["check", "--config", file.path])
         #expect(okStatus == 0, "\(okOutput)")
     }
@@ -252,13 +272,15 @@ import Testing
     }
 
     @Test func pluginNames_becomeAPIPaths_soTheyMustBePathSafe() throws {
-        let text = try problems("plugins:\n  \"my proc\": {type: proc}\n  spool: {type: proc}\n").joined(separator: "\n")
+        let text = try problems("plugins:\n  \"my proc\": {type: proc}\n  spool: {type: proc}\n").joined(
+            separator: "\n")
         #expect(text.contains("plugin name \"my proc\" must be letters, digits"), "\(text)")
         #expect(text.contains("plugin name \"spool\""), "\(text)")
     }
 
     @Test func theShippedProcFile_isValid_andItsValuesAreTheDefaults() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let config = try ConfigLoader(environment: [:]).load(path: root.appendingPathComponent("gateway.yaml").path)
         let proc = try #require(config.plugins.first { $0.type == "proc" })
         #expect(proc.enabled)
@@ -289,10 +311,14 @@ import Testing
 
     @Test func everyCheckerFileProblem_isReportedAsFileLineToken_evenWhenThePluginIsOff() throws {
         let dir = try checkers([
-            "good.dwmon": "__QUERY__\nSELECT id AS dwmon_unique_key, ts AS dwmon_timestamp FROM t\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES*/20 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n",
-            "bad.dwmon": "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES*/0 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n",
-            "orphan.dwmon": "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKENDS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nelsewhere\n__EXTRA__\n",
-            "columns.dwmon": "__QUERY__\nSELECT id AS dwmon_unique_key FROM t\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n",
+            "good.dwmon":
+                "__QUERY__\nSELECT id AS dwmon_unique_key, ts AS dwmon_timestamp FROM t\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES*/20 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n",
+            "bad.dwmon":
+                "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES*/0 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n",
+            "orphan.dwmon":
+                "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKENDS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nelsewhere\n__EXTRA__\n",
+            "columns.dwmon":
+                "__QUERY__\nSELECT id AS dwmon_unique_key FROM t\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n",
             "notes.txt": "not a checker",
         ])
         let found = try problems(
@@ -337,9 +363,13 @@ import Testing
         #expect(text.contains("FILE:5: plugins.dwmon.timezone: unknown time zone \"Mars/Olympus\""), "\(text)")
         #expect(text.contains("FILE:6: plugins.dwmon.query_timeout: expected a duration above zero"), "\(text)")
         #expect(text.contains("FILE:8: plugins.dwmon.sources.pg.url: expected a URL such as postgres://"), "\(text)")
-        #expect(text.contains("FILE:9: plugins.dwmon.sources.cmd.command: expected the program and its arguments"), "\(text)")
+        #expect(
+            text.contains("FILE:9: plugins.dwmon.sources.cmd.command: expected the program and its arguments"),
+            "\(text)")
         #expect(text.contains("FILE:10: plugins.dwmon.sources.web.url: expected an http:// or https:// URL"), "\(text)")
-        #expect(text.contains("FILE:11: plugins.dwmon.sources.odd.type: expected one of sqlite, postgres, command, http"), "\(text)")
+        #expect(
+            text.contains("FILE:11: plugins.dwmon.sources.odd.type: expected one of sqlite, postgres, command, http"),
+            "\(text)")
         #expect(text.contains("plugins.dwmon.checkers.missing: no checker file missing.dwmon in \(dir)"), "\(text)")
         #expect(text.contains("plugins.dwmon.webhook.attempts: expected a positive integer"), "\(text)")
         let missingDir = try problems("plugins:\n  dwmon: {type: dwmon, checkers_dir: /nonexistent/dwmon}\n").joined()
@@ -347,15 +377,20 @@ import Testing
     }
 
     @Test func theShippedDwmonFiles_areValid_andRelativePathsFollowTheConfigFile() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let config = try ConfigLoader(environment: [:]).load(path: root.appendingPathComponent("gateway.yaml").path)
         let dwmon = try #require(config.plugins.first { $0.type == "dwmon" })
         guard let settings = dwmon.settings as? DwmonSettings else { Issue.record("not dwmon settings"); return }
         #expect(settings.checkersDir == root.appendingPathComponent("plugins.d").path)
         #expect(settings.statePath == root.appendingPathComponent("data/dwmon/dwmon.db").path)
-        #expect(settings.sources["warehouse"] == .init(kind: .sqlite(path: root.appendingPathComponent("data/warehouse.db").path)))
+        #expect(
+            settings.sources["warehouse"]
+                == .init(kind: .sqlite(path: root.appendingPathComponent("data/warehouse.db").path)))
         #expect(settings.retention == .seconds(7 * 86_400))
-        let files = try FileManager.default.contentsOfDirectory(atPath: settings.checkersDir).filter { $0.hasSuffix(".dwmon") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: settings.checkersDir).filter {
+            $0.hasSuffix(".dwmon")
+        }
         #expect(!files.isEmpty)
     }
 }
@@ -406,7 +441,9 @@ import Testing
             """
         ).joined(separator: "\n")
         #expect(same.contains("plugins.jobdir.failed_dir: failed_dir is storage_root itself"), "\(same)")
-        #expect(same.contains("plugins.jobdir.deferred_storage_root: deferred_storage_root is under storage_root"), "\(same)")
+        #expect(
+            same.contains("plugins.jobdir.deferred_storage_root: deferred_storage_root is under storage_root"),
+            "\(same)")
         #expect(same.contains("plugins.jobdir.dump_suffix: json_suffix and dump_suffix are both \".json\""), "\(same)")
     }
 

@@ -16,7 +16,10 @@ struct LoggingTests {
 
     @Test func textFormat_isOneLineWithUTCTimeLevelLabelMessageAndSortedMetadata() throws {
         let line = text(LogFormat.text.render(record))
-        #expect(line == "2026-11-18T11:06:40.250Z warning gateway: disk \"full\"\\nsecond line path=\"/var/x y\" plugin=jobdir\n")
+        #expect(
+            line
+                == "2026-11-18T11:06:40.250Z warning gateway: disk \"full\"\\nsecond line path=\"/var/x y\" plugin=jobdir\n"
+        )
     }
 
     @Test func jsonFormat_isOneObjectPerLine() throws {
@@ -60,7 +63,9 @@ struct LoggingTests {
         let again = try LogOutput(path: path, maxSize: 1 << 20, backups: 2)
         again.write(line)
         #expect(try fm.attributesOfItem(atPath: path)[.size] as? Int == before + 100)
-        #expect(throws: LogFormatError.self) { _ = try LogOutput(path: "/proc/no/such/gateway.log", maxSize: 4096, backups: 1) }
+        #expect(throws: LogFormatError.self) {
+            _ = try LogOutput(path: "/proc/no/such/gateway.log", maxSize: 4096, backups: 1)
+        }
     }
 
     @Test func loggingSettings_areReadStrictly() throws {
@@ -114,7 +119,8 @@ struct LoggingTests {
         try gateway.sendUDP("cpu value=1")
         _ = try await gateway.waitForMetric("gateway_points_written_total", ["sink": "out"], atLeast: 1)
         #expect(try await gateway.stop() == 0)
-        let file = try String(contentsOfFile: gateway.directory.appendingPathComponent("logs/gateway.log").path, encoding: .utf8)
+        let file = try String(
+            contentsOfFile: gateway.directory.appendingPathComponent("logs/gateway.log").path, encoding: .utf8)
         let lines = file.split(separator: "\n")
         #expect(lines.contains { $0.contains("\"message\":\"gateway stopped\"") })
         #expect(lines.contains { $0.contains("\"level\":\"debug\"") }, "the file takes debug lines")

@@ -20,7 +20,8 @@ import Testing
         stop: Bool = false, isDefault: Bool = false
     ) -> RouteConfig {
         RouteConfig(
-            name: name, series: series, tags: tags.map { (key: $0.0, pattern: $0.1) }, sources: sources, to: to, stop: stop,
+            name: name, series: series, tags: tags.map { (key: $0.0, pattern: $0.1) }, sources: sources, to: to,
+            stop: stop,
             isDefault: isDefault)
     }
 
@@ -31,7 +32,9 @@ import Testing
     @Test func rulesMatchSeriesGlobsTagsAndSource_inOrder_withStop() {
         let (router, metrics) = makeRouter(
             [
-                route("luna", series: ["requests", "subtask_*"], tags: [("service", "luna-*")], to: ["influx"], stop: true),
+                route(
+                    "luna", series: ["requests", "subtask_*"], tags: [("service", "luna-*")], to: ["influx"], stop: true
+                ),
                 route("udp-only", sources: ["udp"], to: ["archive"]),
                 route("all", to: ["console"]),
             ], sinks: ["influx", "archive", "console"])
@@ -71,7 +74,9 @@ import Testing
         let queue = SinkQueue(capacity: 3, policy: .dropNewest)
         let router = Router(
             routes: [route("all", to: ["a"])],
-            targets: [Router.Target(name: "a", queue: queue, metrics: SinkMetrics(sink: "a", factory: metrics.factory))],
+            targets: [
+                Router.Target(name: "a", queue: queue, metrics: SinkMetrics(sink: "a", factory: metrics.factory))
+            ],
             factory: metrics.factory)
         _ = router.offer((0..<5).map { _ in point("x") }, source: "udp")
         #expect(queue.count == 3)

@@ -5,7 +5,8 @@ import Testing
     /// Points still queued at SIGTERM (a 60 s flush interval holds them) are written before exit 0.
     @Test func sigterm_drainsQueuedPointsIntoTheSink_andExits0() async throws {
         let gateway = try GatewayProcess(
-            config: testConfig(sinks: "out: {type: stdout, batch_size: 100000, queue_size: 200000, flush_interval: 60s}"))
+            config: testConfig(
+                sinks: "out: {type: stdout, batch_size: 100000, queue_size: 200000, flush_interval: 60s}"))
         try await gateway.start()
         let sender = try UDPSender(port: gateway.udpPort)
         var sent = 0
@@ -15,7 +16,9 @@ import Testing
             try sender.send(Array(payload.utf8))
             sent += 10
         }
-        #expect(try await gateway.waitForMetric("gateway_points_accepted_total", ["listener": "udp"], atLeast: Double(sent)) == Double(sent))
+        #expect(
+            try await gateway.waitForMetric("gateway_points_accepted_total", ["listener": "udp"], atLeast: Double(sent))
+                == Double(sent))
         #expect(gateway.stdoutLines.isEmpty, "the flush interval should still be holding the points")
         #expect(try await gateway.stop(signal: SIGTERM) == 0)
         #expect(gateway.stdoutLines.count == sent)
@@ -24,7 +27,8 @@ import Testing
 
     /// Under HTTP load: every request answered 204 before SIGINT is in the output, and exit is 0.
     @Test func sigint_underHTTPLoad_keepsEveryAcknowledgedPoint() async throws {
-        let gateway = try GatewayProcess(config: testConfig(sinks: "out: {type: stdout, batch_size: 5000, flush_interval: 1s}"))
+        let gateway = try GatewayProcess(
+            config: testConfig(sinks: "out: {type: stdout, batch_size: 5000, flush_interval: 1s}"))
         try await gateway.start()
         let acknowledged = AcknowledgedCounter()
         let load = Task {

@@ -113,11 +113,14 @@ struct FakeProc {
     init() throws {
         root = NSTemporaryDirectory() + "fakeproc-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        try "MemTotal:        1048576 kB\nMemFree:          1000 kB\n".write(toFile: root + "/meminfo", atomically: true, encoding: .utf8)
+        try "MemTotal:        1048576 kB\nMemFree:          1000 kB\n".write(
+            toFile: root + "/meminfo", atomically: true, encoding: .utf8)
     }
 
     /// Writes `/proc/<pid>/stat` with the given name, ticks, start time, resident pages and threads.
-    func process(pid: Int32, name: String, utime: UInt64, stime: UInt64 = 0, start: UInt64 = 1, rssPages: Int64, threads: Int = 1) throws {
+    func process(
+        pid: Int32, name: String, utime: UInt64, stime: UInt64 = 0, start: UInt64 = 1, rssPages: Int64, threads: Int = 1
+    ) throws {
         let dir = "\(root)/\(pid)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         // Fields 3..24 of proc(5): state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt

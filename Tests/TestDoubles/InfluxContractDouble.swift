@@ -34,13 +34,17 @@ public final class InfluxContractDouble: Sendable {
             self.body = body
         }
 
-        public static func influxError(_ status: Int, code: String, message: String, line: Int? = nil, headers: [(String, String)] = [])
+        public static func influxError(
+            _ status: Int, code: String, message: String, line: Int? = nil, headers: [(String, String)] = []
+        )
             -> Answer
         {
             var object: [String: Any] = ["code": code, "message": message]
             if let line { object["line"] = line }
             let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            return Answer(status: status, headers: headers + [("Content-Type", "application/json")], body: String(decoding: data, as: UTF8.self))
+            return Answer(
+                status: status, headers: headers + [("Content-Type", "application/json")],
+                body: String(decoding: data, as: UTF8.self))
         }
     }
 
@@ -96,7 +100,11 @@ public final class InfluxContractDouble: Sendable {
 
     /// Holds every answer this long (a slow server), so that requests overlap.
     public func delayAnswers(_ delay: Duration?) {
-        state.withLock { $0.answerDelay = delay.map { .nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) } }
+        state.withLock {
+            $0.answerDelay = delay.map {
+                .nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000)
+            }
+        }
     }
 
     /// The most requests that were waiting for their answers at one time.
@@ -176,7 +184,9 @@ public final class InfluxContractDouble: Sendable {
             for (name, value) in answer.headers { headers.add(name: name, value: value) }
             headers.add(name: "Content-Length", value: "\(answer.body.utf8.count)")
             let status = HTTPResponseStatus(statusCode: answer.status)
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+                promise: nil)
             if !answer.body.isEmpty {
                 context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: answer.body)))), promise: nil)
             }

@@ -32,7 +32,10 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Standard error's log level, overriding logging.level: trace, debug, info, notice, warning, error, critical.")
+    @Option(
+        help:
+            "Standard error's log level, overriding logging.level: trace, debug, info, notice, warning, error, critical."
+    )
     var logLevel: Logger.Level?
 
     func run() async throws {

@@ -1,6 +1,6 @@
-import ConfigReading
 import ArgumentParser
 import AsyncHTTPClient
+import ConfigReading
 import Foundation
 import GatewayCore
 import NIOCore
@@ -26,7 +26,8 @@ struct SendCommand: AsyncParsableCommand {
     @Option(help: "Send over UDP to HOST:PORT (the default, at 127.0.0.1:8089).")
     var udp: String?
 
-    @Option(help: "Send over HTTP to this base URL (line protocol to /api/v2/write, JSON to /api/v1/points) or full URL.")
+    @Option(
+        help: "Send over HTTP to this base URL (line protocol to /api/v2/write, JSON to /api/v1/points) or full URL.")
     var http: String?
 
     @Option(help: "Payload format: line (InfluxDB line protocol) or json (JSON points).")
@@ -50,7 +51,9 @@ struct SendCommand: AsyncParsableCommand {
     func validate() throws {
         if udp != nil, http != nil { throw ValidationError("give --udp or --http, not both") }
         guard Precision(influx: precision) != nil else { throw ValidationError("--precision must be ns, us, ms or s") }
-        guard maxDatagram >= 64, maxDatagram <= 65_507 else { throw ValidationError("--max-datagram must be 64 to 65507") }
+        guard maxDatagram >= 64, maxDatagram <= 65_507 else {
+            throw ValidationError("--max-datagram must be 64 to 65507")
+        }
     }
 
     func run() async throws {
@@ -85,7 +88,8 @@ struct SendCommand: AsyncParsableCommand {
                 let result = decoder.decode(String(line))
                 if let error = result.errors.first {
                     bad += 1
-                    FileHandle.standardError.write(Data("line \(index + 1): \(error.message): \(line.prefix(120))\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("line \(index + 1): \(error.message): \(line.prefix(120))\n".utf8))
                 } else {
                     good.append(String(line))
                 }
@@ -125,14 +129,16 @@ struct SendCommand: AsyncParsableCommand {
         var payload: [UInt8] = []
         func flush() async throws {
             guard !payload.isEmpty else { return }
-            try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: payload))).get()
+            try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: payload)))
+                .get()
             datagrams += 1
             payload.removeAll(keepingCapacity: true)
         }
         for line in lines {
             let bytes = Array(line.utf8)
             if bytes.count + 1 > maxDatagram {
-                FileHandle.standardError.write(Data("line longer than --max-datagram (\(maxDatagram)), sent alone\n".utf8))
+                FileHandle.standardError.write(
+                    Data("line longer than --max-datagram (\(maxDatagram)), sent alone\n".utf8))
             }
             if !payload.isEmpty, payload.count + bytes.count + 1 > maxDatagram { try await flush() }
             payload.append(contentsOf: bytes)
@@ -159,7 +165,8 @@ struct SendCommand: AsyncParsableCommand {
             let end = min(start + batchSize, lines.count)
             var request = HTTPClientRequest(url: url)
             request.method = .POST
-            request.headers.add(name: "Content-Type", value: format == .line ? "text/plain; charset=utf-8" : "application/json")
+            request.headers.add(
+                name: "Content-Type", value: format == .line ? "text/plain; charset=utf-8" : "application/json")
             if let token { request.headers.add(name: "Authorization", value: "Token \(token)") }
             request.body = .bytes(ByteBuffer(string: lines[start..<end].joined(separator: "\n") + "\n"))
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))

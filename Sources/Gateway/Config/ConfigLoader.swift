@@ -232,7 +232,8 @@ struct ConfigLoader {
         if let builtin = map["builtin"]?.stringList() {
             for name in builtin where SchemaSet.builtin(name) == nil {
                 map["builtin"]?.problem(
-                    "unknown built-in schema set \"\(name)\" (known: \(SchemaSet.builtinNames.joined(separator: ", ")))")
+                    "unknown built-in schema set \"\(name)\" (known: \(SchemaSet.builtinNames.joined(separator: ", ")))"
+                )
             }
             config.builtin = builtin.filter { SchemaSet.builtin($0) != nil }
         }
@@ -300,7 +301,8 @@ struct ConfigLoader {
             let settings = factory.read(plugin, own)
             plugin.finish()
             out.append(
-                PluginConfig(name: name, type: type, enabled: enabled, settings: settings, file: value.file, line: value.line))
+                PluginConfig(
+                    name: name, type: type, enabled: enabled, settings: settings, file: value.file, line: value.line))
         }
         return out
     }

@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
-import Plugins
 import Logging
+import Plugins
 import Sinks
 
 /// The whole configuration, validated: what `gateway run` builds the runtime from.

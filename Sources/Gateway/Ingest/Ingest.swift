@@ -86,7 +86,8 @@ final class Ingest: Sendable {
         log.warning(
             "input rejected",
             metadata: [
-                "source": "\(source)", "reason": "\(error.reason)", "error": "\(error)", "input": "\(input.prefix(200))",
+                "source": "\(source)", "reason": "\(error.reason)", "error": "\(error)",
+                "input": "\(input.prefix(200))",
             ])
         deadLetter?.record(source: source, error: error, input: input, receiveTime: receiveTime)
     }

@@ -38,7 +38,9 @@ enum LogFormat: Sendable, Equatable {
             guard let piece = placeholders[name] else {
                 return .failure(
                     LogFormatError(
-                        message: "unknown placeholder {\(name)} in the log format (known: \(placeholders.keys.sorted().map { "{\($0)}" }.joined(separator: " ")); or text, json)"))
+                        message:
+                            "unknown placeholder {\(name)} in the log format (known: \(placeholders.keys.sorted().map { "{\($0)}" }.joined(separator: " ")); or text, json)"
+                    ))
             }
             if !literal.isEmpty { pieces.append(.literal(literal)) }
             literal = ""
@@ -95,8 +97,10 @@ enum LogFormat: Sendable, Equatable {
                 case .label: out.append(contentsOf: record.label.utf8)
                 case .message: out.append(contentsOf: Self.oneLine(record.message).utf8)
                 case .metadata:
-                    let text = record.metadata.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\(Self.quoted("\($0.value)"))" }
-                        .joined(separator: " ")
+                    let text = record.metadata.sorted(by: { $0.key < $1.key }).map {
+                        "\($0.key)=\(Self.quoted("\($0.value)"))"
+                    }
+                    .joined(separator: " ")
                     out.append(contentsOf: text.utf8)
                 case .source: out.append(contentsOf: record.source.utf8)
                 case .location:
@@ -176,7 +180,8 @@ final class LogOutput: Sendable {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {
-                throw LogFormatError(message: "cannot create the log folder \(directory): \(error.localizedDescription)")
+                throw LogFormatError(
+                    message: "cannot create the log folder \(directory): \(error.localizedDescription)")
             }
         }
         let fd = Self.open(path)
@@ -202,7 +207,8 @@ final class LogOutput: Sendable {
             if written < 0 {
                 if !s.failed, case .file(let path, _, _) = kind {
                     s.failed = true
-                    let note = "log file \(path): write failed: \(String(cString: strerror(errno))); logging to it may be incomplete\n"
+                    let note =
+                        "log file \(path): write failed: \(String(cString: strerror(errno))); logging to it may be incomplete\n"
                     _ = note.withCString { Glibc.write(2, $0, strlen($0)) }
                 }
             } else {
@@ -216,7 +222,9 @@ final class LogOutput: Sendable {
         close(s.fd)
         if backups > 0 {
             unlink("\(path).\(backups)")
-            for index in stride(from: backups - 1, through: 1, by: -1) { rename("\(path).\(index)", "\(path).\(index + 1)") }
+            for index in stride(from: backups - 1, through: 1, by: -1) {
+                rename("\(path).\(index)", "\(path).\(index + 1)")
+            }
             rename(path, "\(path).1")
         } else {
             unlink(path)
@@ -252,7 +260,8 @@ struct GatewayLogHandler: LogHandler {
         output.write(
             format.render(
                 .init(
-                    time: Date(), level: level, label: label, message: message.description, metadata: all, source: source,
+                    time: Date(), level: level, label: label, message: message.description, metadata: all,
+                    source: source,
                     file: file, line: line)))
     }
 }

@@ -59,7 +59,8 @@ final class GatewayMetrics: Sendable {
 
     /// What every Prometheus exporter reports of its process (from /proc/self), and the build.
     static func processFamilies() -> String {
-        var out = "# TYPE gateway_build_info gauge\ngateway_build_info{version=\"\(GatewayVersion.current)\",commit=\"\(BuildInfo.commit)\",built=\"\(BuildInfo.date)\"} 1\n"
+        var out =
+            "# TYPE gateway_build_info gauge\ngateway_build_info{version=\"\(GatewayVersion.current)\",commit=\"\(BuildInfo.commit)\",built=\"\(BuildInfo.date)\"} 1\n"
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
         if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),

@@ -141,7 +141,9 @@ final class Runtime: Sendable {
         group = ServiceGroup(
             configuration: .init(
                 services: services.map {
-                    .init(service: $0, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup)
+                    .init(
+                        service: $0, successTerminationBehavior: .ignore,
+                        failureTerminationBehavior: .gracefullyShutdownGroup)
                 },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
@@ -185,7 +187,11 @@ final class Runtime: Sendable {
         try await group.run()
         for spool in spoolAdmin.entries {
             logger.info(
-                "spool closed", metadata: ["sink": "\(spool.sink)", "batches": "\(spool.store.batchCount)", "points": "\(spool.store.pointCount)"])
+                "spool closed",
+                metadata: [
+                    "sink": "\(spool.sink)", "batches": "\(spool.store.batchCount)",
+                    "points": "\(spool.store.pointCount)",
+                ])
             spool.store.close()
         }
         logger.info("gateway stopped")

@@ -118,7 +118,8 @@ public struct JSONPointDecoder: Sendable {
                 }
             case "precision":
                 guard case .string(let s) = member, let p = Precision(influx: s), !s.isEmpty else {
-                    throw Failure(reason: .invalidJSON, message: "\"precision\" must be one of \"s\", \"ms\", \"us\", \"ns\"")
+                    throw Failure(
+                        reason: .invalidJSON, message: "\"precision\" must be one of \"s\", \"ms\", \"us\", \"ns\"")
                 }
                 precision = p
             case "tags":
@@ -201,7 +202,9 @@ public struct JSONPointDecoder: Sendable {
                 guard s.utf8.count <= maxStringLength else {
                     throw Failure(
                         reason: .stringTooLong,
-                        message: "string for field \"\(key)\" is \(s.utf8.count) bytes, over the limit of \(maxStringLength)")
+                        message:
+                            "string for field \"\(key)\" is \(s.utf8.count) bytes, over the limit of \(maxStringLength)"
+                    )
                 }
                 fields.append(Field(key, .string(s)))
             case .bool(let b):
@@ -224,7 +227,9 @@ public struct JSONPointDecoder: Sendable {
             throw Failure(
                 reason: .invalidName, message: NameRules.controlMessage("\(what) \(NameRules.show(name))", control))
         }
-        if name.utf8.contains(ASCII.backslash), let problem = NameRules.lineProtocolProblem(name, measurement: measurement) {
+        if name.utf8.contains(ASCII.backslash),
+            let problem = NameRules.lineProtocolProblem(name, measurement: measurement)
+        {
             throw Failure(reason: .invalidName, message: "\(what) \(NameRules.show(name)) \(problem)")
         }
     }
@@ -248,7 +253,9 @@ public struct JSONPointDecoder: Sendable {
     }
 
     static func number(_ text: String, key: String) throws(Failure) -> FieldValue {
-        let isInteger = !text.utf8.contains(where: { $0 == ASCII.dot || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") })
+        let isInteger = !text.utf8.contains(where: {
+            $0 == ASCII.dot || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E")
+        })
         if isInteger {
             if let v = Int64(text) { return .int(v) }
             if let v = UInt64(text) { return .uint(v) }

@@ -33,7 +33,9 @@ extension JSONValue {
                 var reader = JSONReader(bytes: buffer)
                 let value = try reader.readValue()
                 reader.skipWhitespace()
-                guard reader.atEnd else { throw JSONReader.Failure(position: reader.position, message: "unexpected text after the JSON value") }
+                guard reader.atEnd else {
+                    throw JSONReader.Failure(position: reader.position, message: "unexpected text after the JSON value")
+                }
                 return value
             }
         } catch {
@@ -101,7 +103,8 @@ struct JSONReader {
         case UInt8(ascii: "n"): try readLiteral("null"); return .null
         case ASCII.minus, ASCII.zero...ASCII.nine: return .number(try readNumber())
         default:
-            throw Failure(position: position, message: "unexpected character \(Self.show(bytes[position])): expected a value")
+            throw Failure(
+                position: position, message: "unexpected character \(Self.show(bytes[position])): expected a value")
         }
     }
 
@@ -200,14 +203,18 @@ struct JSONReader {
             position += 1
             let fractionStart = position
             while position < bytes.count, bytes[position] >= ASCII.zero, bytes[position] <= ASCII.nine { position += 1 }
-            if position == fractionStart { throw Failure(position: start, message: "invalid number: no digits after '.'") }
+            if position == fractionStart {
+                throw Failure(position: start, message: "invalid number: no digits after '.'")
+            }
         }
         if position < bytes.count, bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E") {
             position += 1
             if position < bytes.count, bytes[position] == ASCII.plus || bytes[position] == ASCII.minus { position += 1 }
             let exponentStart = position
             while position < bytes.count, bytes[position] >= ASCII.zero, bytes[position] <= ASCII.nine { position += 1 }
-            if position == exponentStart { throw Failure(position: start, message: "invalid number: no exponent digits") }
+            if position == exponentStart {
+                throw Failure(position: start, message: "invalid number: no exponent digits")
+            }
         }
         return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
     }

@@ -26,7 +26,9 @@ extension LineParser {
             if let value = Self.parseBool(token) { return .bool(value) }
             throw Failure(
                 position: start, reason: .syntax,
-                message: "invalid boolean for field \"\(key)\": expected t, T, true, True, TRUE, f, F, false, False or FALSE")
+                message:
+                    "invalid boolean for field \"\(key)\": expected t, T, true, True, TRUE, f, F, false, False or FALSE"
+            )
         default:
             return try parseNumber(token, at: start, key: key)
         }
@@ -73,7 +75,8 @@ extension LineParser {
             guard !body.isEmpty, body.allSatisfy({ $0 >= ASCII.zero && $0 <= ASCII.nine }) else {
                 throw Failure(
                     position: start, reason: .invalidNumber,
-                    message: "invalid \(last == UInt8(ascii: "i") ? "integer" : "unsigned integer") for field \"\(key)\"")
+                    message:
+                        "invalid \(last == UInt8(ascii: "i") ? "integer" : "unsigned integer") for field \"\(key)\"")
             }
             if last == UInt8(ascii: "u") {
                 guard !negative else {
@@ -99,7 +102,8 @@ extension LineParser {
         guard let value = Self.parseFloat(token) else {
             throw Failure(
                 position: start, reason: .invalidNumber,
-                message: "invalid number for field \"\(key)\": expected a float, an integer with i or an unsigned with u")
+                message:
+                    "invalid number for field \"\(key)\": expected a float, an integer with i or an unsigned with u")
         }
         return .float(value)
     }
@@ -156,7 +160,9 @@ extension LineParser {
             scratch.removeAll(keepingCapacity: true)
             var i = 0
             while i < raw.count {
-                if raw[i] == ASCII.backslash, i + 1 < raw.count, raw[i + 1] == ASCII.quote || raw[i + 1] == ASCII.backslash {
+                if raw[i] == ASCII.backslash, i + 1 < raw.count,
+                    raw[i + 1] == ASCII.quote || raw[i + 1] == ASCII.backslash
+                {
                     scratch.append(raw[i + 1])
                     i += 2
                 } else {
@@ -165,21 +171,24 @@ extension LineParser {
                 }
             }
             guard let s = scratch.withUnsafeBufferPointer({ String(validating: $0, as: UTF8.self) }) else {
-                throw Failure(position: start, reason: .invalidUTF8, message: "string for field \"\(key)\" is not valid UTF-8")
+                throw Failure(
+                    position: start, reason: .invalidUTF8, message: "string for field \"\(key)\" is not valid UTF-8")
             }
             value = s
         } else if ascii {
             value = String(decoding: raw, as: UTF8.self)
         } else {
             guard let s = String(validating: raw, as: UTF8.self) else {
-                throw Failure(position: start, reason: .invalidUTF8, message: "string for field \"\(key)\" is not valid UTF-8")
+                throw Failure(
+                    position: start, reason: .invalidUTF8, message: "string for field \"\(key)\" is not valid UTF-8")
             }
             value = s
         }
         if value.utf8.count > maxStringLength {
             throw Failure(
                 position: start, reason: .stringTooLong,
-                message: "string for field \"\(key)\" is \(value.utf8.count) bytes, over the limit of \(maxStringLength)")
+                message:
+                    "string for field \"\(key)\" is \(value.utf8.count) bytes, over the limit of \(maxStringLength)")
         }
         return value
     }

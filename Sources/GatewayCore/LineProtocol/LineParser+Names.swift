@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // Line protocol decoding, part of the hot path (see LineParser.swift): the key section (measurement
@@ -26,7 +26,9 @@ extension LineParser {
             return hit
         }
         let parsed = try parseKeySection()
-        if position == end { cache._withUnsafeGuaranteedRef { $0.store(key, hash: hash, series: parsed.0, tags: parsed.1) } }
+        if position == end {
+            cache._withUnsafeGuaranteedRef { $0.store(key, hash: hash, series: parsed.0, tags: parsed.1) }
+        }
         return parsed
     }
 
@@ -35,10 +37,14 @@ extension LineParser {
         var searchFrom = from
         let base = bytes.baseAddress!
         while searchFrom < bytes.count {
-            guard let found = memchr(base + searchFrom, Int32(ASCII.space), bytes.count - searchFrom) else { return nil }
+            guard let found = memchr(base + searchFrom, Int32(ASCII.space), bytes.count - searchFrom) else {
+                return nil
+            }
             let index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
             var backslashes = 0
-            while index - backslashes - 1 >= from, bytes[index - backslashes - 1] == ASCII.backslash { backslashes += 1 }
+            while index - backslashes - 1 >= from, bytes[index - backslashes - 1] == ASCII.backslash {
+                backslashes += 1
+            }
             if backslashes % 2 == 0 { return index }
             searchFrom = index + 1
         }
@@ -164,7 +170,9 @@ extension LineParser {
         }
         if slot < recentNames.count {
             let recent = recentNames[slot]
-            if recent.length == length, memcmp(bytes.baseAddress! + recent.start, bytes.baseAddress! + start, length) == 0 {
+            if recent.length == length,
+                memcmp(bytes.baseAddress! + recent.start, bytes.baseAddress! + start, length) == 0
+            {
                 return recent.string
             }
             let string = try makeName(start: start, escaped: escaped, ascii: ascii, kind: kind)
@@ -196,7 +204,9 @@ extension LineParser {
             // InfluxDB reads the separator after it as escaped and refuses the line: so does the gateway.
             throw Failure(
                 position: position - 1, reason: .badEscape,
-                message: "\(kind.label) ends with a backslash: line protocol cannot end a name so (InfluxDB refuses the line)")
+                message:
+                    "\(kind.label) ends with a backslash: line protocol cannot end a name so (InfluxDB refuses the line)"
+            )
         }
         return try scratch.withUnsafeBufferPointer { (buffer) throws(Failure) -> String in
             try makeString(buffer, at: start, ascii: ascii, kind: kind)

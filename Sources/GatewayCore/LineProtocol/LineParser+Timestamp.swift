@@ -78,7 +78,8 @@ extension LineParser {
             let b = bytes[position]
             if b == ASCII.space || b == ASCII.newline || b == ASCII.carriageReturn { break }
             guard b >= ASCII.zero, b <= ASCII.nine else {
-                throw Failure(position: start, reason: .invalidTimestamp, message: "invalid timestamp: expected an integer")
+                throw Failure(
+                    position: start, reason: .invalidTimestamp, message: "invalid timestamp: expected an integer")
             }
             if !tooLarge {
                 let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)

@@ -169,7 +169,8 @@ struct LineParser {
             if position < bytes.count, bytes[position] == ASCII.equals {
                 throw Failure(position: position, reason: .syntax, message: "unescaped '=' in tag value (write \\=)")
             }
-            throw Failure(position: position, reason: .noFields, message: "expected a space and fields after \"\(series)\"")
+            throw Failure(
+                position: position, reason: .noFields, message: "expected a space and fields after \"\(series)\"")
         }
         skipSpaces()
         if atLineEnd() {

@@ -49,7 +49,8 @@ public struct LineProtocolEncoder: Sendable {
                         cursor += keys[slot].length
                     } else {
                         let length = writeKey(point, to: cursor)
-                        keys[slot] = WrittenKey(storage: storage, series: point.series, offset: base.distance(to: cursor), length: length)
+                        keys[slot] = WrittenKey(
+                            storage: storage, series: point.series, offset: base.distance(to: cursor), length: length)
                         cursor += length
                     }
                 } else {
@@ -154,7 +155,9 @@ public struct LineProtocolEncoder: Sendable {
         return copy.withUTF8 { writeEscaped($0, escapingEquals: escapingEquals, to: out) }
     }
 
-    static func writeEscaped(_ bytes: UnsafeBufferPointer<UInt8>, escapingEquals: Bool, to out: UnsafeMutablePointer<UInt8>)
+    static func writeEscaped(
+        _ bytes: UnsafeBufferPointer<UInt8>, escapingEquals: Bool, to out: UnsafeMutablePointer<UInt8>
+    )
         -> Int
     {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return 0 }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Remembers the decoded series and tags of recently seen line-protocol key sections (the bytes of a
@@ -51,7 +51,9 @@ public final class SeriesCache: @unchecked Sendable {
         @inline(__always)
         static func words(_ raw: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64, UInt64) {
             var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
-            withUnsafeMutableBytes(of: &words) { $0.baseAddress!.copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
+            withUnsafeMutableBytes(of: &words) {
+                $0.baseAddress!.copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+            }
             return (UInt64(littleEndian: words.0), UInt64(littleEndian: words.1), UInt64(littleEndian: words.2))
         }
 
@@ -171,7 +173,8 @@ public final class SeriesCache: @unchecked Sendable {
             offset += 8
         }
         if offset < key.count, offset + 8 <= readable {
-            let tail = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            let tail =
+                UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
                 & lowBytes(key.count - offset)
             h = (h ^ tail) &* multiplier
             h ^= h >> 29

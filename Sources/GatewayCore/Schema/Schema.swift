@@ -43,7 +43,8 @@ public struct Schema: Sendable, Hashable {
         }
         for (key, allowed) in tagValues {
             if let value = point.tag(key), !allowed.contains(value) {
-                return "series \"\(series)\": tag \"\(key)\" is \"\(value)\", expected one of \(allowed.joined(separator: ", "))"
+                return
+                    "series \"\(series)\": tag \"\(key)\" is \"\(value)\", expected one of \(allowed.joined(separator: ", "))"
             }
         }
         if !extraTags {

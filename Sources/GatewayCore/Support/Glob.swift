@@ -14,7 +14,9 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
         self.bytes = Array(pattern.utf8)
         if pattern == "*" {
             kind = .everything
-        } else if pattern.utf8.contains(where: { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "\\") }) {
+        } else if pattern.utf8.contains(where: {
+            $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "\\")
+        }) {
             kind = .pattern
         } else {
             kind = .exact

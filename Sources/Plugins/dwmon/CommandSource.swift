@@ -9,7 +9,9 @@ struct CommandSource: DwmonSource {
     static let maxOutput = 256 << 20
 
     func fetch(query: String, timeout: Duration, maxRows: Int) async throws -> DwmonFetch {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-dwmon-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "gateway-dwmon-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let input = "\(directory)/query", output = "\(directory)/stdout", errors = "\(directory)/stderr"
@@ -60,7 +62,8 @@ struct CommandSource: DwmonSource {
         status >= 128 ? "was killed by signal \(status - 128)" : "exited with status \(status)"
     }
 
-    static func spawn(_ argv: [String], environment: [String: String], stdin: String, stdout: String, stderr: String) throws
+    static func spawn(_ argv: [String], environment: [String: String], stdin: String, stdout: String, stderr: String)
+        throws
         -> pid_t
     {
         var actions = posix_spawn_file_actions_t()
@@ -83,7 +86,8 @@ struct CommandSource: DwmonSource {
         var empty = sigset_t()
         sigemptyset(&empty)
         posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         let args = argv.map { strdup($0) } + [nil]
         let env = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -99,18 +103,21 @@ struct CommandSource: DwmonSource {
             result = posix_spawnp(&pid, argv[0], &actions, &attributes, args, env)
         }
         guard result == 0 else {
-            throw DwmonSourceError.failed("command source: cannot start \(argv[0]): \(String(cString: strerror(result)))")
+            throw DwmonSourceError.failed(
+                "command source: cannot start \(argv[0]): \(String(cString: strerror(result)))")
         }
         return pid
     }
 
     /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift's Glibc module does
     /// not import; nil where the C library lacks it.
-    nonisolated(unsafe) static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(
-            symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-    }()
+    nonisolated(unsafe) static let addCloseFrom:
+        (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+            else { return nil }
+            return unsafeBitCast(
+                symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+        }()
 
     /// Waits for `pid`; on timeout, on cancellation, or when its output files grow past
     /// ``maxOutput``, kills its whole process group.
@@ -121,7 +128,9 @@ struct CommandSource: DwmonSource {
         while true {
             let done = waitpid(pid, &status, WNOHANG)
             if done == pid { break }
-            if done < 0, errno != EINTR { throw DwmonSourceError.failed("command source: waitpid: \(String(cString: strerror(errno)))") }
+            if done < 0, errno != EINTR {
+                throw DwmonSourceError.failed("command source: waitpid: \(String(cString: strerror(errno)))")
+            }
             polls += 1
             let tooMuch = polls % 10 == 0 && outputs.contains { Self.size(of: $0) > Self.maxOutput }
             if ContinuousClock.now >= deadline || Task.isCancelled || tooMuch {
@@ -129,7 +138,10 @@ struct CommandSource: DwmonSource {
                 kill(pid, SIGKILL)
                 while waitpid(pid, &status, 0) < 0, errno == EINTR {}
                 if Task.isCancelled { throw CancellationError() }
-                if tooMuch { throw DwmonSourceError.failed("command source: the program printed more than \(Self.maxOutput) bytes; stopped") }
+                if tooMuch {
+                    throw DwmonSourceError.failed(
+                        "command source: the program printed more than \(Self.maxOutput) bytes; stopped")
+                }
                 throw DwmonSourceError.timeout(timeout)
             }
             try? await Task.sleep(for: .milliseconds(10))

@@ -72,7 +72,9 @@ public struct DwmonFile: Sendable, Equatable {
     /// Parses `text` (the contents of `file`); every problem found is returned, not just the first.
     public static func parse(_ text: String, file: String, name: String) -> Result<DwmonFile, DwmonProblems> {
         var problems: [Problem] = []
-        func problem(_ line: Int, _ message: String) { problems.append(Problem(file: file, line: line, message: message)) }
+        func problem(_ line: Int, _ message: String) {
+            problems.append(Problem(file: file, line: line, message: message))
+        }
 
         // `\r\n` is one Character in Swift: splitting on "\n" alone would never split CRLF files.
         let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
@@ -85,14 +87,20 @@ public struct DwmonFile: Sendable, Equatable {
             let trimmed = raw.trimmingWhitespace
             if trimmed.hasPrefix("__"), trimmed.hasSuffix("__"), trimmed.count > 4 {
                 guard let position = sections.firstIndex(of: trimmed) else {
-                    problem(number, "unknown section \"\(trimmed)\" (expected \(sections.joined(separator: ", ")), in this order)")
+                    problem(
+                        number,
+                        "unknown section \"\(trimmed)\" (expected \(sections.joined(separator: ", ")), in this order)")
                     current = nil
                     continue
                 }
                 if seen.contains(trimmed) {
                     problem(number, "section \(trimmed) appears twice")
-                } else if let last = seen.last, let lastPosition = sections.firstIndex(of: last), position < lastPosition {
-                    problem(number, "section \(trimmed) comes after \(last); the order is \(sections.joined(separator: ", "))")
+                } else if let last = seen.last, let lastPosition = sections.firstIndex(of: last),
+                    position < lastPosition
+                {
+                    problem(
+                        number,
+                        "section \(trimmed) comes after \(last); the order is \(sections.joined(separator: ", "))")
                 }
                 seen.append(trimmed)
                 current = trimmed
@@ -123,7 +131,8 @@ public struct DwmonFile: Sendable, Equatable {
             requirementLines += 1
             switch parseRequirement(trimmed, line: number) {
             case .success(let requirement): requirements.append(requirement)
-            case .failure(let errors): problems.append(contentsOf: errors.map { Problem(file: file, line: number, message: $0) })
+            case .failure(let errors):
+                problems.append(contentsOf: errors.map { Problem(file: file, line: number, message: $0) })
             }
         }
         if bodies["__REQUIREMENTS__"] != nil, requirementLines == 0 {
@@ -143,10 +152,13 @@ public struct DwmonFile: Sendable, Equatable {
         }
         let extra = (bodies["__EXTRA__"] ?? []).map(\.1).joined(separator: "\n").trimmingWhitespace
         if !extra.isEmpty {
-            switch Result(catching: { () throws(JSONParseError) -> JSONValue in try JSONValue.parse(Array(extra.utf8)) }) {
+            switch Result(catching: { () throws(JSONParseError) -> JSONValue in try JSONValue.parse(Array(extra.utf8)) }
+            ) {
             case .success(.object): break
-            case .success(let other): problem(seenLine(of: "__EXTRA__", in: lines), "__EXTRA__ must be a JSON object, got \(other.kindName)")
-            case .failure(let error): problem(seenLine(of: "__EXTRA__", in: lines), "__EXTRA__ is not valid JSON: \(error)")
+            case .success(let other):
+                problem(seenLine(of: "__EXTRA__", in: lines), "__EXTRA__ must be a JSON object, got \(other.kindName)")
+            case .failure(let error):
+                problem(seenLine(of: "__EXTRA__", in: lines), "__EXTRA__ is not valid JSON: \(error)")
             }
         }
         if !problems.isEmpty { return .failure(DwmonProblems(problems: problems)) }
@@ -213,7 +225,8 @@ public struct DwmonFile: Sendable, Equatable {
                 if once(maxCount, token, "MAXNUM") { maxCount = n }
             } else if let rest = token.dropPrefix("LOOKBACKSECONDS") {
                 guard let n = Int(rest), n > 0, n <= Self.maxLookback else {
-                    errors.append("token \(token): expected LOOKBACKSECONDSn with n from 1 to \(Self.maxLookback) (7 days)")
+                    errors.append(
+                        "token \(token): expected LOOKBACKSECONDSn with n from 1 to \(Self.maxLookback) (7 days)")
                     continue
                 }
                 if once(lookback, token, "LOOKBACKSECONDS") { lookback = n }
@@ -244,7 +257,8 @@ public struct DwmonFile: Sendable, Equatable {
     /// `a-b` within `bounds`, a <= b.
     static func range(_ text: Substring, within bounds: ClosedRange<Int>) -> ClosedRange<Int>? {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), bounds.contains(a), bounds.contains(b), a <= b
+        guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), bounds.contains(a), bounds.contains(b),
+            a <= b
         else { return nil }
         return a...b
     }

@@ -84,7 +84,9 @@ public final class DwmonPlugin: GatewayPlugin {
                     // SQLite reads on the plugins' pool, not on a concurrency thread.
                     let checker = request.query["checker"].flatMap { $0.isEmpty ? nil : $0 }
                     let checks = try await onThread { try runner.latest(checker: checker) }
-                    return .json(200, DwmonChecksAnswer(checks: checks.map { DwmonCheckAnswer($0, zone: self.settings.timeZone) }))
+                    return .json(
+                        200,
+                        DwmonChecksAnswer(checks: checks.map { DwmonCheckAnswer($0, zone: self.settings.timeZone) }))
                 } catch {
                     return .error(500, code: "internal error", message: "reading the dwmon state: \(error)")
                 }
@@ -114,7 +116,9 @@ public final class DwmonPlugin: GatewayPlugin {
                 do {
                     let rows = limit
                     let history = try await onThread { try runner.state.history(checker: checker, limit: rows) }
-                    return .json(200, DwmonChecksAnswer(checks: history.map { DwmonCheckAnswer($0, zone: self.settings.timeZone) }))
+                    return .json(
+                        200,
+                        DwmonChecksAnswer(checks: history.map { DwmonCheckAnswer($0, zone: self.settings.timeZone) }))
                 } catch {
                     return .error(500, code: "internal error", message: "reading the dwmon state: \(error)")
                 }

@@ -68,7 +68,8 @@ public final class DwmonRunner: Sendable {
         self.emit = context.emit
         self.logger = context.logger
         self.metrics = context.metrics
-        errors = Counter(label: "gateway_plugin_errors_total", dimensions: [("plugin", pluginName)], factory: context.metrics)
+        errors = Counter(
+            label: "gateway_plugin_errors_total", dimensions: [("plugin", pluginName)], factory: context.metrics)
     }
 
     // MARK: Checker files
@@ -80,7 +81,8 @@ public final class DwmonRunner: Sendable {
         let directory = settings.checkersDir
         let names: [String]
         do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".dwmon") }.sorted()
+            names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".dwmon") }
+                .sorted()
         } catch {
             errors.increment()
             logger.error("cannot read the checkers directory", metadata: ["dir": "\(directory)", "error": "\(error)"])
@@ -104,13 +106,17 @@ public final class DwmonRunner: Sendable {
                 _ = rejected.withLock { $0.removeValue(forKey: name) }
                 logger.info(
                     known == nil ? "checker loaded" : "checker reloaded",
-                    metadata: ["checker": "\(name)", "source": "\(file.source)", "requirements": "\(file.requirements.count)"])
+                    metadata: [
+                        "checker": "\(name)", "source": "\(file.source)", "requirements": "\(file.requirements.count)",
+                    ])
                 warnAboutRetention(file)
             case .failure(let problems):
                 errors.increment()
                 rejected.withLock { $0[name] = text }
                 logger.error(
-                    known == nil ? "checker file has errors; not run" : "checker file has errors; its previous version keeps running",
+                    known == nil
+                        ? "checker file has errors; not run"
+                        : "checker file has errors; its previous version keeps running",
                     metadata: ["checker": "\(name)", "problems": "\(problems.description)"])
             }
         }
@@ -133,13 +139,15 @@ public final class DwmonRunner: Sendable {
         case .success(let file):
             guard sources[file.source] != nil else {
                 let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
-                let line = (lines.firstIndex { $0.trimmingWhitespace == file.source && $0.trimmingWhitespace != "" } ?? 0) + 1
+                let line =
+                    (lines.firstIndex { $0.trimmingWhitespace == file.source && $0.trimmingWhitespace != "" } ?? 0) + 1
                 let defined = sources.keys.sorted().joined(separator: ", ")
                 return .failure(
                     DwmonProblems(problems: [
                         DwmonFile.Problem(
                             file: path, line: line,
-                            message: "__SOURCE__ names \"\(file.source)\", which the plugin's sources do not define (defined: \(defined.isEmpty ? "none" : defined))"
+                            message:
+                                "__SOURCE__ names \"\(file.source)\", which the plugin's sources do not define (defined: \(defined.isEmpty ? "none" : defined))"
                         )
                     ]))
             }
@@ -212,7 +220,8 @@ public final class DwmonRunner: Sendable {
     @discardableResult
     func runOrSkip(_ file: DwmonFile, now: Int64) async -> RunReport? {
         do { return try await run(file, now: now) } catch {
-            logger.warning("checker run skipped: the previous one is still going", metadata: ["checker": "\(file.name)"])
+            logger.warning(
+                "checker run skipped: the previous one is still going", metadata: ["checker": "\(file.name)"])
             return nil
         }
     }
@@ -279,7 +288,9 @@ public final class DwmonRunner: Sendable {
             counter("gateway_plugin_dwmon_bad_rows_total", file.name).increment(by: Int64(fetch.badRows))
             logger.warning(
                 "query rows without a usable key or timestamp skipped",
-                metadata: ["checker": "\(file.name)", "rows": "\(fetch.badRows)", "first": "\(fetch.firstBadRow ?? "")"])
+                metadata: [
+                    "checker": "\(file.name)", "rows": "\(fetch.badRows)", "first": "\(fetch.firstBadRow ?? "")",
+                ])
         }
         let ahead = fetch.rows.lazy.filter { $0.timestamp > Double(now + 86_400) }.count
         if ahead > 0 {
@@ -290,7 +301,9 @@ public final class DwmonRunner: Sendable {
         let retention = Units.nanoseconds(settings.retention(of: file.name)) / 1_000_000_000
         let cutoff = now - retention
         // Database work on a thread of its own: a big insert must not hold a concurrency thread.
-        let (state, schedule, rows, name, requirements) = (self.state, self.schedule, fetch.rows, file.name, file.requirements)
+        let (state, schedule, rows, name, requirements) = (
+            self.state, self.schedule, fetch.rows, file.name, file.requirements
+        )
         report.newKeys = try await onThread {
             try state.insert(rows, checker: name, notBefore: Double(cutoff), seenAt: now)
         }
@@ -306,7 +319,9 @@ public final class DwmonRunner: Sendable {
             report.purgedKeys = try await onThread { try state.purge(checker: name, before: cutoff).keys }
         } catch {
             errors.increment()
-            logger.error("dwmon retention purge failed; tried again next run", metadata: ["checker": "\(name)", "error": "\(error)"])
+            logger.error(
+                "dwmon retention purge failed; tried again next run",
+                metadata: ["checker": "\(name)", "error": "\(error)"])
         }
     }
 
@@ -327,7 +342,8 @@ public final class DwmonRunner: Sendable {
     /// The latest check per line of the checkers and lines loaded now (not of removed files or
     /// moved lines).
     public func latest(checker: String?) throws -> [DwmonCheck] {
-        let current = Dictionary(uniqueKeysWithValues: loadedCheckers.map { ($0.name, Set($0.requirements.map(\.line))) })
+        let current = Dictionary(
+            uniqueKeysWithValues: loadedCheckers.map { ($0.name, Set($0.requirements.map(\.line))) })
         return try state.latest(checker: checker).filter { current[$0.checker]?.contains($0.line) == true }
     }
 
@@ -336,9 +352,12 @@ public final class DwmonRunner: Sendable {
         guard !checks.isEmpty else { return }
         var good = 0
         for check in checks where check.status == .good { good += 1 }
-        if good > 0 { counter("gateway_plugin_dwmon_checks_total", file.name, [("status", "GOOD")]).increment(by: Int64(good)) }
+        if good > 0 {
+            counter("gateway_plugin_dwmon_checks_total", file.name, [("status", "GOOD")]).increment(by: Int64(good))
+        }
         if checks.count > good {
-            counter("gateway_plugin_dwmon_checks_total", file.name, [("status", "BAD")]).increment(by: Int64(checks.count - good))
+            counter("gateway_plugin_dwmon_checks_total", file.name, [("status", "BAD")]).increment(
+                by: Int64(checks.count - good))
         }
         let texts = Dictionary(file.requirements.map { ($0.line, $0.text) }, uniquingKeysWith: { a, _ in a })
         for check in checks where check.status == .bad {
@@ -347,7 +366,8 @@ public final class DwmonRunner: Sendable {
                 "dwmon check BAD",
                 metadata: [
                     "checker": "\(check.checker)", "requirement": "\(check.line)", "minute": "\(minute)",
-                    "event_count": "\(check.count)", "min_required": "\(check.minCount)", "max_allowed": "\(check.maxCount)",
+                    "event_count": "\(check.count)", "min_required": "\(check.minCount)",
+                    "max_allowed": "\(check.maxCount)",
                     "lookback_seconds": "\(check.lookbackSeconds)",
                 ])
             webhook?.enqueue(
@@ -361,9 +381,13 @@ public final class DwmonRunner: Sendable {
     public static func point(_ check: DwmonCheck) -> Point {
         Point(
             series: "dwmon_check", time: check.minute * 1_000_000_000,
-            tags: [Tag("checker", check.checker), Tag("requirement", String(check.line)), Tag("status", check.status.rawValue)],
+            tags: [
+                Tag("checker", check.checker), Tag("requirement", String(check.line)),
+                Tag("status", check.status.rawValue),
+            ],
             fields: [
-                Field("event_count", .int(Int64(check.count))), Field("lookback_seconds", .int(Int64(check.lookbackSeconds))),
+                Field("event_count", .int(Int64(check.count))),
+                Field("lookback_seconds", .int(Int64(check.lookbackSeconds))),
                 Field("max_allowed", .int(Int64(check.maxCount))), Field("min_required", .int(Int64(check.minCount))),
                 Field("minute_epoch", .int(check.minute)),
             ])

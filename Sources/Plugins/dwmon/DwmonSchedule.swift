@@ -16,7 +16,8 @@ public struct DwmonSchedule: Sendable {
     /// Hour, minute and day kind of the minute starting at `epochSeconds`, in the schedule's zone.
     /// Saturday and Sunday are the weekend.
     public func localTime(_ epochSeconds: Int64) -> (hour: Int, minute: Int, weekend: Bool) {
-        let parts = calendar.dateComponents([.hour, .minute, .weekday], from: Date(timeIntervalSince1970: TimeInterval(epochSeconds)))
+        let parts = calendar.dateComponents(
+            [.hour, .minute, .weekday], from: Date(timeIntervalSince1970: TimeInterval(epochSeconds)))
         let weekday = parts.weekday ?? 2  // 1 = Sunday, 7 = Saturday
         return (parts.hour ?? 0, parts.minute ?? 0, weekday == 1 || weekday == 7)
     }
@@ -34,7 +35,9 @@ public struct DwmonSchedule: Sendable {
         guard first <= current else { return due }
         for minute in stride(from: first, through: current, by: 60) {
             let local = localTime(minute)
-            if requirement.matches(hour: local.hour, minute: local.minute, weekend: local.weekend) { due.append(minute) }
+            if requirement.matches(hour: local.hour, minute: local.minute, weekend: local.weekend) {
+                due.append(minute)
+            }
         }
         return due
     }

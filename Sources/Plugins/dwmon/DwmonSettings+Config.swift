@@ -1,6 +1,6 @@
 import ConfigReading
-import GatewayCore
 import Foundation
+import GatewayCore
 
 extension DwmonSettings: PluginSettings {
     /// `type: dwmon` (see `plugins.d/dwmon.yaml`). Every `*.dwmon` file of `checkers_dir` is parsed
@@ -104,7 +104,8 @@ extension DwmonSettings: PluginSettings {
     }
 
     private static func readWebhook(_ webhook: ConfigMap) -> Webhook? {
-        guard let urlNode = webhook.required("url", what: "where BAD checks are POSTed"), let url = urlNode.string() else {
+        guard let urlNode = webhook.required("url", what: "where BAD checks are POSTed"), let url = urlNode.string()
+        else {
             return nil
         }
         guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
@@ -130,13 +131,15 @@ extension DwmonSettings: PluginSettings {
             let path = "\(directory)/\(file)"
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 problems.add(
-                    ConfigProblem(file: path, line: 0, path: "", message: "cannot read the checker file (or it is not UTF-8)"))
+                    ConfigProblem(
+                        file: path, line: 0, path: "", message: "cannot read the checker file (or it is not UTF-8)"))
                 continue
             }
             let loaded = DwmonRunner.load(text, path: path, name: String(file.dropLast(6)), sources: sources)
             if case .failure(let found) = loaded {
                 for problem in found.problems {
-                    problems.add(ConfigProblem(file: problem.file, line: problem.line, path: "", message: problem.message))
+                    problems.add(
+                        ConfigProblem(file: problem.file, line: problem.line, path: "", message: problem.message))
                 }
             }
         }

@@ -76,7 +76,8 @@ public final class DwmonState: Sendable {
     /// keeps its first timestamp. Rows older than `notBefore` are not stored (retention would
     /// purge them at once). Returns how many keys were new.
     @discardableResult
-    public func insert(_ rows: [DwmonRow], checker: String, notBefore: Double = -.infinity, seenAt: Int64) throws -> Int {
+    public func insert(_ rows: [DwmonRow], checker: String, notBefore: Double = -.infinity, seenAt: Int64) throws -> Int
+    {
         try syncWrite { db in
             let statement = try db.cachedStatement(
                 sql: "INSERT OR IGNORE INTO seen_keys (checker, key, ts, first_seen) VALUES (?, ?, ?, ?)")
@@ -92,7 +93,8 @@ public final class DwmonState: Sendable {
     /// The stored (first) timestamp of a key.
     public func timestamp(of key: String, checker: String) throws -> Double? {
         try syncRead { db in
-            try Double.fetchOne(db, sql: "SELECT ts FROM seen_keys WHERE checker = ? AND key = ?", arguments: [checker, key])
+            try Double.fetchOne(
+                db, sql: "SELECT ts FROM seen_keys WHERE checker = ? AND key = ?", arguments: [checker, key])
         }
     }
 
@@ -219,7 +221,8 @@ public final class DwmonState: Sendable {
             try db.execute(
                 sql: "DELETE FROM seen_keys WHERE checker = ? AND ts < ?", arguments: [checker, Double(cutoff)])
             var removed = db.changesCount
-            let newest = try Int64.fetchOne(db, sql: "SELECT max(minute) FROM last_checked WHERE checker = ?", arguments: [checker])
+            let newest = try Int64.fetchOne(
+                db, sql: "SELECT max(minute) FROM last_checked WHERE checker = ?", arguments: [checker])
             if let newest, newest < cutoff {
                 try db.execute(sql: "DELETE FROM checks WHERE checker = ?", arguments: [checker])
                 removed += db.changesCount

@@ -25,7 +25,8 @@ enum DwmonValue {
         case .int64(let i): return String(i)
         case .double(let d): return d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : String(d)
         case .string(let s): return s
-        case .blob(let data): return String(data: data, encoding: .utf8) ?? data.map { String(format: "%02x", $0) }.joined()
+        case .blob(let data):
+            return String(data: data, encoding: .utf8) ?? data.map { String(format: "%02x", $0) }.joined()
         }
     }
 

@@ -23,7 +23,8 @@ public final class DwmonWebhook: Sendable {
     private let pending = Atomic<Int>(0)
 
     init(
-        settings: DwmonSettings.Webhook, client: HTTPClient, plugin: String, logger: Logger, metrics: any MetricsFactory,
+        settings: DwmonSettings.Webhook, client: HTTPClient, plugin: String, logger: Logger,
+        metrics: any MetricsFactory,
         clock: any Clock<Duration> = ContinuousClock()
     ) {
         self.settings = settings

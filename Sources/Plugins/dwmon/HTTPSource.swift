@@ -65,7 +65,8 @@ struct HTTPSource: DwmonSource {
         case .array(let array): items = array
         case .object:
             guard case .array(let array)? = document["rows"] ?? document["data"] else {
-                throw DwmonSourceError.failed("http source: expected a JSON array of rows (bare, or under \"rows\" or \"data\")")
+                throw DwmonSourceError.failed(
+                    "http source: expected a JSON array of rows (bare, or under \"rows\" or \"data\")")
             }
             items = array
         default:
@@ -85,7 +86,8 @@ struct HTTPSource: DwmonSource {
             default: break
             }
             guard let key, let timestamp else {
-                fetch.bad("row \(index): expected {\"dwmon_unique_key\": ..., \"dwmon_timestamp\": ...} or [key, timestamp]")
+                fetch.bad(
+                    "row \(index): expected {\"dwmon_unique_key\": ..., \"dwmon_timestamp\": ...} or [key, timestamp]")
                 continue
             }
             try fetch.append(DwmonRow(key: key, timestamp: timestamp), maxRows: maxRows)

@@ -30,7 +30,10 @@ struct PostgresSource: DwmonSource {
         guard let components = URLComponents(string: text), let scheme = components.scheme,
             scheme == "postgres" || scheme == "postgresql"
         else {
-            return .failure(.failed("expected a URL such as postgres://user:password@host:5432/database, got \"\(Self.redacted(text))\""))
+            return .failure(
+                .failed(
+                    "expected a URL such as postgres://user:password@host:5432/database, got \"\(Self.redacted(text))\""
+                ))
         }
         guard let user = components.user?.removingPercentEncoding, !user.isEmpty else {
             return .failure(.failed("the URL names no user (postgres://USER@host/database)"))
@@ -45,7 +48,9 @@ struct PostgresSource: DwmonSource {
             switch item.name {
             case "sslmode":
                 guard let mode = item.value, sslModes.contains(mode) else {
-                    return .failure(.failed("sslmode must be one of \(sslModes.joined(separator: ", ")), got \"\(item.value ?? "")\""))
+                    return .failure(
+                        .failed(
+                            "sslmode must be one of \(sslModes.joined(separator: ", ")), got \"\(item.value ?? "")\""))
                 }
                 target.sslMode = mode
             case "password":
@@ -53,7 +58,8 @@ struct PostgresSource: DwmonSource {
                 target.password = item.value
             case "host":
                 guard let socket = item.value, socket.hasPrefix("/") else {
-                    return .failure(.failed("host= in the query string must be a socket directory such as /var/run/postgresql"))
+                    return .failure(
+                        .failed("host= in the query string must be a socket directory such as /var/run/postgresql"))
                 }
                 target.socket = socket
             default:
@@ -73,7 +79,8 @@ struct PostgresSource: DwmonSource {
         var configuration: PostgresConnection.Configuration
         if let socket = target.socket {
             let path = "\(socket)/.s.PGSQL.\(target.port)"
-            configuration = .init(unixSocketPath: path, username: target.user, password: target.password, database: target.database)
+            configuration = .init(
+                unixSocketPath: path, username: target.user, password: target.password, database: target.database)
         } else {
             let tls: PostgresConnection.Configuration.TLS
             switch target.sslMode {
@@ -122,7 +129,8 @@ struct PostgresSource: DwmonSource {
         quieter.logLevel = max(quieter.logLevel, .info)
         let logger = quieter
         let opened = OpenedConnection()
-        let milliseconds = max(1, Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        let milliseconds = max(
+            1, Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
         do {
             return try await withDeadline(timeout, stop: { opened.close() }) {
                 let connection = try await PostgresConnection.connect(
@@ -155,7 +163,8 @@ struct PostgresSource: DwmonSource {
                     ? " (the query must name its columns dwmon_unique_key and dwmon_timestamp)" : ""
                 // The server names the user in some messages ("password authentication failed for
                 // user ..."): it stays out of logs, status and answers as the URL's user does.
-                let shown = target.user.isEmpty ? message : message.replacingOccurrences(of: target.user, with: "<user>")
+                let shown =
+                    target.user.isEmpty ? message : message.replacingOccurrences(of: target.user, with: "<user>")
                 throw DwmonSourceError.failed("postgres source: \(shown)\(hint)")
             }
             throw DwmonSourceError.failed("postgres source \(Self.redacted(url)): \(String(reflecting: error.code))")

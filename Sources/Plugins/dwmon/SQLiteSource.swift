@@ -22,7 +22,9 @@ struct SQLiteSource: DwmonSource {
         defer { try? queue.close() }
         do {
             return try await withDeadline(timeout, stop: { queue.interrupt() }) {
-                try await onThreadUntilCancelled { try queue.read { db in try Self.read(db, query: query, maxRows: maxRows) } }
+                try await onThreadUntilCancelled {
+                    try queue.read { db in try Self.read(db, query: query, maxRows: maxRows) }
+                }
             }
         } catch let error as DatabaseError {
             if error.resultCode == .SQLITE_INTERRUPT { throw DwmonSourceError.timeout(timeout) }
@@ -37,7 +39,8 @@ struct SQLiteSource: DwmonSource {
             let timeIndex = columns.firstIndex(of: "dwmon_timestamp")
         else {
             throw DwmonSourceError.failed(
-                "the query's columns are \(columns); it must name them dwmon_unique_key and dwmon_timestamp (... AS dwmon_unique_key)")
+                "the query's columns are \(columns); it must name them dwmon_unique_key and dwmon_timestamp (... AS dwmon_unique_key)"
+            )
         }
         var fetch = DwmonFetch()
         let cursor = try Row.fetchCursor(statement)

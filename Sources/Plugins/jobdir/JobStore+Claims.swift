@@ -47,7 +47,8 @@ extension JobStore {
             switch self {
             case .unknownJob(let uuid): return "no unfinished job \(uuid)"
             case .notAssigned(let uuid, let to, let assignee):
-                return "job \(uuid) is not assigned to \"\(to)\" (assigned to \(assignee.map { "\"\($0)\"" } ?? "no processor"): it was requeued when \"\(to)\" was dead)"
+                return
+                    "job \(uuid) is not assigned to \"\(to)\" (assigned to \(assignee.map { "\"\($0)\"" } ?? "no processor"): it was requeued when \"\(to)\" was dead)"
             case .alreadyFinished(let uuid, let state): return "job \(uuid) is already \(state.rawValue)"
             }
         }
@@ -78,7 +79,8 @@ extension JobStore {
                 guard job.processor == processor else {
                     throw FinishError.notAssigned(uuid: uuid, to: processor, assignee: job.processor)
                 }
-                if try Bool.fetchOne(db, sql: "SELECT 1 FROM processors WHERE name = ?", arguments: [processor]) != nil {
+                if try Bool.fetchOne(db, sql: "SELECT 1 FROM processors WHERE name = ?", arguments: [processor]) != nil
+                {
                     _ = try Self.checkIn(db, processor, now: now)
                 }
             }

@@ -26,7 +26,9 @@ extension JobStore {
     }
 
     static func checkIn(_ db: Database, _ name: String, instance: String? = nil, now: Double) throws -> CheckIn {
-        guard let row = try Row.fetchOne(db, sql: "SELECT alive, instance FROM processors WHERE name = ?", arguments: [name])
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT alive, instance FROM processors WHERE name = ?", arguments: [name])
         else {
             try db.execute(
                 sql: "INSERT INTO processors (name, registered_at, last_seen, alive, instance) VALUES (?, ?, ?, 1, ?)",
@@ -37,7 +39,8 @@ extension JobStore {
         let alive: Bool = row["alive"]
         let previous: String? = row["instance"]
         try db.execute(
-            sql: "UPDATE processors SET last_seen = ?, alive = 1, died_at = NULL, instance = coalesce(?, instance) WHERE name = ?",
+            sql:
+                "UPDATE processors SET last_seen = ?, alive = 1, died_at = NULL, instance = coalesce(?, instance) WHERE name = ?",
             arguments: [now, instance, name])
         var restarted = 0
         if let instance, let previous, instance != previous {
@@ -99,7 +102,8 @@ extension JobStore {
     /// be found dead (they could not check in while the gateway was not there).
     public func resume(now: Double) throws {
         try db.write { db in
-            try db.execute(sql: "UPDATE processors SET last_seen = ? WHERE alive = 1 AND last_seen < ?", arguments: [now, now])
+            try db.execute(
+                sql: "UPDATE processors SET last_seen = ? WHERE alive = 1 AND last_seen < ?", arguments: [now, now])
         }
     }
 
@@ -146,7 +150,8 @@ extension JobStore {
                 db, sql: "SELECT name FROM processors WHERE alive = 1 AND last_seen < ? ORDER BY name",
                 arguments: [now - deadAfter])
             for name in expiry.dead {
-                try db.execute(sql: "UPDATE processors SET alive = 0, died_at = ? WHERE name = ?", arguments: [now, name])
+                try db.execute(
+                    sql: "UPDATE processors SET alive = 0, died_at = ? WHERE name = ?", arguments: [now, name])
                 try db.execute(
                     sql: """
                         UPDATE jobs SET processor = NULL, state = 'queued', assigned_at = NULL, claimed_at = NULL

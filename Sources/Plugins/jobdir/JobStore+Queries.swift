@@ -10,13 +10,16 @@ extension JobStore {
             if let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE uuid = ?", arguments: [uuid]) {
                 return Self.job(row)
             }
-            return try Row.fetchOne(db, sql: "SELECT * FROM history WHERE uuid = ?", arguments: [uuid]).map(Self.historyJob)
+            return try Row.fetchOne(db, sql: "SELECT * FROM history WHERE uuid = ?", arguments: [uuid]).map(
+                Self.historyJob)
         }
     }
 
     /// Jobs in queue order (history: most recently cleaned first), optionally of one state and processor.
     /// `unassigned: true` keeps the queued jobs waiting for a processor.
-    public func jobs(state: JobdirJob.State?, processor: String?, unassigned: Bool = false, limit: Int) throws -> [JobdirJob] {
+    public func jobs(state: JobdirJob.State?, processor: String?, unassigned: Bool = false, limit: Int) throws
+        -> [JobdirJob]
+    {
         try db.read { db in
             if state == .cleaned {
                 var sql = "SELECT * FROM history"
@@ -57,7 +60,9 @@ extension JobStore {
     public func depths() throws -> [Depth] {
         try db.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT processor, state, count(*) AS n FROM jobs GROUP BY processor, state ORDER BY processor, state"
+                db,
+                sql:
+                    "SELECT processor, state, count(*) AS n FROM jobs GROUP BY processor, state ORDER BY processor, state"
             ).compactMap { row in
                 guard let state = JobdirJob.State(rawValue: row["state"]) else { return nil }
                 return Depth(processor: row["processor"], state: state, count: row["n"])

@@ -80,7 +80,9 @@ extension JobStore {
     static func isKnown(_ db: Database, _ uuid: String) throws -> Bool {
         try Bool.fetchOne(
             db.cachedStatement(
-                sql: "SELECT EXISTS (SELECT 1 FROM jobs WHERE uuid = ?1) OR EXISTS (SELECT 1 FROM history WHERE uuid = ?1)"),
+                sql:
+                    "SELECT EXISTS (SELECT 1 FROM jobs WHERE uuid = ?1) OR EXISTS (SELECT 1 FROM history WHERE uuid = ?1)"
+            ),
             arguments: [uuid]) ?? false
     }
 
@@ -110,7 +112,8 @@ extension JobStore {
                     queued += 1
                 }
                 try db.execute(
-                    sql: "INSERT INTO meta (key, value) VALUES ('seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    sql:
+                        "INSERT INTO meta (key, value) VALUES ('seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     arguments: [seq])
                 try Self.add(db, "queued_total", Int64(queued))
             }
@@ -161,7 +164,8 @@ extension JobStore {
                 let last = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'round_robin'") ?? ""
                 processor = live.first(where: { $0 > last }) ?? live[0]
                 try db.execute(
-                    sql: "INSERT INTO meta (key, value) VALUES ('round_robin', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    sql:
+                        "INSERT INTO meta (key, value) VALUES ('round_robin', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     arguments: [processor])
             }
             let key = Self.priorityBase + (try Self.next(db, "priority_seq"))

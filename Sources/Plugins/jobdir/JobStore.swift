@@ -78,7 +78,8 @@ public final class JobStore: Sendable {
     static func add(_ db: Database, _ key: String, _ delta: Int64) throws {
         guard delta != 0 else { return }
         try db.execute(
-            sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+            sql:
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
             arguments: [key, delta])
     }
 

@@ -7,7 +7,9 @@ extension JobdirPlugin {
         let base = "/api/v1/\(name)"
         return [
             PluginRoute(.post, "\(base)/processors/:processor/check-in", isWrite: true) { [self] request in
-                await blocking { [self] in checkIn(request.parameters["processor"] ?? "", query: request.query, body: request.body) }
+                await blocking { [self] in
+                    checkIn(request.parameters["processor"] ?? "", query: request.query, body: request.body)
+                }
             },
             PluginRoute(.delete, "\(base)/processors/:processor", isWrite: true) { [self] request in
                 await blocking { [self] in removeProcessor(request.parameters["processor"] ?? "") }
@@ -16,7 +18,9 @@ extension JobdirPlugin {
                 await blocking { [self] in claim(request.query["processor"]) }
             },
             PluginRoute(.post, "\(base)/jobs/:uuid/done", isWrite: true) { [self] request in
-                await blocking { [self] in done(request.parameters["uuid"] ?? "", query: request.query, body: request.body) }
+                await blocking { [self] in
+                    done(request.parameters["uuid"] ?? "", query: request.query, body: request.body)
+                }
             },
             PluginRoute(.post, "\(base)/priority", isWrite: true) { [self] request in
                 await blocking { [self] in priority(query: request.query, body: request.body) }
@@ -29,7 +33,9 @@ extension JobdirPlugin {
                     let uuid = (request.parameters["uuid"] ?? "").lowercased()
                     do {
                         guard let job = try store.job(uuid) else {
-                            return .error(404, code: "not found", message: "no job \(uuid) (queued, running, finished or in the recent history)")
+                            return .error(
+                                404, code: "not found",
+                                message: "no job \(uuid) (queued, running, finished or in the recent history)")
                         }
                         return .json(200, JobdirJobAnswer(job))
                     } catch {
@@ -53,13 +59,17 @@ extension JobdirPlugin {
             },
             PluginRoute(.post, "\(base)/scan", isWrite: true) { [self] _ in
                 guard let report = await scan() else {
-                    return .error(409, code: "conflict", message: "a scan is already running (or the last one failed: see the log)")
+                    return .error(
+                        409, code: "conflict",
+                        message: "a scan is already running (or the last one failed: see the log)")
                 }
                 return .json(200, JobdirScanAnswer(report))
             },
             PluginRoute(.post, "\(base)/cleanup", isWrite: true) { [self] _ in
                 guard let report = await cleanup() else {
-                    return .error(409, code: "conflict", message: "a cleanup is already running (or the last one failed: see the log)")
+                    return .error(
+                        409, code: "conflict",
+                        message: "a cleanup is already running (or the last one failed: see the log)")
                 }
                 return .json(200, JobdirCleanupAnswer(report))
             },
@@ -102,12 +112,14 @@ extension JobdirPlugin {
         var instance = query["instance"]
         if !body.isEmpty {
             guard let value = try? JSONValue.parse(body), case .object = value else {
-                return .error(400, code: "invalid", message: "the body must be empty or a JSON object {\"instance\": string}")
+                return .error(
+                    400, code: "invalid", message: "the body must be empty or a JSON object {\"instance\": string}")
             }
             switch value["instance"] {
             case .string(let text)?: instance = text
             case nil, .null?: break
-            case let other?: return .error(400, code: "invalid", message: "\"instance\" must be a string, not \(other.kindName)")
+            case let other?:
+                return .error(400, code: "invalid", message: "\"instance\" must be a string, not \(other.kindName)")
             }
         }
         if let text = instance, text.isEmpty || text.utf8.count > 200 {
@@ -178,10 +190,15 @@ extension JobdirPlugin {
         do {
             value = try JSONValue.parse(body)
         } catch {
-            return .error(400, code: "invalid", message: "the body must be JSON {\"success\": bool, \"message\": string}: \(error)")
+            return .error(
+                400, code: "invalid",
+                message: "the body must be JSON {\"success\": bool, \"message\": string}: \(error)")
         }
         guard case .object = value else {
-            return .error(400, code: "invalid", message: "the body must be a JSON object {\"success\": bool, \"message\": string}, not \(value.kindName)")
+            return .error(
+                400, code: "invalid",
+                message:
+                    "the body must be a JSON object {\"success\": bool, \"message\": string}, not \(value.kindName)")
         }
         guard case .bool(let success) = value["success"] else {
             return .error(
@@ -192,23 +209,28 @@ extension JobdirPlugin {
         switch value["message"] {
         case .string(let text): message = text
         case .null, nil: message = nil
-        case let other?: return .error(400, code: "invalid", message: "\"message\" must be a string, not \(other.kindName)")
+        case let other?:
+            return .error(400, code: "invalid", message: "\"message\" must be a string, not \(other.kindName)")
         }
         var processor = query["processor"]
         switch value["processor"] {
         case .string(let text)?: processor = text
         case nil, .null?: break
-        case let other?: return .error(400, code: "invalid", message: "\"processor\" must be a string, not \(other.kindName)")
+        case let other?:
+            return .error(400, code: "invalid", message: "\"processor\" must be a string, not \(other.kindName)")
         }
         if let name = processor, !Self.validProcessor(name) { return Self.invalidProcessor(name) }
         do {
-            let (job, repeated) = try store.finish(uuid, success: success, message: message, processor: processor, now: now())
+            let (job, repeated) = try store.finish(
+                uuid, success: success, message: message, processor: processor, now: now())
             if !repeated {
                 recordFinish(job)
                 if !success {
                     context.logger.notice(
                         "jobdir job failed",
-                        metadata: ["uuid": "\(uuid)", "processor": "\(job.processor ?? "-")", "message": "\(message ?? "")"])
+                        metadata: [
+                            "uuid": "\(uuid)", "processor": "\(job.processor ?? "-")", "message": "\(message ?? "")",
+                        ])
                 }
             }
             return .json(200, JobdirJobAnswer(job, repeated: repeated))
@@ -269,19 +291,27 @@ extension JobdirPlugin {
                     message: "too many priority lookups on disk at once (\(Self.maxLookups)); retry in a moment")
             }
             if case .notFound = outcome, !unreadable.isEmpty {
-                logger.error("jobdir priority lookup could not read every directory", metadata: ["uuid": "\(uuid)", "errors": "\(unreadable.prefix(5))"])
+                logger.error(
+                    "jobdir priority lookup could not read every directory",
+                    metadata: ["uuid": "\(uuid)", "errors": "\(unreadable.prefix(5))"])
                 return .error(
                     503, code: "unavailable",
-                    message: "uuid \(uuid) was not found, but these directories could not be read: \(unreadable.prefix(5).joined(separator: "; "))")
+                    message:
+                        "uuid \(uuid) was not found, but these directories could not be read: \(unreadable.prefix(5).joined(separator: "; "))"
+                )
             }
             switch outcome {
             case .moved(let processor):
-                logger.info("jobdir priority: job moved to the front", metadata: ["uuid": "\(uuid)", "processor": "\(processor ?? "-")"])
+                logger.info(
+                    "jobdir priority: job moved to the front",
+                    metadata: ["uuid": "\(uuid)", "processor": "\(processor ?? "-")"])
                 return .json(
-                    200, JobdirPriorityAnswer(uuid: uuid, outcome: "moved", processor: Nullable(wrappedValue: processor)))
+                    200,
+                    JobdirPriorityAnswer(uuid: uuid, outcome: "moved", processor: Nullable(wrappedValue: processor)))
             case .queued(let processor, let origin):
                 logger.info(
-                    "jobdir priority: pair queued", metadata: ["uuid": "\(uuid)", "origin": "\(origin.rawValue)", "processor": "\(processor ?? "-")"])
+                    "jobdir priority: pair queued",
+                    metadata: ["uuid": "\(uuid)", "origin": "\(origin.rawValue)", "processor": "\(processor ?? "-")"])
                 return .json(
                     200,
                     JobdirPriorityAnswer(
@@ -291,14 +321,18 @@ extension JobdirPlugin {
                 if state == .running {
                     return .json(200, JobdirPriorityAnswer(uuid: uuid, outcome: "running"))
                 }
-                return .error(409, code: "conflict", message: "job \(uuid) is already \(state == .cleaned ? "finished and cleaned up" : state.rawValue)")
+                return .error(
+                    409, code: "conflict",
+                    message: "job \(uuid) is already \(state == .cleaned ? "finished and cleaned up" : state.rawValue)")
             case .notFound:
                 logger.warning(
                     "jobdir priority request for a uuid found nowhere",
                     metadata: ["uuid": "\(uuid)", "searched": "\(roots.map(\.0).joined(separator: ", "))"])
                 return .error(
                     404, code: "not found",
-                    message: "uuid \(uuid) is not queued and no pair was found under \(roots.map(\.0).joined(separator: " or "))")
+                    message:
+                        "uuid \(uuid) is not queued and no pair was found under \(roots.map(\.0).joined(separator: " or "))"
+                )
             }
         } catch {
             return internalError(error)
@@ -317,7 +351,9 @@ extension JobdirPlugin {
             } else {
                 return .error(
                     400, code: "invalid",
-                    message: "invalid state \"\(text)\": expected one of \((JobdirJob.State.allCases.map(\.rawValue) + ["unassigned"]).joined(separator: ", "))")
+                    message:
+                        "invalid state \"\(text)\": expected one of \((JobdirJob.State.allCases.map(\.rawValue) + ["unassigned"]).joined(separator: ", "))"
+                )
             }
         }
         var limit = 100

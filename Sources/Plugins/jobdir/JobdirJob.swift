@@ -1,7 +1,6 @@
 import Foundation
 import GRDB
 
-
 /// A job: one `<uuid>.json` + `<uuid>.dump` pair, from its discovery to its cleanup.
 public struct JobdirJob: Sendable, Equatable {
     public enum State: String, Sendable, CaseIterable {

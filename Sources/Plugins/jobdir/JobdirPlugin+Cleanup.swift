@@ -35,7 +35,8 @@ extension JobdirPlugin {
                             try JobFiles.remove(job.dumpPath)
                         } else {
                             destination = "\(target)/\(Self.day(job.finishedAt ?? now(), in: settings.timeZone))"
-                            for path in [job.jsonPath, job.dumpPath] where try JobFiles.move(path, into: destination) == .missing {
+                            for path in [job.jsonPath, job.dumpPath]
+                            where try JobFiles.move(path, into: destination) == .missing {
                                 missing.append(path)
                             }
                         }
@@ -59,12 +60,15 @@ extension JobdirPlugin {
                 logger.warning("jobdir cleanup failed; retried next cleanup", metadata: ["error": "\(failure)"])
             }
             for path in report.missing.prefix(10) {
-                logger.warning("jobdir cleanup: a finished job's file was removed by someone else", metadata: ["path": "\(path)"])
+                logger.warning(
+                    "jobdir cleanup: a finished job's file was removed by someone else", metadata: ["path": "\(path)"])
             }
             if report.moved + report.deleted + report.failed.count > 0 {
                 logger.info(
                     "jobdir cleanup",
-                    metadata: ["moved": "\(report.moved)", "deleted": "\(report.deleted)", "failed": "\(report.failed.count)"])
+                    metadata: [
+                        "moved": "\(report.moved)", "deleted": "\(report.deleted)", "failed": "\(report.failed.count)",
+                    ])
             }
             return report
         } catch {

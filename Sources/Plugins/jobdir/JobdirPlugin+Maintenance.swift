@@ -23,13 +23,16 @@ extension JobdirPlugin {
             if expiry.timedOut > 0 {
                 logger.warning(
                     "jobdir requeued jobs running longer than job_timeout",
-                    metadata: ["jobs": "\(expiry.timedOut)", "job_timeout": "\(settings.jobTimeout.map { "\($0)" } ?? "-")"])
+                    metadata: [
+                        "jobs": "\(expiry.timedOut)", "job_timeout": "\(settings.jobTimeout.map { "\($0)" } ?? "-")",
+                    ])
             }
             if expiry.requeued + expiry.assigned + expiry.rebalanced > 0 {
                 logger.info(
                     "jobdir reassigned jobs",
                     metadata: [
-                        "requeued": "\(expiry.requeued)", "assigned": "\(expiry.assigned)", "rebalanced": "\(expiry.rebalanced)",
+                        "requeued": "\(expiry.requeued)", "assigned": "\(expiry.assigned)",
+                        "rebalanced": "\(expiry.rebalanced)",
                     ])
             }
             let (points, waiting) = try await onThread {

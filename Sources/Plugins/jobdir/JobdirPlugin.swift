@@ -215,7 +215,8 @@ public final class JobdirPlugin: GatewayPlugin {
         let found = scanner.scan(root)
         let fresh = try store.unknown(found.pairs).map { pair -> (FoundPair, Double) in
             var info = stat()
-            let time = stat(pair.jsonPath, &info) == 0 ? Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9 : 0
+            let time =
+                stat(pair.jsonPath, &info) == 0 ? Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9 : 0
             return (pair, time)
         }.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.jsonPath < $1.0.jsonPath }.map(\.0)
         return (found, try store.insert(fresh, now: now))

@@ -82,7 +82,9 @@ public struct JobdirScanner: Sendable {
 
     /// The pair of one uuid (any case) under `root`, or nil; stops at the first directory holding
     /// both files. `errors` lists directories that could not be read (a nil then proves nothing).
-    public func locate(_ uuid: String, in root: String, origin: JobdirJob.Origin) -> (pair: FoundPair?, errors: [String]) {
+    public func locate(_ uuid: String, in root: String, origin: JobdirJob.Origin) -> (
+        pair: FoundPair?, errors: [String]
+    ) {
         guard Self.isUUID(Substring(uuid)) else { return (nil, []) }
         var found: FoundPair?
         var scan = Scan()
@@ -96,7 +98,8 @@ public struct JobdirScanner: Sendable {
                 if rest == jsonSuffix { json = name } else if rest == dumpSuffix { dump = name }
             }
             if let json, let dump {
-                found = FoundPair(uuid: wanted, jsonPath: "\(directory)/\(json)", dumpPath: "\(directory)/\(dump)", origin: origin)
+                found = FoundPair(
+                    uuid: wanted, jsonPath: "\(directory)/\(json)", dumpPath: "\(directory)/\(dump)", origin: origin)
                 return false
             }
             return true
@@ -153,7 +156,8 @@ public struct JobdirScanner: Sendable {
             switch index {
             case 8, 13, 18, 23: if byte != UInt8(ascii: "-") { return false }
             default:
-                let hex = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66)
+                let hex =
+                    (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66)
                 if !hex { return false }
             }
         }
@@ -185,7 +189,9 @@ enum JobFiles {
         var source = stat()
         var target = stat()
         guard lstat(path, &source) == 0 else {
-            if errno != ENOENT { throw Failure(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+            if errno != ENOENT {
+                throw Failure(description: "cannot read \(path): \(String(cString: strerror(errno)))")
+            }
             return lstat("\(directory)/\(name)", &target) == 0 ? .alreadyThere("\(directory)/\(name)") : .missing
         }
         try makeDirectories(directory)
@@ -211,11 +217,16 @@ enum JobFiles {
             return .moved(destination)
         }
         let code = errno
-        if code == EEXIST { throw Failure(description: "\(destination) appeared while moving \(path); retried next cleanup") }
+        if code == EEXIST {
+            throw Failure(description: "\(destination) appeared while moving \(path); retried next cleanup")
+        }
         if code != EXDEV {
             // A file system without hard links: rename (the destination was free just now).
             guard code == EPERM || code == EOPNOTSUPP || code == EMLINK, rename(path, destination) == 0 else {
-                throw Failure(description: "cannot move \(path) to \(directory): \(String(cString: strerror(code == EPERM || code == EOPNOTSUPP || code == EMLINK ? errno : code)))")
+                throw Failure(
+                    description:
+                        "cannot move \(path) to \(directory): \(String(cString: strerror(code == EPERM || code == EOPNOTSUPP || code == EMLINK ? errno : code)))"
+                )
             }
             return .moved(destination)
         }

@@ -24,7 +24,9 @@ extension JobdirSettings: PluginSettings {
         if let v = map["deferred_storage_root"]?.string() { s.deferredStorageRoot = context.path(v) }
         if let v = map["success_dir"]?.string() { s.successDir = context.path(v) }
         if let v = map["failed_dir"]?.string() { s.failedDir = context.path(v) }
-        for (key, keyPath) in [("json_suffix", \JobdirSettings.jsonSuffix), ("dump_suffix", \JobdirSettings.dumpSuffix)] {
+        for (key, keyPath) in [
+            ("json_suffix", \JobdirSettings.jsonSuffix), ("dump_suffix", \JobdirSettings.dumpSuffix),
+        ] {
             guard let node = map[key], let text = node.string() else { continue }
             if text.isEmpty || text.contains("/") {
                 node.problem("expected a file name ending such as .json, got \"\(text)\"")
@@ -46,7 +48,8 @@ extension JobdirSettings: PluginSettings {
         }
         if !root.isEmpty {
             let others = [
-                ("deferred_storage_root", s.deferredStorageRoot), ("success_dir", s.successDir), ("failed_dir", s.failedDir),
+                ("deferred_storage_root", s.deferredStorageRoot), ("success_dir", s.successDir),
+                ("failed_dir", s.failedDir),
             ]
             for (key, path) in others where path == root {
                 (map[key] ?? map.node).problem("\(key) is storage_root itself (\(root)): it must be another directory")

@@ -62,9 +62,12 @@ public struct AlarmRule: Sendable {
     public func evaluate(_ values: [(time: Int64, value: Double)], threshold: Double) -> MetricAlarm? {
         guard let last = values.last else { return nil }
         var alarm = MetricAlarm(
-            level: .green, latest: last.value, latestTime: last.time, threshold: threshold, slopePerMinute: nil, projected: nil,
+            level: .green, latest: last.value, latestTime: last.time, threshold: threshold, slopePerMinute: nil,
+            projected: nil,
             samples: values.count)
-        if values.count >= minSamples, last.time - values[0].time >= minSpanNanoseconds, let fit = Self.leastSquares(values, origin: last.time) {
+        if values.count >= minSamples, last.time - values[0].time >= minSpanNanoseconds,
+            let fit = Self.leastSquares(values, origin: last.time)
+        {
             alarm.slopePerMinute = fit.slope * 60
             alarm.projected = fit.intercept + fit.slope * Double(horizonNanoseconds) / 1e9
         }
@@ -79,7 +82,9 @@ public struct AlarmRule: Sendable {
     /// The least-squares line `value = intercept + slope * seconds`, with seconds counted from
     /// `origin` (so the intercept is the line's value at the latest sample). nil when every sample
     /// has the same time.
-    static func leastSquares(_ values: [(time: Int64, value: Double)], origin: Int64) -> (slope: Double, intercept: Double)? {
+    static func leastSquares(_ values: [(time: Int64, value: Double)], origin: Int64) -> (
+        slope: Double, intercept: Double
+    )? {
         let n = Double(values.count)
         var sx = 0.0
         var sy = 0.0
@@ -155,7 +160,9 @@ public struct AlarmTracker: Sendable {
             }
         }
         for (slot, level) in levels where !seen.contains(slot) {
-            if level != .green { out.append(Transition(key: slot.key, metric: slot.metric, from: level, to: nil, alarm: nil)) }
+            if level != .green {
+                out.append(Transition(key: slot.key, metric: slot.metric, from: level, to: nil, alarm: nil))
+            }
             levels[slot] = nil
         }
         return out.sorted { ($0.key, $0.metric.rawValue) < ($1.key, $1.metric.rawValue) }

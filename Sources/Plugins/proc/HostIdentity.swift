@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// This host's primary IPv4 address, found locally: the address of the interface that carries the

@@ -30,7 +30,9 @@ struct ProcAPI: Sendable {
     var settings: ProcSettings { plugin.settings }
 
     /// A query duration (`window`, `horizon`): absent means `fallback`; bad text is a 400 naming it.
-    func duration(_ request: PluginRequest, _ name: String, fallback: Duration, boundedByStore: Bool = true) throws(PluginError) -> Int64 {
+    func duration(_ request: PluginRequest, _ name: String, fallback: Duration, boundedByStore: Bool = true)
+        throws(PluginError) -> Int64
+    {
         guard let text = request.query[name], !text.isEmpty else { return Units.nanoseconds(fallback) }
         guard let value = Units.duration(text), value > .zero else {
             throw PluginError(400, "invalid \(name) \"\(text)\": expected a duration such as 30s, 5m or 1h")
@@ -65,64 +67,73 @@ struct ProcAPI: Sendable {
     func tooLarge(_ count: Int) -> PluginResponse {
         .error(
             413, code: "request too large",
-            message: "the answer would hold \(count) samples (limit \(Self.maxAnswerSamples)): narrow it with window, host or process")
+            message:
+                "the answer would hold \(count) samples (limit \(Self.maxAnswerSamples)): narrow it with window, host or process"
+        )
     }
 
     // MARK: /api/v1/proc
 
-    func usage(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
-        let window = try duration(request, "window", fallback: settings.meanWindow)
-        let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
-        let means = plugin.store.means(since: plugin.now() - window, host: host)
-        let processes = means.mapValues { mean in
-            ProcUsageAnswer.Mean(
-                memPercent: JSONNumber(mean.mem), cpuPercent: JSONNumber(mean.cpu), memSamples: mean.memSamples,
-                cpuSamples: mean.cpuSamples, hosts: mean.hosts)
+    func usage(_ request: PluginRequest) -> PluginResponse {
+        answer { () throws(PluginError) in
+            let window = try duration(request, "window", fallback: settings.meanWindow)
+            let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
+            let means = plugin.store.means(since: plugin.now() - window, host: host)
+            let processes = means.mapValues { mean in
+                ProcUsageAnswer.Mean(
+                    memPercent: JSONNumber(mean.mem), cpuPercent: JSONNumber(mean.cpu), memSamples: mean.memSamples,
+                    cpuSamples: mean.cpuSamples, hosts: mean.hosts)
+            }
+            return .json(200, ProcUsageAnswer(windowSeconds: Self.seconds(window), host: host, processes: processes))
         }
-        return .json(200, ProcUsageAnswer(windowSeconds: Self.seconds(window), host: host, processes: processes))
-    } }
+    }
 
-    func detailed(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
-        let window = try duration(request, "window", fallback: settings.meanWindow)
-        let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
-        let process = request.query["process"].flatMap { $0.isEmpty ? nil : $0 }
-        let since = plugin.now() - window
-        let count = plugin.store.sampleCount(since: since, host: host, process: process)
-        if count > Self.maxAnswerSamples { return tooLarge(count) }
-        let history = plugin.store.history(since: since, host: host, process: process)
-        let series = history.map { key, samples in
-            ProcDetailedAnswer.Series(
-                host: key.host, process: key.process, pid: key.pid,
-                samples: samples.map { s in
-                    ProcDetailedAnswer.Sample(
-                        time: Self.seconds(s.time), cpuPercent: JSONNumber(s.cpu), memPercent: JSONNumber(s.mem),
-                        rssBytes: s.rss >= 0 ? s.rss : nil, threads: s.threads >= 0 ? Int(s.threads) : nil)
-                })
+    func detailed(_ request: PluginRequest) -> PluginResponse {
+        answer { () throws(PluginError) in
+            let window = try duration(request, "window", fallback: settings.meanWindow)
+            let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
+            let process = request.query["process"].flatMap { $0.isEmpty ? nil : $0 }
+            let since = plugin.now() - window
+            let count = plugin.store.sampleCount(since: since, host: host, process: process)
+            if count > Self.maxAnswerSamples { return tooLarge(count) }
+            let history = plugin.store.history(since: since, host: host, process: process)
+            let series = history.map { key, samples in
+                ProcDetailedAnswer.Series(
+                    host: key.host, process: key.process, pid: key.pid,
+                    samples: samples.map { s in
+                        ProcDetailedAnswer.Sample(
+                            time: Self.seconds(s.time), cpuPercent: JSONNumber(s.cpu), memPercent: JSONNumber(s.mem),
+                            rssBytes: s.rss >= 0 ? s.rss : nil, threads: s.threads >= 0 ? Int(s.threads) : nil)
+                    })
+            }
+            return .json(
+                200,
+                ProcDetailedAnswer(windowSeconds: Self.seconds(window), host: host, process: process, series: series))
         }
-        return .json(
-            200, ProcDetailedAnswer(windowSeconds: Self.seconds(window), host: host, process: process, series: series))
-    } }
+    }
 
-    func alarms(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
-        let window = try duration(request, "window", fallback: settings.meanWindow)
-        let horizon = try duration(request, "horizon", fallback: settings.horizon, boundedByStore: false)
-        var rule = plugin.rule
-        rule.horizonNanoseconds = horizon
-        let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
-        let alarms = plugin.store.alarms(since: plugin.now() - window, rule: rule, host: host)
-        var counts: [String: Int] = Dictionary(uniqueKeysWithValues: AlarmLevel.allCases.map { ($0.rawValue, 0) })
-        let list = alarms.map { alarm in
-            counts[alarm.level.rawValue, default: 0] += 1
-            return ProcAlarmsAnswer.Alarm(
-                host: alarm.key.host, process: alarm.key.process, pid: alarm.key.pid, level: alarm.level.rawValue,
-                cpu: Self.describe(alarm.cpu), mem: Self.describe(alarm.mem))
+    func alarms(_ request: PluginRequest) -> PluginResponse {
+        answer { () throws(PluginError) in
+            let window = try duration(request, "window", fallback: settings.meanWindow)
+            let horizon = try duration(request, "horizon", fallback: settings.horizon, boundedByStore: false)
+            var rule = plugin.rule
+            rule.horizonNanoseconds = horizon
+            let host = request.query["host"].flatMap { $0.isEmpty ? nil : $0 }
+            let alarms = plugin.store.alarms(since: plugin.now() - window, rule: rule, host: host)
+            var counts: [String: Int] = Dictionary(uniqueKeysWithValues: AlarmLevel.allCases.map { ($0.rawValue, 0) })
+            let list = alarms.map { alarm in
+                counts[alarm.level.rawValue, default: 0] += 1
+                return ProcAlarmsAnswer.Alarm(
+                    host: alarm.key.host, process: alarm.key.process, pid: alarm.key.pid, level: alarm.level.rawValue,
+                    cpu: Self.describe(alarm.cpu), mem: Self.describe(alarm.mem))
+            }
+            return .json(
+                200,
+                ProcAlarmsAnswer(
+                    windowSeconds: Self.seconds(window), horizonSeconds: Self.seconds(horizon),
+                    thresholds: .init(cpu: rule.cpuThreshold, mem: rule.memThreshold), counts: counts, alarms: list))
         }
-        return .json(
-            200,
-            ProcAlarmsAnswer(
-                windowSeconds: Self.seconds(window), horizonSeconds: Self.seconds(horizon),
-                thresholds: .init(cpu: rule.cpuThreshold, mem: rule.memThreshold), counts: counts, alarms: list))
-    } }
+    }
 
     static func describe(_ alarm: MetricAlarm?) -> ProcAlarmsAnswer.Metric? {
         guard let alarm else { return nil }
@@ -151,7 +162,8 @@ struct ProcAPI: Sendable {
                 ProcLegacySaveRefusal(
                     code: "unprocessable entity", saved: accepted, rejected: points.count - accepted,
                     message:
-                        "\(points.count - accepted) of \(points.count) values failed the gateway's schemas (see its log)"))
+                        "\(points.count - accepted) of \(points.count) values failed the gateway's schemas (see its log)"
+                ))
         }
         // The original answers {"Response": "Ok"}; `saved` is the gateway's addition.
         return .json(200, ProcLegacySaved(response: "Ok", saved: accepted))
@@ -162,16 +174,22 @@ struct ProcAPI: Sendable {
         do { root = try JSONValue.parse(body) } catch {
             return .failure(PluginError(400, "body is not valid JSON: \(error)"))
         }
-        guard case .object = root else { return .failure(PluginError(400, "body must be a JSON object, got \(root.kindName)")) }
+        guard case .object = root else {
+            return .failure(PluginError(400, "body must be a JSON object, got \(root.kindName)"))
+        }
         guard case .string(let ip)? = root["ipaddress"], !ip.isEmpty else {
             return .failure(PluginError(400, "\"ipaddress\" is missing or not a string"))
         }
-        guard case .array(let data)? = root["data"] else { return .failure(PluginError(400, "\"data\" is missing or not a list")) }
+        guard case .array(let data)? = root["data"] else {
+            return .failure(PluginError(400, "\"data\" is missing or not a list"))
+        }
         var points: [Point] = []
         points.reserveCapacity(data.count)
         for (index, entry) in data.enumerated() {
             let at = "data[\(index)]"
-            guard case .object = entry else { return .failure(PluginError(400, "\(at) is \(entry.kindName), not an object")) }
+            guard case .object = entry else {
+                return .failure(PluginError(400, "\(at) is \(entry.kindName), not an object"))
+            }
             guard case .string(let type)? = entry["type_data"] else {
                 return .failure(PluginError(400, "\(at).type_data is missing or not a string"))
             }
@@ -187,7 +205,9 @@ struct ProcAPI: Sendable {
             guard let value = entry["value"]?.double, value.isFinite else {
                 return .failure(PluginError(400, "\(at).value is missing or not a number"))
             }
-            guard value >= 0 else { return .failure(PluginError(400, "\(at).value \(value) is negative: not a percentage")) }
+            guard value >= 0 else {
+                return .failure(PluginError(400, "\(at).value \(value) is negative: not a percentage"))
+            }
             let time: Int64
             switch entry["timestamp"] {
             case nil, .null?: time = receiveTime
@@ -208,7 +228,9 @@ struct ProcAPI: Sendable {
             }
             if time > receiveTime + UsageStore.maxFutureNanoseconds {
                 return .failure(
-                    PluginError(400, "\(at).timestamp is more than 5 minutes ahead of this gateway's clock (epoch seconds, UTC)"))
+                    PluginError(
+                        400, "\(at).timestamp is more than 5 minutes ahead of this gateway's clock (epoch seconds, UTC)"
+                    ))
             }
             points.append(
                 Point(
@@ -234,35 +256,43 @@ struct ProcAPI: Sendable {
     /// with only one metric has a one-element list (the original merges the two lists so), mem
     /// processes first; never `null`.
     /// `ip` is the address the path names (the `ip` tag, or the host of senders that tag their address as `host`).
-    func legacyMeans(_ request: PluginRequest, ip: String?) -> PluginResponse { answer { () throws(PluginError) in
-        let window = try duration(request, "window", fallback: settings.meanWindow)
-        if let ip, ip.isEmpty { return .error(400, code: "invalid", message: "no ip address in the path") }
-        let means = plugin.store.means(since: plugin.now() - window, address: ip)
-        let withMem = means.filter { $0.value.mem != nil }.sorted { $0.key < $1.key }
-        let cpuOnly = means.filter { $0.value.mem == nil && $0.value.cpu != nil }.sorted { $0.key < $1.key }
-        let entries = (withMem + cpuOnly).map { (key: $0.key, values: [$0.value.mem, $0.value.cpu].compactMap { $0 }) }
-        let inner = PythonJSON.dumps(entries)
-        return PluginResponse(status: 200, body: Array(PythonJSON.string(inner, asciiOnly: false).utf8))
-    } }
+    func legacyMeans(_ request: PluginRequest, ip: String?) -> PluginResponse {
+        answer { () throws(PluginError) in
+            let window = try duration(request, "window", fallback: settings.meanWindow)
+            if let ip, ip.isEmpty { return .error(400, code: "invalid", message: "no ip address in the path") }
+            let means = plugin.store.means(since: plugin.now() - window, address: ip)
+            let withMem = means.filter { $0.value.mem != nil }.sorted { $0.key < $1.key }
+            let cpuOnly = means.filter { $0.value.mem == nil && $0.value.cpu != nil }.sorted { $0.key < $1.key }
+            let entries = (withMem + cpuOnly).map {
+                (key: $0.key, values: [$0.value.mem, $0.value.cpu].compactMap { $0 })
+            }
+            let inner = PythonJSON.dumps(entries)
+            return PluginResponse(status: 200, body: Array(PythonJSON.string(inner, asciiOnly: false).utf8))
+        }
+    }
 
     /// As the original server answers: `{"process": [mem, mem, ...]}`, every memory sample kept in the
     /// window, oldest first, plain JSON (`/api/v1/<proc>/usage/detailed` has times, hosts and CPU).
-    func legacyDetailed(_ request: PluginRequest) -> PluginResponse { answer { () throws(PluginError) in
-        let window = try duration(request, "window", fallback: settings.window)
-        let ip = request.query["ip"].map { $0.replacingOccurrences(of: "-", with: ".") }
-        let since = plugin.now() - window
-        let count = plugin.store.sampleCount(since: since, address: ip)
-        if count > Self.maxAnswerSamples { return tooLarge(count) }
-        var out: [String: [(time: Int64, mem: Double)]] = [:]
-        for (key, samples) in plugin.store.history(since: since, address: ip) {
-            out[key.process, default: []].append(contentsOf: samples.filter { !$0.mem.isNaN }.map { ($0.time, $0.mem) })
+    func legacyDetailed(_ request: PluginRequest) -> PluginResponse {
+        answer { () throws(PluginError) in
+            let window = try duration(request, "window", fallback: settings.window)
+            let ip = request.query["ip"].map { $0.replacingOccurrences(of: "-", with: ".") }
+            let since = plugin.now() - window
+            let count = plugin.store.sampleCount(since: since, address: ip)
+            if count > Self.maxAnswerSamples { return tooLarge(count) }
+            var out: [String: [(time: Int64, mem: Double)]] = [:]
+            for (key, samples) in plugin.store.history(since: since, address: ip) {
+                out[key.process, default: []].append(
+                    contentsOf: samples.filter { !$0.mem.isNaN }.map { ($0.time, $0.mem) })
+            }
+            return .json(200, out.mapValues { $0.sorted { $0.time < $1.time }.map(\.mem) })
         }
-        return .json(200, out.mapValues { $0.sorted { $0.time < $1.time }.map(\.mem) })
-    } }
+    }
 
     /// `[{"ip", "process", "status": "RED"|"AMBER"|"GREEN", "mem", "cpu"}]`, worst first.
     func legacyAlarms(_ request: PluginRequest) -> PluginResponse {
-        let alarms = plugin.store.alarms(since: plugin.now() - Units.nanoseconds(settings.meanWindow), rule: plugin.rule)
+        let alarms = plugin.store.alarms(
+            since: plugin.now() - Units.nanoseconds(settings.meanWindow), rule: plugin.rule)
         let sorted = alarms.sorted { a, b in a.level != b.level ? a.level > b.level : a.key < b.key }
         return .json(
             200,

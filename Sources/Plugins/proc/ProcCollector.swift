@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import GatewayCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One process (or one name's processes together) after a pass.
 public struct ProcessUsage: Sendable, Equatable {
@@ -161,10 +162,15 @@ public final class ProcCollector {
                 if let host { tags.insert(Tag("host", host), at: 0) }
                 if let pid = entry.pid { tags.append(Tag("pid", String(pid))) }
                 if let cpu = entry.cpuPercent {
-                    points.append(Point(series: "cpu_usage_percent", time: pass.time, tags: tags, fields: [Field("value", .float(cpu))]))
+                    points.append(
+                        Point(
+                            series: "cpu_usage_percent", time: pass.time, tags: tags,
+                            fields: [Field("value", .float(cpu))]))
                 }
                 points.append(
-                    Point(series: "mem_usage_percent", time: pass.time, tags: tags, fields: [Field("value", .float(entry.memPercent))]))
+                    Point(
+                        series: "mem_usage_percent", time: pass.time, tags: tags,
+                        fields: [Field("value", .float(entry.memPercent))]))
             }
         }
         return points

@@ -39,7 +39,8 @@ public final class ProcPlugin: GatewayPlugin {
                 "no non-loopback IPv4 address found for the ip tag; set `ip:` so hosts stay apart in the original paths",
                 metadata: ["ip": "\(ip)"])
         }
-        store = UsageStore(window: settings.window, maxSeries: settings.maxSeries, maxSamplesPerSeries: settings.maxSamplesPerSeries)
+        store = UsageStore(
+            window: settings.window, maxSeries: settings.maxSeries, maxSamplesPerSeries: settings.maxSamplesPerSeries)
         rule = AlarmRule(
             cpuThreshold: settings.cpuThreshold, memThreshold: settings.memThreshold, horizon: settings.horizon,
             minSamples: settings.trendMinSamples, minSpan: settings.trendMinSpan)
@@ -48,7 +49,9 @@ public final class ProcPlugin: GatewayPlugin {
     public var taps: [PluginTap] {
         guard settings.serve else { return [] }
         let (store, wallClock) = (self.store, context.now)
-        return [PluginTap(series: UsageStore.series) { points in store.ingest(points, now: Self.nanoseconds(wallClock())) }]
+        return [
+            PluginTap(series: UsageStore.series) { points in store.ingest(points, now: Self.nanoseconds(wallClock())) }
+        ]
     }
 
     public var routes: [PluginRoute] {
@@ -63,18 +66,23 @@ public final class ProcPlugin: GatewayPlugin {
 
     public func run() async throws {
         let logger = context.logger
-        let passes = Counter(label: "gateway_plugin_proc_passes_total", dimensions: [("plugin", name)], factory: context.metrics)
+        let passes = Counter(
+            label: "gateway_plugin_proc_passes_total", dimensions: [("plugin", name)], factory: context.metrics)
         let passSeconds = Recorder(
-            label: "gateway_plugin_proc_pass_seconds", dimensions: [("plugin", name)], aggregate: false, factory: context.metrics)
+            label: "gateway_plugin_proc_pass_seconds", dimensions: [("plugin", name)], aggregate: false,
+            factory: context.metrics)
         let processes = Recorder(
-            label: "gateway_plugin_proc_processes", dimensions: [("plugin", name)], aggregate: false, factory: context.metrics)
-        let errors = Counter(label: "gateway_plugin_errors_total", dimensions: [("plugin", name)], factory: context.metrics)
+            label: "gateway_plugin_proc_processes", dimensions: [("plugin", name)], aggregate: false,
+            factory: context.metrics)
+        let errors = Counter(
+            label: "gateway_plugin_errors_total", dimensions: [("plugin", name)], factory: context.metrics)
         let evicted = Counter(
             label: "gateway_plugin_proc_store_evicted_total", dimensions: [("plugin", name)], factory: context.metrics)
         let refused = Counter(
             label: "gateway_plugin_proc_store_refused_total", dimensions: [("plugin", name)], factory: context.metrics)
         let transitions = Counter(
-            label: "gateway_plugin_proc_alarm_transitions_total", dimensions: [("plugin", name)], factory: context.metrics)
+            label: "gateway_plugin_proc_alarm_transitions_total", dimensions: [("plugin", name)],
+            factory: context.metrics)
 
         // Collection and alarm evaluation run side by side, so a sink that makes `emit` wait (a full
         // `block` queue) holds up neither the other loop nor the store.
@@ -112,7 +120,8 @@ public final class ProcPlugin: GatewayPlugin {
         logger.info(
             "proc collector started",
             metadata: [
-                "host": "\(host ?? "(the gateway's default host tag)")", "ip": "\(ip)", "interval": "\(settings.interval)", "group_by": "\(settings.groupBy.rawValue)",
+                "host": "\(host ?? "(the gateway's default host tag)")", "ip": "\(ip)",
+                "interval": "\(settings.interval)", "group_by": "\(settings.groupBy.rawValue)",
                 "format": "\(settings.format.rawValue)", "top": "\(settings.top)",
             ])
         var next = clock.now
@@ -148,7 +157,9 @@ public final class ProcPlugin: GatewayPlugin {
         var lastEvicted: Int64 = 0
         var lastFuture: Int64 = 0
         while !Task.isCancelled {
-            do { try await context.clock.sleep(for: settings.alarmInterval, tolerance: .milliseconds(5)) } catch { return }
+            do { try await context.clock.sleep(for: settings.alarmInterval, tolerance: .milliseconds(5)) } catch {
+                return
+            }
             let wall = now()
             store.expire(now: wall)
             let counts = store.counts
@@ -156,7 +167,9 @@ public final class ProcPlugin: GatewayPlugin {
                 evicted.increment(by: counts.evictedSeries - lastEvicted)
                 logger.warning(
                     "usage store is full: the series updated longest ago made room for new ones",
-                    metadata: ["max_series": "\(settings.maxSeries)", "evicted": "\(counts.evictedSeries - lastEvicted)"])
+                    metadata: [
+                        "max_series": "\(settings.maxSeries)", "evicted": "\(counts.evictedSeries - lastEvicted)",
+                    ])
                 lastEvicted = counts.evictedSeries
             }
             if counts.refusedFuture > lastFuture {
@@ -211,7 +224,9 @@ public final class ProcPlugin: GatewayPlugin {
             if let alarm = change.alarm {
                 fields.append(Field("value", .float(alarm.latest)))
                 fields.append(Field("threshold", .float(alarm.threshold)))
-                if let projected = alarm.projected, projected.isFinite { fields.append(Field("projected", .float(projected))) }
+                if let projected = alarm.projected, projected.isFinite {
+                    fields.append(Field("projected", .float(projected)))
+                }
             }
             return Point(series: "process_alarm", time: time, tags: tags, fields: fields)
         }

@@ -1,7 +1,7 @@
 import GatewayCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One process as `/proc/<pid>/stat` describes it: the only file a pass reads per process (it
@@ -104,7 +104,11 @@ final class ProcReader {
             var negative = false
             while index < bytes.count, bytes[index] != UInt8(ascii: " "), bytes[index] != UInt8(ascii: "\n") {
                 let b = bytes[index]
-                if b == UInt8(ascii: "-") { negative = true } else if b >= 48, b <= 57 { value = value &* 10 &+ UInt64(b - 48) }
+                if b == UInt8(ascii: "-") {
+                    negative = true
+                } else if b >= 48, b <= 57 {
+                    value = value &* 10 &+ UInt64(b - 48)
+                }
                 index += 1
             }
             switch field {
@@ -120,7 +124,8 @@ final class ProcReader {
         }
         guard field > 21 else { return nil }
         return ProcStat(
-            pid: pid, name: name, ticks: utime &+ stime, startTicks: start, rssPages: rss, threads: Int32(clamping: threads))
+            pid: pid, name: name, ticks: utime &+ stime, startTicks: start, rssPages: rss,
+            threads: Int32(clamping: threads))
     }
 
     /// `MemTotal` from `/proc/meminfo`, in bytes.

@@ -31,7 +31,8 @@ extension ProcSettings: PluginSettings {
             alarms.finish()
         }
         if s.meanWindow > s.window {
-            map.node.problem("mean_window (\(s.meanWindow)) is longer than window (\(s.window)): the store would not hold it")
+            map.node.problem(
+                "mean_window (\(s.meanWindow)) is longer than window (\(s.window)): the store would not hold it")
         }
         if s.trendMinSpan >= s.meanWindow {
             map.node.problem(

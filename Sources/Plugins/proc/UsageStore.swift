@@ -205,7 +205,10 @@ public final class UsageStore: Sendable {
 
     public var counts: (series: Int, samples: Int, evictedSeries: Int64, refusedFuture: Int64) {
         state.withLock { state in
-            (state.series.count, state.series.values.reduce(0) { $0 + $1.live.count }, state.evictedSeries, state.refusedFuture)
+            (
+                state.series.count, state.series.values.reduce(0) { $0 + $1.live.count }, state.evictedSeries,
+                state.refusedFuture
+            )
         }
     }
 

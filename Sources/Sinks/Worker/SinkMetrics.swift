@@ -15,9 +15,11 @@ public struct SinkMetrics: Sendable {
         let dimensions = [("sink", sink)]
         written = Counter(label: "gateway_points_written_total", dimensions: dimensions, factory: factory)
         droppedQueueFull = Counter(
-            label: "gateway_points_dropped_total", dimensions: dimensions + [("reason", "queue_full")], factory: factory)
+            label: "gateway_points_dropped_total", dimensions: dimensions + [("reason", "queue_full")], factory: factory
+        )
         droppedWriteError = Counter(
-            label: "gateway_points_dropped_total", dimensions: dimensions + [("reason", "write_error")], factory: factory)
+            label: "gateway_points_dropped_total", dimensions: dimensions + [("reason", "write_error")],
+            factory: factory)
         queuePoints = Gauge(label: "gateway_sink_queue_points", dimensions: dimensions, factory: factory)
         batches = Counter(label: "gateway_sink_batches_total", dimensions: dimensions, factory: factory)
         writeErrors = Counter(label: "gateway_sink_write_errors_total", dimensions: dimensions, factory: factory)

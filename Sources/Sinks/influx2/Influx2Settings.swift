@@ -24,7 +24,8 @@ public struct Influx2Settings: SinkSettings {
 
     public func make(_ context: SinkContext) throws -> SinkParts {
         let delivery = DeliveryMetrics(sink: context.name, factory: context.factory)
-        let store = spool.enabled ? try SpoolStore(path: spool.path, options: spool.options, logger: context.logger) : nil
+        let store =
+            spool.enabled ? try SpoolStore(path: spool.path, options: spool.options, logger: context.logger) : nil
         let sink = InfluxSink(
             name: context.name,
             configuration: .init(target: target, precision: precision, retry: retry, maxInFlight: maxInFlight),
@@ -40,7 +41,8 @@ public struct Influx2Settings: SinkSettings {
         if let url = map.required("url", what: "the InfluxDB base URL, e.g. http://127.0.0.1:8086")?.string() {
             if url.isEmpty {
                 map["url"]?.problem("the URL is empty (is the environment variable it comes from set?)")
-            } else if let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil {
+            } else if let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil
+            {
                 target.url = url
             } else {
                 map["url"]?.problem("expected an http:// or https:// URL, got \"\(Redact.url(url))\"")
@@ -64,7 +66,8 @@ public struct Influx2Settings: SinkSettings {
         if let timeout = map["timeout"]?.positiveDuration() { target.timeout = timeout }
         if let v = map["connect_timeout"]?.positiveDuration() { target.connectTimeout = v }
         if let v = map["idle_timeout"]?.positiveDuration() { target.idleTimeout = v }
-        var settings = Influx2Settings(target: target, spool: SpoolFileSettings(path: SpoolFileSettings.defaultPath(context)))
+        var settings = Influx2Settings(
+            target: target, spool: SpoolFileSettings(path: SpoolFileSettings.defaultPath(context)))
         if let v = map["precision"]?.oneOf(Precision.allCases.map { ($0.rawValue, $0) }) { settings.precision = v }
         if let v = map["max_in_flight"]?.int(min: 1) {
             if v > 16 {

@@ -2,8 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import GatewayCore
 import NIOCore
-import NIOPosix
 import NIOHTTP1
+import NIOPosix
 
 /// Where and how to write: an InfluxDB 2.x `/api/v2/write` endpoint, or InfluxDB 1.x's `/write`.
 public struct InfluxTarget: Sendable {
@@ -149,7 +149,9 @@ public final class InfluxClient: Sendable {
 
     /// Sends one body: `gzipped` tells whether `body` is gzip already. The request is given up after
     /// `timeout` (at most the target's), whatever the server does meanwhile.
-    public func write(body: [UInt8], gzipped: Bool, precision: Precision, timeout: Duration? = nil) async -> InfluxOutcome {
+    public func write(body: [UInt8], gzipped: Bool, precision: Precision, timeout: Duration? = nil) async
+        -> InfluxOutcome
+    {
         let timeout = min(timeout ?? target.timeout, target.timeout)
         var request = HTTPClientRequest(url: target.writeURL(precision: precision))
         request.method = .POST

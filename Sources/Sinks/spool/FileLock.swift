@@ -8,13 +8,19 @@ public final class FileLock: Sendable {
 
     public init(path: String) throws {
         fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if fd < 0 { throw SpoolError.unavailable("\(path): cannot open lock file: \(String(cString: strerror(errno)))") }
+        if fd < 0 {
+            throw SpoolError.unavailable("\(path): cannot open lock file: \(String(cString: strerror(errno)))")
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             var buffer = [UInt8](repeating: 0, count: 32)
             let n = pread(fd, &buffer, 32, 0)
-            let owner = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: "\0"))) : "?"
+            let owner =
+                n > 0
+                ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(
+                    in: CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: "\0"))) : "?"
             Glibc.close(fd)
-            throw SpoolError.unavailable("\((path as NSString).deletingPathExtension) is in use by another gateway process (pid \(owner))")
+            throw SpoolError.unavailable(
+                "\((path as NSString).deletingPathExtension) is in use by another gateway process (pid \(owner))")
         }
         record(adminURL: nil)
     }

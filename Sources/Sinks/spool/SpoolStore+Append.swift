@@ -48,7 +48,9 @@ extension SpoolStore {
                 }
             }
             let statement = try db.cachedStatement(
-                sql: "INSERT INTO batches (spooled_at, points, bytes, precision, checksum, payload) VALUES (?, ?, ?, ?, ?, ?)")
+                sql:
+                    "INSERT INTO batches (spooled_at, points, bytes, precision, checksum, payload) VALUES (?, ?, ?, ?, ?, ?)"
+            )
             try statement.execute(arguments: [
                 time, payload.points, size, payload.precision.rawValue, checksum, Data(payload.compressed),
             ])
@@ -67,7 +69,9 @@ extension SpoolStore {
         return .stored(droppedBatches: result.dropped.batches, droppedPoints: result.dropped.points)
     }
 
-    public func addDeadLetters(_ lines: [String], status: Int, message: String, at time: Int64 = SpoolStore.now()) async throws {
+    public func addDeadLetters(_ lines: [String], status: Int, message: String, at time: Int64 = SpoolStore.now())
+        async throws
+    {
         if lines.isEmpty { return }
         try syncWrite { db in
             let statement = try db.cachedStatement(

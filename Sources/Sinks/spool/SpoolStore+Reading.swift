@@ -31,7 +31,8 @@ extension SpoolStore {
         try syncRead { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT id, spooled_at, points, precision, checksum, payload FROM batches WHERE id > ? ORDER BY id LIMIT ?",
+                sql:
+                    "SELECT id, spooled_at, points, precision, checksum, payload FROM batches WHERE id > ? ORDER BY id LIMIT ?",
                 arguments: [after, limit]
             ).map { row in
                 let entry = Self.entry(row)
@@ -71,7 +72,8 @@ extension SpoolStore {
                 do {
                     let points = try entry.payload.decodePoints()
                     if points.count != entry.payload.points {
-                        problems.append("batch \(row.id): holds \(points.count) points, row says \(entry.payload.points)")
+                        problems.append(
+                            "batch \(row.id): holds \(points.count) points, row says \(entry.payload.points)")
                     }
                 } catch {
                     problems.append("batch \(row.id): \(error)")

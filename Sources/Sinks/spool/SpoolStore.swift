@@ -102,7 +102,9 @@ public final class SpoolStore: Sendable {
     /// still read is copied into a fresh file at `path` (``salvage``), so the gateway always
     /// starts. With `exclusive`, the file is locked for this process; a second gateway on the
     /// same file is refused.
-    public init(path: String, options: Options = Options(), exclusive: Bool = true, readOnly: Bool = false, logger: Logger)
+    public init(
+        path: String, options: Options = Options(), exclusive: Bool = true, readOnly: Bool = false, logger: Logger
+    )
         throws
     {
         self.path = path
@@ -210,7 +212,6 @@ public final class SpoolStore: Sendable {
     public var batchCount: Int { totals.withLock { $0.batches } }
     public var pointCount: Int { totals.withLock { $0.points } }
     public var byteCount: Int { totals.withLock { $0.bytes } }
-
 
     func reloadTotals() throws {
         let loaded = try syncRead { db -> Totals in

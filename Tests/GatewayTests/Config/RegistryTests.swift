@@ -22,7 +22,8 @@ import Testing
     }
 
     static func isDirectoryWithTests(_ relative: String) -> Bool {
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(relative).path)) ?? []
+        let files =
+            (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(relative).path)) ?? []
         return files.contains { $0.hasSuffix("Tests.swift") }
     }
 
@@ -60,7 +61,9 @@ import Testing
         for type in kind.types {
             let sample = try Self.text(kind.sample(type))
             #expect(sample.contains("type: \(type)"), "\(kind.sample(type)) has no sample of \(kind.name) \(type)")
-            #expect(Self.hasReadmeSection(readme, kind: kind.name, type: type), "README has no section \(kind.name) `\(type)`")
+            #expect(
+                Self.hasReadmeSection(readme, kind: kind.name, type: type),
+                "README has no section \(kind.name) `\(type)`")
             #expect(Self.isDirectoryWithTests(kind.tests(type)), "no tests in \(kind.tests(type))")
             let folder = Self.root.appendingPathComponent(kind.sources(type)).path
             #expect(FileManager.default.fileExists(atPath: folder), "no folder \(kind.sources(type))")
@@ -172,6 +175,9 @@ import Testing
         #expect(config.listeners.map(\.type) == ["fake"] && config.sinks.map(\.type) == ["fake"])
         #expect(config.plugins.map(\.type) == ["fake"])
         _ = try Runtime(config: config, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
-        #expect(seen.all.sorted() == ["listener fin made: fin: hello", "plugin fp made: fp: again", "sink fout made: fout: world"])
+        #expect(
+            seen.all.sorted() == [
+                "listener fin made: fin: hello", "plugin fp made: fp: again", "sink fout made: fout: world",
+            ])
     }
 }

@@ -36,7 +36,8 @@ final class GatewayProcess: @unchecked Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let configFile = directory.appendingPathComponent("gateway.yaml")
-        try config.replacingOccurrences(of: "$DIR", with: directory.path).write(to: configFile, atomically: true, encoding: .utf8)
+        try config.replacingOccurrences(of: "$DIR", with: directory.path).write(
+            to: configFile, atomically: true, encoding: .utf8)
         stdoutFile = directory.appendingPathComponent("stdout")
         stderrFile = directory.appendingPathComponent("stderr")
         FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
@@ -44,7 +45,8 @@ final class GatewayProcess: @unchecked Sendable {
         if let fileLimit {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
             process.arguments =
-                ["--nofile=\(fileLimit):\(fileLimit)", "--", binary.path, "run", "--config", configFile.path] + arguments
+                ["--nofile=\(fileLimit):\(fileLimit)", "--", binary.path, "run", "--config", configFile.path]
+                + arguments
         } else {
             process.executableURL = binary
             process.arguments = ["run", "--config", configFile.path] + arguments
@@ -82,10 +84,13 @@ final class GatewayProcess: @unchecked Sendable {
     }
 
     static func port(in log: String, listener: String) -> Int? {
-        for line in log.split(separator: "\n") where line.contains("listener=\(listener)") && line.contains("listener ready") {
+        for line in log.split(separator: "\n")
+        where line.contains("listener=\(listener)") && line.contains("listener ready") {
             guard let range = line.range(of: "address=") else { continue }
             let address = line[range.upperBound...].prefix { $0 != " " }
-            if let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) { return port }
+            if let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) {
+                return port
+            }
         }
         return nil
     }
@@ -134,7 +139,9 @@ final class GatewayProcess: @unchecked Sendable {
     /// cleanup took 42 s at load 12).
     static let requestTimeout = TimeAmount.seconds(300)
 
-    func send(_ method: HTTPMethod, _ path: String, body: [UInt8], headers: [(String, String)] = []) async throws -> HTTPResult {
+    func send(_ method: HTTPMethod, _ path: String, body: [UInt8], headers: [(String, String)] = []) async throws
+        -> HTTPResult
+    {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -149,7 +156,8 @@ final class GatewayProcess: @unchecked Sendable {
     }
 
     func get(_ path: String) async throws -> HTTPResult {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: baseURL + path), timeout: Self.requestTimeout)
+        let response = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: baseURL + path), timeout: Self.requestTimeout)
         let data = try await response.body.collect(upTo: 16 << 20)
         return HTTPResult(status: Int(response.status.code), body: String(buffer: data))
     }
@@ -160,7 +168,9 @@ final class GatewayProcess: @unchecked Sendable {
         var total = 0.0
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             guard line.hasPrefix(name + "{") || line.hasPrefix(name + " ") else { continue }
-            if labels.allSatisfy({ line.contains("\($0.key)=\"\($0.value)\"") }), let value = Double(line.split(separator: " ").last ?? "") {
+            if labels.allSatisfy({ line.contains("\($0.key)=\"\($0.value)\"") }),
+                let value = Double(line.split(separator: " ").last ?? "")
+            {
                 total += value
             }
         }
@@ -168,7 +178,9 @@ final class GatewayProcess: @unchecked Sendable {
     }
 
     /// Polls `/metrics` until `name` reaches `value` (or the timeout passes); returns the last value.
-    func waitForMetric(_ name: String, _ labels: [String: String] = [:], atLeast value: Double, timeout: Duration = .seconds(120))
+    func waitForMetric(
+        _ name: String, _ labels: [String: String] = [:], atLeast value: Double, timeout: Duration = .seconds(120)
+    )
         async throws -> Double
     {
         let deadline = ContinuousClock.now + timeout

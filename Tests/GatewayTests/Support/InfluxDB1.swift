@@ -107,7 +107,9 @@ final class InfluxDB1: @unchecked Sendable {
     func rows(db: String) async throws -> [String] {
         var out: [String] = []
         for measurement in try await measurements(db: db) {
-            let quoted = "\"" + measurement.replacingOccurrences(of: "\\", with: "\\\\")
+            let quoted =
+                "\""
+                + measurement.replacingOccurrences(of: "\\", with: "\\\\")
                 .replacingOccurrences(of: "\"", with: "\\\"") + "\""
             out += try await rows(db: db, query: "SELECT * FROM \(quoted) GROUP BY *")
         }
@@ -146,7 +148,8 @@ final class InfluxDB1: @unchecked Sendable {
                         if cell is NSNull { continue }
                         fields.append("\(column)=\(Self.describe(cell))")
                     }
-                    out.append("\(([name] + tags).joined(separator: "|")) \(fields.sorted().joined(separator: "|")) \(time)")
+                    out.append(
+                        "\(([name] + tags).joined(separator: "|")) \(fields.sorted().joined(separator: "|")) \(time)")
                 }
             }
         }

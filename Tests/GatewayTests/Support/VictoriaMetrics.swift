@@ -21,21 +21,24 @@ final class VictoriaMetrics: @unchecked Sendable {
     init(arguments: [String] = []) throws {
         extraArguments = arguments
         port = try freeTCPPort()
-        dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-test-\(UUID().uuidString)").path
+        dataDirectory =
+            FileManager.default.temporaryDirectory.appendingPathComponent("vm-test-\(UUID().uuidString)").path
     }
 
     var url: String { "http://127.0.0.1:\(port)" }
 
     func start() async throws {
         guard let binary = Self.binaryPath else {
-            throw TestFailure("victoria-metrics is not installed: run scripts/install-deps.sh (apt-get install victoria-metrics)")
+            throw TestFailure(
+                "victoria-metrics is not installed: run scripts/install-deps.sh (apt-get install victoria-metrics)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "-storageDataPath", dataDirectory, "-httpListenAddr", "127.0.0.1:\(port)", "-retentionPeriod", "100y",
-            "-loggerLevel", "ERROR",
-        ] + extraArguments
+        process.arguments =
+            [
+                "-storageDataPath", dataDirectory, "-httpListenAddr", "127.0.0.1:\(port)", "-retentionPeriod", "100y",
+                "-loggerLevel", "ERROR",
+            ] + extraArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -43,7 +46,9 @@ final class VictoriaMetrics: @unchecked Sendable {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if let answer = try? await get("/health"), answer.status == 200 { return }
-            if !process.isRunning { throw TestFailure("victoria-metrics exited at start (\(process.terminationStatus))") }
+            if !process.isRunning {
+                throw TestFailure("victoria-metrics exited at start (\(process.terminationStatus))")
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestFailure("victoria-metrics did not become healthy on port \(port)")
@@ -92,7 +97,9 @@ final class VictoriaMetrics: @unchecked Sendable {
 }
 
 /// Runs the gateway binary with arguments; returns exit status, stdout and stderr.
-func runGateway(_ arguments: [String], binary: URL = GatewayProcess.binary) throws -> (status: Int32, out: String, err: String) {
+func runGateway(_ arguments: [String], binary: URL = GatewayProcess.binary) throws -> (
+    status: Int32, out: String, err: String
+) {
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
@@ -104,7 +111,10 @@ func runGateway(_ arguments: [String], binary: URL = GatewayProcess.binary) thro
     let errReader = Thread.detachNewThreadWithResult { err.fileHandleForReading.readDataToEndOfFile() }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errReader.wait(), as: UTF8.self))
+    return (
+        process.terminationStatus, String(decoding: outData, as: UTF8.self),
+        String(decoding: errReader.wait(), as: UTF8.self)
+    )
 }
 
 extension Thread {

@@ -2,8 +2,8 @@ import CoreMetrics
 import Foundation
 import GRDB
 import GatewayCore
-import TestDoubles
 import Synchronization
+import TestDoubles
 import Testing
 
 @testable import Plugins
@@ -36,7 +36,8 @@ final class DwmonFixture {
     func events(_ rows: [(String, Int64)]) throws {
         try warehouse.write { db in
             for (id, ts) in rows {
-                try db.execute(sql: "INSERT OR REPLACE INTO events (id, ts) VALUES (?, ?)", arguments: [id, Double(ts)])
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO events (id, ts) VALUES (?, ?)", arguments: [id, Double(ts)])
             }
         }
     }
@@ -45,10 +46,14 @@ final class DwmonFixture {
     func sql(_ text: String) throws { try warehouse.write { try $0.execute(sql: text) } }
 
     /// Writes `<name>.dwmon`; the first requirement is on line 4.
-    func checker(_ name: String, _ requirements: [String], source: String = "warehouse", query: String = DwmonFixture.query, extra: String = "")
+    func checker(
+        _ name: String, _ requirements: [String], source: String = "warehouse", query: String = DwmonFixture.query,
+        extra: String = ""
+    )
         throws
     {
-        let text = "__QUERY__\n\(query)\n__REQUIREMENTS__\n\(requirements.joined(separator: "\n"))\n__SOURCE__\n\(source)\n__EXTRA__\n\(extra)\n"
+        let text =
+            "__QUERY__\n\(query)\n__REQUIREMENTS__\n\(requirements.joined(separator: "\n"))\n__SOURCE__\n\(source)\n__EXTRA__\n\(extra)\n"
         try text.write(toFile: "\(dir)/checkers/\(name).dwmon", atomically: true, encoding: .utf8)
     }
 
@@ -64,10 +69,12 @@ func everyMinute(min: Int, max: Int, lookback: Int) -> String {
     /// Wednesday 2026-11-18 12:00:00 UTC, a minute start.
     let t: Int64 = 1_795_003_200
 
-    @Test func lookback180_atT30s_keysAtTminus181_Tminus180_T_Tplus1_count2_GOODwithMin2Max2_BADwithMin3() async throws {
+    @Test func lookback180_atT30s_keysAtTminus181_Tminus180_T_Tplus1_count2_GOODwithMin2Max2_BADwithMin3() async throws
+    {
         let f = try DwmonFixture()
         try f.events([("a", t - 181), ("b", t - 180), ("c", t), ("d", t + 1)])
-        try f.checker("exec", [everyMinute(min: 2, max: 2, lookback: 180), everyMinute(min: 3, max: 20, lookback: 180)])
+        try f.checker(
+            "exec", [everyMinute(min: 2, max: 2, lookback: 180), everyMinute(min: 3, max: 20, lookback: 180)])
         let plugin = try f.plugin()
         let reports = await plugin.runner.runAll(now: t + 30)
         let report = try #require(reports.first)
@@ -79,7 +86,8 @@ func everyMinute(min: Int, max: Int, lookback: Int) -> String {
         #expect(atT.map(\.status) == [.good, .bad])
 
         // Every check is a point at its minute; the BAD one carries what was required.
-        let bad = try #require(f.emitted.all.first { $0.time == t * 1_000_000_000 && $0.tags.contains(Tag("requirement", "5")) })
+        let bad = try #require(
+            f.emitted.all.first { $0.time == t * 1_000_000_000 && $0.tags.contains(Tag("requirement", "5")) })
         #expect(bad.series == "dwmon_check")
         #expect(bad.tags == [Tag("checker", "exec"), Tag("requirement", "5"), Tag("status", "BAD")])
         #expect(bad.fields.contains(Field("event_count", .int(2))))
@@ -90,7 +98,9 @@ func everyMinute(min: Int, max: Int, lookback: Int) -> String {
         #expect(f.emitted.all.count == report.checks.count)
     }
 
-    @Test func aNewChecker_backfillsItsHorizon_aSecondRunInTheSameMinuteChecksNothing_theNextMinuteExactlyOne() async throws {
+    @Test func aNewChecker_backfillsItsHorizon_aSecondRunInTheSameMinuteChecksNothing_theNextMinuteExactlyOne()
+        async throws
+    {
         let f = try DwmonFixture()
         try f.checker("exec", [everyMinute(min: 0, max: 9, lookback: 180)])
         let plugin = try f.plugin()
@@ -202,7 +212,9 @@ func everyMinute(min: Int, max: Int, lookback: Int) -> String {
         #expect(throws: DwmonProblems.self) { try problems.get() }
         #expect(
             (try? problems.get()) == nil
-                && "\(problems)".contains("x.dwmon:6: __SOURCE__ names \"nowhere\", which the plugin's sources do not define (defined: warehouse)"))
+                && "\(problems)".contains(
+                    "x.dwmon:6: __SOURCE__ names \"nowhere\", which the plugin's sources do not define (defined: warehouse)"
+                ))
     }
 
     @Test func aRemovedChecker_leavesTheAPI_atOnce_andTheStateAfterItsRetention() async throws {
@@ -313,13 +325,17 @@ func everyMinute(min: Int, max: Int, lookback: Int) -> String {
         var settings = DwmonSettings.Webhook(url: receiver.url + "/ok")
         settings.backoff = .milliseconds(20)
         let sources = DwmonSources(logger: .init(label: "test"))
-        let webhook = DwmonWebhook(settings: settings, client: sources.http, plugin: "dwmon", logger: .init(label: "test"), metrics: NOOPMetricsHandler.instance)
+        let webhook = DwmonWebhook(
+            settings: settings, client: sources.http, plugin: "dwmon", logger: .init(label: "test"),
+            metrics: NOOPMetricsHandler.instance)
         let delivery = Task { await webhook.run() }
         webhook.enqueue(Array(#"{"n":1}"#.utf8), what: "n1")
         _ = try await waitFor { receiver.requests.filter { $0.path == "/ok" }.count == 3 ? true : nil }
         var refusing = settings
         refusing.url = receiver.url + "/refuse"
-        let refused = DwmonWebhook(settings: refusing, client: sources.http, plugin: "dwmon", logger: .init(label: "test"), metrics: NOOPMetricsHandler.instance)
+        let refused = DwmonWebhook(
+            settings: refusing, client: sources.http, plugin: "dwmon", logger: .init(label: "test"),
+            metrics: NOOPMetricsHandler.instance)
         let refusedDelivery = Task { await refused.run() }
         refused.enqueue(Array("{}".utf8), what: "n2")
         _ = try await waitFor { refused.backlog == 0 ? true : nil }
@@ -337,7 +353,11 @@ func everyMinute(min: Int, max: Int, lookback: Int) -> String {
 /// Counts calls (for scripted answers).
 final class ManualCounter: Sendable {
     private let value = Mutex(0)
-    func next() -> Int { value.withLock { v in defer { v += 1 }; return v } }
+    func next() -> Int {
+        value.withLock { v in
+            defer { v += 1 }; return v
+        }
+    }
 }
 
 /// The plugin's own schedule, on a manual clock and a fake calendar time.

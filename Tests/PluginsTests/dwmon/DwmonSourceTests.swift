@@ -167,7 +167,10 @@ import Testing
             """)
         let fetch = try await CommandSource(argv: [path]).fetch(query: "q1", timeout: .seconds(10), maxRows: 100)
         #expect(fetch.rows.map(\.key) == ["a", "with,comma", "stdin:q1", "env:q1", "crlf"])
-        #expect(fetch.rows.map(\.timestamp) == [1_795_003_200, 1_795_003_201.5, 1_795_003_202, 1_795_003_203, 1_795_003_204])
+        #expect(
+            fetch.rows.map(\.timestamp) == [
+                1_795_003_200, 1_795_003_201.5, 1_795_003_202, 1_795_003_203, 1_795_003_204,
+            ])
         #expect(fetch.badRows == 1)
         #expect(fetch.firstBadRow?.contains("output line 7: \"broken line\"") == true)
     }
@@ -220,7 +223,9 @@ import Testing
             case "/api/objects":
                 return .init(
                     status: 200, headers: [("Content-Type", "application/json")],
-                    body: #"[{"dwmon_unique_key": "a", "dwmon_timestamp": 1795003200}, {"dwmon_unique_key": 7, "dwmon_timestamp": "2026-11-18T12:00:01Z"}, {"other": 1}]"#)
+                    body:
+                        #"[{"dwmon_unique_key": "a", "dwmon_timestamp": 1795003200}, {"dwmon_unique_key": 7, "dwmon_timestamp": "2026-11-18T12:00:01Z"}, {"other": 1}]"#
+                )
             case "/api/pairs":
                 return .init(status: 200, body: #"{"rows": [["x", 1795003200.5]]}"#)
             default:
@@ -231,7 +236,10 @@ import Testing
         defer { Task { try? await server.stop() } }
         let source = HTTPSource(base: server.url + "/api", headers: ["X-Token": "t"], client: .shared)
         let objects = try await source.fetch(query: "/objects", timeout: .seconds(5), maxRows: 10)
-        #expect(objects.rows == [DwmonRow(key: "a", timestamp: 1_795_003_200), DwmonRow(key: "7", timestamp: 1_795_003_201)])
+        #expect(
+            objects.rows == [
+                DwmonRow(key: "a", timestamp: 1_795_003_200), DwmonRow(key: "7", timestamp: 1_795_003_201),
+            ])
         #expect(objects.badRows == 1)
         #expect(server.requests.first?.headers.contains { $0.0.lowercased() == "x-token" && $0.1 == "t" } == true)
         let pairs = try await source.fetch(query: "pairs", timeout: .seconds(5), maxRows: 10)

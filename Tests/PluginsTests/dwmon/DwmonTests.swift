@@ -37,7 +37,8 @@ import Testing
     }
 
     @Test func theIssuesExample_parses() throws {
-        let file = try DwmonFile.parse(sample, file: "x.dwmon", name: "executions").mapError { TestError("\($0)") }.get()
+        let file = try DwmonFile.parse(sample, file: "x.dwmon", name: "executions").mapError { TestError("\($0)") }
+            .get()
         #expect(file.query.hasPrefix("SELECT execution_id"))
         #expect(file.query.hasSuffix("LIMIT 10000"))
         #expect(file.source == "warehouse")
@@ -56,9 +57,15 @@ import Testing
         let r = try requirement("CHECKHOURS0-23 CHECKMINUTES*/20 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60")
         for minute in [0, 20, 40] { #expect(r.minutes.matches(minute)) }
         for minute in [30, 59, 1] { #expect(!r.minutes.matches(minute)) }
-        #expect(throws: TestError.self) { try requirement("CHECKHOURS0-23 CHECKMINUTES*/0 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60") }
-        #expect(throws: TestError.self) { try requirement("CHECKHOURS0-23 CHECKMINUTES*/59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60") }
-        #expect(try requirement("CHECKHOURS0-23 CHECKMINUTES*/58 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60").minutes == .every(58))
+        #expect(throws: TestError.self) {
+            try requirement("CHECKHOURS0-23 CHECKMINUTES*/0 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60")
+        }
+        #expect(throws: TestError.self) {
+            try requirement("CHECKHOURS0-23 CHECKMINUTES*/59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60")
+        }
+        #expect(
+            try requirement("CHECKHOURS0-23 CHECKMINUTES*/58 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60").minutes
+                == .every(58))
     }
 
     @Test(arguments: [
@@ -69,12 +76,24 @@ import Testing
         ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM3 MAXNUM2 LOOKBACKSECONDS60", "MINNUM must not exceed MAXNUM"),
         ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS0", "token LOOKBACKSECONDS0"),
         ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2", "missing token LOOKBACKSECONDSn"),
-        ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60 HOLIDAYS", "token HOLIDAYS: unknown"),
-        ("CHECKHOURS0-23 CHECKHOURS1-2 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60", "CHECKHOURS given twice"),
+        (
+            "CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60 HOLIDAYS",
+            "token HOLIDAYS: unknown"
+        ),
+        (
+            "CHECKHOURS0-23 CHECKHOURS1-2 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60",
+            "CHECKHOURS given twice"
+        ),
         // Longer than 7 days (a 70-day backfill) is refused, as is anything that would overflow.
         ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS604801", "from 1 to 604800 (7 days)"),
-        ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS9223372036854775807", "token LOOKBACKSECONDS9223372036854775807"),
-        ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM99999999999999999999 LOOKBACKSECONDS60", "token MAXNUM99999999999999999999"),
+        (
+            "CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS9223372036854775807",
+            "token LOOKBACKSECONDS9223372036854775807"
+        ),
+        (
+            "CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM99999999999999999999 LOOKBACKSECONDS60",
+            "token MAXNUM99999999999999999999"
+        ),
     ])
     func badRequirementLines_nameTheFileLineAndToken(line: String, fragment: String) {
         let text = "__QUERY__\nSELECT 1\n__REQUIREMENTS__\n\(line)\n__SOURCE__\nwarehouse\n__EXTRA__\n"
@@ -83,23 +102,38 @@ import Testing
     }
 
     @Test func aCRLFFile_parsesAsTheSameFileWithLF() throws {
-        let lf = "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n"
+        let lf =
+            "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nwh\n__EXTRA__\n"
         let fromLF = try DwmonFile.parse(lf, file: "x.dwmon", name: "x").get()
-        let fromCRLF = try DwmonFile.parse(lf.replacingOccurrences(of: "\n", with: "\r\n"), file: "x.dwmon", name: "x").get()
+        let fromCRLF = try DwmonFile.parse(lf.replacingOccurrences(of: "\n", with: "\r\n"), file: "x.dwmon", name: "x")
+            .get()
         #expect(fromCRLF == fromLF)
         #expect(fromCRLF.requirements.first?.line == 4)
     }
 
     @Test func sectionsMustAllBeThere_inOrder_andTheExtraMustBeAJSONObject() {
-        #expect(problems("__QUERY__\nSELECT 1\n__SOURCE__\nw\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__EXTRA__\n")
+        #expect(
+            problems(
+                "__QUERY__\nSELECT 1\n__SOURCE__\nw\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__EXTRA__\n"
+            )
             .contains { $0.contains("x.dwmon:5: section __REQUIREMENTS__ comes after __SOURCE__") })
-        #expect(problems("__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__EXTRA__\n")
+        #expect(
+            problems(
+                "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__EXTRA__\n"
+            )
             .contains { $0.contains("missing section __SOURCE__") })
-        #expect(problems("__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nw\n__EXTRA__\n[1]\n")
+        #expect(
+            problems(
+                "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\nw\n__EXTRA__\n[1]\n"
+            )
             .contains { $0.contains("__EXTRA__ must be a JSON object") })
-        #expect(problems("__QUERY__\nSELECT 1\n__REQUIREMENTS__\n# only a comment\n__SOURCE__\nw\n__EXTRA__\n")
-            .contains { $0.contains("x.dwmon:3: __REQUIREMENTS__ has no requirement line") })
-        #expect(problems("__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\na\nb\n__EXTRA__\n")
+        #expect(
+            problems("__QUERY__\nSELECT 1\n__REQUIREMENTS__\n# only a comment\n__SOURCE__\nw\n__EXTRA__\n")
+                .contains { $0.contains("x.dwmon:3: __REQUIREMENTS__ has no requirement line") })
+        #expect(
+            problems(
+                "__QUERY__\nSELECT 1\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60\n__SOURCE__\na\nb\n__EXTRA__\n"
+            )
             .contains { $0.contains("x.dwmon:7: __SOURCE__ must hold exactly one source name, found 2") })
     }
 }
@@ -146,7 +180,8 @@ import Testing
         let count = keys.filter { window.contains($0) }.count
         #expect(count == 2)
         #expect(DwmonSchedule.status(count: count, r) == .good)
-        let stricter = try requirement("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS WEEKENDS MINNUM3 MAXNUM9 LOOKBACKSECONDS180")
+        let stricter = try requirement(
+            "CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS WEEKENDS MINNUM3 MAXNUM9 LOOKBACKSECONDS180")
         #expect(DwmonSchedule.status(count: count, stricter) == .bad)
     }
 
@@ -172,9 +207,15 @@ import Testing
     }
 
     @Test func horizon_isTenTimesTheLookbackInMinutesRoundedUp_atLeast10() throws {
-        #expect(try requirement("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM0 MAXNUM9 LOOKBACKSECONDS1").horizonMinutes == 10)
-        #expect(try requirement("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM0 MAXNUM9 LOOKBACKSECONDS61").horizonMinutes == 20)
-        #expect(try requirement("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM0 MAXNUM9 LOOKBACKSECONDS180").horizonMinutes == 30)
+        #expect(
+            try requirement("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM0 MAXNUM9 LOOKBACKSECONDS1").horizonMinutes
+                == 10)
+        #expect(
+            try requirement("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM0 MAXNUM9 LOOKBACKSECONDS61").horizonMinutes
+                == 20)
+        #expect(
+            try requirement("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM0 MAXNUM9 LOOKBACKSECONDS180")
+                .horizonMinutes == 30)
     }
 
     @Test func minuteStart_floorsAlsoBeforeTheEpoch() {

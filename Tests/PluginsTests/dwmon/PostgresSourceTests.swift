@@ -18,16 +18,22 @@ final class PostgresServer {
     init() throws {
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
             .compactMap(Int.init).sorted()
-        guard let version = versions.last, FileManager.default.fileExists(atPath: "/usr/lib/postgresql/\(version)/bin/initdb")
+        guard let version = versions.last,
+            FileManager.default.fileExists(atPath: "/usr/lib/postgresql/\(version)/bin/initdb")
         else {
-            throw Failure(description: "PostgreSQL server binaries not found under /usr/lib/postgresql (scripts/install-deps.sh installs postgresql)")
+            throw Failure(
+                description:
+                    "PostgreSQL server binaries not found under /usr/lib/postgresql (scripts/install-deps.sh installs postgresql)"
+            )
         }
         bin = "/usr/lib/postgresql/\(version)/bin"
         dir = "/tmp/gateway-pg-\(UUID().uuidString.prefix(8))"
         port = try freeTCPPort()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         if getuid() == 0 {
-            guard let user = getpwnam("postgres") else { throw Failure(description: "no postgres user to run the server as") }
+            guard let user = getpwnam("postgres") else {
+                throw Failure(description: "no postgres user to run the server as")
+            }
             chown(dir, user.pointee.pw_uid, user.pointee.pw_gid)
             runAs = ["/usr/sbin/runuser", "-u", "postgres", "--"]
         } else {
@@ -48,7 +54,10 @@ final class PostgresServer {
     var url: String { "postgres://postgres@127.0.0.1:\(port)/postgres?sslmode=disable" }
 
     func sql(_ text: String) throws {
-        try run(["\(bin)/psql", "-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", text])
+        try run([
+            "\(bin)/psql", "-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-v",
+            "ON_ERROR_STOP=1", "-q", "-c", text,
+        ])
     }
 
     /// Runs a program to its end (posix_spawn and waitpid: Foundation's `Process.waitUntilExit`
@@ -66,7 +75,9 @@ final class PostgresServer {
             stderr: output + ".err")
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        let text = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "") + ((try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? "")
+        let text =
+            ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+            + ((try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? "")
         guard status == 0 else {
             throw Failure(description: "\(argv.joined(separator: " ")) failed (wait status \(status)): \(text)")
         }
@@ -124,7 +135,8 @@ final class PostgresServer {
         let source = PostgresSource(url: server.url, logger: .init(label: "test"))
         await #expect {
             try await source.fetch(
-                query: "SELECT 1 AS dwmon_unique_key, 2 AS dwmon_timestamp FROM missing_table", timeout: .seconds(10), maxRows: 10)
+                query: "SELECT 1 AS dwmon_unique_key, 2 AS dwmon_timestamp FROM missing_table", timeout: .seconds(10),
+                maxRows: 10)
         } throws: { "\($0)".contains("relation \"missing_table\" does not exist") }
         await #expect {
             try await source.fetch(query: "SELECT 1 AS a, 2 AS b", timeout: .seconds(10), maxRows: 10)
@@ -132,7 +144,8 @@ final class PostgresServer {
         let started = ContinuousClock.now
         await #expect {
             try await source.fetch(
-                query: "SELECT 1 AS dwmon_unique_key, 2 AS dwmon_timestamp FROM pg_sleep(30)", timeout: .seconds(1), maxRows: 10)
+                query: "SELECT 1 AS dwmon_unique_key, 2 AS dwmon_timestamp FROM pg_sleep(30)", timeout: .seconds(1),
+                maxRows: 10)
         } throws: { error in
             guard case DwmonSourceError.timeout = error else { return false }
             return true
@@ -140,23 +153,34 @@ final class PostgresServer {
         // pg_sleep(30) would take 30 s: the answer came before the query could have ended by itself.
         #expect(ContinuousClock.now - started < .seconds(25))
         let unreachable = PostgresSource(
-            url: "postgres://postgres@127.0.0.1:\(try freeTCPPort())/postgres?sslmode=disable", logger: .init(label: "test"))
+            url: "postgres://postgres@127.0.0.1:\(try freeTCPPort())/postgres?sslmode=disable",
+            logger: .init(label: "test"))
         await #expect {
             try await unreachable.fetch(query: "SELECT 1", timeout: .seconds(5), maxRows: 10)
         } throws: { "\($0)".contains("postgres source") }
     }
 
     @Test func connectionURLs_areCheckedAsTheConfigLoaderDoes() throws {
-        #expect(throws: Never.self) { try PostgresSource.parse("postgres://u:p%40ss@db.example:6432/wh?sslmode=require").get() }
+        #expect(throws: Never.self) {
+            try PostgresSource.parse("postgres://u:p%40ss@db.example:6432/wh?sslmode=require").get()
+        }
         let target = try? PostgresSource.parse("postgres://u:p%40ss@db.example:6432/wh?sslmode=require").get()
-        #expect(target == .init(host: "db.example", port: 6432, user: "u", password: "p@ss", database: "wh", sslMode: "require"))
-        #expect(try PostgresSource.parse("postgresql://u@/wh?host=/var/run/postgresql").get().socket == "/var/run/postgresql")
+        #expect(
+            target
+                == .init(
+                    host: "db.example", port: 6432, user: "u", password: "p@ss", database: "wh", sslMode: "require"))
+        #expect(
+            try PostgresSource.parse("postgresql://u@/wh?host=/var/run/postgresql").get().socket
+                == "/var/run/postgresql")
         for (url, fragment) in [
             ("mysql://u@h/db", "expected a URL such as postgres://"), ("postgres://h/db", "names no user"),
-            ("postgres://u@h/db?sslmode=maybe", "sslmode must be one of"), ("postgres://u@h/db?pool=3", "unknown URL parameter"),
+            ("postgres://u@h/db?sslmode=maybe", "sslmode must be one of"),
+            ("postgres://u@h/db?pool=3", "unknown URL parameter"),
         ] {
             #expect(throws: DwmonSourceError.self, "\(url)") { try PostgresSource.parse(url).get() }
-            if case .failure(let error) = PostgresSource.parse(url) { #expect("\(error)".contains(fragment), "\(url): \(error)") }
+            if case .failure(let error) = PostgresSource.parse(url) {
+                #expect("\(error)".contains(fragment), "\(url): \(error)")
+            }
         }
         #expect(PostgresSource.redacted("postgres://u:secret@h/db") == "postgres://h/db")
     }

@@ -28,7 +28,9 @@ final class JobdirFixture {
 
     /// Writes `<uuid>.json` (and `<uuid>.dump` unless `dump` is false) under `root/sub`.
     @discardableResult
-    func pair(_ uuid: String = UUID().uuidString.lowercased(), in root: String? = nil, sub: String = "", dump: Bool = true) throws -> String {
+    func pair(
+        _ uuid: String = UUID().uuidString.lowercased(), in root: String? = nil, sub: String = "", dump: Bool = true
+    ) throws -> String {
         let folder = sub.isEmpty ? (root ?? storage) : "\(root ?? storage)/\(sub)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try Data("{\"uuid\":\"\(uuid)\"}".utf8).write(to: URL(fileURLWithPath: "\(folder)/\(uuid).json"))
@@ -218,7 +220,8 @@ struct JobStoreTests {
             _ = try f.store.finish(pairs[0].uuid, success: true, message: nil, processor: nil, now: 8)
         }
         #expect(throws: JobStore.FinishError.unknownJob("ffffffff-0000-4000-8000-000000000000")) {
-            _ = try f.store.finish("ffffffff-0000-4000-8000-000000000000", success: true, message: nil, processor: nil, now: 8)
+            _ = try f.store.finish(
+                "ffffffff-0000-4000-8000-000000000000", success: true, message: nil, processor: nil, now: 8)
         }
         #expect(throws: JobStore.ClaimError.unknownProcessor("Q")) { _ = try f.store.claim("Q", now: 9) }
         #expect(try f.store.totals()["failed_total"] == 1)
@@ -228,10 +231,13 @@ struct JobStoreTests {
     func priorityRoundRobin() throws {
         let f = try JobdirFixture()
         for name in ["A", "B", "C"] { _ = try f.store.checkIn(name, now: 0) }
-        let found = f.pairs(4).map { FoundPair(uuid: $0.uuid, jsonPath: $0.jsonPath, dumpPath: $0.dumpPath, origin: .deferred) }
+        let found = f.pairs(4).map {
+            FoundPair(uuid: $0.uuid, jsonPath: $0.jsonPath, dumpPath: $0.dumpPath, origin: .deferred)
+        }
         var given: [String?] = []
         for pair in found {
-            guard case .queued(let processor, .deferred) = try f.store.prioritise(pair.uuid, now: 1, locate: { pair }) else {
+            guard case .queued(let processor, .deferred) = try f.store.prioritise(pair.uuid, now: 1, locate: { pair })
+            else {
                 Issue.record("not queued")
                 return
             }
@@ -261,7 +267,9 @@ struct JobdirScannerTests {
         #expect(scan.ignored == 2)
         #expect(scan.errors.isEmpty)
         #expect(scanner.scan("\(f.dir)/missing").errors.count == 1)
-        #expect(scanner.locate(deep, in: f.storage, origin: .storage).pair?.jsonPath == "\(f.storage)/2026/11/21/a/b/c/\(deep).json")
+        #expect(
+            scanner.locate(deep, in: f.storage, origin: .storage).pair?.jsonPath
+                == "\(f.storage)/2026/11/21/a/b/c/\(deep).json")
         #expect(scanner.locate(deep.uppercased(), in: f.storage, origin: .storage).pair?.uuid == deep, "any case")
         #expect(scanner.locate(lonely, in: f.storage, origin: .storage).pair == nil)
         #expect(scanner.locate(lonely, in: "\(f.dir)/missing", origin: .storage).errors.count == 1)

@@ -38,7 +38,8 @@ final class JobdirPluginFixture {
                 if p.hasPrefix(":") { parameters[String(p.dropFirst())] = String(v) } else if p != v { matches = false }
             }
             guard matches else { continue }
-            let response = await route.handler(PluginRequest(parameters: parameters, query: query, body: Array(body.utf8)))
+            let response = await route.handler(
+                PluginRequest(parameters: parameters, query: query, body: Array(body.utf8)))
             return (response.status, response.body.isEmpty ? nil : try? JSONValue.parse(response.body))
         }
         Issue.record("no route \(method) \(full)")
@@ -101,18 +102,26 @@ struct JobdirPluginTests {
         #expect(await f.call(.post, "/priority").status == 400)
     }
 
-    @Test("cleanup: a failed job's files end under failed_dir/YYYYMMDD/, originals and row gone; success_dir empty deletes")
+    @Test(
+        "cleanup: a failed job's files end under failed_dir/YYYYMMDD/, originals and row gone; success_dir empty deletes"
+    )
     func cleanupMovesAndDeletes() async throws {
-        let failedDir = FileManager.default.temporaryDirectory.appendingPathComponent("jobdir-failed-\(UUID().uuidString)").path
+        let failedDir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "jobdir-failed-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: failedDir) }
-        let g = try JobdirPluginFixture { $0.failedDir = failedDir; $0.successDir = "" }
+        let g = try JobdirPluginFixture {
+            $0.failedDir = failedDir; $0.successDir = ""
+        }
         #expect(await g.call(.post, "/processors/p1/check-in").status == 200)
         let bad = try g.files.pair(sub: "x")
         let good = try g.files.pair(sub: "y")
         _ = await g.plugin.scan()
         for _ in 0..<2 { #expect(await g.call(.post, "/claim", query: ["processor": "p1"]).status == 200) }
         #expect(await g.call(.post, "/claim", query: ["processor": "p1"]).status == 204)
-        let failed = await g.call(.post, "/jobs/\(bad)/done", query: ["processor": "p1"], body: "{\"success\": false, \"message\": \"unreadable dump\"}")
+        let failed = await g.call(
+            .post, "/jobs/\(bad)/done", query: ["processor": "p1"],
+            body: "{\"success\": false, \"message\": \"unreadable dump\"}")
         #expect(failed.status == 200)
         #expect(await g.call(.post, "/jobs/\(good)/done", body: "{\"success\": true}").status == 200)
         let finishedAt = try #require(try g.plugin.store.job(bad)?.finishedAt)
@@ -136,12 +145,18 @@ struct JobdirPluginTests {
             return
         }
         #expect(jobs.count == 2)
-        #expect(jobs.contains { $0["uuid"]?.string == bad && $0["message"]?.string == "unreadable dump" && $0["destination"]?.string == "\(failedDir)/\(day)" })
+        #expect(
+            jobs.contains {
+                $0["uuid"]?.string == bad && $0["message"]?.string == "unreadable dump"
+                    && $0["destination"]?.string == "\(failedDir)/\(day)"
+            })
     }
 
     @Test("a move that fails is retried next cleanup and never loses the files")
     func failedMoveIsRetried() async throws {
-        let blocked = FileManager.default.temporaryDirectory.appendingPathComponent("jobdir-blocked-\(UUID().uuidString)").path
+        let blocked = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "jobdir-blocked-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: blocked) }
         // A file where the success folder should be: the move cannot create its dated folder.
         try Data("x".utf8).write(to: URL(fileURLWithPath: blocked))
@@ -167,7 +182,8 @@ struct JobdirPluginTests {
 
     @Test("cleanup never replaces a file of the same name, and finishes a job whose file someone removed")
     func cleanupCollisionsAndMissingFiles() async throws {
-        let done = FileManager.default.temporaryDirectory.appendingPathComponent("jobdir-done-\(UUID().uuidString)").path
+        let done = FileManager.default.temporaryDirectory.appendingPathComponent("jobdir-done-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: done) }
         let f = try JobdirPluginFixture { $0.successDir = done }
         _ = await f.call(.post, "/processors/p1/check-in")
@@ -178,7 +194,8 @@ struct JobdirPluginTests {
             _ = await f.call(.post, "/claim", query: ["processor": "p1"])
             #expect(await f.call(.post, "/jobs/\(uuid)/done", body: "{\"success\": true}").status == 200)
         }
-        let day = JobdirPlugin.day(try #require(try f.plugin.store.job(first)?.finishedAt), in: TimeZone(identifier: "UTC")!)
+        let day = JobdirPlugin.day(
+            try #require(try f.plugin.store.job(first)?.finishedAt), in: TimeZone(identifier: "UTC")!)
         // Another file already has the first job's dump name at the destination.
         try FileManager.default.createDirectory(atPath: "\(done)/\(day)", withIntermediateDirectories: true)
         try Data("older".utf8).write(to: URL(fileURLWithPath: "\(done)/\(day)/\(first).dump"))
@@ -187,21 +204,26 @@ struct JobdirPluginTests {
         #expect(report.moved == 2 && report.failed.isEmpty)
         #expect(report.missing == ["\(f.files.storage)/b/\(gone).dump"])
         #expect(try String(contentsOfFile: "\(done)/\(day)/\(first).dump", encoding: .utf8) == "older", "not replaced")
-        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(done)/\(day)/\(first).dump.1")) == Data(repeating: 7, count: 64))
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: "\(done)/\(day)/\(first).dump.1"))
+                == Data(repeating: 7, count: 64))
         #expect(FileManager.default.fileExists(atPath: "\(done)/\(day)/\(gone).json"))
         #expect(try f.plugin.store.job(gone)?.state == .cleaned)
     }
 
     @Test("symbolic links are not jobs; overlapping suffixes pair correctly; uuids are matched in any case")
     func linksSuffixesAndCase() async throws {
-        let f = try JobdirPluginFixture { $0.jsonSuffix = ".json"; $0.dumpSuffix = ".dump.json" }
+        let f = try JobdirPluginFixture {
+            $0.jsonSuffix = ".json"; $0.dumpSuffix = ".dump.json"
+        }
         _ = await f.call(.post, "/processors/p1/check-in")
         let upper = "DE1BB258-CBBF-4589-A673-34F800160918"
         try Data("{}".utf8).write(to: URL(fileURLWithPath: "\(f.files.storage)/\(upper).json"))
         try Data("x".utf8).write(to: URL(fileURLWithPath: "\(f.files.storage)/\(upper).dump.json"))
         let linked = "0a1bb258-cbbf-4589-a673-34f800160918"
         try Data("{}".utf8).write(to: URL(fileURLWithPath: "\(f.files.dir)/\(linked).json"))
-        try FileManager.default.createSymbolicLink(atPath: "\(f.files.storage)/\(linked).json", withDestinationPath: "\(f.files.dir)/\(linked).json")
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(f.files.storage)/\(linked).json", withDestinationPath: "\(f.files.dir)/\(linked).json")
         try Data("x".utf8).write(to: URL(fileURLWithPath: "\(f.files.storage)/\(linked).dump.json"))
         let report = try #require(await f.plugin.scan())
         #expect(report.queued == 1 && report.incomplete == 1)
@@ -211,7 +233,9 @@ struct JobdirPluginTests {
         #expect(await f.call(.post, "/jobs/\(upper)/done", body: "{\"success\": true}").status == 200)
     }
 
-    @Test("operators remove a processor; check-in with a new instance requeues its running jobs; unreadable roots answer 503")
+    @Test(
+        "operators remove a processor; check-in with a new instance requeues its running jobs; unreadable roots answer 503"
+    )
     func processorAdministration() async throws {
         let f = try JobdirPluginFixture { $0.deferredStorageRoot = "/proc/1/no-such-root" }
         #expect(await f.call(.post, "/processors/p1/check-in", body: "{\"instance\": \"a\"}").status == 200)
@@ -250,14 +274,19 @@ struct JobdirPluginTests {
         let pair = try f.files.pair(uuid)
         _ = await f.plugin.scan()
         #expect(try f.plugin.store.job(pair)?.processor == "p1")
-        #expect(await f.call(.post, "/jobs/\(uuid)/done", query: ["processor": "p2"], body: "{\"success\": true}").status == 409)
+        #expect(
+            await f.call(.post, "/jobs/\(uuid)/done", query: ["processor": "p2"], body: "{\"success\": true}").status
+                == 409)
     }
 
     @Test("jobdir_jobs points: depth per processor and state, totals, wait and processing times")
     func points() async throws {
         let f = try JobdirPluginFixture()
         await f.plugin.maintain()
-        #expect(f.emitted.all.contains { $0.tags.contains(Tag("processor", "none")) && $0.fields == [Field("depth", .int(0))] })
+        #expect(
+            f.emitted.all.contains {
+                $0.tags.contains(Tag("processor", "none")) && $0.fields == [Field("depth", .int(0))]
+            })
         _ = await f.call(.post, "/processors/p1/check-in")
         let uuids = try (0..<3).map { _ in try f.files.pair() }
         _ = await f.plugin.scan()
@@ -265,7 +294,8 @@ struct JobdirPluginTests {
         _ = await f.call(.post, "/jobs/\(uuids[0])/done", body: "{\"success\": false}")
         let points = try f.plugin.points(now: Date().timeIntervalSince1970)
         func depth(_ processor: String, _ state: String) -> FieldValue? {
-            points.first { $0.tags.contains(Tag("processor", processor)) && $0.tags.contains(Tag("state", state)) }?.fields.first?.value
+            points.first { $0.tags.contains(Tag("processor", processor)) && $0.tags.contains(Tag("state", state)) }?
+                .fields.first?.value
         }
         #expect(depth("p1", "queued") == .int(2))
         #expect(depth("p1", "running") == .int(0))
@@ -288,7 +318,9 @@ struct JobdirClockTests {
     /// 2026-11-18 12:00:00 UTC.
     static let start: Double = 1_795_003_200
 
-    @Test("a processor silent for twice processor_check_in is found dead at the first maintenance after, not before; its job is requeued")
+    @Test(
+        "a processor silent for twice processor_check_in is found dead at the first maintenance after, not before; its job is requeued"
+    )
     func deadProcessor_atExactInstants() async throws {
         let time = FakeTime(start: Date(timeIntervalSince1970: Self.start))
         let f = try JobdirPluginFixture(time: time) {

@@ -17,7 +17,8 @@ import Testing
             fields: [Field("cpu_percent", .float(cpu)), Field("mem_percent", .float(10))])
     }
 
-    @Test func anAlarmIsRaisedAtTheFirstEvaluationAfterItsSample_andEndsWhenTheSampleLeavesTheMeanWindow() async throws {
+    @Test func anAlarmIsRaisedAtTheFirstEvaluationAfterItsSample_andEndsWhenTheSampleLeavesTheMeanWindow() async throws
+    {
         let time = FakeTime(start: Date(timeIntervalSince1970: TimeInterval(Self.start)))
         var settings = ProcSettings()
         settings.collect = false

@@ -36,7 +36,10 @@ import Testing
         let spinner = try Child("/bin/sh", ["-c", "echo ready; while :; do :; done"])
         #expect(spinner.readLine() == "ready")
         let perPid = try ProcCollector(settings: settings { $0.groupBy = .pid })
-        let normalised = try ProcCollector(settings: settings { $0.groupBy = .pid; $0.cpuPerCore = true })
+        let normalised = try ProcCollector(
+            settings: settings {
+                $0.groupBy = .pid; $0.cpuPerCore = true
+            })
         let first = try perPid.pass()
         let truthBefore = try cpuTruth(spinner.pid)
         _ = try normalised.pass()
@@ -54,7 +57,9 @@ import Testing
         #expect(truth > 1, "the spinner ran (\(truth) % of a core)")
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
         let share = try #require(secondNormalised.usage.first { $0.pid == spinner.pid }?.cpuPercent)
-        #expect(abs(share - truth / cores) <= 5 / cores + 0.5, "spinner read \(share) % of \(cores) cores, truth \(truth / cores)")
+        #expect(
+            abs(share - truth / cores) <= 5 / cores + 0.5,
+            "spinner read \(share) % of \(cores) cores, truth \(truth / cores)")
         // An idle process next to it reads about nothing.
         let idle = try Child("/bin/sh", ["-c", "echo ready; exec sleep 60"])
         #expect(idle.readLine() == "ready")
@@ -79,7 +84,8 @@ import Testing
         let cpu = try #require(try collector.pass().usage.first { $0.pid == spinner.pid }?.cpuPercent)
         // All its CPU time over the interval since the previous pass (which began just before).
         let expected = truth.cpu / (truth.at - (Double(started.tv_sec) + Double(started.tv_nsec) / 1e9)) * 100
-        #expect(abs(cpu - expected) <= 10, "spinner started mid-interval read \(cpu) %, its CPU time says \(expected) %")
+        #expect(
+            abs(cpu - expected) <= 10, "spinner started mid-interval read \(cpu) %, its CPU time says \(expected) %")
         #expect(truth.cpu > 0.05, "the spinner ran")
     }
 
@@ -103,8 +109,11 @@ import Testing
         let entry = try #require(try collector.pass().usage.first { $0.pid == holder.pid })
         let memTotal = try Self.memTotal()
         let expected = Double(1 << 30) / Double(memTotal) * 100
-        #expect(abs(entry.memPercent - expected) <= expected * 0.01, "read \(entry.memPercent) %, expected \(expected) %")
-        #expect(abs(Double(entry.rssBytes) - Double(1 << 30)) <= Double(1 << 30) * 0.01, "rss \(entry.rssBytes), the holder says \(ready)")
+        #expect(
+            abs(entry.memPercent - expected) <= expected * 0.01, "read \(entry.memPercent) %, expected \(expected) %")
+        #expect(
+            abs(Double(entry.rssBytes) - Double(1 << 30)) <= Double(1 << 30) * 0.01,
+            "rss \(entry.rssBytes), the holder says \(ready)")
         #expect(collector.memTotal == memTotal)
     }
 
@@ -171,7 +180,10 @@ import Testing
         let proc = try FakeProc()
         defer { proc.cleanUp() }
         try proc.process(pid: 20, name: "old", utime: 5000, start: 100, rssPages: 1)
-        let collector = try ProcCollector(settings: settings { $0.procRoot = proc.root; $0.groupBy = .pid })
+        let collector = try ProcCollector(
+            settings: settings {
+                $0.procRoot = proc.root; $0.groupBy = .pid
+            })
         _ = try collector.pass()
         try proc.process(pid: 20, name: "new", utime: 3, start: 200, rssPages: 1)
         Thread.sleep(forTimeInterval: 0.2)
@@ -185,7 +197,10 @@ import Testing
         let proc = try FakeProc()
         defer { proc.cleanUp() }
         for pid in Int32(1)...6 { try proc.process(pid: pid, name: "p\(pid)", utime: 0, rssPages: Int64(pid)) }
-        let collector = try ProcCollector(settings: settings { $0.procRoot = proc.root; $0.top = 2 })
+        let collector = try ProcCollector(
+            settings: settings {
+                $0.procRoot = proc.root; $0.top = 2
+            })
         let first = try collector.pass()
         // No CPU yet: the largest by resident memory.
         #expect(first.usage.map(\.name) == ["p6", "p5"])
@@ -203,11 +218,12 @@ import Testing
         for (pid, name) in [(Int32(1), "nginx"), (2, "nginx-helper"), (3, "postgres"), (4, "bash")] {
             try proc.process(pid: pid, name: name, utime: 0, rssPages: 1)
         }
-        let collector = try ProcCollector(settings: settings {
-            $0.procRoot = proc.root
-            $0.include = ["nginx*", "postgres"]
-            $0.exclude = ["*-helper"]
-        })
+        let collector = try ProcCollector(
+            settings: settings {
+                $0.procRoot = proc.root
+                $0.include = ["nginx*", "postgres"]
+                $0.exclude = ["*-helper"]
+            })
         #expect(Set(try collector.pass().usage.map(\.name)) == ["nginx", "postgres"])
     }
 
@@ -216,8 +232,10 @@ import Testing
     @Test func points_inBothShapes_taggedWithTheAddress_andAHostOnlyWhenConfigured() throws {
         let pass = ProcPass(
             usage: [
-                ProcessUsage(name: "db", pid: nil, cpuPercent: 12.5, memPercent: 3, rssBytes: 4096, threads: 7, processes: 1),
-                ProcessUsage(name: "new", pid: nil, cpuPercent: nil, memPercent: 1, rssBytes: 10, threads: 1, processes: 1),
+                ProcessUsage(
+                    name: "db", pid: nil, cpuPercent: 12.5, memPercent: 3, rssBytes: 4096, threads: 7, processes: 1),
+                ProcessUsage(
+                    name: "new", pid: nil, cpuPercent: nil, memPercent: 1, rssBytes: 10, threads: 1, processes: 1),
             ], processesRead: 2, vanished: 0, filteredOut: 0, durationNanoseconds: 1, time: 42)
         let standard = ProcCollector.points(pass, settings: ProcSettings(), host: nil, ip: "10.0.0.5")
         #expect(
@@ -225,7 +243,8 @@ import Testing
                 Point(
                     series: "process_usage", time: 42, tags: [Tag("ip", "10.0.0.5"), Tag("process", "db")],
                     fields: [
-                        Field("cpu_percent", .float(12.5)), Field("mem_percent", .float(3)), Field("rss_bytes", .int(4096)),
+                        Field("cpu_percent", .float(12.5)), Field("mem_percent", .float(3)),
+                        Field("rss_bytes", .int(4096)),
                         Field("threads", .int(7)),
                     ]),
                 Point(

@@ -12,7 +12,8 @@ import Testing
         var fields: [Field] = []
         if let cpu { fields.append(Field("cpu_percent", .float(cpu))) }
         if let mem { fields.append(Field("mem_percent", .float(mem))) }
-        return Point(series: "process_usage", time: time, tags: [Tag("host", host), Tag("process", process)], fields: fields)
+        return Point(
+            series: "process_usage", time: time, tags: [Tag("host", host), Tag("process", process)], fields: fields)
     }
 
     func legacy(_ metric: String, _ ip: String, _ process: String, at time: Int64, _ value: Double) -> Point {
@@ -29,8 +30,10 @@ import Testing
         let s = store()
         s.ingest(
             [
-                legacy("mem", "10.0.0.1", "db", at: now - 20 * second, 10), legacy("cpu", "10.0.0.1", "db", at: now - 20 * second, 0),
-                legacy("mem", "10.0.0.1", "db", at: now - 10 * second, 20), legacy("cpu", "10.0.0.1", "db", at: now - 10 * second, 0),
+                legacy("mem", "10.0.0.1", "db", at: now - 20 * second, 10),
+                legacy("cpu", "10.0.0.1", "db", at: now - 20 * second, 0),
+                legacy("mem", "10.0.0.1", "db", at: now - 10 * second, 20),
+                legacy("cpu", "10.0.0.1", "db", at: now - 10 * second, 0),
             ], now: now)
         let mean = s.means(since: now - 300 * second)["db"]
         #expect(mean?.mem == 15)
@@ -43,8 +46,10 @@ import Testing
         let s = store()
         s.ingest(
             [
-                usage("a", "web", at: now - 30 * second, mem: 10), usage("a", "web", at: now - 20 * second, cpu: 50, mem: 20),
-                usage("b", "web", at: now - 20 * second, cpu: 10, mem: 60), usage("b", "db", at: now - 10 * second, mem: 5),
+                usage("a", "web", at: now - 30 * second, mem: 10),
+                usage("a", "web", at: now - 20 * second, cpu: 50, mem: 20),
+                usage("b", "web", at: now - 20 * second, cpu: 10, mem: 60),
+                usage("b", "db", at: now - 10 * second, mem: 5),
                 usage("b", "web", at: now - 900 * second, cpu: 99, mem: 99),  // outside a 5-minute window
             ], now: now)
         let all = s.means(since: now - 300 * second)
@@ -78,7 +83,9 @@ import Testing
 
     @Test func samplesFromTheFuture_areRefusedAndCounted_hostileValuesDoNotCrash() {
         let s = store()
-        let refused = s.ingest([usage("a", "p", at: now + 301 * second, mem: 1), usage("a", "p", at: now + 299 * second, mem: 2)], now: now)
+        let refused = s.ingest(
+            [usage("a", "p", at: now + 301 * second, mem: 1), usage("a", "p", at: now + 299 * second, mem: 2)], now: now
+        )
         #expect(refused == 1)
         #expect(s.counts.refusedFuture == 1)
         #expect(s.history(since: 0).first?.samples.map(\.mem) == [2])
@@ -106,7 +113,8 @@ import Testing
 
     // MARK: Alarms
 
-    let rule = AlarmRule(cpuThreshold: 80, memThreshold: 80, horizon: .seconds(300), minSamples: 5, minSpan: .seconds(60))
+    let rule = AlarmRule(
+        cpuThreshold: 80, memThreshold: 80, horizon: .seconds(300), minSamples: 5, minSpan: .seconds(60))
 
     func series(_ values: [Double], every step: Int64 = 10 * second) -> [(time: Int64, value: Double)] {
         values.enumerated().map { (time: now + Int64($0.offset) * step, value: $0.element) }
@@ -127,7 +135,8 @@ import Testing
         #expect(abs(rising.slopePerMinute! - 6) < 1e-9)
         #expect(abs(rising.projected! - 90) < 1e-9)
         // Rising too slowly to get there in five minutes: 60 now, 70 then.
-        let slow = try #require(rule.evaluate(series([58, 58 + 1.0 / 3, 58 + 2.0 / 3, 59, 59 + 1.0 / 3, 59 + 2.0 / 3, 60]), threshold: 80))
+        let slow = try #require(
+            rule.evaluate(series([58, 58 + 1.0 / 3, 58 + 2.0 / 3, 59, 59 + 1.0 / 3, 59 + 2.0 / 3, 60]), threshold: 80))
         #expect(slow.level == .green)
         // Falling from above-threshold territory is not a prediction of crossing it.
         #expect(rule.evaluate(series([79, 78, 77, 76, 75, 74]), threshold: 80)?.level == .green)
@@ -164,7 +173,10 @@ import Testing
         func alarm(_ level: AlarmLevel) -> [ProcessAlarm] {
             [
                 ProcessAlarm(
-                    key: key, cpu: MetricAlarm(level: level, latest: 1, latestTime: 0, threshold: 80, slopePerMinute: nil, projected: nil, samples: 1),
+                    key: key,
+                    cpu: MetricAlarm(
+                        level: level, latest: 1, latestTime: 0, threshold: 80, slopePerMinute: nil, projected: nil,
+                        samples: 1),
                     mem: nil)
             ]
         }

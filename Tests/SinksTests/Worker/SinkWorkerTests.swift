@@ -32,7 +32,8 @@ final class RecordingSink: Sink {
         let sink = RecordingSink()
         let clock = ManualClock()
         let worker = SinkWorker(
-            name: "test", sink: sink, queue: queue, configuration: .init(batchSize: 10, flushInterval: .milliseconds(200)),
+            name: "test", sink: sink, queue: queue,
+            configuration: .init(batchSize: 10, flushInterval: .milliseconds(200)),
             metrics: SinkMetrics(sink: "test", factory: NOOPMetricsHandler.instance), logger: Logger(label: "test"),
             clock: clock)
         let running = Task { await worker.run() }

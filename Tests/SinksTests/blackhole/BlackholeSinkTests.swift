@@ -17,7 +17,8 @@ import Testing
                 factory: metrics))
         #expect(parts.spool == nil && parts.services.isEmpty)
         let worker = SinkWorker(
-            name: "drop", sink: parts.sink, queue: queue, configuration: .init(batchSize: 100, flushInterval: .milliseconds(10)),
+            name: "drop", sink: parts.sink, queue: queue,
+            configuration: .init(batchSize: 100, flushInterval: .milliseconds(10)),
             metrics: SinkMetrics(sink: "drop", factory: metrics), logger: Logger(label: "test"))
         let running = Task { await worker.run() }
         queue.offer(points(250))

@@ -4,8 +4,8 @@ import Logging
 import Metrics
 import MetricsTestKit
 import Synchronization
-import Testing
 import TestDoubles
+import Testing
 
 @testable import Sinks
 
@@ -42,13 +42,16 @@ import TestDoubles
     }
 
     func harness(
-        spool: Bool = true, retry: RetryPolicy = RetryPolicy(maxRetries: 2, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(5)),
-        clock: any Clock<Duration> = ContinuousClock(), token: String = "secret", maxInFlight: Int = 1, gzip: Bool = true
+        spool: Bool = true,
+        retry: RetryPolicy = RetryPolicy(maxRetries: 2, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(5)),
+        clock: any Clock<Duration> = ContinuousClock(), token: String = "secret", maxInFlight: Int = 1,
+        gzip: Bool = true
     ) async throws -> Harness {
         let double = InfluxContractDouble()
         try await double.start()
         let metrics = TestMetrics()
-        let store = spool ? try SpoolStore(path: "\(try temporaryDirectory())/influx.db", logger: Logger(label: "test")) : nil
+        let store =
+            spool ? try SpoolStore(path: "\(try temporaryDirectory())/influx.db", logger: Logger(label: "test")) : nil
         let sink = InfluxSink(
             name: "influx",
             configuration: .init(
@@ -155,7 +158,8 @@ import TestDoubles
         let all = try await fillSpool(h, batches: 3)
         let middle = Set(lines(testPoints(10..<20)))
         h.double.script { request in
-            request.lines.contains(where: middle.contains) ? .influxError(500, code: "internal error", message: "boom") : nil
+            request.lines.contains(where: middle.contains)
+                ? .influxError(500, code: "internal error", message: "boom") : nil
         }
         #expect(await h.sink.replay() != nil)
         #expect(h.spool!.pointCount == 10)
@@ -179,7 +183,11 @@ import TestDoubles
         // Influx refuses a batch whose field type conflicts; the double refuses `v` as a string.
         h.double.script { request in
             if let index = request.lines.firstIndex(where: { $0.contains("v=\"") }) {
-                return .influxError(400, code: "invalid", message: "partial write: field type conflict: input field \"v\" is type string, already exists as type integer", line: index + 1)
+                return .influxError(
+                    400, code: "invalid",
+                    message:
+                        "partial write: field type conflict: input field \"v\" is type string, already exists as type integer",
+                    line: index + 1)
             }
             return nil
         }
@@ -213,7 +221,8 @@ import TestDoubles
         points[3].fields = [.init("v", .string("x"))]
         points[40].fields = [.init("v", .string("y"))]
         try await h.writeAndWait((points))
-        #expect(Set(h.double.accepted) == Set(lines(points)).subtracting([lines([points[3]])[0], lines([points[40]])[0]]))
+        #expect(
+            Set(h.double.accepted) == Set(lines(points)).subtracting([lines([points[3]])[0], lines([points[40]])[0]]))
         #expect(h.double.accepted.count == 62)
         #expect(h.counter("gateway_points_dead_lettered_total") == 2)
         #expect(try h.spool!.deadLetters(after: 0, limit: 10).count == 2)
@@ -233,7 +242,9 @@ import TestDoubles
 
     @Test func status422_deadLettersTheBatch() async throws {
         let h = try await harness()
-        h.double.script { _ in .influxError(422, code: "unprocessable entity", message: "points beyond retention policy") }
+        h.double.script { _ in
+            .influxError(422, code: "unprocessable entity", message: "points beyond retention policy")
+        }
         try await h.writeAndWait((testPoints(0..<10)))
         #expect(h.counter("gateway_points_dead_lettered_total") == 10)
         #expect(try h.spool!.deadLetters(after: 0, limit: 100).count == 10)
@@ -250,7 +261,11 @@ import TestDoubles
         #expect(h.counter("gateway_sink_retries_total") == 2)
         #expect(h.counter("gateway_points_spooled_total") == 10)
         #expect(h.spool!.pointCount == 10)
-        if case .retrying(let why) = h.sink.health { #expect(why.contains("500")) } else { Issue.record("health \(h.sink.health)") }
+        if case .retrying(let why) = h.sink.health {
+            #expect(why.contains("500"))
+        } else {
+            Issue.record("health \(h.sink.health)")
+        }
         // While the backlog exists, new batches go behind it without asking the server.
         try await h.writeAndWait((testPoints(10..<20)))
         #expect(h.double.requests.count == 3)
@@ -295,7 +310,8 @@ import TestDoubles
         let answers = Mutex429Counter()
         h.double.script { _ in
             answers.next() == 0
-                ? .influxError(429, code: "too many requests", message: "slow down", headers: [("Retry-After", "7")]) : nil
+                ? .influxError(429, code: "too many requests", message: "slow down", headers: [("Retry-After", "7")])
+                : nil
         }
         let write = Task { try await h.writeAndWait((testPoints(0..<10))) }
         // Wait until the sink sleeps on the clock.
@@ -317,8 +333,11 @@ import TestDoubles
     }
 
     @Test func retryAfterLongerThanMaxWait_spoolsAtOnce_andTheReplayerWaitsIt() async throws {
-        let h = try await harness(retry: RetryPolicy(maxRetries: 3, initialBackoff: .milliseconds(1), maxWait: .seconds(5)))
-        h.double.script { _ in .influxError(503, code: "unavailable", message: "busy", headers: [("Retry-After", "120")]) }
+        let h = try await harness(
+            retry: RetryPolicy(maxRetries: 3, initialBackoff: .milliseconds(1), maxWait: .seconds(5)))
+        h.double.script { _ in
+            .influxError(503, code: "unavailable", message: "busy", headers: [("Retry-After", "120")])
+        }
         try await h.writeAndWait((testPoints(0..<10)))
         #expect(h.double.requests.count == 1)
         #expect(h.spool!.pointCount == 10)

@@ -14,7 +14,8 @@ func temporaryDirectory() throws -> String {
 
 func testPoints(_ range: Range<Int>, series: String = "m") -> [Point] {
     range.map { i in
-        Point(series: series, time: 1_700_000_000_000_000_000 + Int64(i) * 1_000_000, tags: [.init("k", "v")],
+        Point(
+            series: series, time: 1_700_000_000_000_000_000 + Int64(i) * 1_000_000, tags: [.init("k", "v")],
             fields: [.init("v", .int(Int64(i)))])
     }
 }
@@ -28,7 +29,8 @@ func testPoints(_ range: Range<Int>, series: String = "m") -> [Point] {
         do {
             let store = try SpoolStore(path: path, logger: logger)
             for i in 0..<5 {
-                _ = try await store.append(try SpoolPayload(points: testPoints(i * 10..<(i + 1) * 10), precision: .nanoseconds))
+                _ = try await store.append(
+                    try SpoolPayload(points: testPoints(i * 10..<(i + 1) * 10), precision: .nanoseconds))
             }
             #expect(store.batchCount == 5)
             #expect(store.pointCount == 50)
@@ -68,7 +70,9 @@ func testPoints(_ range: Range<Int>, series: String = "m") -> [Point] {
             path: "\(dir)/s.db", options: .init(maxBytes: size * 3 + size / 2, whenFull: .dropOldest), logger: logger)
         var results: [SpoolStore.AppendResult] = []
         for i in 0..<5 {
-            results.append(try await store.append(try SpoolPayload(points: testPoints(i * 100..<(i + 1) * 100), precision: .nanoseconds)))
+            results.append(
+                try await store.append(
+                    try SpoolPayload(points: testPoints(i * 100..<(i + 1) * 100), precision: .nanoseconds)))
         }
         // Same-shaped batches compress to about the same size: three fit.
         #expect(store.batchCount == 3)
@@ -89,7 +93,8 @@ func testPoints(_ range: Range<Int>, series: String = "m") -> [Point] {
         let dir = try temporaryDirectory()
         let one = try SpoolPayload(points: testPoints(0..<100), precision: .nanoseconds)
         let store = try SpoolStore(
-            path: "\(dir)/s.db", options: .init(maxBytes: one.compressed.count * 2 + 50, whenFull: .dropOldest), logger: logger)
+            path: "\(dir)/s.db", options: .init(maxBytes: one.compressed.count * 2 + 50, whenFull: .dropOldest),
+            logger: logger)
         _ = try await store.append(one)
         _ = try await store.append(try SpoolPayload(points: testPoints(100..<200), precision: .nanoseconds))
         let replaying = try #require(try await store.oldest())
@@ -110,13 +115,15 @@ func testPoints(_ range: Range<Int>, series: String = "m") -> [Point] {
             path: "\(dir)/s.db", options: .init(maxBytes: one.compressed.count * 3 + 50, whenFull: .dropOldest),
             logger: logger)
         for i in 0..<3 {
-            _ = try await store.append(try SpoolPayload(points: testPoints(i * 100..<(i + 1) * 100), precision: .nanoseconds))
+            _ = try await store.append(
+                try SpoolPayload(points: testPoints(i * 100..<(i + 1) * 100), precision: .nanoseconds))
         }
         let first = try #require(try await store.oldest())
         let second = try #require(try await store.oldest(after: first.id))
         #expect(try second.payload.decodePoints().first?.time == testPoints(100..<101)[0].time)
-        #expect(try await store.oldest(after: second.id).map { try $0.payload.decodePoints().first?.time }
-            == testPoints(200..<201)[0].time)
+        #expect(
+            try await store.oldest(after: second.id).map { try $0.payload.decodePoints().first?.time }
+                == testPoints(200..<201)[0].time)
         // The third batch is being read too now; release it so only the first two are busy.
         let third = try #require(try await store.oldest(after: second.id))
         store.release(third)
@@ -148,7 +155,8 @@ func testPoints(_ range: Range<Int>, series: String = "m") -> [Point] {
         let dir = try temporaryDirectory()
         let payload = try SpoolPayload(points: testPoints(0..<100), precision: .nanoseconds)
         let max = payload.compressed.count + 10
-        let newest = try SpoolStore(path: "\(dir)/a.db", options: .init(maxBytes: max, whenFull: .dropNewest), logger: logger)
+        let newest = try SpoolStore(
+            path: "\(dir)/a.db", options: .init(maxBytes: max, whenFull: .dropNewest), logger: logger)
         #expect(try await newest.append(payload) == .stored(droppedBatches: 0, droppedPoints: 0))
         #expect(try await newest.append(payload) == .refused)
         #expect(newest.batchCount == 1)
@@ -165,11 +173,13 @@ func testPoints(_ range: Range<Int>, series: String = "m") -> [Point] {
         let path = "\(dir)/s.db"
         let store = try SpoolStore(path: path, logger: logger)
         for i in 0..<3 {
-            _ = try await store.append(try SpoolPayload(points: testPoints(i * 10..<(i + 1) * 10), precision: .nanoseconds))
+            _ = try await store.append(
+                try SpoolPayload(points: testPoints(i * 10..<(i + 1) * 10), precision: .nanoseconds))
         }
         // Flip bytes of the first batch behind the store's back.
         try await store.db.write { db in
-            try db.execute(sql: "UPDATE batches SET payload = X'1f8b0800deadbeef' WHERE id = (SELECT min(id) FROM batches)")
+            try db.execute(
+                sql: "UPDATE batches SET payload = X'1f8b0800deadbeef' WHERE id = (SELECT min(id) FROM batches)")
         }
         var corruptPoints = 0
         let entry = try #require(try await store.oldest(corruptFound: { corruptPoints += $0 }))

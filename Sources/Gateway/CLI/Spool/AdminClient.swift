@@ -24,7 +24,8 @@ struct AdminClient {
         }
         guard let http else {
             throw ValidationError(
-                "the spool is held by a running gateway, and the configuration has no HTTP listener to reach it by: stop the gateway to work on the file offline")
+                "the spool is held by a running gateway, and the configuration has no HTTP listener to reach it by: stop the gateway to work on the file offline"
+            )
         }
         let host = http.listen.host == "0.0.0.0" || http.listen.host.isEmpty ? "127.0.0.1" : http.listen.host
         base = "http://\(host.contains(":") ? "[\(host)]" : host):\(http.listen.port)"

@@ -51,7 +51,9 @@ struct SpoolCheck: ParsableCommand {
             }
             let stats = try store.stats()
             if problems.isEmpty {
-                print("\(target.name): \(target.path): ok (\(stats.batches) batches, \(stats.points) points, \(stats.corrupt) corrupt rows kept aside)")
+                print(
+                    "\(target.name): \(target.path): ok (\(stats.batches) batches, \(stats.points) points, \(stats.corrupt) corrupt rows kept aside)"
+                )
             } else {
                 failed = true
                 for problem in problems { print("\(target.name): \(target.path): \(problem)") }

@@ -52,13 +52,17 @@ struct SpoolSelection: ParsableArguments {
         if let sink {
             guard let target = all.first(where: { $0.name == sink }) else {
                 let known = all.map(\.name).joined(separator: ", ")
-                throw ValidationError("no spool for sink \"\(sink)\" in \(self.config) (spools: \(known.isEmpty ? "none" : known))")
+                throw ValidationError(
+                    "no spool for sink \"\(sink)\" in \(self.config) (spools: \(known.isEmpty ? "none" : known))")
             }
             return [target]
         }
-        if all.isEmpty { throw ValidationError("\(self.config) configures no spool (influx2 sinks with spool on, or spool sinks)") }
+        if all.isEmpty {
+            throw ValidationError("\(self.config) configures no spool (influx2 sinks with spool on, or spool sinks)")
+        }
         if single, all.count > 1 {
-            throw ValidationError("several spools are configured (\(all.map(\.name).joined(separator: ", "))): pick one with --sink")
+            throw ValidationError(
+                "several spools are configured (\(all.map(\.name).joined(separator: ", "))): pick one with --sink")
         }
         return all
     }

@@ -9,7 +9,8 @@ struct SpoolExport: ParsableCommand {
 
     @OptionGroup var selection: SpoolSelection
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
-    @Flag(help: "Export the dead-letter table (lines the server refused) instead of the batches.") var deadLetters = false
+    @Flag(help: "Export the dead-letter table (lines the server refused) instead of the batches.") var deadLetters =
+        false
 
     func run() throws {
         let config = try selection.loadConfig(required: false)
@@ -36,7 +37,8 @@ struct SpoolExport: ParsableCommand {
                 if rows.isEmpty { break }
                 var out = ""
                 for row in rows {
-                    out += "# status \(row.status): \(row.message.replacingOccurrences(of: "\n", with: " "))\n\(row.line)\n"
+                    out +=
+                        "# status \(row.status): \(row.message.replacingOccurrences(of: "\n", with: " "))\n\(row.line)\n"
                     after = row.id
                 }
                 handle.write(Data(out.utf8))
@@ -65,7 +67,9 @@ struct SpoolExport: ParsableCommand {
                 lastReport = Date()
             }
         }
-        printErr("exported \(count) batches, \(lines) points from \(target.path)\(skipped > 0 ? "; \(skipped) corrupt batches skipped" : "")")
+        printErr(
+            "exported \(count) batches, \(lines) points from \(target.path)\(skipped > 0 ? "; \(skipped) corrupt batches skipped" : "")"
+        )
         if skipped > 0 { throw ExitCode(1) }
     }
 }

@@ -4,7 +4,8 @@ import Sinks
 
 struct SpoolPurge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "purge", abstract: "Delete every batch in a spool (through the running gateway if it holds the file).")
+        commandName: "purge",
+        abstract: "Delete every batch in a spool (through the running gateway if it holds the file).")
 
     @OptionGroup var selection: SpoolSelection
 

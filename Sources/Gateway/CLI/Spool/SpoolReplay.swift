@@ -23,7 +23,8 @@ struct SpoolReplay: AsyncParsableCommand {
         let config = try selection.loadConfig(required: true)
         let target = try selection.targets(config, single: true)[0]
         guard let influx = target.sink?.settings as? Influx2Settings else {
-            throw ValidationError("sink \"\(target.name)\" is not an influx2 sink: an archive spool is read with `gateway spool export`")
+            throw ValidationError(
+                "sink \"\(target.name)\" is not an influx2 sink: an archive spool is read with `gateway spool export`")
         }
         if SpoolSelection.isOwned(target.path) {
             try await replayThroughGateway(config: config, sink: target.name, path: target.path)
@@ -76,11 +77,14 @@ struct SpoolReplay: AsyncParsableCommand {
         let sink = InfluxSink(
             name: target.name,
             configuration: .init(
-                target: influx.target, precision: influx.precision, retry: influx.retry, maxInFlight: influx.maxInFlight),
+                target: influx.target, precision: influx.precision, retry: influx.retry, maxInFlight: influx.maxInFlight
+            ),
             spool: store, metrics: SinkMetrics(sink: target.name, factory: factory),
             delivery: DeliveryMetrics(sink: target.name, factory: factory), logger: logger)
         let total = store.pointCount
-        printErr("replaying \(total) points (\(store.batchCount) batches) from \(target.path) to \(Redact.url(influx.target.url))")
+        printErr(
+            "replaying \(total) points (\(store.batchCount) batches) from \(target.path) to \(Redact.url(influx.target.url))"
+        )
         var lastReport = Date.distantPast
         var lastProgress = Date()
         var last = total
@@ -93,7 +97,9 @@ struct SpoolReplay: AsyncParsableCommand {
                     throw ExitCode(1)
                 }
                 if Date().timeIntervalSince(lastProgress) > Double(stallTimeout) {
-                    printErr("no progress for \(stallTimeout)s: \(sink.health.text); \(store.pointCount) points stay in the spool")
+                    printErr(
+                        "no progress for \(stallTimeout)s: \(sink.health.text); \(store.pointCount) points stay in the spool"
+                    )
                     await sink.close()
                     throw ExitCode(1)
                 }

@@ -1,8 +1,8 @@
 import ConfigReading
 import Logging
 import Plugins
-import Sinks
 import ServiceLifecycle
+import Sinks
 
 /// A listener type: how its settings are read from YAML and how an instance is made. Each
 /// listener's folder defines one (`udp/UDPListenerConfig.swift`, ...); ``ListenerRegistry/builtin``
@@ -46,7 +46,9 @@ typealias ListenerRegistry = ComponentTable<ListenerFactory>
 extension ListenerFactory: ComponentFactory {}
 
 extension ComponentTable where Factory == ListenerFactory {
-    static var builtin: Self { Self([UDPListenerConfig.factory, HTTPListenerConfig.factory, StatsDListenerConfig.factory]) }
+    static var builtin: Self {
+        Self([UDPListenerConfig.factory, HTTPListenerConfig.factory, StatsDListenerConfig.factory])
+    }
 }
 
 /// The three tables `ConfigLoader` and the runtime use.

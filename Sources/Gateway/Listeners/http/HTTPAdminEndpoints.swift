@@ -23,7 +23,8 @@ extension HTTPHandlers {
         if let denied = authorizeRead(request) { return denied }
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: status.metrics.exposition())))
+        return Response(
+            status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: status.metrics.exposition())))
     }
 
     func statusJSON(_ request: Request) -> Response {
@@ -50,7 +51,8 @@ extension HTTPHandlers {
         return Self.json(
             .accepted,
             SpoolReplayAnswer(
-                sink: sink, batches: entry.store.batchCount, points: entry.store.pointCount, health: replayer.health.text))
+                sink: sink, batches: entry.store.batchCount, points: entry.store.pointCount,
+                health: replayer.health.text))
     }
 
     func spoolPurge(_ request: Request, sink: String) async -> Response {
@@ -70,7 +72,8 @@ extension HTTPHandlers {
     func unknownSpool(_ sink: String) -> Response {
         let known = spools.entries.map(\.sink).sorted().joined(separator: ", ")
         return Self.influxError(
-            .notFound, code: "not found", message: "no spool for sink \"\(sink)\" (spools: \(known.isEmpty ? "none" : known))")
+            .notFound, code: "not found",
+            message: "no spool for sink \"\(sink)\" (spools: \(known.isEmpty ? "none" : known))")
     }
 
     // MARK: Plugin routes

@@ -31,7 +31,8 @@ struct HTTPListener: Service, CustomStringConvertible {
         let unauthorized = Counter(
             label: "gateway_http_unauthorized_total", dimensions: [("listener", name)], factory: status.metrics.factory)
         let handlers = HTTPHandlers(
-            config: config, ingest: ingest, journal: journal, status: status, spools: spools, unauthorized: unauthorized,
+            config: config, ingest: ingest, journal: journal, status: status, spools: spools,
+            unauthorized: unauthorized,
             logger: logger)
         // What an earlier run journaled and no sink settled is routed again before requests are taken.
         if let journal { try await JournalRecovery(journal: journal, ingest: ingest, logger: logger).run() }
@@ -79,7 +80,8 @@ struct HTTPListener: Service, CustomStringConvertible {
             logger.warning(
                 "max_connections leaves little room under the open-file limit: raise the limit (ulimit -n, LimitNOFILE) or lower max_connections",
                 metadata: [
-                    "listener": "\(name)", "max_connections": "\(config.maxConnections)", "open_file_limit": "\(files.rlim_cur)",
+                    "listener": "\(name)", "max_connections": "\(config.maxConnections)",
+                    "open_file_limit": "\(files.rlim_cur)",
                 ])
         }
         let connections = HTTPConnections(
@@ -103,7 +105,8 @@ struct HTTPListener: Service, CustomStringConvertible {
                             factory: factory, logger: logger),
                         position: .first)
                 }.get()
-                spools.recordAdminURL("http://\(host.contains(":") ? "[\(host)]" : host):\(channel.localAddress?.port ?? 0)")
+                spools.recordAdminURL(
+                    "http://\(host.contains(":") ? "[\(host)]" : host):\(channel.localAddress?.port ?? 0)")
                 logger.info(
                     "http listener ready",
                     metadata: ["listener": "\(name)", "address": "\(host):\(channel.localAddress?.port ?? 0)"])

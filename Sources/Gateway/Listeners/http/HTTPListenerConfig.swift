@@ -82,7 +82,11 @@ extension HTTPListenerConfig: ListenerSettings {
                 http.journal.sync = v
             }
             if let node = journal["max_size"], let v = node.size() {
-                if v >= 1 << 20 { http.journal.maxSize = v } else { node.problem("expected at least 1MiB, got \(v) bytes") }
+                if v >= 1 << 20 {
+                    http.journal.maxSize = v
+                } else {
+                    node.problem("expected at least 1MiB, got \(v) bytes")
+                }
             }
             journal.finish()
         }

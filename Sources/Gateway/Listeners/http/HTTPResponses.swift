@@ -18,11 +18,13 @@ extension HTTPHandlers {
     static func tooLarge(_ limit: Int, decompressed: Bool = false) -> Response {
         influxError(
             .contentTooLarge, code: "request too large",
-            message: "request body is larger than the limit of \(limit) bytes\(decompressed ? " once decompressed" : "")")
+            message:
+                "request body is larger than the limit of \(limit) bytes\(decompressed ? " once decompressed" : "")")
     }
 
     /// InfluxDB's error body: `{"code": ..., "message": ..., "line": n}`.
-    static func influxError(_ status: HTTPResponse.Status, code: String, message: String, line: Int? = nil) -> Response {
+    static func influxError(_ status: HTTPResponse.Status, code: String, message: String, line: Int? = nil) -> Response
+    {
         var out: [UInt8] = Array(#"{"code":"#.utf8)
         JSONPointEncoder.appendJSONString(code, to: &out)
         out.append(contentsOf: #","message":"#.utf8)
@@ -40,7 +42,8 @@ extension HTTPHandlers {
     static func errorList(code: String, written: Int, errors: [PointError]) -> String {
         var out: [UInt8] = Array(#"{"code":"#.utf8)
         JSONPointEncoder.appendJSONString(code, to: &out)
-        let summary = "partial write: \(errors.count) rejected, \(written) written: " + (errors.first.map { "\($0)" } ?? "")
+        let summary =
+            "partial write: \(errors.count) rejected, \(written) written: " + (errors.first.map { "\($0)" } ?? "")
         out.append(contentsOf: #","message":"#.utf8)
         JSONPointEncoder.appendJSONString(summary, to: &out)
         out.append(contentsOf: ",\"written\":\(written),\"rejected\":[".utf8)
@@ -60,7 +63,8 @@ extension HTTPHandlers {
     static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONBody.encode(value))))
+        return Response(
+            status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONBody.encode(value))))
     }
 
     static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {

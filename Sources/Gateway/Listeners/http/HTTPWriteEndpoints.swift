@@ -24,7 +24,8 @@ extension HTTPHandlers {
         var points: [Point] = []
         points.reserveCapacity(body.readableBytes / 64)
         let errors = body.withUnsafeReadableBytes { bytes in
-            ingest.decode(bytes, format: .lineProtocol, linePrecision: precision, receiveTime: receiveTime, into: &points)
+            ingest.decode(
+                bytes, format: .lineProtocol, linePrecision: precision, receiveTime: receiveTime, into: &points)
         }
         if let first = errors.first {
             // As InfluxDB: a batch with a malformed line is refused whole, so the client can fix and resend it.
@@ -32,12 +33,15 @@ extension HTTPHandlers {
             let more = errors.count > 1 ? " (and \(errors.count - 1) more bad lines)" : ""
             return Self.influxError(
                 .badRequest, code: "invalid",
-                message: "unable to parse '\(first.text)': \(first.message) at line \(first.line), column \(first.column)\(more); no points were written",
+                message:
+                    "unable to parse '\(first.text)': \(first.message) at line \(first.line), column \(first.column)\(more); no points were written",
                 line: first.line)
         }
         if let busy = await waitForRoom(points: points.count) { return busy }
         let kept: JournalHold?
-        switch journaled(body, points: points.count, format: .lineProtocol, linePrecision: precision, receiveTime: receiveTime) {
+        switch journaled(
+            body, points: points.count, format: .lineProtocol, linePrecision: precision, receiveTime: receiveTime)
+        {
         case .success(let acknowledgement): kept = acknowledgement
         case .failure(let failure): return failure.response
         }
@@ -106,10 +110,14 @@ extension HTTPHandlers {
         ingest.metrics.rejected(RejectReason("queue_full"), count: points)
         ingest.log.warning(
             "write refused: sink queues stayed full for queue_wait",
-            metadata: ["source": "\(ingest.source)", "sinks": "\(full)", "queue_wait": "\(Units.text(config.queueWait))"])
+            metadata: [
+                "source": "\(ingest.source)", "sinks": "\(full)", "queue_wait": "\(Units.text(config.queueWait))",
+            ])
         var response = Self.influxError(
             .serviceUnavailable, code: "unavailable",
-            message: "sink queues full for \(Units.text(config.queueWait)) (\(full.joined(separator: ", "))): nothing of this request was kept; retry later")
+            message:
+                "sink queues full for \(Units.text(config.queueWait)) (\(full.joined(separator: ", "))): nothing of this request was kept; retry later"
+        )
         response.headers[.retryAfter] = "1"
         return response
     }
@@ -133,7 +141,8 @@ extension HTTPHandlers {
             response.headers[.retryAfter] = "10"
         }
         ingest.log.warning(
-            "write refused: the ingest journal cannot take it", metadata: ["source": "\(ingest.source)", "error": "\(error)"])
+            "write refused: the ingest journal cannot take it",
+            metadata: ["source": "\(ingest.source)", "error": "\(error)"])
         return response
     }
 
@@ -153,7 +162,8 @@ extension HTTPHandlers {
         }
         if let busy = await waitForRoom(points: points.count) { return busy }
         let kept: JournalHold?
-        switch journaled(body, points: points.count, format: .json, jsonPrecision: precision, receiveTime: receiveTime) {
+        switch journaled(body, points: points.count, format: .json, jsonPrecision: precision, receiveTime: receiveTime)
+        {
         case .success(let acknowledgement): kept = acknowledgement
         case .failure(let failure): return failure.response
         }
@@ -164,11 +174,14 @@ extension HTTPHandlers {
         if points.isEmpty {
             return Self.json(.badRequest, Self.errorList(code: "invalid", written: 0, errors: all))
         }
-        return Self.json(.unprocessableContent, Self.errorList(code: "unprocessable entity", written: points.count, errors: all))
+        return Self.json(
+            .unprocessableContent, Self.errorList(code: "unprocessable entity", written: points.count, errors: all))
     }
 
     /// What every write endpoint checks first: the token, the `precision` parameter, the body.
-    func accept(_ request: Request, defaultPrecision: Precision) async -> Result<(ByteBuffer, Precision), ResponseFailure> {
+    func accept(_ request: Request, defaultPrecision: Precision) async -> Result<
+        (ByteBuffer, Precision), ResponseFailure
+    > {
         if let denied = authorize(request) { return .failure(ResponseFailure(denied)) }
         var precision = defaultPrecision
         if let text = request.uri.queryParameters.get("precision") {
@@ -176,7 +189,8 @@ extension HTTPHandlers {
                 return .failure(
                     ResponseFailure(
                         Self.influxError(
-                            .badRequest, code: "invalid", message: "invalid precision \"\(text)\": expected ns, us, ms or s")))
+                            .badRequest, code: "invalid",
+                            message: "invalid precision \"\(text)\": expected ns, us, ms or s")))
             }
             precision = p
         }
@@ -196,7 +210,9 @@ extension HTTPHandlers {
         } catch is NIOTooManyBytesError {
             return .failure(ResponseFailure(Self.tooLarge(limit)))
         } catch {
-            return .failure(ResponseFailure(Self.influxError(.badRequest, code: "invalid", message: "cannot read the request body: \(error)")))
+            return .failure(
+                ResponseFailure(
+                    Self.influxError(.badRequest, code: "invalid", message: "cannot read the request body: \(error)")))
         }
         switch request.headers[.contentEncoding]?.lowercased() {
         case nil, "identity":
@@ -221,7 +237,10 @@ extension HTTPHandlers {
             }
         case let other?:
             return .failure(
-                ResponseFailure(Self.influxError(.unsupportedMediaType, code: "unsupported media type", message: "unsupported Content-Encoding \"\(other)\": send identity or gzip")))
+                ResponseFailure(
+                    Self.influxError(
+                        .unsupportedMediaType, code: "unsupported media type",
+                        message: "unsupported Content-Encoding \"\(other)\": send identity or gzip")))
         }
     }
 }

@@ -102,7 +102,8 @@ struct StatsDListener: Service {
 
     func setReceiveBuffer(_ channel: any Channel) async {
         let size = SocketOptionValue(config.receiveBuffer)
-        let force = ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: 33))  // SO_RCVBUFFORCE
+        // SO_RCVBUFFORCE
+        let force = ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: 33))
         do {
             try await channel.setOption(force, value: size).get()
         } catch {

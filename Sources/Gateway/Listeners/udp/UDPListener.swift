@@ -35,7 +35,9 @@ struct UDPListener: Service {
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.datagramVectorReadMessageCount, value: config.vectorReads)
             .channelOption(
-                .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: config.vectorReads * (config.maxDatagram + 1)))
+                .recvAllocator,
+                value: FixedSizeRecvByteBufferAllocator(capacity: config.vectorReads * (config.maxDatagram + 1))
+            )
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
@@ -78,7 +80,8 @@ struct UDPListener: Service {
     /// else SO_RCVBUF; returns the size the kernel granted (it reports double the asked value).
     func setReceiveBuffer(_ channel: any Channel) async throws -> Int {
         let size = SocketOptionValue(config.receiveBuffer)
-        let force = ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: 33))  // SO_RCVBUFFORCE
+        // SO_RCVBUFFORCE
+        let force = ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: 33))
         do {
             try await channel.setOption(force, value: size).get()
         } catch {
@@ -95,7 +98,8 @@ struct UDPListener: Service {
 
     /// Reports the kernel's drop count for this socket at every metrics export.
     func registerKernelDrops(port: Int) {
-        let counter = Counter(label: "gateway_udp_kernel_drops_total", dimensions: [("listener", name)], factory: metrics.factory)
+        let counter = Counter(
+            label: "gateway_udp_kernel_drops_total", dimensions: [("listener", name)], factory: metrics.factory)
         let last = Mutex<Int>(KernelUDPStats.drops(port: port))
         metrics.addRefresher {
             let now = KernelUDPStats.drops(port: port)

@@ -8,10 +8,12 @@ import Testing
     @Test func v2Write_answers204_andTheStdoutSinkPrintsThePointWithDefaultHostTag() async throws {
         let gateway = try GatewayProcess(config: testConfig())
         try await gateway.start()
-        let result = try await gateway.post("/api/v2/write?org=o&bucket=b&precision=s", "cpu,region=eu usage=0.5,n=3i,ok=t,s=\"x y\" 1700000000\n")
+        let result = try await gateway.post(
+            "/api/v2/write?org=o&bucket=b&precision=s", "cpu,region=eu usage=0.5,n=3i,ok=t,s=\"x y\" 1700000000\n")
         #expect(result.status == 204)
         #expect(try await gateway.stop() == 0)
-        #expect(gateway.stdoutLines == [#"cpu,host=testhost,region=eu usage=0.5,n=3i,ok=true,s="x y" 1700000000000000000"#])
+        #expect(
+            gateway.stdoutLines == [#"cpu,host=testhost,region=eu usage=0.5,n=3i,ok=true,s="x y" 1700000000000000000"#])
     }
 
     @Test func v1Write_acceptsDbAndPrecisionAsInfluxDBDoes() async throws {
@@ -36,7 +38,9 @@ import Testing
         ("cpu v=tru", "boolean", "syntax"),
         ("cpu v=1.2.3", "invalid number", "invalid_number"),
     ])
-    func malformedLine_answers400NamingTheLine_andWritesNothing(line: String, message: String, reason: String) async throws {
+    func malformedLine_answers400NamingTheLine_andWritesNothing(line: String, message: String, reason: String)
+        async throws
+    {
         let gateway = try GatewayProcess(config: testConfig())
         try await gateway.start()
         let body = "good v=1 1\n\(line)\ngood v=2 2\n"
@@ -59,7 +63,8 @@ import Testing
         let v2 = try await gateway.post("/api/v2/write?precision=fortnights", "a v=1 1\n")
         #expect(v2.status == 400)
         #expect(v2.body.contains("invalid precision"))
-        #expect(try await gateway.post("/api/v1/points?precision=xs", #"{"series":"a","fields":{"v":1}}"#).status == 400)
+        #expect(
+            try await gateway.post("/api/v1/points?precision=xs", #"{"series":"a","fields":{"v":1}}"#).status == 400)
         try await gateway.stop()
         #expect(gateway.stdoutLines.isEmpty)
     }
@@ -67,7 +72,8 @@ import Testing
     @Test func invalidUTF8_answers400() async throws {
         let gateway = try GatewayProcess(config: testConfig())
         try await gateway.start()
-        let result = try await gateway.post("/api/v2/write", body: Array("cpu,t=".utf8) + [0xC3, 0x28] + Array(" v=1\n".utf8))
+        let result = try await gateway.post(
+            "/api/v2/write", body: Array("cpu,t=".utf8) + [0xC3, 0x28] + Array(" v=1\n".utf8))
         #expect(result.status == 400)
         #expect(result.body.contains("UTF-8"))
         #expect(try await gateway.metric("gateway_points_rejected_total", ["reason": "invalid_utf8"]) == 1)
@@ -87,13 +93,21 @@ import Testing
         let gateway = try GatewayProcess(config: testConfig(http: "token: s3cret"))
         try await gateway.start()
         #expect(try await gateway.post("/api/v2/write", "a v=1\n").status == 401)
-        #expect(try await gateway.post("/api/v2/write", "a v=1\n", headers: [("Authorization", "Token wrong")]).status == 401)
+        #expect(
+            try await gateway.post("/api/v2/write", "a v=1\n", headers: [("Authorization", "Token wrong")]).status
+                == 401)
         let missing = try await gateway.post("/api/v2/write", "a v=1\n")
         #expect(missing.body.contains(#""code":"unauthorized""#))
-        #expect(try await gateway.post("/api/v2/write", "a v=1 1\n", headers: [("Authorization", "Token s3cret")]).status == 204)
-        #expect(try await gateway.post("/api/v2/write", "a v=2 2\n", headers: [("Authorization", "Bearer s3cret")]).status == 204)
+        #expect(
+            try await gateway.post("/api/v2/write", "a v=1 1\n", headers: [("Authorization", "Token s3cret")]).status
+                == 204)
+        #expect(
+            try await gateway.post("/api/v2/write", "a v=2 2\n", headers: [("Authorization", "Bearer s3cret")]).status
+                == 204)
         let basic = Data("user:s3cret".utf8).base64EncodedString()
-        #expect(try await gateway.post("/write?db=x", "a v=3 3\n", headers: [("Authorization", "Basic \(basic)")]).status == 204)
+        #expect(
+            try await gateway.post("/write?db=x", "a v=3 3\n", headers: [("Authorization", "Basic \(basic)")]).status
+                == 204)
         #expect(try await gateway.post("/write?db=x&u=user&p=s3cret", "a v=4 4\n").status == 204)
         #expect(try await gateway.metric("gateway_http_unauthorized_total") == 3)
         try await gateway.stop()
@@ -111,7 +125,8 @@ import Testing
         var buffer = ByteBuffer(string: big)
         let gzipped = try buffer.compress(with: .gzip())
         #expect(gzipped.readableBytes < 65_536)
-        let bomb = try await gateway.post("/api/v2/write", body: Array(buffer: gzipped), headers: [("Content-Encoding", "gzip")])
+        let bomb = try await gateway.post(
+            "/api/v2/write", body: Array(buffer: gzipped), headers: [("Content-Encoding", "gzip")])
         #expect(bomb.status == 413)
         #expect(bomb.body.contains("decompressed"))
         try await gateway.stop()
@@ -122,9 +137,11 @@ import Testing
         try await gateway.start()
         var buffer = ByteBuffer(string: "z,k=v x=1i 5\nz,k=v x=2i 6\n")
         let gzipped = try buffer.compress(with: .gzip())
-        let result = try await gateway.post("/api/v2/write", body: Array(buffer: gzipped), headers: [("Content-Encoding", "gzip")])
+        let result = try await gateway.post(
+            "/api/v2/write", body: Array(buffer: gzipped), headers: [("Content-Encoding", "gzip")])
         #expect(result.status == 204)
-        let corrupt = try await gateway.post("/api/v2/write", body: [0x1f, 0x8b, 1, 2, 3], headers: [("Content-Encoding", "gzip")])
+        let corrupt = try await gateway.post(
+            "/api/v2/write", body: [0x1f, 0x8b, 1, 2, 3], headers: [("Content-Encoding", "gzip")])
         #expect(corrupt.status == 400)
         try await gateway.stop()
         #expect(gateway.stdoutLines == ["z,host=testhost,k=v x=1i 5", "z,host=testhost,k=v x=2i 6"])
@@ -140,7 +157,8 @@ import Testing
         var buffer = ByteBuffer(string: text)
         let body = Array(buffer: try buffer.compress(with: .gzip()))
         for cut in 0..<body.count {
-            let result = try await gateway.post("/api/v2/write", body: Array(body[0..<cut]), headers: [("Content-Encoding", "gzip")])
+            let result = try await gateway.post(
+                "/api/v2/write", body: Array(body[0..<cut]), headers: [("Content-Encoding", "gzip")])
             #expect(result.status == 400, "cut at \(cut) of \(body.count): \(result.status) \(result.body)")
             #expect(result.body.contains(#""code":"invalid""#))
             #expect(result.body.contains(cut == 0 ? "the body is empty" : "cut short"), "\(result.body)")
@@ -150,7 +168,8 @@ import Testing
         let crc = try await gateway.post("/api/v2/write", body: damaged, headers: [("Content-Encoding", "gzip")])
         #expect(crc.status == 400)
         #expect(crc.body.contains("fails its CRC-32 check"), "\(crc.body)")
-        let trailing = try await gateway.post("/write?db=x", body: body + [0x0A], headers: [("Content-Encoding", "gzip")])
+        let trailing = try await gateway.post(
+            "/write?db=x", body: body + [0x0A], headers: [("Content-Encoding", "gzip")])
         #expect(trailing.status == 400)
         #expect(trailing.body.contains("1 bytes after gzip member 1 do not start another member"), "\(trailing.body)")
         let json = try await gateway.post(
@@ -159,12 +178,15 @@ import Testing
         // Two members back to back, as `gzip` writes a concatenation: one body.
         var second = ByteBuffer(string: "mem free=1i 1\n")
         let twoMembers = body + Array(buffer: try second.compress(with: .gzip()))
-        #expect(try await gateway.post("/api/v2/write", body: twoMembers, headers: [("Content-Encoding", "gzip")]).status == 204)
+        #expect(
+            try await gateway.post("/api/v2/write", body: twoMembers, headers: [("Content-Encoding", "gzip")]).status
+                == 204)
         try await gateway.stop()
-        #expect(gateway.stdoutLines == [
-            "cpu,host=a usage=987i 1700000000000000000", "cpu,host=b usage=12.5 1700000000000000001",
-            "mem,host=testhost free=1i 1",
-        ])
+        #expect(
+            gateway.stdoutLines == [
+                "cpu,host=a usage=987i 1700000000000000000", "cpu,host=b usage=12.5 1700000000000000001",
+                "mem,host=testhost free=1i 1",
+            ])
     }
 
     /// A JSON point whose series starts with `#` would be written as a line-protocol comment and vanish
@@ -177,7 +199,8 @@ import Testing
         #expect(alone.body.contains(#""reason":"invalid_name""#), "\(alone.body)")
         #expect(alone.body.contains("line protocol reads such a line as a comment"), "\(alone.body)")
         let mixed = try await gateway.post(
-            "/api/v1/points", "{\"series\":\"ok\",\"time\":2,\"fields\":{\"v\":1}}\n{\"series\":\"#y\",\"fields\":{\"v\":1}}\n")
+            "/api/v1/points",
+            "{\"series\":\"ok\",\"time\":2,\"fields\":{\"v\":1}}\n{\"series\":\"#y\",\"fields\":{\"v\":1}}\n")
         #expect(mixed.status == 422)
         #expect(mixed.body.contains(#""written":1"#))
         #expect(try await gateway.metric("gateway_points_rejected_total", ["reason": "invalid_name"]) == 2)
@@ -193,7 +216,9 @@ import Testing
         let huge = String(repeating: "n", count: 1 << 20)
         let line = try await gateway.post("/api/v2/write", "cpu,t=\(huge) v=1 1\n")
         #expect(line.status == 400)
-        #expect(line.body.contains(#"over InfluxDB's limit of 65535 (its longest part: value of tag \"t\""#), "\(line.body.prefix(500))")
+        #expect(
+            line.body.contains(#"over InfluxDB's limit of 65535 (its longest part: value of tag \"t\""#),
+            "\(line.body.prefix(500))")
         let json = try await gateway.post("/api/v1/points", #"{"series":"m","fields":{"\#(huge)":1}}"#)
         #expect(json.status == 400)
         #expect(json.body.contains(#""reason":"key_too_long""#))
@@ -212,10 +237,12 @@ import Testing
         try await gateway.start()
         let good = try await gateway.post(
             "/api/v1/points",
-            #"[{"series":"requests","time":1700000000.123456789,"tags":{"status_code":200},"fields":{"n":1,"t":0.5,"ok":true,"id":"a"}}]"#)
+            #"[{"series":"requests","time":1700000000.123456789,"tags":{"status_code":200},"fields":{"n":1,"t":0.5,"ok":true,"id":"a"}}]"#
+        )
         #expect(good.status == 204)
         let partial = try await gateway.post(
-            "/api/v1/points", "{\"series\":\"a\",\"fields\":{\"v\":1}}\n{\"series\":\"b\",\"fields\":{}}\n{\"fields\":{\"v\":1}}\n")
+            "/api/v1/points",
+            "{\"series\":\"a\",\"fields\":{\"v\":1}}\n{\"series\":\"b\",\"fields\":{}}\n{\"fields\":{\"v\":1}}\n")
         #expect(partial.status == 422)
         #expect(partial.body.contains(#""written":1"#))
         #expect(partial.body.contains("no fields"))
@@ -229,7 +256,8 @@ import Testing
     }
 
     @Test func lunaSchema_rejectsRequestWithoutRoute_namingTheTag_andWritesTheValidPoint() async throws {
-        let gateway = try GatewayProcess(config: testConfig(extra: "schemas: {builtin: [luna], dead_letter: $DIR/dead.jsonl}"))
+        let gateway = try GatewayProcess(
+            config: testConfig(extra: "schemas: {builtin: [luna], dead_letter: $DIR/dead.jsonl}"))
         try await gateway.start()
         let body = """
             requests,service=luna-tasks,status_code=200 request_id="r1",execution_time=0.25 1700000000000000000
@@ -241,10 +269,12 @@ import Testing
         #expect(result.body.contains(#"missing required tag \"route\""#), "\(result.body)")
         #expect(try await gateway.metric("gateway_points_rejected_total", ["reason": "schema"]) == 1)
         try await gateway.stop()
-        #expect(gateway.stdoutLines == [
-            #"requests,host=testhost,route=GET:/version,service=luna-tasks,status_code=200 request_id="r2",execution_time=0.5 1700000000000000001"#
-        ])
-        let deadLetter = try String(contentsOfFile: gateway.directory.appendingPathComponent("dead.jsonl").path, encoding: .utf8)
+        #expect(
+            gateway.stdoutLines == [
+                #"requests,host=testhost,route=GET:/version,service=luna-tasks,status_code=200 request_id="r2",execution_time=0.5 1700000000000000001"#
+            ])
+        let deadLetter = try String(
+            contentsOfFile: gateway.directory.appendingPathComponent("dead.jsonl").path, encoding: .utf8)
         #expect(deadLetter.contains(#""reason":"schema""#))
         #expect(deadLetter.contains("r1"))
     }

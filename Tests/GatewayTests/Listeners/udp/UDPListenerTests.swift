@@ -11,13 +11,14 @@ import Testing
         try gateway.sendUDP(#"[{"series":"k","time":1,"fields":{"x":1.5}},{"series":"k","time":2,"fields":{"x":2.5}}]"#)
         #expect(try await gateway.waitForMetric("gateway_points_accepted_total", ["listener": "udp"], atLeast: 5) == 5)
         try await gateway.stop()
-        #expect(Set(gateway.stdoutLines) == [
-            "cpu,host=testhost,region=eu usage=0.5 1700000000000000000",
-            "mem,host=testhost free=1u 1700000000000000001",
-            "j,code=404,host=testhost n=2i 1700000000500000000",
-            "k,host=testhost x=1.5 1000000000",
-            "k,host=testhost x=2.5 2000000000",
-        ])
+        #expect(
+            Set(gateway.stdoutLines) == [
+                "cpu,host=testhost,region=eu usage=0.5 1700000000000000000",
+                "mem,host=testhost free=1u 1700000000000000001",
+                "j,code=404,host=testhost n=2i 1700000000500000000",
+                "k,host=testhost x=1.5 1000000000",
+                "k,host=testhost x=2.5 2000000000",
+            ])
     }
 
     @Test func a60KBDatagram_arrivesWhole() async throws {
@@ -31,11 +32,15 @@ import Testing
         }
         #expect(payload.utf8.count >= 60_000)
         try gateway.sendUDP(payload)
-        #expect(try await gateway.waitForMetric("gateway_points_accepted_total", ["listener": "udp"], atLeast: Double(count)) == Double(count))
+        #expect(
+            try await gateway.waitForMetric(
+                "gateway_points_accepted_total", ["listener": "udp"], atLeast: Double(count)) == Double(count))
         #expect(try await gateway.metric("gateway_points_rejected_total") == 0)
         try await gateway.stop()
         #expect(gateway.stdoutLines.count == count)
-        #expect(gateway.stdoutLines.last == "big,host=testhost,tag=t\(count - 1) value=\(count - 1)i \(1_700_000_000_000_000_000 + count - 1)")
+        #expect(
+            gateway.stdoutLines.last
+                == "big,host=testhost,tag=t\(count - 1) value=\(count - 1)i \(1_700_000_000_000_000_000 + count - 1)")
     }
 
     /// A bad line is counted by reason and never stops the other lines of its datagram.
@@ -54,11 +59,15 @@ import Testing
         let gateway = try GatewayProcess(config: testConfig())
         try await gateway.start()
         if line.hasPrefix("{") {
-            try gateway.sendUDP("{\"series\":\"ok\",\"time\":1,\"fields\":{\"v\":1}}\n\(line)\n{\"series\":\"ok\",\"time\":2,\"fields\":{\"v\":2}}\n")
+            try gateway.sendUDP(
+                "{\"series\":\"ok\",\"time\":1,\"fields\":{\"v\":1}}\n\(line)\n{\"series\":\"ok\",\"time\":2,\"fields\":{\"v\":2}}\n"
+            )
         } else {
             try gateway.sendUDP("ok v=1 1\n\(line)\nok v=2 2\n")
         }
-        #expect(try await gateway.waitForMetric("gateway_points_rejected_total", ["listener": "udp", "reason": reason], atLeast: 1) == 1)
+        #expect(
+            try await gateway.waitForMetric(
+                "gateway_points_rejected_total", ["listener": "udp", "reason": reason], atLeast: 1) == 1)
         #expect(try await gateway.waitForMetric("gateway_points_written_total", ["sink": "out"], atLeast: 2) == 2)
         // It goes on serving.
         try gateway.sendUDP("after v=3 3\n")
@@ -72,7 +81,9 @@ import Testing
         let gateway = try GatewayProcess(config: testConfig())
         try await gateway.start()
         try UDPSender(port: gateway.udpPort).send(Array("bad,t=".utf8) + [0xff, 0xfe] + Array(" v=1\nok v=1 1\n".utf8))
-        #expect(try await gateway.waitForMetric("gateway_points_rejected_total", ["reason": "invalid_utf8"], atLeast: 1) == 1)
+        #expect(
+            try await gateway.waitForMetric("gateway_points_rejected_total", ["reason": "invalid_utf8"], atLeast: 1)
+                == 1)
         #expect(try await gateway.waitForMetric("gateway_points_written_total", atLeast: 1) == 1)
         try await gateway.stop()
     }

@@ -7,7 +7,9 @@ import Testing
 @Suite(.serialized, .tags(.slow)) struct UDPLoadTests {
     @Test func oneMillionPoints_at200kPerSecond_zeroLoss() async throws {
         let gateway = try GatewayProcess(
-            config: testConfig(sinks: "drop: {type: blackhole, queue_size: 2000000}", routes: "- {to: [drop]}", udp: "receive_buffer: 16MiB"),
+            config: testConfig(
+                sinks: "drop: {type: blackhole, queue_size: 2000000}", routes: "- {to: [drop]}",
+                udp: "receive_buffer: 16MiB"),
             binary: GatewayProcess.releaseBinary)
         try await gateway.start()
         let total = 1_000_000
@@ -15,7 +17,8 @@ import Testing
         let datagrams = (0..<1000).map { d in
             var payload = ""
             for i in 0..<perDatagram {
-                payload += "load,host=h\(i),region=r\(d % 5) value=\(d).5,count=\(i)i \(1_700_000_000_000_000_000 + d * 10 + i)\n"
+                payload +=
+                    "load,host=h\(i),region=r\(d % 5) value=\(d).5,count=\(i)i \(1_700_000_000_000_000_000 + d * 10 + i)\n"
             }
             return Array(payload.utf8)
         }
@@ -36,8 +39,10 @@ import Testing
             if due > now { try await Task.sleep(until: due, clock: .continuous) }
         }
         let elapsed = ContinuousClock.now - start
-        let received = try await gateway.waitForMetric("gateway_points_received_total", ["listener": "udp"], atLeast: Double(total), timeout: .seconds(30))
-        let written = try await gateway.waitForMetric("gateway_points_written_total", ["sink": "drop"], atLeast: Double(total), timeout: .seconds(30))
+        let received = try await gateway.waitForMetric(
+            "gateway_points_received_total", ["listener": "udp"], atLeast: Double(total), timeout: .seconds(30))
+        let written = try await gateway.waitForMetric(
+            "gateway_points_written_total", ["sink": "drop"], atLeast: Double(total), timeout: .seconds(30))
         let kernelDrops = try await gateway.metric("gateway_udp_kernel_drops_total")
         #expect(received == Double(total), "sent \(total) in \(elapsed), kernel drops \(kernelDrops)")
         #expect(written == Double(total))

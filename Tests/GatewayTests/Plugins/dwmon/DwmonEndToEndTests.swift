@@ -19,17 +19,17 @@ import Testing
             INSERT INTO model_executions VALUES ('e1', \(now - 5)), ('e2', \(now - 4));
             """)
         try """
-            __QUERY__
-            SELECT execution_id AS dwmon_unique_key, ts AS dwmon_timestamp FROM model_executions
-            ORDER BY dwmon_timestamp DESC LIMIT 10000
-            __REQUIREMENTS__
-            CHECKHOURS0-23 CHECKMINUTES0-59 WEEKENDS WEEKDAYS MINNUM5 MAXNUM20 LOOKBACKSECONDS60
-            __SOURCE__
-            warehouse
-            __EXTRA__
-            {"alert": "data-team@example.com"}
+        __QUERY__
+        SELECT execution_id AS dwmon_unique_key, ts AS dwmon_timestamp FROM model_executions
+        ORDER BY dwmon_timestamp DESC LIMIT 10000
+        __REQUIREMENTS__
+        CHECKHOURS0-23 CHECKMINUTES0-59 WEEKENDS WEEKDAYS MINNUM5 MAXNUM20 LOOKBACKSECONDS60
+        __SOURCE__
+        warehouse
+        __EXTRA__
+        {"alert": "data-team@example.com"}
 
-            """.write(toFile: "\(dir)/checkers/model_executions.dwmon", atomically: true, encoding: .utf8)
+        """.write(toFile: "\(dir)/checkers/model_executions.dwmon", atomically: true, encoding: .utf8)
 
         let receiver = InfluxContractDouble()
         receiver.script { _ in .init(status: 200) }

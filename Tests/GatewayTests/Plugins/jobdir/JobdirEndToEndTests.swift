@@ -17,7 +17,9 @@ import Testing
 
         init() throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("jobdir-e2e-\(UUID().uuidString)").path
-            for dir in [storage, deferred] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            for dir in [storage, deferred] {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            }
         }
 
         deinit { try? FileManager.default.removeItem(atPath: root) }
@@ -30,7 +32,8 @@ import Testing
                 let uuid = UUID().uuidString.lowercased()
                 let dir = "\(storage)/2026\(String(format: "%02d", i % 10))/\(i % 100)"
                 if i < 100 { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-                try Data("{\"uuid\":\"\(uuid)\",\"product\":\"test\"}".utf8).write(to: URL(fileURLWithPath: "\(dir)/\(uuid).json"))
+                try Data("{\"uuid\":\"\(uuid)\",\"product\":\"test\"}".utf8).write(
+                    to: URL(fileURLWithPath: "\(dir)/\(uuid).json"))
                 try dump.write(to: URL(fileURLWithPath: "\(dir)/\(uuid).dump"))
                 uuids.append(uuid)
             }
@@ -68,7 +71,9 @@ import Testing
             var out: [String] = []
             while let path = walker.nextObject() as? String {
                 var isDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: "\(dir)/\(path)", isDirectory: &isDirectory), !isDirectory.boolValue {
+                if FileManager.default.fileExists(atPath: "\(dir)/\(path)", isDirectory: &isDirectory),
+                    !isDirectory.boolValue
+                {
                     out.append(path)
                 }
             }
@@ -117,7 +122,8 @@ import Testing
         // The scan at start queues every pair; no processor yet, so they wait unassigned.
         try await waitFor("the first scan") { try await jobs(gateway, "state=unassigned&limit=10000").count == 10_000 }
 
-        let script = try #require(Bundle.module.url(forResource: "jobdir_processor", withExtension: "py", subdirectory: "Scripts"))
+        let script = try #require(
+            Bundle.module.url(forResource: "jobdir_processor", withExtension: "py", subdirectory: "Scripts"))
         var processors: [(name: String, process: Process, out: URL, log: URL)] = []
         for name in ["proc-a", "proc-b", "proc-c"] {
             let process = Process()
@@ -143,7 +149,8 @@ import Testing
             perProcessor[p.name] = lines.count
             for line in lines {
                 let parts = line.split(separator: " ")
-                #expect(finished.updateValue(parts[1] == "true", forKey: String(parts[0])) == nil, "\(parts[0]) done twice")
+                #expect(
+                    finished.updateValue(parts[1] == "true", forKey: String(parts[0])) == nil, "\(parts[0]) done twice")
             }
         }
         #expect(Set(finished.keys) == Set(uuids), "every pair processed exactly once")
@@ -159,13 +166,16 @@ import Testing
         #expect(space.files(under: space.storage).isEmpty, "successful pairs deleted, failed ones moved")
         let moved = space.files(under: space.failed)
         #expect(moved.count == 2 * failedCount)
-        #expect(moved.allSatisfy { $0.count == 8 + 1 + 36 + 5 && $0.hasPrefix("20") }, "under YYYYMMDD/: \(moved.prefix(3))")
+        #expect(
+            moved.allSatisfy { $0.count == 8 + 1 + 36 + 5 && $0.hasPrefix("20") }, "under YYYYMMDD/: \(moved.prefix(3))"
+        )
         #expect(try await jobs(gateway, "state=cleaned&limit=10000").count == 10_000)
         #expect(try await jobs(gateway, "limit=10").isEmpty, "no job row left")
         // The queue as points: the totals reach the stdout sink.
         try await waitFor("jobdir_jobs totals") {
             gateway.stdoutLines.contains {
-                $0.hasPrefix("jobdir_jobs,") && $0.contains("state=all") && $0.contains("completed_total=\(10_000 - failedCount)i")
+                $0.hasPrefix("jobdir_jobs,") && $0.contains("state=all")
+                    && $0.contains("completed_total=\(10_000 - failedCount)i")
                     && $0.contains("failed_total=\(failedCount)i")
             }
         }
@@ -174,7 +184,9 @@ import Testing
 
     /// Starts the gateway and kills it (-9) as soon as `countSQL` is above 0 and below `total`;
     /// false when it never was (the work went too fast to catch).
-    func killMidway(_ gateway: GatewayProcess, _ space: Workspace, _ countSQL: String, _ total: Int) async throws -> Bool {
+    func killMidway(_ gateway: GatewayProcess, _ space: Workspace, _ countSQL: String, _ total: Int) async throws
+        -> Bool
+    {
         try await gateway.start()
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {

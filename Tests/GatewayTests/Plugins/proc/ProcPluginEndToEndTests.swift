@@ -73,7 +73,11 @@ import Testing
             guard let inner = answer as? String else { return false }
             return inner.contains("\"gateway\"")
         }
-        #expect((try legacyMeans(String(decoding: try JSONSerialization.data(withJSONObject: own, options: .fragmentsAllowed), as: UTF8.self)))?["gateway"]?.count == 2)
+        #expect(
+            (try legacyMeans(
+                String(
+                    decoding: try JSONSerialization.data(withJSONObject: own, options: .fragmentsAllowed), as: UTF8.self
+                )))?["gateway"]?.count == 2)
         let byName = try await central.get("/ressources-usage/get-all/edge")
         #expect(byName.body == #""{}""#)
         let nobody = try await central.get("/api/v1/proc/usage?host=10.99.99.99")
@@ -130,28 +134,34 @@ import Testing
         #expect((seen["get_all_other_ip"] as? [String: Any])?.isEmpty == true)
         #expect(seen["detailed"] as? [String: [Double]] == ["db": [10, 20], "hot": [85], "ünï": [1]], "\(seen)")
 
-        let bad = #"{"ipaddress": "10.5.5.5", "data": [{"timestamp": 1, "value": 5, "process_name": "db", "type_data": "disk"}]}"#
+        let bad =
+            #"{"ipaddress": "10.5.5.5", "data": [{"timestamp": 1, "value": 5, "process_name": "db", "type_data": "disk"}]}"#
         let refused = try await gateway.send(.PUT, "/ressources-usage/save-all", body: Array(bad.utf8))
         #expect(refused.status == 400)
         #expect(refused.body.contains(#""Response":"NOk""#), "\(refused.body)")
         #expect(refused.body.contains(#"data[0].type_data \"disk\" is not one of cpu, mem"#), "\(refused.body)")
         #expect(try await gateway.stop() == 0)
         // The saved values went through the pipeline too, in the original monitor's series.
-        let lines = gateway.stdoutLines.filter { $0.hasPrefix("mem_usage_percent,host=testhost,ip=10.8.8.8,process=db value=") }
+        let lines = gateway.stdoutLines.filter {
+            $0.hasPrefix("mem_usage_percent,host=testhost,ip=10.8.8.8,process=db value=")
+        }
         #expect(lines.count == 2, "\(gateway.stdoutLines)")
     }
 
     @Test func alarmTransitions_becomeProcessAlarmPoints_andShowInTheAlarmsAPI() async throws {
-        let gateway = try GatewayProcess(config: testConfig(extra: Self.plugin("collect: false, alarms: {interval: 200ms}")))
+        let gateway = try GatewayProcess(
+            config: testConfig(extra: Self.plugin("collect: false, alarms: {interval: 200ms}")))
         try await gateway.start()
         let now = Date().timeIntervalSince1970
-        let body = #"{"ipaddress": "10.6.6.6", "data": [{"timestamp": \#(now), "value": 80.01, "process_name": "hot", "type_data": "cpu"}, {"timestamp": \#(now), "value": 80.0, "process_name": "edge", "type_data": "cpu"}]}"#
+        let body =
+            #"{"ipaddress": "10.6.6.6", "data": [{"timestamp": \#(now), "value": 80.01, "process_name": "hot", "type_data": "cpu"}, {"timestamp": \#(now), "value": 80.0, "process_name": "edge", "type_data": "cpu"}]}"#
         #expect(try await gateway.send(.PUT, "/ressources-usage/save-all", body: Array(body.utf8)).status == 200)
         let alarms = try await poll(gateway, "/api/v1/proc/alarms") { answer in
             ((answer as? [String: Any])?["counts"] as? [String: Int])?["RED"] == 1
         }
         let list = try #require((alarms as? [String: Any])?["alarms"] as? [[String: Any]])
-        let levels = Dictionary(uniqueKeysWithValues: list.map { ($0["process"] as? String ?? "", $0["level"] as? String ?? "") })
+        let levels = Dictionary(
+            uniqueKeysWithValues: list.map { ($0["process"] as? String ?? "", $0["level"] as? String ?? "") })
         #expect(levels == ["hot": "RED", "edge": "GREEN"])
         let legacyAlarms = try await gateway.get("/ressources-usage/query-alarm/")
         let deadline = ContinuousClock.now + .seconds(10)
@@ -177,7 +187,9 @@ import Testing
         let body = Array(#"{"ipaddress": "10.5.5.5", "data": []}"#.utf8)
         #expect(try await gateway.send(.PUT, "/ressources-usage/save-all", body: body).status == 401)
         #expect(
-            try await gateway.send(.PUT, "/ressources-usage/save-all", body: body, headers: [("Authorization", "Token s3cret")]).status
+            try await gateway.send(
+                .PUT, "/ressources-usage/save-all", body: body, headers: [("Authorization", "Token s3cret")]
+            ).status
                 == 200)
         #expect(try await gateway.get("/ressources-usage/get-all").status == 200)
         #expect(try await gateway.get("/api/v1/proc/usage?window=nonsense").status == 400)

@@ -8,8 +8,9 @@ import Testing
         let script = try #require(
             Bundle.module.url(forResource: "influx_client_write", withExtension: "py", subdirectory: "Scripts"))
         let gateway = try GatewayProcess(
-            config: testConfig(sinks: "out: {type: stdout, format: line, batch_size: 5000, queue_size: 200000}",
-                               http: "token: test-token"))
+            config: testConfig(
+                sinks: "out: {type: stdout, format: line, batch_size: 5000, queue_size: 200000}",
+                http: "token: test-token"))
         try await gateway.start()
         let expectedFile = gateway.directory.appendingPathComponent("expected.lp")
         let python = Process()
@@ -26,13 +27,16 @@ import Testing
         python.waitUntilExit()
         try #require(
             python.terminationStatus == 0,
-            "python influxdb-client failed (is it installed? scripts/test.sh installs it): \(String(decoding: errorOutput, as: UTF8.self))")
+            "python influxdb-client failed (is it installed? scripts/test.sh installs it): \(String(decoding: errorOutput, as: UTF8.self))"
+        )
         let summary = try JSONSerialization.jsonObject(with: output) as? [String: Any]
         #expect((summary?["errors"] as? [Any])?.isEmpty == true, "\(String(decoding: output, as: UTF8.self))")
         #expect(summary?["retries"] as? Int == 0)
         #expect(summary?["success"] as? Int == 100_000)
 
-        #expect(try await gateway.waitForMetric("gateway_points_written_total", ["sink": "out"], atLeast: 100_000) == 100_000)
+        #expect(
+            try await gateway.waitForMetric("gateway_points_written_total", ["sink": "out"], atLeast: 100_000)
+                == 100_000)
         #expect(try await gateway.stop() == 0)
         let decoder = LineProtocolDecoder()
         let expected = decoder.decode(try String(contentsOf: expectedFile, encoding: .utf8))

@@ -157,7 +157,8 @@ extension InfluxDB1Tests {
         let spooled = try await gateway.metric("gateway_points_spooled_total", ["sink": "influx"])
         let dropped = try await gateway.metric("gateway_points_dropped_total", ["sink": "influx"])
         let deadLettered = try await gateway.metric("gateway_points_dead_lettered_total", ["sink": "influx"])
-        let summary = "acknowledged \(total), stored \(stored), spooled \(spooled), dropped \(dropped), dead-lettered \(deadLettered)"
+        let summary =
+            "acknowledged \(total), stored \(stored), spooled \(spooled), dropped \(dropped), dead-lettered \(deadLettered)"
         #expect(stored == total, "\(summary)")
         #expect(spooled > 0, "the outage must have gone through the spool: \(summary)")
         #expect(dropped == 0 && deadLettered == 0, "\(summary)")

@@ -21,7 +21,9 @@ import Testing
         range.map { "e2e,src=test v=\($0)i \((Self.base + Int64($0)) * 1_000_000)\n" }.joined()
     }
 
-    func expectExactlyOnce(_ timestamps: [Int64], _ range: Range<Int>, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectExactlyOnce(
+        _ timestamps: [Int64], _ range: Range<Int>, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let distinct = Set(timestamps)
         let missing = range.count - distinct.intersection(range.map { Self.base + Int64($0) }).count
         #expect(timestamps.count == range.count, "samples held", sourceLocation: sourceLocation)
@@ -92,7 +94,9 @@ import Testing
             let delivered =
                 try await gateway.metric("gateway_points_written_total", ["sink": "influx"])
                 + gateway.metric("gateway_points_replayed_total", ["sink": "influx"])
-            if delivered >= Double(total), try await gateway.metric("gateway_spool_points", ["sink": "influx"]) == 0 { break }
+            if delivered >= Double(total), try await gateway.metric("gateway_spool_points", ["sink": "influx"]) == 0 {
+                break
+            }
             try await Task.sleep(for: .milliseconds(500))
         }
         let received = try await gateway.metric("gateway_points_received_total", ["listener": "udp"])
@@ -135,7 +139,9 @@ import Testing
         try await second.start()
         #expect(second.stderr.contains("spool holds a backlog"))
         expectExactlyOnce(try await vm.waitForSamples("e2e_v", count: 20_000), 0..<20_000)
-        #expect(try await second.waitForMetric("gateway_points_replayed_total", ["sink": "influx"], atLeast: 20_000) == 20_000)
+        #expect(
+            try await second.waitForMetric("gateway_points_replayed_total", ["sink": "influx"], atLeast: 20_000)
+                == 20_000)
         #expect(try await second.metric("gateway_spool_points", ["sink": "influx"]) == 0)
         #expect(try await second.stop() == 0)
         try await vm.stop()
@@ -147,8 +153,10 @@ import Testing
         double.requireToken("right")
         let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("gw-data-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
-        let config = testConfig(sinks: influxSink(url: double.url, token: "${INFLUX_TOKEN}"), routes: "- {to: [influx]}")
-            .replacingOccurrences(of: "data_dir: $DIR/data", with: "data_dir: \(dataDir)")
+        let config = testConfig(
+            sinks: influxSink(url: double.url, token: "${INFLUX_TOKEN}"), routes: "- {to: [influx]}"
+        )
+        .replacingOccurrences(of: "data_dir: $DIR/data", with: "data_dir: \(dataDir)")
         let bad = try GatewayProcess(config: config, environment: ["INFLUX_TOKEN": "wrong"])
         try await bad.start()
         #expect(try await bad.post("/api/v2/write", lines(0..<3000)).status == 204)
@@ -165,8 +173,11 @@ import Testing
 
         let good = try GatewayProcess(config: config, environment: ["INFLUX_TOKEN": "right"])
         try await good.start()
-        #expect(try await good.waitForMetric("gateway_points_replayed_total", ["sink": "influx"], atLeast: 4000) == 4000)
-        let expected = lines(0..<4000).split(separator: "\n").map { $0.replacingOccurrences(of: "src=test", with: "host=testhost,src=test") }
+        #expect(
+            try await good.waitForMetric("gateway_points_replayed_total", ["sink": "influx"], atLeast: 4000) == 4000)
+        let expected = lines(0..<4000).split(separator: "\n").map {
+            $0.replacingOccurrences(of: "src=test", with: "host=testhost,src=test")
+        }
         // Every line exactly once (replay keeps max_in_flight 2 batches on the wire, so two
         // batches may arrive in either order).
         #expect(double.accepted.sorted() == expected.sorted())
@@ -174,34 +185,46 @@ import Testing
         try await double.stop()
     }
 
-    @Test func malformedLine400_againstTestDouble_otherLinesWritten_badOneDeadLettered_exportedWithTheMessage() async throws {
+    @Test func malformedLine400_againstTestDouble_otherLinesWritten_badOneDeadLettered_exportedWithTheMessage()
+        async throws
+    {
         let double = InfluxContractDouble()
         try await double.start()
         // As InfluxDB answers a field type conflict: 400, the whole batch refused, the line named.
         double.script { request in
-            guard let index = request.lines.firstIndex(where: { $0.hasPrefix("e2e,") && $0.contains("v=\"") }) else { return nil }
+            guard let index = request.lines.firstIndex(where: { $0.hasPrefix("e2e,") && $0.contains("v=\"") }) else {
+                return nil
+            }
             return .influxError(
                 400, code: "invalid",
-                message: "failure writing points to database: partial write: field type conflict: input field \"v\" on measurement \"e2e\" is type string, already exists as type integer",
+                message:
+                    "failure writing points to database: partial write: field type conflict: input field \"v\" on measurement \"e2e\" is type string, already exists as type integer",
                 line: index + 1)
         }
-        let gateway = try GatewayProcess(config: testConfig(sinks: influxSink(url: double.url), routes: "- {to: [influx]}"))
+        let gateway = try GatewayProcess(
+            config: testConfig(sinks: influxSink(url: double.url), routes: "- {to: [influx]}"))
         try await gateway.start()
         let body = lines(0..<50) + "e2e,src=test v=\"text\" \((Self.base + 50) * 1_000_000)\n" + lines(51..<100)
         #expect(try await gateway.post("/api/v2/write", body).status == 204)
-        #expect(try await gateway.waitForMetric("gateway_points_dead_lettered_total", ["sink": "influx"], atLeast: 1) == 1)
+        #expect(
+            try await gateway.waitForMetric("gateway_points_dead_lettered_total", ["sink": "influx"], atLeast: 1) == 1)
         #expect(try await gateway.waitForMetric("gateway_points_written_total", ["sink": "influx"], atLeast: 99) == 99)
         #expect(double.accepted.count == 99)
         #expect(!double.accepted.contains { $0.contains("v=\"text\"") })
         // The sink goes on.
         #expect(try await gateway.post("/api/v2/write", lines(100..<200)).status == 204)
-        #expect(try await gateway.waitForMetric("gateway_points_written_total", ["sink": "influx"], atLeast: 199) == 199)
+        #expect(
+            try await gateway.waitForMetric("gateway_points_written_total", ["sink": "influx"], atLeast: 199) == 199)
         #expect(try await gateway.metric("gateway_sink_healthy", ["sink": "influx"]) == 1)
         let configPath = gateway.directory.appendingPathComponent("gateway.yaml").path
         let export = try runGateway(["spool", "export", "--config", configPath, "--dead-letters"])
         #expect(export.status == 0, "\(export.err)")
-        #expect(export.out.contains("# status 400: failure writing points to database: partial write: field type conflict"), "\(export.out)")
-        #expect(export.out.contains("e2e,host=testhost,src=test v=\"text\" \((Self.base + 50) * 1_000_000)"), "\(export.out)")
+        #expect(
+            export.out.contains("# status 400: failure writing points to database: partial write: field type conflict"),
+            "\(export.out)")
+        #expect(
+            export.out.contains("e2e,host=testhost,src=test v=\"text\" \((Self.base + 50) * 1_000_000)"),
+            "\(export.out)")
         #expect(try await gateway.stop() == 0)
         try await double.stop()
     }
@@ -227,7 +250,11 @@ import Testing
         let export = try runGateway(["spool", "export", "--config", configPath, "--sink", "influx"])
         #expect(export.status == 0, "\(export.err)")
         let exported = export.out.split(separator: "\n").map(String.init)
-        #expect(exported == lines(0..<3000).split(separator: "\n").map { $0.replacingOccurrences(of: "src=test", with: "host=testhost,src=test") })
+        #expect(
+            exported
+                == lines(0..<3000).split(separator: "\n").map {
+                    $0.replacingOccurrences(of: "src=test", with: "host=testhost,src=test")
+                })
         #expect(export.err.contains("exported 3 batches, 3000 points"))
         let check = try runGateway(["spool", "check", "--config", configPath])
         #expect(check.status == 0, "\(check.out)\(check.err)")
@@ -279,10 +306,12 @@ import Testing
 
     @Test func spoolSinkArchivesPoints_readBackWithExport() async throws {
         let gateway = try GatewayProcess(
-            config: testConfig(sinks: "archive: {type: spool, batch_size: 500, flush_interval: 100ms}", routes: "- {to: [archive]}"))
+            config: testConfig(
+                sinks: "archive: {type: spool, batch_size: 500, flush_interval: 100ms}", routes: "- {to: [archive]}"))
         try await gateway.start()
         #expect(try await gateway.post("/api/v2/write", lines(0..<1200)).status == 204)
-        #expect(try await gateway.waitForMetric("gateway_points_written_total", ["sink": "archive"], atLeast: 1200) == 1200)
+        #expect(
+            try await gateway.waitForMetric("gateway_points_written_total", ["sink": "archive"], atLeast: 1200) == 1200)
         #expect(try await gateway.metric("gateway_sink_healthy", ["sink": "archive"]) == 1, "a healthy archive reads 1")
         #expect(try await gateway.stop() == 0)
         let configPath = gateway.directory.appendingPathComponent("gateway.yaml").path
@@ -294,8 +323,12 @@ import Testing
         #expect(replay.err.contains("not an influx2 sink"), "\(replay.err)")
         let unknown = try runGateway(["spool", "stats", "--config", configPath, "--sink", "nope"])
         #expect(unknown.status != 0)
-        #expect(unknown.err.contains(#"no spool for sink "nope""#) && unknown.err.contains("spools: archive"), "\(unknown.err)")
-        let missing = try runGateway(["spool", "check", "--file", "/nonexistent/spool.db", "--config", "/nonexistent.yaml"])
+        #expect(
+            unknown.err.contains(#"no spool for sink "nope""#) && unknown.err.contains("spools: archive"),
+            "\(unknown.err)")
+        let missing = try runGateway([
+            "spool", "check", "--file", "/nonexistent/spool.db", "--config", "/nonexistent.yaml",
+        ])
         #expect(missing.status == 0, "\(missing.err)")
         #expect(missing.out.contains("no spool file yet"), "\(missing.out)")
     }
@@ -322,8 +355,10 @@ import Testing
         let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("gw-data-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
         // A long flush interval holds the points in the queue until shutdown.
-        let sink = influxSink(url: vm.url).replacingOccurrences(of: "batch_size: 1000, flush_interval: 100ms", with: "batch_size: 100000, flush_interval: 60s")
-        let config = testConfig(sinks: sink, routes: "- {to: [influx]}").replacingOccurrences(of: "data_dir: $DIR/data", with: "data_dir: \(dataDir)")
+        let sink = influxSink(url: vm.url).replacingOccurrences(
+            of: "batch_size: 1000, flush_interval: 100ms", with: "batch_size: 100000, flush_interval: 60s")
+        let config = testConfig(sinks: sink, routes: "- {to: [influx]}").replacingOccurrences(
+            of: "data_dir: $DIR/data", with: "data_dir: \(dataDir)")
         let first = try GatewayProcess(config: config)
         try await first.start()
         #expect(try await first.post("/api/v2/write", lines(0..<5000)).status == 204)
