@@ -81,8 +81,9 @@ struct StatsDListener: Service {
             }
             .bind(host: config.listen.host, port: config.listen.port)
             .get()
-        await setReceiveBuffer(channel)
-        registerKernelDrops(port: channel.localAddress?.port ?? config.listen.port)
+        await UDPSocketSupport.setReceiveBuffer(channel, size: config.receiveBuffer, listener: name, logger: logger)
+        UDPSocketSupport.registerKernelDrops(
+            port: channel.localAddress?.port ?? config.listen.port, listener: name, metrics: metrics)
         return channel
     }
 
@@ -98,37 +99,5 @@ struct StatsDListener: Service {
             }
             .bind(host: config.listen.host, port: port)
             .get()
-    }
-
-    func setReceiveBuffer(_ channel: any Channel) async {
-        let size = SocketOptionValue(config.receiveBuffer)
-        // SO_RCVBUFFORCE
-        let force = ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: 33))
-        do {
-            try await channel.setOption(force, value: size).get()
-        } catch {
-            try? await channel.setOption(.socketOption(.so_rcvbuf), value: size).get()
-        }
-        if let granted = try? await channel.getOption(.socketOption(.so_rcvbuf)).get(),
-            Int(granted) / 2 < config.receiveBuffer
-        {
-            logger.warning(
-                "udp receive buffer smaller than configured (raise net.core.rmem_max or run as root)",
-                metadata: ["listener": "\(name)", "granted": "\(granted)", "requested": "\(config.receiveBuffer)"])
-        }
-    }
-
-    /// Reports the kernel's drop count for this socket at every metrics export.
-    func registerKernelDrops(port: Int) {
-        let counter = Counter(
-            label: "gateway_udp_kernel_drops_total", dimensions: [("listener", name)], factory: metrics.factory)
-        let last = Mutex<Int>(KernelUDPStats.drops(port: port))
-        metrics.addRefresher {
-            let now = KernelUDPStats.drops(port: port)
-            last.withLock { previous in
-                if now > previous { counter.increment(by: Int64(now - previous)) }
-                previous = now
-            }
-        }
     }
 }

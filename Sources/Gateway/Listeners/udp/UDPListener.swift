@@ -47,9 +47,11 @@ struct UDPListener: Service {
             }
             .bind(host: config.listen.host, port: config.listen.port)
             .get()
-        let granted = try await setReceiveBuffer(channel)
+        let granted =
+            await UDPSocketSupport.setReceiveBuffer(
+                channel, size: config.receiveBuffer, listener: name, logger: logger) ?? 0
         let port = channel.localAddress?.port ?? config.listen.port
-        registerKernelDrops(port: port)
+        UDPSocketSupport.registerKernelDrops(port: port, listener: name, metrics: metrics)
         logger.info(
             "udp listener ready",
             metadata: [
@@ -78,37 +80,6 @@ struct UDPListener: Service {
 
     /// Asks for the configured receive buffer with SO_RCVBUFFORCE (root may exceed rmem_max),
     /// else SO_RCVBUF; returns the size the kernel granted (it reports double the asked value).
-    func setReceiveBuffer(_ channel: any Channel) async throws -> Int {
-        let size = SocketOptionValue(config.receiveBuffer)
-        // SO_RCVBUFFORCE
-        let force = ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: 33))
-        do {
-            try await channel.setOption(force, value: size).get()
-        } catch {
-            try? await channel.setOption(.socketOption(.so_rcvbuf), value: size).get()
-        }
-        let granted = try await channel.getOption(.socketOption(.so_rcvbuf)).get()
-        if Int(granted) / 2 < config.receiveBuffer {
-            logger.warning(
-                "udp receive buffer smaller than configured (raise net.core.rmem_max or run as root)",
-                metadata: ["listener": "\(name)", "granted": "\(granted)", "requested": "\(config.receiveBuffer)"])
-        }
-        return Int(granted)
-    }
-
-    /// Reports the kernel's drop count for this socket at every metrics export.
-    func registerKernelDrops(port: Int) {
-        let counter = Counter(
-            label: "gateway_udp_kernel_drops_total", dimensions: [("listener", name)], factory: metrics.factory)
-        let last = Mutex<Int>(KernelUDPStats.drops(port: port))
-        metrics.addRefresher {
-            let now = KernelUDPStats.drops(port: port)
-            last.withLock { previous in
-                if now > previous { counter.increment(by: Int64(now - previous)) }
-                previous = now
-            }
-        }
-    }
 }
 
 /// Decodes datagrams on the event loop and routes what a read burst produced in one go.
