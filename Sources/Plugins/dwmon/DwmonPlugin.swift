@@ -49,6 +49,7 @@ public final class DwmonPlugin: GatewayPlugin {
             ])
         let runner = self.runner
         let (clock, wallClock, webhook) = (context.clock, context.now, self.webhook)
+        let delaySeconds = Int64(settings.checkDelay.components.seconds)
         // Every task is a child of this one: webhook delivery, and each checker in a task of its
         // own (a slow or stuck source delays no other checker; one still running when its next
         // minute comes is skipped for that minute, logged). Shutdown cancels them all: alerts not
@@ -57,13 +58,14 @@ public final class DwmonPlugin: GatewayPlugin {
         await withDiscardingTaskGroup { group in
             if let webhook { group.addTask { await webhook.run() } }
             while !Task.isCancelled {
-                let now = Self.seconds(wallClock())
+                // Minutes are due `check_delay` after they end: the runner sees the time that far back.
+                let now = Self.seconds(wallClock()) - delaySeconds
                 for file in runner.reload() {
                     group.addTask { await runner.runOrSkip(file, now: now) }
                 }
                 runner.purgeRemoved(now: now)
-                // Sleep to the next minute start (1 ms past it, so the minute has begun).
-                let wall = wallClock().timeIntervalSince1970
+                // Sleep to `check_delay` past the next minute start (1 ms more, so the minute has begun).
+                let wall = wallClock().timeIntervalSince1970 - Double(delaySeconds)
                 let next = (wall / 60).rounded(.down) * 60 + 60
                 let wait = Duration.milliseconds(Int64((next - wall) * 1000) + 1)
                 do { try await clock.sleep(for: wait, tolerance: nil) } catch { break }
@@ -78,6 +80,7 @@ public final class DwmonPlugin: GatewayPlugin {
         let base = "/api/v1/\(name)"
         let runner = self.runner
         let wallClock = context.now
+        let delaySeconds = Int64(settings.checkDelay.components.seconds)
         return [
             PluginRoute(.get, "\(base)/checks") { request in
                 do {
@@ -126,7 +129,8 @@ public final class DwmonPlugin: GatewayPlugin {
             PluginRoute(.post, "\(base)/checkers/:checker/run", isWrite: true) { request in
                 let checker = request.parameters["checker"] ?? ""
                 do throws(DwmonRunner.RunError) {
-                    let report = try await runner.run(checker: checker, now: Self.seconds(wallClock()))
+                    let report = try await runner.run(
+                        checker: checker, now: Self.seconds(wallClock()) - delaySeconds)
                     if let error = report.error {
                         return .error(502, code: "source failed", message: "checker \(checker): \(error)")
                     }

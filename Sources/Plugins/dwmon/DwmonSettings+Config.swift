@@ -25,6 +25,13 @@ extension DwmonSettings: PluginSettings {
         if let zone = map["timezone"]?.timeZone() { s.timeZone = zone }
         if let v = map["state"]?.string() { s.statePath = context.path(v) }
         if let v = map["query_timeout"]?.positiveDuration() { s.queryTimeout = v }
+        if let node = map["check_delay"], let v = node.duration() {
+            if v < .zero || v >= .seconds(60) {
+                node.problem("expected a duration from 0s to 59s (how long after a minute ends it is checked)")
+            } else {
+                s.checkDelay = v
+            }
+        }
         if let v = map["slow_query"]?.positiveDuration() { s.slowQuery = v }
         if let v = map["retention"]?.positiveDuration() { s.retention = v }
         if let v = map["max_rows"]?.positiveInt() { s.maxRows = v }

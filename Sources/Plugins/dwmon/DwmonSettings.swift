@@ -12,6 +12,9 @@ public struct DwmonSettings: Sendable {
     public var sources: [String: Source] = [:]
     /// A query that runs longer is stopped and the run fails (the minutes stay due).
     public var queryTimeout: Duration = .seconds(30)
+    /// Minute t is checked this long after it ends, so rows stamped up to t that reach the database a
+    /// moment later are counted in t's check.
+    public var checkDelay: Duration = .seconds(5)
     /// A query that runs at least this long is logged with its duration.
     public var slowQuery: Duration = .seconds(5)
     /// Seen keys with timestamps older than this, and check results for older minutes, are purged.

@@ -365,7 +365,7 @@ final class ManualCounter: Sendable {
     /// Wednesday 2026-11-18 12:00:00 UTC, a minute start.
     let t: Int64 = 1_795_003_200
 
-    @Test func runsAtStart_thenJustAfterEachMinuteStarts_notBefore() async throws {
+    @Test func runsAtStart_thenCheckDelayAfterEachMinuteEnds_notBefore() async throws {
         let f = try DwmonFixture()
         try f.checker("exec", [everyMinute(min: 0, max: 9, lookback: 180)])
         let time = FakeTime(start: Date(timeIntervalSince1970: TimeInterval(t + 30)))
@@ -373,19 +373,42 @@ final class ManualCounter: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await plugin.run() }
             try await time.waitForSleepers(1)
-            // Started at 12:00:30: one run at once (its backfill ends with 12:00), then a sleep to 12:01:00.001.
-            #expect(time.clock.pendingSleeps == [.milliseconds(30_001)])
+            // Started at 12:00:30: one run at once (its backfill ends with 12:00, whose check_delay of 5 s
+            // has passed), then a sleep to 12:01:05.001.
+            #expect(time.clock.pendingSleeps == [.milliseconds(35_001)])
             let first = try await waitFor { plugin.runner.reports["exec"] }
-            #expect(first.at == t + 30 && first.checks.last?.minute == t)
+            #expect(first.at == t + 25 && first.checks.last?.minute == t)
 
-            time.advance(by: .seconds(30))  // 12:01:00.000: not yet
+            time.advance(by: .seconds(35))  // 12:01:05.000: not yet
             try await time.waitForSleepers(1)
-            #expect(plugin.runner.reports["exec"]?.at == t + 30)
+            #expect(plugin.runner.reports["exec"]?.at == t + 25)
 
-            time.advance(by: .milliseconds(1))  // 12:01:00.001: the minute 12:01 is due
+            time.advance(by: .milliseconds(1))  // 12:01:05.001: the minute 12:01 is due
             try await time.waitForSleepers(1)
             let second = try await waitFor { plugin.runner.reports["exec"].flatMap { $0.at == t + 60 ? $0 : nil } }
             #expect(second.checks.map(\.minute) == [t + 60])
+            group.cancelAll()
+        }
+    }
+
+    /// A row stamped t-1 s that reaches the database at t+2 s is counted in minute t's check: the
+    /// check waits `check_delay` (5 s by default) after the minute ends.
+    @Test func aRowArrivingLate_isCountedInItsMinutesCheck_withTheDefaultCheckDelay() async throws {
+        let f = try DwmonFixture()
+        try f.checker("exec", [everyMinute(min: 1, max: 9, lookback: 60)])
+        let minute = t + 60  // 12:01:00
+        let time = FakeTime(start: Date(timeIntervalSince1970: TimeInterval(minute - 30)))  // 12:00:30
+        let plugin = try DwmonPlugin(name: "dwmon", settings: f.settings, context: f.emitted.context(time: time))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await plugin.run() }
+            try await time.waitForSleepers(1)
+            _ = try await waitFor { plugin.runner.reports["exec"] }
+            time.advance(by: .seconds(32))  // 12:01:02: the row for 12:00:59 arrives now
+            try f.events([("late", minute - 1)])
+            time.advance(by: .seconds(3) + .milliseconds(1))  // 12:01:05.001: minute 12:01 is checked
+            let report = try await waitFor { plugin.runner.reports["exec"].flatMap { $0.at == minute ? $0 : nil } }
+            let check = try #require(report.checks.first { $0.minute == minute })
+            #expect(check.count == 1 && check.status == .good, "\(check)")
             group.cancelAll()
         }
     }
