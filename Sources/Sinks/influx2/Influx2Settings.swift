@@ -22,14 +22,19 @@ public struct Influx2Settings: SinkSettings {
 
     public var spoolFile: SpoolFileSettings? { spool.enabled ? spool : nil }
 
+    /// The sink's sending settings (the running gateway and `gateway spool replay` build it alike).
+    public var configuration: InfluxSink.Configuration {
+        .init(target: target, precision: precision, retry: retry, maxInFlight: maxInFlight)
+    }
+
     public func make(_ context: SinkContext) throws -> SinkParts {
         let delivery = DeliveryMetrics(sink: context.name, factory: context.factory)
         let store =
             spool.enabled ? try SpoolStore(path: spool.path, options: spool.options, logger: context.logger) : nil
         let sink = InfluxSink(
             name: context.name,
-            configuration: .init(target: target, precision: precision, retry: retry, maxInFlight: maxInFlight),
-            spool: store, metrics: context.metrics, delivery: delivery, logger: context.logger)
+            configuration: configuration, spool: store, metrics: context.metrics, delivery: delivery,
+            logger: context.logger)
         return SinkParts(
             sink: sink, services: [sink.replayService],
             spool: store.map { .init(store: $0, delivery: delivery, replayer: sink) },

@@ -76,10 +76,8 @@ struct SpoolReplay: AsyncParsableCommand {
         let factory = NOOPMetricsHandler.instance
         let sink = InfluxSink(
             name: target.name,
-            configuration: .init(
-                target: influx.target, precision: influx.precision, retry: influx.retry, maxInFlight: influx.maxInFlight
-            ),
-            spool: store, metrics: SinkMetrics(sink: target.name, factory: factory),
+            configuration: influx.configuration, spool: store,
+            metrics: SinkMetrics(sink: target.name, factory: factory),
             delivery: DeliveryMetrics(sink: target.name, factory: factory), logger: logger)
         let total = store.pointCount
         printErr(
