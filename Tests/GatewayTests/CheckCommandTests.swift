@@ -182,6 +182,23 @@ import Testing
         #expect(text.contains("sinks \"b\" and \"c\" both use the spool file /tmp/same.db"), "\(text)")
     }
 
+    @Test func influxSinkV1_needsADatabase_andRefusesAnUnknownAPI() throws {
+        let missing = try problems(
+            """
+            sinks: {influx: {type: influx2, api: v1, url: "http://h:8086", org: o}}
+            routes: [{to: [influx]}]
+            """)
+        #expect(
+            missing.contains { $0.hasPrefix("FILE:1: sinks.influx: missing required key \"database\"") }, "\(missing)")
+        #expect(missing.contains { $0.contains("sinks.influx.org: unknown key \"org\"") }, "\(missing)")
+        let unknown = try problems(
+            """
+            sinks: {influx: {type: influx2, api: v3, url: "http://h:8086", org: o, bucket: b}}
+            routes: [{to: [influx]}]
+            """)
+        #expect(unknown.contains { $0.contains("sinks.influx.api: expected one of v1, v2, got \"v3\"") }, "\(unknown)")
+    }
+
     @Test func theShippedInfluxExample_isValidOnceUncommented() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
