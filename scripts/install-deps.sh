@@ -3,7 +3,7 @@
 # what is missing; safe to run again.
 #
 #   scripts/install-deps.sh          building and running: the C headers the packages link against
-#                                    (zlib, libdeflate, SQLite)
+#                                    (zlib, libdeflate, SQLite, snappy for Prometheus remote write)
 #   scripts/install-deps.sh --test   also what the tests and the benchmark start: VictoriaMetrics (the
 #                                    Influx-compatible peer), Prometheus (promtool lints /metrics), PostgreSQL (dwmon's postgres source; its
 #                                    own cluster may stay stopped), python3 with psutil (the proc tests
@@ -12,16 +12,20 @@
 #                                    and statsd in a virtual environment under the project (.venv/), as
 #                                    Debian 12 refuses system-wide pip installs (PEP 668), and Debian's
 #                                    InfluxDB 1.x server unpacked into .deps/influxdb (the tests start it
-#                                    on free ports; it is not installed as a service)
+#                                    on free ports; it is not installed as a service), headless
+#                                    Chromium (the status page test), collectd (the StatsD peer in the
+#                                    benchmark), tmux (`gateway top` test) and protoc (regenerating the
+#                                    committed remote-write protobuf code)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 test_deps=false
 [ "${1:-}" = "--test" ] && test_deps=true
 
-apt_packages=(zlib1g-dev libdeflate-dev libsqlite3-dev)
+apt_packages=(zlib1g-dev libdeflate-dev libsqlite3-dev libsnappy-dev)
 if $test_deps; then
-    apt_packages+=(victoria-metrics prometheus netcat-openbsd curl python3 python3-venv python3-psutil postgresql)
+    apt_packages+=(victoria-metrics prometheus netcat-openbsd curl python3 python3-venv python3-psutil postgresql
+        chromium collectd-core tmux protobuf-compiler)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do
