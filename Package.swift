@@ -23,19 +23,22 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // The point model, its codecs and the gzip body decoder. No I/O; libdeflate its only dependency.
         .target(name: "GatewayCore", dependencies: ["CLibdeflate"]),
         // libdeflate: gzip for request bodies, the influx2 sink's bodies and spool (several times zlib's speed).
         .systemLibrary(name: "CLibdeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        // snappy block compression: the body encoding of Prometheus remote write.
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         // The shared configuration reading every component uses: strict keys, file:line problems,
         // durations, sizes, `${VAR}`, paths resolved from the configuration file's folder.
         .target(name: "ConfigReading", dependencies: ["GatewayCore", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Sinks",
             dependencies: [
-                "GatewayCore", "CLibdeflate", "ConfigReading",
+                "GatewayCore", "CLibdeflate", "CSnappy", "ConfigReading",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -44,7 +47,10 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
-            ]
+                // prometheus_remote_write: the WriteRequest messages generated from its .proto files.
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["prometheus_remote_write/Proto/remote.proto", "prometheus_remote_write/Proto/types.proto"]
         ),
         .target(
             name: "Plugins",
@@ -123,8 +129,9 @@ let package = Package(
         .testTarget(
             name: "SinksTests",
             dependencies: [
-                "Sinks", "GatewayCore", "ConfigReading", "TestDoubles",
+                "Sinks", "GatewayCore", "ConfigReading", "TestDoubles", "CSnappy",
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -54,6 +54,14 @@ struct BenchCommand: ParsableCommand {
             has no server (an outage): its RSS every second (first, after 1 s, last, max) and what went to \
             the spool.
 
+            agents-udp-<rate>, agents-http-<n>c: the same line protocol (UDP at --agents-udp-rate; or \
+            --agents-http-points points over n HTTP connections, each body once) to an agent that writes \
+            it to a fresh VictoriaMetrics: the gateway's influx2 sink (/api/v2/write), its \
+            prometheus_remote_write sink (/api/v1/write) and vmagent (remote write), in the same run. The \
+            agent on CPU 0 beside the load generator, VictoriaMetrics on CPU 1. Points/s delivered (counted \
+            by VictoriaMetrics), the agent's CPU-us per point and peak RSS; ratios rw/influx2 (target 1.5x) \
+            and rw/vmagent.
+
             The http-1c and http-4c figures the ratios need come from those scenarios when selected, else \
             VictoriaMetrics alone is measured for them in the same benchmark run.
             """)
@@ -78,6 +86,20 @@ struct BenchCommand: ParsableCommand {
         name: .customLong("e2e-rate"),
         help: "e2e-udp offered UDP rate in points/s; repeat or give a list. Default: 500k,200k.")
     var e2eRates: [String] = []
+
+    @Option(
+        name: .customLong("agents-udp-rate"),
+        help: "agents-udp offered UDP rate in points/s; repeat or give a list. Default: 300k.")
+    var agentsUDPRates: [String] = []
+
+    @Option(name: .customLong("agents-http-points"), help: "agents-http: points sent over the connections.")
+    var agentsHTTPPoints = "1M"
+
+    @Option(name: .customLong("agents-http-connections"), help: "agents-http: HTTP connections.")
+    var agentsHTTPConnections = 4
+
+    @Option(help: "The vmagent binary for the agents-* scenarios (looked up on PATH).")
+    var vmagent = "vmagent"
 
     @Option(name: .customLong("rss-rate"), help: "e2e-rss UDP rate in points/s during the outage.")
     var rssRate = "200k"
@@ -145,12 +167,15 @@ struct BenchCommand: ParsableCommand {
             let e2e = try Self.list(e2eRates, default: "500k,200k", what: "--e2e-rate")
             let rss = try Self.list([rssRate], default: "200k", what: "--rss-rate")
             let replay = try Self.list([replayPoints], default: "2M", what: "--replay-points")
+            let agentsUDP = try Self.list(agentsUDPRates, default: "300k", what: "--agents-udp-rate")
+            let agentsHTTP = try Self.list([agentsHTTPPoints], default: "1M", what: "--agents-http-points")
             let filters = scenario.flatMap { $0.split(separator: ",").map(String.init) }
             let all =
                 rates.map { Scenario.udp(pointsPerSecond: $0) } + connections.map { Scenario.http(connections: $0) }
                 + [.spoolWrite] + replay.map { Scenario.spoolReplay(points: $0) }
                 + e2e.map { Scenario.e2eUDP(pointsPerSecond: $0) } + rss.map { Scenario.e2eRSS(pointsPerSecond: $0) }
-                + [.procPass, .jobdirScan]
+                + [.procPass, .jobdirScan, .encode] + agentsUDP.map { Scenario.agentsUDP(pointsPerSecond: $0) }
+                + agentsHTTP.map { Scenario.agentsHTTP(connections: agentsHTTPConnections, points: $0) }
             return all.filter { $0.isSelected(by: filters) && !(skipVm && $0.needsVictoriaMetrics) }
         }
     }
@@ -190,8 +215,9 @@ struct BenchCommand: ParsableCommand {
                 case .spoolReplay: out.append((scenario, [.replay]))
                 case .e2eUDP: out.append((scenario, [.e2e]))
                 case .e2eRSS: out.append((scenario, [.outage]))
-                case .procPass: out.append((scenario, [.proc]))
+                case .procPass, .encode: out.append((scenario, [.proc]))
                 case .jobdirScan: out.append((scenario, [.jobdir]))
+                case .agentsUDP, .agentsHTTP: out.append((scenario, AgentBench.targets))
                 }
             }
             return out
@@ -256,6 +282,9 @@ struct BenchCommand: ParsableCommand {
             batchSize: spoolBatch, gzip: !noGzip, maxInFlight: inFlight)
         let endToEnd = EndToEnd(
             settings: settings, measurement: measurement, duration: duration, gzip: !noGzip, maxInFlight: inFlight)
+        let agents = AgentBench(
+            settings: settings, measurement: measurement, timestamps: timestamps, duration: duration,
+            vmagentPath: Files.resolveExecutable(vmagent) ?? vmagent, maxInFlight: inFlight)
         var summaries: [TargetSummary] = []
         for (scenario, targets) in plan {
             var results: [TargetKind: [RunResult]] = [:]
@@ -272,6 +301,23 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             switch scenario {
+            case .agentsUDP(let rate):
+                let lines = Int((Double(rate) * duration).rounded(.up))
+                log("\(scenario.name): generating \(Report.grouped(lines)) lines")
+                let load = UDPLoad(
+                    payload: Payload(lines: lines, linesPerChunk: linesPerDatagram, timestamps: timestamps))
+                try repeatRuns(renew: { load.payload.renew(timestamps) }) { target, label in
+                    try agents.run(target, load: .udp(load, pointsPerSecond: rate), label: label)
+                }
+            case .agentsHTTP(let connections, let points):
+                let bodies = max(1, points / (connections * linesPerBody))
+                log("\(scenario.name): generating \(connections) x \(bodies) bodies of \(linesPerBody) lines")
+                let load = HTTPLoad(
+                    connections: connections, linesPerBody: linesPerBody, bodiesPerConnection: bodies,
+                    timestamps: timestamps)
+                try repeatRuns(renew: { load.pools.forEach { $0.renew(timestamps) } }) { target, label in
+                    try agents.run(target, load: .http(load), label: label)
+                }
             case .udp(let rate), .e2eUDP(let rate), .e2eRSS(let rate):
                 let lines = Int((Double(rate) * duration).rounded(.up))
                 log("\(scenario.name): generating \(Report.grouped(lines)) lines")
@@ -301,6 +347,10 @@ struct BenchCommand: ParsableCommand {
                 log("\(scenario.name): generating and decoding \(Report.grouped(lines)) lines (cycled)")
                 let pool = try SpoolBench.batches(lines: lines, batchSize: spoolBatch, timestamps: timestamps)
                 try repeatRuns(renew: {}) { _, label in try spoolBench.write(pool: pool, label: label) }
+            case .encode:
+                log("\(scenario.name): \(runs) rounds, influx2 and remote write alternating")
+                try EncodeBench(runs: runs, batchSize: spoolBatch, timestamps: timestamps).run()
+                continue
             case .procPass:
                 log("\(scenario.name): \(runs) rounds of \(procPasses) passes, gateway and psutil alternating")
                 try ProcBench(runs: runs, passes: procPasses, extraProcesses: procExtra).run()

@@ -8,11 +8,13 @@ enum GatewaySink: Sendable {
     /// One `influx2` sink writing to `url` (VictoriaMetrics' HTTP port, or a port nothing listens on
     /// to play an outage), spool on, in a data directory of the run's own.
     case influx(url: String, gzip: Bool = true, maxInFlight: Int = 2)
+    /// One `prometheus_remote_write` sink writing to `url` (VictoriaMetrics' `/api/v1/write`), spool on.
+    case remoteWrite(url: String, maxInFlight: Int = 2)
 
     var name: String {
         switch self {
         case .blackhole: return "blackhole"
-        case .influx: return "vm"
+        case .influx, .remoteWrite: return "vm"
         }
     }
 }
@@ -74,7 +76,7 @@ final class GatewayServer: TargetServer {
         let dataDirectory: String
         switch sink {
         case .blackhole: dataDirectory = "\(settings.workDirectory)/gateway-data"
-        case .influx: dataDirectory = "\(settings.workDirectory)/gateway-data-\(label)"
+        case .influx, .remoteWrite: dataDirectory = "\(settings.workDirectory)/gateway-data-\(label)"
         }
         try Files.write(
             configPath,
@@ -125,6 +127,16 @@ final class GatewayServer: TargetServer {
                     bucket: bench
                     precision: ns
                     gzip: \(gzip)
+                    max_in_flight: \(maxInFlight)
+                    batch_size: \(batchSize)
+                    flush_interval: 200ms
+                    when_full: block
+                """
+        case .remoteWrite(let url, let maxInFlight):
+            sinkSection = """
+                  \(sink.name):
+                    type: prometheus_remote_write
+                    url: "\(url)"
                     max_in_flight: \(maxInFlight)
                     batch_size: \(batchSize)
                     flush_interval: 200ms
@@ -184,6 +196,7 @@ final class GatewayServer: TargetServer {
 
     func stop() {
         process.stop()
-        if case .influx = sink { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        if case .blackhole = sink { return }
+        try? FileManager.default.removeItem(atPath: dataDirectory)
     }
 }

@@ -28,12 +28,15 @@ final class HTTPLoad {
         }
     }
 
-    func run(port: Int, duration: Double, timestamps: TimestampAllocator) -> HTTPLoadResult {
+    /// Sends for `duration` seconds; with `once`, every body of every pool exactly once instead (a
+    /// fixed number of points, however long it takes).
+    func run(port: Int, duration: Double, timestamps: TimestampAllocator, once: Bool = false) -> HTTPLoadResult {
         let pools = self.pools
         // Connections are opened first; the clock starts for all at once.
         let start = Monotonic.now() + 0.2
         let perConnection = Threads.run(count: pools.count) { index in
-            Self.write(pool: pools[index], port: port, start: start, duration: duration, timestamps: timestamps)
+            Self.write(
+                pool: pools[index], port: port, start: start, duration: duration, timestamps: timestamps, once: once)
         }
         var total = HTTPLoadResult()
         var lastAnswer = start
@@ -51,7 +54,7 @@ final class HTTPLoad {
 
     /// One connection's loop; returns its counts and the time of its last answer.
     private static func write(
-        pool: Payload, port: Int, start: Double, duration: Double, timestamps: TimestampAllocator
+        pool: Payload, port: Int, start: Double, duration: Double, timestamps: TimestampAllocator, once: Bool
     ) -> (HTTPLoadResult, Double) {
         var result = HTTPLoadResult()
         var connection: HTTPConnection?
@@ -64,7 +67,7 @@ final class HTTPLoad {
         let end = start + duration
         var next = 0
         var lastAnswer = start
-        while Monotonic.now() < end {
+        while once ? next < pool.chunkCount : Monotonic.now() < end {
             if next == pool.chunkCount {
                 pool.renew(timestamps)
                 next = 0

@@ -149,6 +149,9 @@ enum Report {
             }
             return out
         }
+        if let rw = find(scenario, .agentRemoteWrite) {
+            return agentRatios(rw: rw, influx: find(scenario, .agentInflux2), vmagent: find(scenario, .vmagent))
+        }
         if let spool = find(scenario, .spool) {
             return [
                 Ratio(
@@ -251,6 +254,11 @@ enum Report {
                     + "\(fixed(s.extra("rss_max_mb") ?? .nan, 1)) MB (growth after the first second "
                     + "\(fixed(s.extra("rss_growth_after_1s_mb") ?? .nan, 1)) MB); spool "
                     + "\(fixed(s.extra("spool_mb") ?? .nan, 1)) MB; \(fixed(s.cpuMicrosPerPoint, 3)) CPU-us/point"
+            case .agentInflux2, .agentRemoteWrite, .vmagent:
+                line +=
+                    " through \(s.target.displayName) (loss \(fixed(s.lossPercent, 3)) %): agent "
+                    + "\(fixed(s.cpuMicrosPerPoint, 3)) CPU-us/point, peak RSS \(fixed(s.peakRSSMegabytes, 1)) MB; "
+                    + "VictoriaMetrics \(fixed(s.extra("vm_cpu_us_per_point") ?? .nan, 3)) CPU-us/point"
             case .gateway, .gatewayMemory, .vm, .proc, .jobdir:
                 break
             }

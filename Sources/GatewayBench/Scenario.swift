@@ -19,6 +19,12 @@ enum Scenario: Sendable, Equatable {
     case procPass
     /// The jobdir plugin's scan of a storage root of 100,000 files, against `find`.
     case jobdirScan
+    /// UDP at this rate -> agent -> VictoriaMetrics: the gateway (influx2, prometheus_remote_write) and vmagent.
+    case agentsUDP(pointsPerSecond: Int)
+    /// This many points over `connections` HTTP connections -> agent -> VictoriaMetrics, each body once.
+    case agentsHTTP(connections: Int, points: Int)
+    /// In process: a batch encoded for influx2 (line protocol + gzip) and for remote write.
+    case encode
 
     var name: String {
         switch self {
@@ -30,14 +36,17 @@ enum Scenario: Sendable, Equatable {
         case .e2eRSS(let rate): return "e2e-rss-\(Self.shortNumber(rate))"
         case .procPass: return "proc-pass"
         case .jobdirScan: return "jobdir-scan"
+        case .agentsUDP(let rate): return "agents-udp-\(Self.shortNumber(rate))"
+        case .agentsHTTP(let connections, _): return "agents-http-\(connections)c"
+        case .encode: return "encode"
         }
     }
 
     /// Whether the scenario needs VictoriaMetrics (it is left out under `--skip-vm`).
     var needsVictoriaMetrics: Bool {
         switch self {
-        case .udp, .http, .spoolWrite, .e2eRSS, .procPass, .jobdirScan: return false
-        case .spoolReplay, .e2eUDP: return true
+        case .udp, .http, .spoolWrite, .e2eRSS, .procPass, .jobdirScan, .encode: return false
+        case .spoolReplay, .e2eUDP, .agentsUDP, .agentsHTTP: return true
         }
     }
 

@@ -21,6 +21,11 @@ enum TargetKind: String, CaseIterable, Sendable {
     case proc
     /// The jobdir plugin's scanner and job store, in the benchmark's own process.
     case jobdir
+    /// The agents-* scenarios: line protocol -> agent -> VictoriaMetrics; the agent is the gateway
+    /// with its influx2 sink, the gateway with its prometheus_remote_write sink, or vmagent.
+    case agentInflux2 = "gateway-influx2+vm"
+    case agentRemoteWrite = "gateway-rw+vm"
+    case vmagent = "vmagent+vm"
 
     var displayName: String {
         switch self {
@@ -33,6 +38,9 @@ enum TargetKind: String, CaseIterable, Sendable {
         case .outage: return "gateway (vm down)"
         case .proc: return "ProcCollector"
         case .jobdir: return "JobdirScanner"
+        case .agentInflux2: return "gateway influx2->vm"
+        case .agentRemoteWrite: return "gateway rw->vm"
+        case .vmagent: return "vmagent->vm"
         }
     }
 }
@@ -118,7 +126,7 @@ enum TargetServers {
         case .gateway: return try GatewayServer.start(label: label, settings: settings)
         case .gatewayMemory: return try GatewayServer.start(label: label, settings: settings, ack: "memory")
         case .vm: return try VictoriaMetricsServer.start(label: label, settings: settings)
-        case .spool, .replay, .e2e, .outage, .proc, .jobdir:
+        case .spool, .replay, .e2e, .outage, .proc, .jobdir, .agentInflux2, .agentRemoteWrite, .vmagent:
             throw BenchError("\(kind.displayName) is not a server of its own")
         }
     }

@@ -46,14 +46,18 @@ final class VictoriaMetricsServer: TargetServer {
         return server
     }
 
-    /// Rows are samples, one per field: `vm_rows_inserted_total{type="influx"}` over fields per line.
+    /// Rows are samples, one per field: `vm_rows_inserted_total` over fields per line, of line protocol
+    /// (`type="influx"`) and remote write (`type="promremotewrite"`: the gateway's
+    /// prometheus_remote_write sink and vmagent write it).
     func pointsCounted() throws -> Int {
         let text = try metricsText()
         guard let rows = PrometheusText.value(in: text, name: "vm_rows_inserted_total", labels: ["type": "influx"])
         else {
             throw BenchError("no vm_rows_inserted_total{type=\"influx\"} in VictoriaMetrics' /metrics")
         }
-        return Int(rows) / LineGenerator.fieldsPerLine
+        let remote =
+            PrometheusText.value(in: text, name: "vm_rows_inserted_total", labels: ["type": "promremotewrite"]) ?? 0
+        return Int(rows + remote) / LineGenerator.fieldsPerLine
     }
 
     /// Samples of `metric` VictoriaMetrics has stored (and would answer a query with), after making

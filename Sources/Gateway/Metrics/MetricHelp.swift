@@ -30,10 +30,13 @@ enum MetricHelp {
         "gateway_points_routed_total": "Points each route matched.",
         "gateway_points_unrouted_total": "Points no route sent anywhere.",
         // Sinks.
-        "gateway_points_written_total": "Points a sink took (Influx: delivered directly; archive: stored).",
+        "gateway_points_written_total": "Points a sink took (network sinks: delivered directly; archive: stored).",
         "gateway_points_spooled_total": "Points put in the spool.",
         "gateway_points_replayed_total": "Points delivered from the spool.",
-        "gateway_points_dead_lettered_total": "Points the server refused for good (400 line, 422, 413 single line).",
+        "gateway_points_dead_lettered_total":
+            "Points the server refused for good (400 line, 422, 413 single line; remote write: 4xx).",
+        "gateway_sink_fields_dropped_total":
+            "Fields a sink could not carry and left out, by reason (string: remote write has no string samples).",
         "gateway_points_dropped_total":
             "Points dropped, by reason (queue_full, write_error, spool_full, spool_corrupt).",
         "gateway_sink_retries_total": "Retried requests.",

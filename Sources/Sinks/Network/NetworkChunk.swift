@@ -3,9 +3,19 @@ import GatewayCore
 /// A piece of a batch on its way to a server: line protocol at a precision, plain, gzip (the
 /// spool's form) or both, each computed once when first needed. Status policies split chunks
 /// (413, a 400 without a line number) and dead-letter single lines.
+///
+/// On the direct path a chunk also holds the ``batch`` it was made from, and its line protocol is
+/// encoded only when first asked for: a transport that encodes points in another form (remote
+/// write's protobuf) reads them from the batch, and the line protocol is made only if the chunk
+/// goes to the spool or is dead-lettered.
 public struct NetworkChunk: Sendable {
     var payload: SpoolPayload?
     var raw: [UInt8]?
+    /// The points themselves, on the direct path (nil for chunks read from the spool or split).
+    public private(set) var batch: PointBatch?
+    /// Set by a transport once it has counted what its encoding leaves out of this chunk's points
+    /// (remote write's string fields), so that a retry of the same chunk does not count it again.
+    public var counted = false
     public private(set) var points: Int
     public let precision: Precision
 
@@ -20,6 +30,13 @@ public struct NetworkChunk: Sendable {
     public init(raw: [UInt8], points: Int, precision: Precision) {
         self.raw = raw
         self.points = points
+        self.precision = precision
+    }
+
+    /// A chunk of a batch's points; its line protocol is encoded when first needed.
+    public init(batch: PointBatch, precision: Precision) {
+        self.batch = batch
+        self.points = batch.count
         self.precision = precision
     }
 
@@ -44,6 +61,11 @@ public struct NetworkChunk: Sendable {
     /// The plain line-protocol body.
     public mutating func plain() throws -> [UInt8] {
         if let raw { return raw }
+        if let batch {
+            let r = LineProtocolEncoder(precision: precision).encode(batch)
+            raw = r
+            return r
+        }
         let r = try payload!.raw()
         raw = r
         return r
@@ -52,7 +74,7 @@ public struct NetworkChunk: Sendable {
     /// The gzip body, as the spool keeps it.
     public mutating func compressed() throws -> SpoolPayload {
         if let payload { return payload }
-        let p = try SpoolPayload(raw: raw!, points: points, precision: precision)
+        let p = try SpoolPayload(raw: try plain(), points: points, precision: precision)
         payload = p
         return p
     }

@@ -126,8 +126,7 @@ public final class NetworkSink<Transport: NetworkTransport>: Sink, ClosableSink,
     public func write(_ batch: PointBatch) async throws {
         if batch.isEmpty { return batch.settle() }
         let precision = configuration.precision
-        var chunk = NetworkChunk(
-            raw: LineProtocolEncoder(precision: precision).encode(batch), points: batch.count, precision: precision)
+        var chunk = NetworkChunk(batch: batch, precision: precision)
         let body: Transport.Body
         do {
             body = try transport.body(for: &chunk)

@@ -95,6 +95,9 @@ extension SinkFactory: ComponentFactory {}
 
 extension ComponentTable where Factory == SinkFactory {
     public static var builtin: Self {
-        Self([StdoutSettings.factory, BlackholeSettings.factory, Influx2Settings.factory, SpoolSettings.factory])
+        Self([
+            StdoutSettings.factory, BlackholeSettings.factory, Influx2Settings.factory, RemoteWriteSettings.factory,
+            SpoolSettings.factory,
+        ])
     }
 }

@@ -43,15 +43,8 @@ public struct Influx2Settings: SinkSettings {
 
     static func read(_ map: ConfigMap, _ context: ConfigContext) -> Influx2Settings {
         var target = InfluxTarget(url: "", org: "", bucket: "", token: "")
-        if let url = map.required("url", what: "the InfluxDB base URL, e.g. http://127.0.0.1:8086")?.string() {
-            if url.isEmpty {
-                map["url"]?.problem("the URL is empty (is the environment variable it comes from set?)")
-            } else if let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil
-            {
-                target.url = url
-            } else {
-                map["url"]?.problem("expected an http:// or https:// URL, got \"\(Redact.url(url))\"")
-            }
+        if let url = NetworkSettings.url(map, what: "the InfluxDB base URL, e.g. http://127.0.0.1:8086") {
+            target.url = url
         }
         if let api = map["api"]?.oneOf(InfluxTarget.API.allCases.map { ($0.rawValue, $0) }) { target.api = api }
         switch target.api {
@@ -74,26 +67,8 @@ public struct Influx2Settings: SinkSettings {
         var settings = Influx2Settings(
             target: target, spool: SpoolFileSettings(path: SpoolFileSettings.defaultPath(context)))
         if let v = map["precision"]?.oneOf(Precision.allCases.map { ($0.rawValue, $0) }) { settings.precision = v }
-        if let v = map["max_in_flight"]?.int(min: 1) {
-            if v > 16 {
-                map["max_in_flight"]?.problem("expected 1 to 16 batches on the wire at once, got \(v)")
-            } else {
-                settings.maxInFlight = v
-            }
-        }
-        if let retry = map["retry"]?.map() {
-            settings.retry.read(retry)
-            retry.finish()
-        }
-        if let spool = map["spool"] {
-            if case .scalar = spool.node {
-                if let enabled = spool.bool() { settings.spool.enabled = enabled }
-            } else if let spoolMap = spool.map() {
-                if let enabled = spoolMap["enabled"]?.bool() { settings.spool.enabled = enabled }
-                settings.spool.read(spoolMap, context)
-                spoolMap.finish()
-            }
-        }
+        NetworkSettings.read(
+            map, context, maxInFlight: &settings.maxInFlight, retry: &settings.retry, spool: &settings.spool)
         return settings
     }
 }
