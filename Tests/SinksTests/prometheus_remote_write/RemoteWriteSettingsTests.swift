@@ -14,7 +14,6 @@ import Testing
     @Test func everyKey_isRead() throws {
         let (settings, problems) = try read(
             """
-            type: prometheus_remote_write
             url: "https://mimir.example:8080/api/v1/push"
             bearer_token: "s3cret"
             headers: {X-Scope-OrgID: tenant-1}
@@ -46,7 +45,6 @@ import Testing
     @Test func basicAuth_andDefaults() throws {
         let (settings, problems) = try read(
             """
-            type: prometheus_remote_write
             url: "http://127.0.0.1:8428/api/v1/write"
             username: u
             password: p
@@ -61,7 +59,6 @@ import Testing
     @Test func problems_nameLineAndKey() throws {
         let (_, problems) = try read(
             """
-            type: prometheus_remote_write
             url: "ftp://x/y"
             bearer_token: t
             username: u
@@ -69,13 +66,13 @@ import Testing
             string_fields: keep
             max_in_flight: 40
             """)
-        #expect(problems.contains { $0.hasPrefix("2: url: expected an http:// or https:// URL") }, "\(problems)")
-        #expect(problems.contains { $0.hasPrefix("3: bearer_token: give either bearer_token or username") })
+        #expect(problems.contains { $0.hasPrefix("1: url: expected an http:// or https:// URL") }, "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("2: bearer_token: give either bearer_token or username") })
         #expect(problems.contains { $0.contains("headers.Content-Encoding: the sink sets Content-Encoding itself") })
         #expect(problems.contains { $0.contains("\"bad name\" is not a valid HTTP header name") }, "\(problems)")
-        #expect(problems.contains { $0.hasPrefix("6: string_fields: expected one of drop, label") }, "\(problems)")
-        #expect(problems.contains { $0.hasPrefix("7: max_in_flight: expected 1 to 16") }, "\(problems)")
-        let (_, missing) = try read("type: prometheus_remote_write\n")
+        #expect(problems.contains { $0.hasPrefix("5: string_fields: expected one of drop, label") }, "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("6: max_in_flight: expected 1 to 16") }, "\(problems)")
+        let (_, missing) = try read("string_fields: drop\n")
         #expect(missing.contains { $0.contains("missing required key \"url\"") }, "\(missing)")
     }
 
@@ -85,8 +82,10 @@ import Testing
             .deletingLastPathComponent().deletingLastPathComponent()
         let shipped = try String(contentsOf: root.appendingPathComponent("gateway.yaml"), encoding: .utf8)
         let line = try #require(shipped.split(separator: "\n").first { $0.hasPrefix("  # remote: {") })
-        let mapping = line.dropFirst("  # remote: ".count)
-        let (settings, problems) = try read(String(mapping))
+        // `type` is the gateway's key, not the sink's.
+        let mapping = line.dropFirst("  # remote: ".count).replacingOccurrences(
+            of: "type: prometheus_remote_write, ", with: "")
+        let (settings, problems) = try read(mapping)
         #expect(problems == [])
         #expect(settings?.target.url == "http://127.0.0.1:8428/api/v1/write")
     }

@@ -9,7 +9,7 @@ import Sinks
 struct SpoolReplay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
-        abstract: "Send a spool's backlog to its Influx sink now, oldest first, showing progress.",
+        abstract: "Send a spool's backlog to its network sink now, oldest first, showing progress.",
         discussion: """
             With a running gateway holding the spool, asks it to replay at once (skipping its backoff) and \
             follows the progress. Without one, replays the file itself with the sink's settings from the \
@@ -22,19 +22,20 @@ struct SpoolReplay: AsyncParsableCommand {
     func run() async throws {
         let config = try selection.loadConfig(required: true)
         let target = try selection.targets(config, single: true)[0]
-        guard let influx = target.sink?.settings as? Influx2Settings else {
+        guard let network = target.sink?.settings as? any NetworkSinkSettings else {
             throw ValidationError(
-                "sink \"\(target.name)\" is not an influx2 sink: an archive spool is read with `gateway spool export`")
+                "sink \"\(target.name)\" is not a network sink (influx2, prometheus_remote_write): an archive spool is read with `gateway spool export`"
+            )
         }
         if SpoolSelection.isOwned(target.path) {
             try await replayThroughGateway(config: config, sink: target.name, path: target.path)
         } else {
             // The configuration was read without the sinks' secrets; sending needs them.
-            if influx.target.url.isEmpty {
+            if network.url.isEmpty {
                 throw ValidationError(
                     "sink \"\(target.name)\" has no URL (is the environment variable its url comes from set?)")
             }
-            try await replayOffline(target: target, influx: influx)
+            try await replayOffline(target: target, settings: network)
         }
     }
 
@@ -70,27 +71,22 @@ struct SpoolReplay: AsyncParsableCommand {
         }
     }
 
-    func replayOffline(target: SpoolSelection.Target, influx: Influx2Settings) async throws {
+    func replayOffline(target: SpoolSelection.Target, settings: any NetworkSinkSettings) async throws {
         let logger = SpoolSelection.logger
-        let store = try SpoolStore(path: target.path, options: influx.spool.options, logger: logger)
-        let factory = NOOPMetricsHandler.instance
-        let sink = InfluxSink(
-            name: target.name,
-            configuration: influx.configuration, spool: store,
-            metrics: SinkMetrics(sink: target.name, factory: factory),
-            delivery: DeliveryMetrics(sink: target.name, factory: factory), logger: logger)
+        let store = try SpoolStore(path: target.path, options: settings.spool.options, logger: logger)
+        let sink = settings.offlineReplayer(name: target.name, store: store, logger: logger)
         let total = store.pointCount
         printErr(
-            "replaying \(total) points (\(store.batchCount) batches) from \(target.path) to \(Redact.url(influx.target.url))"
+            "replaying \(total) points (\(store.batchCount) batches) from \(target.path) to \(Redact.url(settings.url))"
         )
         var lastReport = Date.distantPast
         var lastProgress = Date()
         var last = total
         while !store.isEmpty {
             // Short passes (max_in_flight batches on the wire at once), so progress is reported.
-            if let delay = await sink.replay(maxBatches: 8 * influx.maxInFlight) {
+            if let delay = await sink.replay(maxBatches: 8 * settings.maxInFlight) {
                 if case .refused(let why) = sink.health {
-                    printErr("Influx refuses the writes: \(why); \(store.pointCount) points stay in the spool")
+                    printErr("the server refuses the writes: \(why); \(store.pointCount) points stay in the spool")
                     await sink.close()
                     throw ExitCode(1)
                 }

@@ -320,7 +320,7 @@ import Testing
         #expect(export.out.split(separator: "\n").count == 1200)
         let replay = try runGateway(["spool", "replay", "--config", configPath])
         #expect(replay.status != 0)
-        #expect(replay.err.contains("not an influx2 sink"), "\(replay.err)")
+        #expect(replay.err.contains("is not a network sink"), "\(replay.err)")
         let unknown = try runGateway(["spool", "stats", "--config", configPath, "--sink", "nope"])
         #expect(unknown.status != 0)
         #expect(
