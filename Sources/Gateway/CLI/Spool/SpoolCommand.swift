@@ -58,7 +58,8 @@ struct SpoolSelection: ParsableArguments {
             return [target]
         }
         if all.isEmpty {
-            throw ValidationError("\(self.config) configures no spool (influx2 or prometheus_remote_write sinks with spool on, or spool sinks)")
+            throw ValidationError(
+                "\(self.config) configures no spool (network sinks with spool on, or spool sinks)")
         }
         if single, all.count > 1 {
             throw ValidationError(
