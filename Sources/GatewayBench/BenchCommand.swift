@@ -62,6 +62,9 @@ struct BenchCommand: ParsableCommand {
             by VictoriaMetrics), the agent's CPU-us per point and peak RSS; ratios rw/influx2 (target 1.5x) \
             and rw/vmagent.
 
+            encode: in this process, 5,000-point batches encoded for influx2 (line protocol + gzip) and \
+            for remote write (mapping + protobuf + snappy; the sink's protobuf writer and SwiftProtobuf's).
+
             The http-1c and http-4c figures the ratios need come from those scenarios when selected, else \
             VictoriaMetrics alone is measured for them in the same benchmark run.
             """)
