@@ -47,6 +47,7 @@ final class Router: Sendable {
     let rules: [Rule]
     let taps: [Tap]
     let defaultMask: UInt64
+    let defaultName: String?
     let targets: [Target]
     let routed: [CoreMetrics.Counter]
     let defaultRouted: CoreMetrics.Counter?
@@ -79,6 +80,7 @@ final class Router: Sendable {
         }
         self.rules = rules
         self.defaultMask = defaultMask
+        self.defaultName = defaultName
         routed = rules.map {
             Counter(label: "gateway_points_routed_total", dimensions: [("route", $0.name)], factory: factory)
         }
