@@ -2,6 +2,7 @@ import CoreMetrics
 import GatewayCore
 import Metrics
 import Sinks
+import Synchronization
 
 /// Sends each point to the sinks its rules name. Rules are tried in order; every matching rule adds
 /// its sinks, and a rule with `stop` ends the search. Points no rule sent anywhere go to the
@@ -52,6 +53,9 @@ final class Router: Sendable {
     let routed: [CoreMetrics.Counter]
     let defaultRouted: CoreMetrics.Counter?
     let unrouted: CoreMetrics.Counter
+    /// Callers routing through this router right now (counted by ``Ingest``): a reload waits for 0
+    /// before it stops the sinks only this router fed.
+    let inUse = Atomic<Int>(0)
 
     init(routes: [RouteConfig], targets: [Target], taps: [Tap] = [], factory: any MetricsFactory) {
         self.targets = targets

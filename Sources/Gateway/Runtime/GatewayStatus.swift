@@ -13,9 +13,11 @@ struct GatewayStatus: Codable, Sendable {
     var routes: [String: Int]
     var pointsUnrouted: Int
     var plugins: [String: PluginEntry]
+    /// The last reload (SIGHUP or `POST /api/v1/reload`) since start, applied or refused.
+    var reload: ReloadOutcome? = nil
 
     enum CodingKeys: String, CodingKey {
-        case name, status, listeners, sinks, routes, plugins
+        case name, status, listeners, sinks, routes, plugins, reload
         case uptimeSeconds = "uptime_seconds"
         case pointsUnrouted = "points_unrouted"
     }

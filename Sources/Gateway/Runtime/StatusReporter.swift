@@ -9,9 +9,9 @@ final class StatusReporter: Sendable {
     let metrics: GatewayMetrics
     let name: String
     let spools: SpoolAdmin
-    let plugins: [any GatewayPlugin]
-    let disabledPlugins: [(name: String, type: String)]
+    private let pluginSet: Mutex<(running: [any GatewayPlugin], disabled: [(name: String, type: String)])>
     private let draining = Atomic<Bool>(false)
+    private let lastReload = Mutex<ReloadOutcome?>(nil)
 
     init(
         metrics: GatewayMetrics, name: String, spools: SpoolAdmin = SpoolAdmin(entries: []),
@@ -21,9 +21,18 @@ final class StatusReporter: Sendable {
         self.metrics = metrics
         self.name = name
         self.spools = spools
-        self.plugins = plugins
-        self.disabledPlugins = disabledPlugins
+        self.pluginSet = Mutex((plugins, disabledPlugins))
     }
+
+    var plugins: [any GatewayPlugin] { pluginSet.withLock { $0.running } }
+
+    /// A reload's plugins.
+    func setPlugins(_ running: [any GatewayPlugin], disabled: [(name: String, type: String)]) {
+        pluginSet.withLock { $0 = (running, disabled) }
+    }
+
+    /// The outcome of the last reload, applied or refused (`/api/v1/status` `reload`).
+    func recordReload(_ outcome: ReloadOutcome) { lastReload.withLock { $0 = outcome } }
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
     func startDraining() { draining.store(true, ordering: .relaxed) }
@@ -64,6 +73,7 @@ final class StatusReporter: Sendable {
             sinks[sink, default: .init()].spool = spool
         }
         var pluginStates: [String: PluginEntry] = [:]
+        let (plugins, disabledPlugins) = pluginSet.withLock { $0 }
         for plugin in plugins {
             pluginStates[plugin.name] = PluginEntry(type: plugin.type, enabled: true, state: plugin.status())
         }
@@ -73,7 +83,7 @@ final class StatusReporter: Sendable {
         return GatewayStatus(
             name: name, status: isDraining ? "draining" : "pass",
             uptimeSeconds: Int(Date().timeIntervalSince(metrics.startTime)), listeners: listeners, sinks: sinks,
-            routes: routes, pointsUnrouted: unrouted, plugins: pluginStates)
+            routes: routes, pointsUnrouted: unrouted, plugins: pluginStates, reload: lastReload.withLock { $0 })
     }
 
     static func listenerField(_ label: String) -> WritableKeyPath<ListenerStatus, Int?>? {

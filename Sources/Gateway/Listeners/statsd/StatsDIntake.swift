@@ -69,6 +69,6 @@ final class StatsDIntake: Sendable {
         ingest.addDefaultTags(&points)
         ingest.normalise(&points, receiveTime: time)
         guard !points.isEmpty else { return false }
-        return ingest.router.offer(points, source: ingest.source)
+        return ingest.offer(points)
     }
 }
