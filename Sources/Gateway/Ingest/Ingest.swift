@@ -44,34 +44,29 @@ final class Ingest: Sendable {
         }
     }
 
-    /// The current router, counted as in use until `body` returns (taken under the same lock a
-    /// swap takes, so a reload that saw the old router idle knows no caller still holds it).
-    private func withRouter<T>(_ body: (Router) throws -> T) rethrows -> T {
-        let router = pipeline.withLock { current in
+    /// The current router, counted as in use until ``leave(_:)`` (taken under the same lock a swap
+    /// takes, so a reload that saw the old router idle knows no caller still holds it).
+    private func enter() -> Router {
+        pipeline.withLock { current in
             current.router.inUse.add(1, ordering: .acquiring)
             return current.router
         }
-        defer { router.inUse.subtract(1, ordering: .releasing) }
-        return try body(router)
     }
 
-    private func withRouter<T>(_ body: (Router) async -> T) async -> T {
-        let router = pipeline.withLock { current in
-            current.router.inUse.add(1, ordering: .acquiring)
-            return current.router
-        }
-        defer { router.inUse.subtract(1, ordering: .releasing) }
-        return await body(router)
-    }
+    private func leave(_ router: Router) { router.inUse.subtract(1, ordering: .releasing) }
 
     /// Routes without waiting (event loops); true when a `block` queue is full (see ``Router/offer``).
     func offer(_ points: [Point]) -> Bool {
-        withRouter { $0.offer(points, source: source) }
+        let router = enter()
+        defer { leave(router) }
+        return router.offer(points, source: source)
     }
 
     /// Routes, waiting for room in `block` queues (see ``Router/push``).
     func push(_ points: [Point], acknowledgement: Acknowledgement? = nil) async {
-        await withRouter { await $0.push(points, source: source, acknowledgement: acknowledgement) }
+        let router = enter()
+        defer { leave(router) }
+        await router.push(points, source: source, acknowledgement: acknowledgement)
     }
 
     /// Returns when every `block` queue of the current routes has room.
