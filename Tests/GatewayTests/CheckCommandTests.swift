@@ -410,6 +410,36 @@ import Testing
         }
         #expect(!files.isEmpty)
     }
+
+    /// A checker file the original dwmon accepts with a token given twice passes `gateway check`,
+    /// which prints a warning naming the file, line and token; `fetch` takes when_due or every_minute.
+    @Test func aTokenGivenTwice_isAWarningNotAProblem_andFetchIsChecked() throws {
+        let dir = try checkers([
+            "twice.dwmon":
+                "__QUERY__\nSELECT id AS dwmon_unique_key, ts AS dwmon_timestamp FROM t\n__REQUIREMENTS__\nCHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MINNUM3 MAXNUM5 LOOKBACKSECONDS2592000\n__SOURCE__\nwh\n__EXTRA__\n"
+        ])
+        let yaml = """
+            sinks: {out: {type: blackhole}}
+            routes: [{to: [out]}]
+            plugins:
+              dwmon:
+                type: dwmon
+                checkers_dir: \(dir)
+                retention: 40d
+                fetch: every_minute
+                checkers: {twice: {fetch: when_due}}
+                sources: {wh: {type: sqlite, path: /tmp/wh.db}}
+            """
+        let config = try ConfigLoader(environment: [:]).load(path: try ConfigTests().write(yaml))
+        #expect(
+            config.warnings.map(\.description) == [
+                "\(dir)/twice.dwmon:4: token MINNUM3: MINNUM given twice on one line; the first (MINNUM1) is used, as the original dwmon does"
+            ])
+        let settings = try #require(config.plugins.first?.settings as? DwmonSettings)
+        #expect(settings.fetch == .everyMinute && settings.fetch(of: "twice") == .whenDue)
+        let bad = try problems(yaml.replacingOccurrences(of: "fetch: every_minute", with: "fetch: sometimes"))
+        #expect(bad.contains { $0.contains("plugins.dwmon.fetch: expected one of when_due, every_minute") }, "\(bad)")
+    }
 }
 
 @Suite struct JobdirPluginConfigTests {
@@ -432,9 +462,11 @@ import Testing
                 processor_check_in: soon
                 timezone: Mars/Olympus
                 colour: red
+                id_pattern: "report-(["
             """
         ).joined(separator: "\n")
         for expected in [
+            "plugins.jobdir.id_pattern: expected uuid or a regular expression a job's whole file name matches",
             "plugins.jobdir: missing required key \"storage_root\"",
             "plugins.jobdir.json_suffix: expected a file name ending such as .json, got \"\"",
             "plugins.jobdir.scan_interval:",

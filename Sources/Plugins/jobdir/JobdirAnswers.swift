@@ -58,6 +58,9 @@ struct JobdirCleanupAnswer: Codable, Sendable {
     var deleted: Int
     var failed: [String]
     var missing: [String]
+    var linksRemoved: Int
+    var foldersRemoved: Int
+    var tidyErrors: [String]
 
     init(_ cleanup: JobdirPlugin.CleanupReport) {
         at = cleanup.at
@@ -65,6 +68,16 @@ struct JobdirCleanupAnswer: Codable, Sendable {
         deleted = cleanup.deleted
         failed = cleanup.failed
         missing = cleanup.missing
+        linksRemoved = cleanup.linksRemoved
+        foldersRemoved = cleanup.foldersRemoved
+        tidyErrors = cleanup.tidyErrors
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case at, moved, deleted, failed, missing
+        case linksRemoved = "links_removed"
+        case foldersRemoved = "folders_removed"
+        case tidyErrors = "tidy_errors"
     }
 }
 

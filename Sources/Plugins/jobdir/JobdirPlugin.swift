@@ -102,7 +102,9 @@ public final class JobdirPlugin: GatewayPlugin {
         // The success and failed folders are not walked when they are under the root.
         let exclude = [settings.successDir, settings.failedDir].filter { !$0.isEmpty }.map(JobdirScanner.standardize)
             .filter { $0.hasPrefix(root + "/") }
-        scanner = JobdirScanner(jsonSuffix: settings.jsonSuffix, dumpSuffix: settings.dumpSuffix, exclude: Set(exclude))
+        scanner = JobdirScanner(
+            jsonSuffix: settings.jsonSuffix, dumpSuffix: settings.dumpSuffix, exclude: Set(exclude),
+            idRule: settings.idRule)
         metrics = Metrics(plugin: name, factory: context.metrics)
     }
 
