@@ -38,6 +38,23 @@ import Testing
         try await influx.stop()
     }
 
+    @Test func toInfluxDB1WithAuthentication_usernameAndPasswordAreSentAsBasic_aWrongPasswordIs401() async throws {
+        let influx = try InfluxDB1(admin: ("admin", "s3cret"))
+        try await influx.start()
+        try await influx.query("CREATE DATABASE guarded")
+        let write = "\(influx.url)/write?db=guarded"
+        let line = "mem,host=a used=1i 1700000000"
+        let wrong = try send(["--http", write, "--precision", "s", "--username", "admin", "--password", "nope", line])
+        #expect(wrong.0 == 1 && wrong.1.contains("HTTP 401"), "\(wrong.1)")
+        let anonymous = try send(["--http", write, "--precision", "s", line])
+        #expect(anonymous.0 == 1 && anonymous.1.contains("HTTP 401"), "\(anonymous.1)")
+        let right = try send(["--http", write, "--precision", "s", "--username", "admin", "--password", "s3cret", line])
+        #expect(right.0 == 0, "\(right.1)")
+        #expect(!right.1.contains("s3cret"))
+        #expect(try await influx.rows(db: "guarded") == ["mem|host=a used=1 1700000000000000000"])
+        try await influx.stop()
+    }
+
     @Test func toTheInfluxDB2API_withOrgBucketAndToken() async throws {
         let vm = try VictoriaMetrics()
         try await vm.start()
