@@ -430,11 +430,20 @@ import Testing
                 checkers: {twice: {fetch: when_due}}
                 sources: {wh: {type: sqlite, path: /tmp/wh.db}}
             """
-        let config = try ConfigLoader(environment: [:]).load(path: try ConfigTests().write(yaml))
+        let path = try ConfigTests().write(yaml)
+        let config = try ConfigLoader(environment: [:]).load(path: path)
         #expect(
             config.warnings.map(\.description) == [
                 "\(dir)/twice.dwmon:4: token MINNUM3: MINNUM given twice on one line; the first (MINNUM1) is used, as the original dwmon does"
             ])
+        // `gateway check` (the binary) passes and prints the warning.
+        let check = try runGateway(["check", "--config", path])
+        #expect(check.status == 0, "\(check.out)\(check.err)")
+        #expect(
+            check.out.contains(
+                "warning: \(dir)/twice.dwmon:4: token MINNUM3: MINNUM given twice on one line; the first (MINNUM1) is used"
+            ),
+            "\(check.out)")
         let settings = try #require(config.plugins.first?.settings as? DwmonSettings)
         #expect(settings.fetch == .everyMinute && settings.fetch(of: "twice") == .whenDue)
         let bad = try problems(yaml.replacingOccurrences(of: "fetch: every_minute", with: "fetch: sometimes"))
