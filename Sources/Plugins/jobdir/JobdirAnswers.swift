@@ -36,6 +36,14 @@ struct JobdirScanAnswer: Codable, Sendable {
     var incomplete: Int
     var ignored: Int
     var errors: [String]
+    var linksRemoved: Int
+    var foldersRemoved: Int
+
+    enum CodingKeys: String, CodingKey {
+        case at, seconds, files, directories, pairs, queued, unassigned, incomplete, ignored, errors
+        case linksRemoved = "links_removed"
+        case foldersRemoved = "folders_removed"
+    }
 
     init(_ scan: JobdirPlugin.ScanReport) {
         at = scan.at
@@ -48,6 +56,8 @@ struct JobdirScanAnswer: Codable, Sendable {
         incomplete = scan.incomplete
         ignored = scan.ignored
         errors = scan.errors
+        linksRemoved = scan.linksRemoved
+        foldersRemoved = scan.foldersRemoved
     }
 }
 

@@ -57,11 +57,9 @@ extension JobdirPlugin {
                     if !missing.isEmpty { report.missing.append(contentsOf: missing) }
                     try store.cleaned(job.uuid, destination: destination, now: now())
                     if target.isEmpty { report.deleted += 1 } else { report.moved += 1 }
-                    let name = (job.jsonPath as NSString).lastPathComponent
                     cleaned[job.origin, default: []].append(
                         JobdirTidy.Cleaned(
-                            directory: (job.jsonPath as NSString).deletingLastPathComponent,
-                            base: String(name.dropLast(settings.jsonSuffix.count))))
+                            jsonPath: job.jsonPath, dumpPath: job.dumpPath, jsonSuffix: settings.jsonSuffix))
                 }
                 // Their links (a date index) and the folders left empty go, within each root.
                 for (origin, jobs) in cleaned {

@@ -6,9 +6,9 @@ import Foundation
 /// named after the job back to its date folder. Once the pair is moved or deleted, those links
 /// point at nothing the storage still holds, and the folders they and the pair were in may be empty.
 ///
-/// One walk of the root finds every symbolic link named after a cleaned job (its file name without
-/// the suffix) that sits in the job's folder or points at that folder or one of its files; those are
-/// removed, never followed. Then the folders left empty (the jobs' folders and those links' folders)
+/// One walk of the root finds every symbolic link that points at one of a cleaned job's files, and
+/// every one named after a cleaned job (its file name without the suffix) that sits in the job's
+/// folder or points at that folder; those are removed, never followed. Then the folders left empty (the jobs' folders and those links' folders)
 /// are removed upwards, up to but not including the root; `rmdir` never removes a folder that holds
 /// anything, and nothing outside the root is touched.
 enum JobdirTidy {
@@ -16,6 +16,16 @@ enum JobdirTidy {
     struct Cleaned: Sendable {
         var directory: String
         var base: String
+        /// The pair's two files.
+        var files: [String]
+
+        /// The job whose files are `jsonPath` and `dumpPath`.
+        init(jsonPath: String, dumpPath: String, jsonSuffix: String) {
+            let name = (jsonPath as NSString).lastPathComponent
+            directory = JobdirScanner.standardize((jsonPath as NSString).deletingLastPathComponent)
+            base = String(name.dropLast(jsonSuffix.count))
+            files = [jsonPath, dumpPath].map(JobdirScanner.standardize)
+        }
     }
 
     struct Result: Sendable, Equatable {
@@ -32,15 +42,19 @@ enum JobdirTidy {
         let inside = jobs.filter { $0.directory == root || $0.directory.hasPrefix(root + "/") }
         guard !inside.isEmpty else { return result }
         var byBase: [String: [String]] = [:]
-        for job in inside { byBase[job.base, default: []].append(JobdirScanner.standardize(job.directory)) }
-        var emptied = Set(inside.map { JobdirScanner.standardize($0.directory) })
+        for job in inside { byBase[job.base, default: []].append(job.directory) }
+        let files = Set(inside.flatMap(\.files))
+        var emptied = Set(inside.map(\.directory))
         for (directory, name) in links(under: root, exclude: exclude) {
-            guard let directories = byBase[name] else { continue }
             let path = "\(directory)/\(name)"
             let target = resolve(path, in: directory)
-            let belongs = directories.contains { jobDirectory in
-                directory == jobDirectory || target == jobDirectory || target.hasPrefix(jobDirectory + "/\(name)")
-            }
+            // A link to one of the pairs' files, whatever its name; or a link named after a job in
+            // its folder or to its folder (a folder may hold other things: only a link named so goes).
+            let belongs =
+                files.contains(target)
+                || (byBase[name] ?? []).contains { jobDirectory in
+                    directory == jobDirectory || target == jobDirectory
+                }
             guard belongs else { continue }
             if unlink(path) == 0 || errno == ENOENT {
                 result.links += 1
@@ -49,8 +63,52 @@ enum JobdirTidy {
                 result.errors.append("cannot remove the link \(path): \(String(cString: strerror(errno)))")
             }
         }
+        prune(emptied, root: root, exclude: exclude, into: &result)
+        return result
+    }
+
+    /// When a job is taken (queued by a scan), as Socorro's monitor did: the link named after it in
+    /// its folder goes, with the link of the same name in the folder it points at when that one
+    /// points back at the job; that folder goes too if it is left empty. No walk: a few system calls
+    /// per job. (Links of a layout without back-links are found by the cleanup's walk.)
+    static func unlinkIndex(_ jobs: [Cleaned], root: String, exclude: Set<String>) -> Result {
+        var result = Result()
+        let root = JobdirScanner.standardize(root)
+        var emptied = Set<String>()
+        func isLink(_ path: String) -> Bool {
+            var info = stat()
+            return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK
+        }
+        func remove(_ link: String) -> Bool {
+            if unlink(link) == 0 || errno == ENOENT { return true }
+            result.errors.append("cannot remove the link \(link): \(String(cString: strerror(errno)))")
+            return false
+        }
+        for job in jobs {
+            let directory = job.directory
+            guard directory == root || directory.hasPrefix(root + "/") else { continue }
+            let link = "\(directory)/\(job.base)"
+            guard isLink(link) else { continue }
+            let index = resolve(link, in: directory)
+            let back = "\(index)/\(job.base)"
+            if index.hasPrefix(root + "/"), !exclude.contains(index), isLink(back) {
+                let target = resolve(back, in: index)
+                if target == directory || job.files.contains(target), remove(back) {
+                    result.links += 1
+                    emptied.insert(index)
+                }
+            }
+            if remove(link) { result.links += 1 }
+        }
+        prune(emptied, root: root, exclude: exclude, into: &result)
+        return result
+    }
+
+    /// Removes each folder if empty, then its parents while they are empty, up to but not
+    /// including `root`; `rmdir` never removes a folder that holds anything.
+    static func prune(_ folders: Set<String>, root: String, exclude: Set<String>, into result: inout Result) {
         // Deepest first, so a parent is tried after its children went.
-        for directory in emptied.sorted(by: { $0.count > $1.count }) {
+        for directory in folders.sorted(by: { $0.count > $1.count }) {
             var folder = directory
             while folder.hasPrefix(root + "/"), !exclude.contains(folder) {
                 guard rmdir(folder) == 0 else {
@@ -65,7 +123,6 @@ enum JobdirTidy {
                 folder = (folder as NSString).deletingLastPathComponent
             }
         }
-        return result
     }
 
     /// Where a link points, as an absolute standardized path (`..` resolved by name, no link followed).

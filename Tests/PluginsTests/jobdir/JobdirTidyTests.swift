@@ -72,6 +72,10 @@ struct JobdirTidyTests {
         #expect(await f.call(.post, "/processors/p1/check-in").status == 200)
         let scan = try #require(await f.plugin.scan())
         #expect(scan.queued == 1_000 && scan.ignored == 0, "the links are not jobs")
+        // Taken: each job's two links go at once (as Socorro's monitor removed them), and the date
+        // folders they leave empty.
+        #expect(scan.linksRemoved == 2_000 && scan.foldersRemoved > 0)
+        #expect(try tree.untidy().links.isEmpty)
         var claimed = 0
         while let job = try f.plugin.store.claim("p1", now: f.plugin.now()) {
             // Every tenth job fails (its pair is deleted), the others succeed (moved to success_dir).
@@ -83,7 +87,7 @@ struct JobdirTidyTests {
         #expect(claimed == 1_000)
         let report = try #require(await f.plugin.cleanup())
         #expect(report.moved == 900 && report.deleted == 100 && report.failed.isEmpty)
-        #expect(report.linksRemoved == 2_000 && report.tidyErrors.isEmpty)
+        #expect(report.linksRemoved == 0 && report.tidyErrors.isEmpty)
         let left = try tree.untidy()
         #expect(left.links.isEmpty, "\(left.links.prefix(3))")
         #expect(left.emptyFolders.isEmpty, "\(left.emptyFolders.prefix(3))")
@@ -94,13 +98,40 @@ struct JobdirTidyTests {
         #expect(report.foldersRemoved > 0)
     }
 
+    @Test("links of a layout without back-links (a date index alone) go at cleanup, found by its walk")
+    func anIndexWithoutBackLinks_isCleanedByTheWalk() async throws {
+        let f = try JobdirPluginFixture()
+        let root = f.files.storage
+        let uuids = try (0..<20).map { i in try f.files.pair(sub: "radix/\(i % 3)") }
+        let manager = FileManager.default
+        for (i, uuid) in uuids.enumerated() {
+            let index = "\(root)/index/2026-12-08/\(i % 4)"
+            try manager.createDirectory(atPath: index, withIntermediateDirectories: true)
+            // An absolute link to the pair's folder, and one to its json file.
+            try manager.createSymbolicLink(atPath: "\(index)/\(uuid)", withDestinationPath: "\(root)/radix/\(i % 3)")
+            try manager.createSymbolicLink(
+                atPath: "\(index)/\(uuid).json", withDestinationPath: "\(root)/radix/\(i % 3)/\(uuid).json")
+        }
+        #expect(await f.call(.post, "/processors/p1/check-in").status == 200)
+        let scan = try #require(await f.plugin.scan())
+        #expect(scan.queued == 20 && scan.linksRemoved == 0, "no back-link: nothing to follow at the scan")
+        while let job = try f.plugin.store.claim("p1", now: f.plugin.now()) {
+            _ = try f.plugin.store.finish(job.uuid, success: true, message: nil, processor: "p1", now: f.plugin.now())
+        }
+        let report = try #require(await f.plugin.cleanup())
+        #expect(report.deleted == 20 && report.tidyErrors.isEmpty)
+        #expect(report.linksRemoved == 40, "the links named after the jobs, and those to their files")
+        let left = try SocorroTree(root: root).untidy()
+        #expect(left.links.isEmpty && left.emptyFolders.isEmpty, "\(left)")
+    }
+
     @Test("only the job's links and folders go: other links, files and folders stay, and the root is never removed")
     func tidyTouchesOnlyWhatWasTheJobs() async throws {
         let f = try JobdirPluginFixture()
         let root = f.files.storage
         let tree = SocorroTree(root: root)
         let uuid = try tree.add(0)
-        let kept = try tree.add(1)  // not finished: its pair and links stay
+        let kept = try tree.add(1)  // taken (its links go at the scan) but not finished: its pair stays
         let radix =
             "\(root)/radix/"
             + [0, 2, 4, 6].map { offset in
@@ -113,7 +144,10 @@ struct JobdirTidyTests {
         try manager.createDirectory(atPath: "\(root)/incoming", withIntermediateDirectories: true)
         let atRoot = try f.files.pair()  // a pair right in the root
         #expect(await f.call(.post, "/processors/p1/check-in").status == 200)
-        #expect(await f.plugin.scan()?.queued == 3)
+        let scan = try #require(await f.plugin.scan())
+        #expect(scan.queued == 3 && scan.linksRemoved == 4, "both Socorro jobs' two links")
+        // Its date folder holds a file: it stays; the other job's emptied date folder went.
+        #expect(scan.foldersRemoved >= 1 && manager.fileExists(atPath: "\(root)/date/2026/12/08/00/00_0/README"))
         var finished: [String] = []
         while let job = try f.plugin.store.claim("p1", now: f.plugin.now()) {
             if job.uuid == kept { continue }
@@ -122,12 +156,14 @@ struct JobdirTidyTests {
         }
         #expect(Set(finished) == [uuid, atRoot])
         let report = try #require(await f.plugin.cleanup())
-        #expect(report.deleted == 2 && report.linksRemoved == 2)
+        #expect(report.deleted == 2 && report.linksRemoved == 0 && report.tidyErrors.isEmpty)
         #expect(!manager.fileExists(atPath: radix), "the job's emptied radix folder went")
         #expect(manager.fileExists(atPath: "\(root)/date/2026/12/08/00/00_0/README"), "a folder with a file stays")
         #expect(try manager.destinationOfSymbolicLink(atPath: "\(root)/favourite") == radix, "another link stays")
         #expect(manager.fileExists(atPath: "\(root)/incoming"), "an empty folder that was not the job's stays")
-        #expect(try tree.untidy().links.count == 3, "the unfinished job's two links and the other link")
+        #expect(try tree.untidy().links == ["\(root)/favourite"], "only the other link is left")
+        let keptFiles = try manager.subpathsOfDirectory(atPath: "\(root)/radix").filter { $0.contains(kept) }
+        #expect(keptFiles.count == 2, "the unfinished job's pair stays: \(keptFiles)")
         var isDirectory: ObjCBool = false
         #expect(manager.fileExists(atPath: root, isDirectory: &isDirectory) && isDirectory.boolValue)
     }
