@@ -49,6 +49,7 @@ struct CheckCommand: ParsableCommand {
                 "\(options.config): ok (\(config.listeners.count) listeners, \(config.sinks.count) sinks, "
                     + "\(config.routes.count) routes, \(config.plugins.count) plugins)")
             print(config.pathReport())
+            for warning in config.warnings { print("warning: \(warning)") }
             return
         }
         let tracer: PointTracer

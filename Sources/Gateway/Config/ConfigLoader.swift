@@ -18,10 +18,11 @@ struct ConfigLoader {
     func load(path: String) throws(ConfigErrors) -> GatewayConfig {
         let problems = ProblemList(tolerateUnsetVariables: offline)
         let config = read(path: path, problems: problems)
-        if !problems.problems.isEmpty || config == nil {
+        guard problems.problems.isEmpty, var config else {
             throw ConfigErrors(problems: problems.problems)
         }
-        return config!
+        config.warnings = problems.warnings
+        return config
     }
 
     func read(path: String, problems: ProblemList) -> GatewayConfig? {

@@ -1,3 +1,4 @@
+import ConfigReading
 import Foundation
 import GatewayCore
 import Logging
@@ -19,6 +20,8 @@ struct GatewayConfig: Sendable {
     var routes: [RouteConfig]
     var schemas: SchemaConfig
     var plugins: [PluginConfig]
+    /// Accepted but worth a look (`gateway check` prints them; they fail nothing).
+    var warnings: [ConfigProblem] = []
 }
 
 struct ListenerConfig: Sendable {
