@@ -13,9 +13,11 @@ struct GatewayStatus: Codable, Sendable {
     var routes: [String: Int]
     var pointsUnrouted: Int
     var plugins: [String: PluginEntry]
+    /// `group` sinks and their members (absent without groups).
+    var groups: [String: GroupStatus]?
 
     enum CodingKeys: String, CodingKey {
-        case name, status, listeners, sinks, routes, plugins
+        case name, status, listeners, sinks, routes, plugins, groups
         case uptimeSeconds = "uptime_seconds"
         case pointsUnrouted = "points_unrouted"
     }
@@ -68,6 +70,28 @@ struct SinkStatus: Codable, Sendable, Equatable {
         case pointsDeadLettered = "points_dead_lettered"
         case sinkRetries = "sink_retries"
         case pointsDropped = "points_dropped"
+    }
+}
+
+/// A `group` sink: its mode and, per member, what it was handed and how it fares (the member's
+/// own counters are under `sinks`).
+struct GroupStatus: Codable, Sendable, Equatable {
+    var mode: String?
+    var members: [String: GroupMemberStatus] = [:]
+}
+
+struct GroupMemberStatus: Codable, Sendable, Equatable {
+    /// Points the group handed to this member.
+    var points: Int?
+    /// Of those, points it took for a member that was down (`reroute_when_down`).
+    var reroutedPoints: Int?
+    var healthy: Bool?
+    /// The member's health text, for a member with a spool (as under `sinks`).
+    var health: String?
+
+    enum CodingKeys: String, CodingKey {
+        case points, healthy, health
+        case reroutedPoints = "rerouted_points"
     }
 }
 

@@ -29,14 +29,26 @@ final class Runtime: Sendable {
         var expedites: [@Sendable () -> Void] = []
         var targets: [Router.Target] = []
         var spools: [SpoolAdmin.Entry] = []
-        for sink in config.sinks {
+        // Groups after their members: they hand points to the members' queues (``SinkHandle``), and
+        // their workers, later in the service list, stop first, so what they hold reaches the
+        // members before those drain.
+        var handles: [String: SinkHandle] = [:]
+        let ordered =
+            config.sinks.filter { !($0.settings is any ComposedSinkSettings) }
+            + config.sinks.filter { $0.settings is any ComposedSinkSettings }
+        for sink in ordered {
             let queue = SinkQueue(capacity: sink.queueSize, policy: sink.whenFull)
             let sinkMetrics = SinkMetrics(sink: sink.name, factory: metrics.factory)
             var sinkLogger = logger
             sinkLogger[metadataKey: "sink"] = "\(sink.name)"
             let parts = try sink.settings.make(
-                SinkContext(name: sink.name, logger: sinkLogger, metrics: sinkMetrics, factory: metrics.factory))
+                SinkContext(
+                    name: sink.name, logger: sinkLogger, metrics: sinkMetrics, factory: metrics.factory, sinks: handles)
+            )
             let instance = parts.sink
+            handles[sink.name] = SinkHandle(
+                name: sink.name, queue: queue, metrics: sinkMetrics, control: instance as? any NetworkSinkControl)
+            if let refresh = parts.refresh { metrics.addRefresher(refresh) }
             besides += parts.services
             if let expedite = parts.expedite { expedites.append(expedite) }
             if let spool = parts.spool {
