@@ -38,7 +38,9 @@ import Testing
     static func owners(replicas: Int) -> [[String]] {
         let rendezvous = Rendezvous(members: members)
         return (0..<series).map { s in
-            let point = Point(series: "grp", time: 0, tags: [Tag("s", "\(s)")], fields: [Field("v", .int(0))])
+            // The gateway adds its default tag `host` (testConfig names it testhost) before routing.
+            let tags = [Tag("host", "testhost"), Tag("s", "\(s)")]
+            let point = Point(series: "grp", time: 0, tags: tags, fields: [Field("v", .int(0))])
             return rendezvous.ranking(Rendezvous.seriesHash(point)).prefix(replicas).map { members[$0] }
         }
     }
