@@ -101,4 +101,28 @@ import Testing
         #expect(members?["secondary"]?["points"] as? Int == onSecondary.count, "\(text)")
         #expect(try await gateway.stop() == 0)
     }
+
+    /// Shutdown drains the group's queue into its members before they drain: points the group still
+    /// held (a long flush interval) reach the server.
+    @Test func shutdown_pointsStillInTheGroupsQueue_reachTheMemberAndItsServer() async throws {
+        let vm = try VictoriaMetrics()
+        try await vm.start()
+        let gateway = try GatewayProcess(
+            config: testConfig(
+                sinks: """
+                    only: {type: influx2, url: "\(vm.url)", org: o, bucket: b, token: t, batch_size: 1000, flush_interval: 100ms}
+                      fo: {type: group, mode: failover, members: [only], batch_size: 100000, queue_size: 200000, flush_interval: 60s}
+                    """,
+                routes: "- {to: [fo]}"))
+        try await gateway.start()
+        #expect(try await gateway.post("/api/v2/write", body: Self.body(0..<5000)).status == 204)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(
+            try await gateway.metric("gateway_group_points_total", ["group": "fo"]) == 0, "still in the group's queue")
+        #expect(try await gateway.stop() == 0)
+        let held = try await vm.waitForSamples("fo_v", count: 5000).map { Int($0 - Self.base) }
+        #expect(held.count == 5000)
+        #expect(Set(held) == Set(0..<5000))
+        try await vm.stop()
+    }
 }

@@ -184,23 +184,23 @@ import Testing
         let perTick = 10_000  // every 100 ms: 100,000 points/s
         let ticks = 250
         let start = ContinuousClock.now
-        var stopped = false
-        var restarted = false
+        // Stopping and starting run beside the load, which keeps its pace.
+        var stopping: Task<Void, any Error>?
+        var starting: Task<Void, any Error>?
+        let server = servers[1]
         for tick in 0..<ticks {
             try await Self.send(gateway, (tick * perTick)..<((tick + 1) * perTick))
             let elapsed = ContinuousClock.now - start
-            if !stopped, elapsed >= .seconds(3) {
-                try await servers[1].stop()
-                stopped = true
-            }
-            if stopped, !restarted, elapsed >= .seconds(23) {
-                try await servers[1].start()
-                restarted = true
+            if stopping == nil, elapsed >= .seconds(3) { stopping = Task { try await server.stop() } }
+            if let stopping, starting == nil, elapsed >= .seconds(23) {
+                try await stopping.value
+                starting = Task { try await server.start() }
             }
             let next = start + .milliseconds(100 * (tick + 1))
             if next > ContinuousClock.now { try await Task.sleep(until: next) }
         }
-        if !restarted { try await servers[1].start() }
+        try await stopping?.value
+        if let starting { try await starting.value } else { try await server.start() }
         let total = perTick * ticks
         let took = ContinuousClock.now - start
         print("group outage test: \(total) points sent in \(took) (vm_b down 20 s)")
