@@ -41,6 +41,10 @@ struct SinkConfig: Sendable {
 
     /// The spool file this sink writes, if any.
     var spoolPath: String? { settings.spoolPath }
+    /// A sink made of other sinks (`group`): made after them, stopped before them.
+    var isComposed: Bool { settings is any ComposedSinkSettings }
+    /// The sinks it hands points to, for a group.
+    var memberNames: [String] { (settings as? any ComposedSinkSettings)?.memberNames ?? [] }
 }
 
 struct RouteConfig: Sendable {

@@ -37,6 +37,11 @@ enum MetricHelp {
         "gateway_points_dropped_total":
             "Points dropped, by reason (queue_full, write_error, spool_full, spool_corrupt).",
         "gateway_sink_retries_total": "Retried requests.",
+        "gateway_group_points_total": "Points a group sink handed to each member (shard: each replica counted).",
+        "gateway_group_rerouted_points_total":
+            "Points a group member took for a member that was down (shard with reroute_when_down).",
+        "gateway_group_member_healthy": "1 while a group's member is healthy (it then takes its share); 0 while down.",
+        "gateway_group_members": "Members of a group sink, labelled with its mode (shard, failover).",
         "gateway_sink_healthy": "1 while the sink is healthy; 0 while retrying, refused or its spool cannot write.",
         "gateway_sink_queue_points": "Points waiting in the sink's queue.",
         "gateway_sink_batches_total": "Batches written.",

@@ -14,7 +14,8 @@ final class MetricsTally: Sendable {
         "gateway_points_written_total", "gateway_sink_queue_points", "gateway_sink_batches_total",
         "gateway_sink_write_errors_total", "gateway_points_spooled_total", "gateway_points_replayed_total",
         "gateway_points_dead_lettered_total", "gateway_sink_retries_total", "gateway_points_dropped_total",
-        "gateway_points_routed_total", "gateway_points_unrouted_total",
+        "gateway_points_routed_total", "gateway_points_unrouted_total", "gateway_group_points_total",
+        "gateway_group_rerouted_points_total", "gateway_group_member_healthy", "gateway_group_members",
     ]
 
     struct Key: Hashable, Sendable {

@@ -15,9 +15,11 @@ struct GatewayStatus: Codable, Sendable {
     var plugins: [String: PluginEntry]
     /// The last reload (SIGHUP or `POST /api/v1/reload`) since start, applied or refused.
     var reload: ReloadOutcome? = nil
+    /// `group` sinks and their members (absent without groups).
+    var groups: [String: GroupStatus]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case name, status, listeners, sinks, routes, plugins, reload
+        case name, status, listeners, sinks, routes, plugins, reload, groups
         case uptimeSeconds = "uptime_seconds"
         case pointsUnrouted = "points_unrouted"
     }
@@ -70,6 +72,28 @@ struct SinkStatus: Codable, Sendable, Equatable {
         case pointsDeadLettered = "points_dead_lettered"
         case sinkRetries = "sink_retries"
         case pointsDropped = "points_dropped"
+    }
+}
+
+/// A `group` sink: its mode and, per member, what it was handed and how it fares (the member's
+/// own counters are under `sinks`).
+struct GroupStatus: Codable, Sendable, Equatable {
+    var mode: String?
+    var members: [String: GroupMemberStatus] = [:]
+}
+
+struct GroupMemberStatus: Codable, Sendable, Equatable {
+    /// Points the group handed to this member.
+    var points: Int?
+    /// Of those, points it took for a member that was down (`reroute_when_down`).
+    var reroutedPoints: Int?
+    var healthy: Bool?
+    /// The member's health text, for a member with a spool (as under `sinks`).
+    var health: String?
+
+    enum CodingKeys: String, CodingKey {
+        case points, healthy, health
+        case reroutedPoints = "rerouted_points"
     }
 }
 

@@ -42,12 +42,14 @@ final class Runtime: Sendable {
     // MARK: Building
 
     /// Makes every unit of `config` (started later by the supervisor). Sinks come first: the
-    /// router needs their queues; plugins next: the router takes their taps.
+    /// router needs their queues (groups after their members: they hand points to the members'
+    /// queues); plugins next: the router takes their taps.
     func assemble(_ config: GatewayConfig, fatal: Bool) throws -> RuntimeState {
         var state = RuntimeState(config: config)
-        for sink in config.sinks {
+        for sink in Self.membersFirst(config.sinks) {
             let (queue, sinkMetrics) = makeQueue(sink)
-            state.sinks.append(try makeSink(sink, queue: queue, metrics: sinkMetrics, fatal: fatal))
+            let handles = Dictionary(state.sinks.map { ($0.config.name, $0.handle) }, uniquingKeysWith: { a, _ in a })
+            state.sinks.append(try makeSink(sink, queue: queue, metrics: sinkMetrics, members: handles, fatal: fatal))
         }
         var plugins: [(PluginConfig, any GatewayPlugin, PluginEmitter)] = []
         for plugin in config.plugins where plugin.enabled {
@@ -78,14 +80,23 @@ final class Runtime: Sendable {
         return (queue, sinkMetrics)
     }
 
-    /// Makes the sink (opening its spool) and its unit: its worker takes from `queue`.
-    func makeSink(_ sink: SinkConfig, queue: SinkQueue, metrics sinkMetrics: SinkMetrics, fatal: Bool) throws
-        -> SinkUnit
-    {
+    /// Sinks made of others (`group`) after every other sink.
+    static func membersFirst(_ sinks: [SinkConfig]) -> [SinkConfig] {
+        sinks.filter { !$0.isComposed } + sinks.filter(\.isComposed)
+    }
+
+    /// Makes the sink (opening its spool) and its unit: its worker takes from `queue`. A group finds
+    /// its members in `members`.
+    func makeSink(
+        _ sink: SinkConfig, queue: SinkQueue, metrics sinkMetrics: SinkMetrics, members: [String: SinkHandle],
+        fatal: Bool
+    ) throws -> SinkUnit {
         var sinkLogger = logger
         sinkLogger[metadataKey: "sink"] = "\(sink.name)"
         let parts = try sink.settings.make(
-            SinkContext(name: sink.name, logger: sinkLogger, metrics: sinkMetrics, factory: metrics.factory))
+            SinkContext(
+                name: sink.name, logger: sinkLogger, metrics: sinkMetrics, factory: metrics.factory, sinks: members))
+        if let refresh = parts.refresh { metrics.addRefresher(key: "sink-refresh:\(sink.name)", refresh) }
         var entry: SpoolAdmin.Entry?
         if let spool = parts.spool {
             let store = spool.store
@@ -110,8 +121,11 @@ final class Runtime: Sendable {
             kind: .sink, name: sink.name, fingerprint: RuntimeUnit.fingerprint(sink),
             services: parts.services + [worker],
             fatal: fatal, logger: sinkLogger)
+        let handle = SinkHandle(
+            name: sink.name, queue: queue, metrics: sinkMetrics, control: parts.sink as? any NetworkSinkControl)
         return SinkUnit(
-            config: sink, unit: unit, queue: queue, metrics: sinkMetrics, spool: entry, expedite: parts.expedite)
+            config: sink, unit: unit, queue: queue, metrics: sinkMetrics, spool: entry, expedite: parts.expedite,
+            handle: handle)
     }
 
     func makePlugin(_ plugin: PluginConfig) throws -> (any GatewayPlugin, PluginEmitter) {
@@ -321,7 +335,9 @@ final class Runtime: Sendable {
                 queues: current.sinks.map { ($0.config.name, $0.queue) })
         await Self.stopAll(current.listeners.map(\.unit))
         await Self.stopAll(current.plugins.map(\.unit))
-        await Self.stopAll(current.sinks.map(\.unit))
+        // Groups first: what they hold reaches their members before those drain.
+        await Self.stopAll(current.sinks.filter(\.config.isComposed).map(\.unit))
+        await Self.stopAll(current.sinks.filter { !$0.config.isComposed }.map(\.unit))
     }
 
     static func stopAll(_ units: [RuntimeUnit]) async {

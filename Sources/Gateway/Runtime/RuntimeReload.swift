@@ -88,9 +88,17 @@ extension Runtime {
         }
         var outcome = ReloadOutcome(
             result: "applied", origin: origin, at: ISO8601.format(nanoseconds: Ingest.now(), fractionDigits: 3))
-        let sinks = ReloadChanges(
+        var sinks = ReloadChanges(
             old: old.sinks.map { ($0.config.name, $0.unit.fingerprint) },
             new: new.sinks.map { ($0.name, RuntimeUnit.fingerprint($0)) })
+        // A group hands points to its members' queues: one whose member is made anew is made anew.
+        let remade = sinks.stopping
+        for group in new.sinks where group.isComposed && sinks.kept.contains(group.name) {
+            if group.memberNames.contains(where: remade.contains) {
+                sinks.kept.removeAll { $0 == group.name }
+                sinks.changed.append(group.name)
+            }
+        }
         let plugins = ReloadChanges(
             old: old.plugins.map { ($0.config.name, $0.unit.fingerprint) },
             new: new.plugins.filter(\.enabled).map { ($0.name, RuntimeUnit.fingerprint($0)) })
@@ -182,7 +190,9 @@ extension Runtime {
         // 4. Sinks that go or change drain what they hold (sent, or spooled) and close their spool;
         // then the new ones open theirs and start on the queues the router already fills.
         let leaving = old.sinks.filter { sinks.stopping.contains($0.config.name) }
-        await Self.stopAll(leaving.map(\.unit))
+        // Groups first: what they hold reaches their members before those drain.
+        await Self.stopAll(leaving.filter(\.config.isComposed).map(\.unit))
+        await Self.stopAll(leaving.filter { !$0.config.isComposed }.map(\.unit))
         for sink in leaving {
             sink.spool?.store.close()
             if !sinks.making.contains(sink.config.name) {
@@ -192,13 +202,16 @@ extension Runtime {
             }
         }
         var sinkUnits: [SinkUnit] = []
-        for (sink, kept, queue, sinkMetrics) in targets {
+        for sink in Self.membersFirst(targets.map(\.0)) {
+            guard let (_, kept, queue, sinkMetrics) = targets.first(where: { $0.0.name == sink.name }) else { continue }
             if let kept {
                 sinkUnits.append(kept)
                 continue
             }
             do {
-                let unit = try makeSink(sink, queue: queue, metrics: sinkMetrics, fatal: false)
+                let members = Dictionary(
+                    sinkUnits.map { ($0.config.name, $0.handle) }, uniquingKeysWith: { a, _ in a })
+                let unit = try makeSink(sink, queue: queue, metrics: sinkMetrics, members: members, fatal: false)
                 start(unit.unit)
                 sinkUnits.append(unit)
             } catch {

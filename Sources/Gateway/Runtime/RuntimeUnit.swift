@@ -68,6 +68,8 @@ struct SinkUnit: Sendable {
     var metrics: SinkMetrics
     var spool: SpoolAdmin.Entry?
     var expedite: (@Sendable () -> Void)?
+    /// What a group that has it as a member hands points to.
+    var handle: SinkHandle
 
     var target: Router.Target { Router.Target(name: config.name, queue: queue, metrics: metrics) }
 }

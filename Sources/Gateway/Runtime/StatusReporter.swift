@@ -44,6 +44,7 @@ final class StatusReporter: Sendable {
         var sinks: [String: SinkStatus] = [:]
         var routes: [String: Int] = [:]
         var unrouted = 0
+        var groups: [String: GroupStatus] = [:]
         for reading in metrics.tally.readings() {
             let value = Int(reading.value)
             let listener = reading.dimensions["listener"]
@@ -65,12 +66,17 @@ final class StatusReporter: Sendable {
                 routes[route, default: 0] += value
             } else if reading.label == "gateway_points_unrouted_total" {
                 unrouted += value
+            } else if let group = reading.dimensions["group"] {
+                Self.addGroupReading(reading.label, value, group, reading.dimensions, to: &groups)
             }
         }
         for (sink, var spool) in spools.describe() {
             if let health = spool.health { sinks[sink, default: .init()].health = health }
             spool.health = nil
             sinks[sink, default: .init()].spool = spool
+        }
+        for (group, entry) in groups {
+            for member in entry.members.keys { groups[group]?.members[member]?.health = sinks[member]?.health }
         }
         var pluginStates: [String: PluginEntry] = [:]
         let (plugins, disabledPlugins) = pluginSet.withLock { $0 }
@@ -83,7 +89,28 @@ final class StatusReporter: Sendable {
         return GatewayStatus(
             name: name, status: isDraining ? "draining" : "pass",
             uptimeSeconds: Int(Date().timeIntervalSince(metrics.startTime)), listeners: listeners, sinks: sinks,
-            routes: routes, pointsUnrouted: unrouted, plugins: pluginStates, reload: lastReload.withLock { $0 })
+            routes: routes, pointsUnrouted: unrouted, plugins: pluginStates, reload: lastReload.withLock { $0 },
+            groups: groups.isEmpty ? nil : groups)
+    }
+
+    static func addGroupReading(
+        _ label: String, _ value: Int, _ group: String, _ dimensions: [String: String],
+        to groups: inout [String: GroupStatus]
+    ) {
+        if label == "gateway_group_members" {
+            groups[group, default: .init()].mode = dimensions["mode"]
+            return
+        }
+        guard let member = dimensions["member"] else { return }
+        switch label {
+        case "gateway_group_points_total":
+            groups[group, default: .init()].members[member, default: .init()].points = value
+        case "gateway_group_rerouted_points_total":
+            groups[group, default: .init()].members[member, default: .init()].reroutedPoints = value
+        case "gateway_group_member_healthy":
+            groups[group, default: .init()].members[member, default: .init()].healthy = value == 1
+        default: break
+        }
     }
 
     static func listenerField(_ label: String) -> WritableKeyPath<ListenerStatus, Int?>? {
