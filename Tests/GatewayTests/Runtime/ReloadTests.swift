@@ -200,4 +200,30 @@ import Testing
         #expect(try await gateway.stop() == 0)
         try await vm.stop()
     }
+
+    /// A group hands points to its members' queues: a reload that makes a member anew makes the group
+    /// anew too, and points reach the new member.
+    @Test func aChangedGroupMember_remakesTheGroup_andPointsReachTheNewMember() async throws {
+        func groupConfig(_ format: String) -> String {
+            testConfig(
+                sinks: """
+                    out: {type: stdout, format: \(format), batch_size: 100, flush_interval: 100ms}
+                      spare: {type: blackhole}
+                      g: {type: group, mode: failover, members: [out, spare], flush_interval: 100ms}
+                    """, routes: "- {to: [g]}")
+        }
+        let gateway = try GatewayProcess(config: groupConfig("line"))
+        try await gateway.start()
+        try gateway.sendUDP("before v=1i\n")
+        _ = try await gateway.waitForMetric("gateway_points_written_total", ["sink": "out"], atLeast: 1)
+        try rewrite(gateway, groupConfig("json"))
+        let (status, outcome) = try await reload(gateway)
+        #expect(status == 200, "\(outcome)")
+        #expect(outcome.sinks?.changed.sorted() == ["g", "out"] && outcome.sinks?.kept == ["spare"], "\(outcome)")
+        try gateway.sendUDP("after v=2i\n")
+        _ = try await gateway.waitForMetric("gateway_points_written_total", ["sink": "out"], atLeast: 2)
+        #expect(gateway.stdoutLines.contains { $0.hasPrefix("before,host=testhost v=1i ") })
+        #expect(gateway.stdoutLines.contains { $0.contains(#""series":"after""#) }, "\(gateway.stdout)")
+        #expect(try await gateway.stop() == 0)
+    }
 }
