@@ -14,7 +14,8 @@ final class MetricsTally: Sendable {
         "gateway_points_written_total", "gateway_sink_queue_points", "gateway_sink_batches_total",
         "gateway_sink_write_errors_total", "gateway_points_spooled_total", "gateway_points_replayed_total",
         "gateway_points_dead_lettered_total", "gateway_sink_retries_total", "gateway_points_dropped_total",
-        "gateway_points_routed_total", "gateway_points_unrouted_total",
+        "gateway_points_routed_total", "gateway_points_unrouted_total", "gateway_statsd_lines_total",
+        "gateway_statsd_series", "gateway_statsd_flushes_total", "gateway_statsd_dropped_series_total",
     ]
 
     struct Key: Hashable, Sendable {
