@@ -48,6 +48,8 @@ final class GatewayServer: TargetServer {
     let process: ChildProcess
     let httpPort: Int
     let udpPort: Int
+    /// The `statsd` listener's UDP port, 0 when it has none (see ``start(label:settings:sink:cpu:ack:statsd:)``).
+    private(set) var statsdPort = 0
     let sink: GatewaySink
     /// The run's data directory (the influx2 sink's spool), removed by ``stop()``.
     let dataDirectory: String
@@ -66,9 +68,10 @@ final class GatewayServer: TargetServer {
     /// Starts a gateway pinned to `cpu` (by default the targets' CPU).
     static func start(
         label: String, settings: ServerSettings, sink: GatewaySink = .blackhole, cpu: Int?? = nil,
-        ack: String = "durable"
+        ack: String = "durable", statsd: Bool = false
     ) throws -> GatewayServer {
         let udpPort = try Sockets.freePort(tcp: false, udp: true)
+        let statsdPort = statsd ? try Sockets.freePort(tcp: false, udp: true) : 0
         let httpPort = try Sockets.freePort(tcp: true, udp: false)
         let configPath = "\(settings.workDirectory)/gateway-\(label).yaml"
         let dataDirectory: String
@@ -80,7 +83,7 @@ final class GatewayServer: TargetServer {
             configPath,
             configuration(
                 udpPort: udpPort, httpPort: httpPort, receiveBuffer: settings.udpReceiveBuffer,
-                dataDirectory: dataDirectory, sink: sink, ack: ack))
+                dataDirectory: dataDirectory, sink: sink, ack: ack, statsdPort: statsdPort))
         let process = try ChildProcess.spawn(
             name: "gateway", executable: settings.gatewayPath, arguments: ["run", "--config", configPath],
             logPath: "\(settings.workDirectory)/gateway-\(label).log", cpu: cpu ?? settings.targetCPU,
@@ -88,6 +91,7 @@ final class GatewayServer: TargetServer {
         let server = GatewayServer(
             process: process, httpPort: httpPort, udpPort: udpPort, sink: sink, dataDirectory: dataDirectory,
             kind: ack == "memory" ? .gatewayMemory : .gateway)
+        server.statsdPort = statsdPort
         do {
             try server.waitUntilReady()
         } catch {
@@ -103,8 +107,20 @@ final class GatewayServer: TargetServer {
     /// defaults otherwise (queue 500,000, spool on, retry policy), as a user's would.
     static func configuration(
         udpPort: Int, httpPort: Int, receiveBuffer: Int, dataDirectory: String, sink: GatewaySink = .blackhole,
-        ack: String = "durable"
+        ack: String = "durable", statsdPort: Int = 0
     ) -> String {
+        // The statsd scenarios: aggregated every 2 s, as collectd's Interval there.
+        let statsdSection =
+            statsdPort == 0
+            ? ""
+            : """
+              statsd:
+                type: statsd
+                listen: "127.0.0.1:\(statsdPort)"
+                receive_buffer: \(receiveBuffer)
+                flush_interval: \(StatsDBench.interval)s
+
+            """
         let sinkSection: String
         switch sink {
         case .blackhole:
@@ -148,7 +164,7 @@ final class GatewayServer: TargetServer {
                 listen: "127.0.0.1:\(httpPort)"
                 max_body: 32MiB
                 ack: \(ack)
-            sinks:
+            \(statsdSection)sinks:
             \(sinkSection)
             routes:
               - name: everything

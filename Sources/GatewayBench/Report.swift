@@ -149,6 +149,14 @@ enum Report {
             }
             return out
         }
+        if let gateway = find(scenario, .gateway), let collectd = find(scenario, .collectd) {
+            return [
+                Ratio(
+                    label: "gateway/collectd", key: "gateway/collectd",
+                    rate: gateway.pointsPerSecond / collectd.pointsPerSecond,
+                    cpu: gateway.cpuMicrosPerPoint / collectd.cpuMicrosPerPoint)
+            ]
+        }
         if let spool = find(scenario, .spool) {
             return [
                 Ratio(
@@ -194,7 +202,7 @@ enum Report {
 
     /// Under the table: the spool and end-to-end scenarios' own figures, in words.
     static func notes(_ summaries: [TargetSummary]) {
-        let own = summaries.filter { ![.gateway, .gatewayMemory, .vm].contains($0.target) }
+        let own = summaries.filter { ![.gateway, .gatewayMemory, .vm, .collectd].contains($0.target) }
         guard !own.isEmpty else { return }
         print("Spool and end-to-end scenarios (medians):")
         for s in own {
@@ -251,7 +259,7 @@ enum Report {
                     + "\(fixed(s.extra("rss_max_mb") ?? .nan, 1)) MB (growth after the first second "
                     + "\(fixed(s.extra("rss_growth_after_1s_mb") ?? .nan, 1)) MB); spool "
                     + "\(fixed(s.extra("spool_mb") ?? .nan, 1)) MB; \(fixed(s.cpuMicrosPerPoint, 3)) CPU-us/point"
-            case .gateway, .gatewayMemory, .vm, .proc, .jobdir:
+            case .gateway, .gatewayMemory, .vm, .proc, .jobdir, .collectd:
                 break
             }
             print(line)

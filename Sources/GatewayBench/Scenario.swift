@@ -1,7 +1,7 @@
 import Foundation
 
 /// One kind of load, named as in the report (`udp-1M`, `udp-200k`, `http-4c`, `http-1c`, `spool-write`,
-/// `spool-replay`, `e2e-udp-1M`, `e2e-rss-200k`).
+/// `spool-replay`, `e2e-udp-1M`, `e2e-rss-200k`, `statsd-1M`).
 enum Scenario: Sendable, Equatable {
     /// Datagrams of 10 lines, paced to this many points per second.
     case udp(pointsPerSecond: Int)
@@ -19,6 +19,9 @@ enum Scenario: Sendable, Equatable {
     case procPass
     /// The jobdir plugin's scan of a storage root of 100,000 files, against `find`.
     case jobdirScan
+    /// StatsD lines over UDP (10 per datagram, 10,000 series) paced to this many lines per second, to
+    /// the gateway's `statsd` listener and to collectd's `statsd` plugin (``StatsDBench``).
+    case statsd(linesPerSecond: Int)
 
     var name: String {
         switch self {
@@ -30,13 +33,14 @@ enum Scenario: Sendable, Equatable {
         case .e2eRSS(let rate): return "e2e-rss-\(Self.shortNumber(rate))"
         case .procPass: return "proc-pass"
         case .jobdirScan: return "jobdir-scan"
+        case .statsd(let rate): return "statsd-\(Self.shortNumber(rate))"
         }
     }
 
     /// Whether the scenario needs VictoriaMetrics (it is left out under `--skip-vm`).
     var needsVictoriaMetrics: Bool {
         switch self {
-        case .udp, .http, .spoolWrite, .e2eRSS, .procPass, .jobdirScan: return false
+        case .udp, .http, .spoolWrite, .e2eRSS, .procPass, .jobdirScan, .statsd: return false
         case .spoolReplay, .e2eUDP: return true
         }
     }

@@ -21,6 +21,8 @@ enum TargetKind: String, CaseIterable, Sendable {
     case proc
     /// The jobdir plugin's scanner and job store, in the benchmark's own process.
     case jobdir
+    /// collectd with its `statsd` plugin: the StatsD peer (the statsd-<rate> scenarios).
+    case collectd
 
     var displayName: String {
         switch self {
@@ -33,6 +35,7 @@ enum TargetKind: String, CaseIterable, Sendable {
         case .outage: return "gateway (vm down)"
         case .proc: return "ProcCollector"
         case .jobdir: return "JobdirScanner"
+        case .collectd: return "collectd statsd"
         }
     }
 }
@@ -118,7 +121,7 @@ enum TargetServers {
         case .gateway: return try GatewayServer.start(label: label, settings: settings)
         case .gatewayMemory: return try GatewayServer.start(label: label, settings: settings, ack: "memory")
         case .vm: return try VictoriaMetricsServer.start(label: label, settings: settings)
-        case .spool, .replay, .e2e, .outage, .proc, .jobdir:
+        case .spool, .replay, .e2e, .outage, .proc, .jobdir, .collectd:
             throw BenchError("\(kind.displayName) is not a server of its own")
         }
     }

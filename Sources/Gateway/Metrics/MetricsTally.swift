@@ -16,6 +16,8 @@ final class MetricsTally: Sendable {
         "gateway_points_dead_lettered_total", "gateway_sink_retries_total", "gateway_points_dropped_total",
         "gateway_points_routed_total", "gateway_points_unrouted_total", "gateway_group_points_total",
         "gateway_group_rerouted_points_total", "gateway_group_member_healthy", "gateway_group_members",
+        "gateway_statsd_lines_total", "gateway_statsd_series", "gateway_statsd_flushes_total",
+        "gateway_statsd_dropped_series_total",
     ]
 
     struct Key: Hashable, Sendable {

@@ -34,14 +34,30 @@ struct ListenerStatus: Codable, Sendable, Equatable {
     var udpKernelDrops: Int?
     var udpTruncatedDatagrams: Int?
     var httpUnauthorized: Int?
+    /// A `statsd` listener's own figures.
+    var statsd: StatsDStatus?
 
     enum CodingKeys: String, CodingKey {
+        case statsd
         case pointsReceived = "points_received"
         case pointsAccepted = "points_accepted"
         case pointsRejected = "points_rejected"
         case udpKernelDrops = "udp_kernel_drops"
         case udpTruncatedDatagrams = "udp_truncated_datagrams"
         case httpUnauthorized = "http_unauthorized"
+    }
+}
+
+/// A `statsd` listener: lines read, series held now, flushes, series refused at `max_series`.
+struct StatsDStatus: Codable, Sendable, Equatable {
+    var lines: Int?
+    var series: Int?
+    var flushes: Int?
+    var droppedSeries: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case lines, series, flushes
+        case droppedSeries = "dropped_series"
     }
 }
 

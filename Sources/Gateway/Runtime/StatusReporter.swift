@@ -52,6 +52,12 @@ final class StatusReporter: Sendable {
             let reason = reading.dimensions["reason"]
             if let listener, let field = Self.listenerField(reading.label) {
                 listeners[listener, default: .init()][keyPath: field] = value
+            } else if let listener, let field = Self.statsdField(reading.label) {
+                listeners[listener, default: .init()].statsd = {
+                    var part = $0 ?? StatsDStatus()
+                    part[keyPath: field] = value
+                    return part
+                }(listeners[listener]?.statsd)
             } else if let sink, let field = Self.sinkField(reading.label) {
                 sinks[sink, default: .init()][keyPath: field] = value
             } else if reading.label == "gateway_points_rejected_total", let listener, let reason {
@@ -120,6 +126,16 @@ final class StatusReporter: Sendable {
         case "gateway_udp_kernel_drops_total": \.udpKernelDrops
         case "gateway_udp_truncated_datagrams_total": \.udpTruncatedDatagrams
         case "gateway_http_unauthorized_total": \.httpUnauthorized
+        default: nil
+        }
+    }
+
+    static func statsdField(_ label: String) -> WritableKeyPath<StatsDStatus, Int?>? {
+        switch label {
+        case "gateway_statsd_lines_total": \.lines
+        case "gateway_statsd_series": \.series
+        case "gateway_statsd_flushes_total": \.flushes
+        case "gateway_statsd_dropped_series_total": \.droppedSeries
         default: nil
         }
     }
