@@ -13,11 +13,17 @@ struct GatewayStatus: Codable, Sendable {
     var routes: [String: Int]
     var pointsUnrouted: Int
     var plugins: [String: PluginEntry]
+    /// The last warnings and errors logged, oldest first.
+    var recentLog: [RecentLog.Entry]?
+    /// Live tap clients attached now.
+    var tapClients: Int?
 
     enum CodingKeys: String, CodingKey {
         case name, status, listeners, sinks, routes, plugins
         case uptimeSeconds = "uptime_seconds"
         case pointsUnrouted = "points_unrouted"
+        case recentLog = "recent_log"
+        case tapClients = "tap_clients"
     }
 }
 
@@ -45,6 +51,7 @@ struct ListenerStatus: Codable, Sendable, Equatable {
 struct SinkStatus: Codable, Sendable, Equatable {
     var pointsWritten: Int?
     var sinkQueuePoints: Int?
+    var sinkQueueCapacity: Int?
     var sinkBatches: Int?
     var sinkWriteErrors: Int?
     var pointsSpooled: Int?
@@ -61,6 +68,7 @@ struct SinkStatus: Codable, Sendable, Equatable {
         case health, spool
         case pointsWritten = "points_written"
         case sinkQueuePoints = "sink_queue_points"
+        case sinkQueueCapacity = "sink_queue_capacity"
         case sinkBatches = "sink_batches"
         case sinkWriteErrors = "sink_write_errors"
         case pointsSpooled = "points_spooled"

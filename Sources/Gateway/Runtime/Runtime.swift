@@ -60,6 +60,8 @@ final class Runtime: Sendable {
                     metrics: sinkMetrics, logger: sinkLogger))
             targets.append(Router.Target(name: sink.name, queue: queue, metrics: sinkMetrics))
             let gauge = sinkMetrics.queuePoints
+            Gauge(label: "gateway_sink_queue_capacity", dimensions: [("sink", sink.name)], factory: metrics.factory)
+                .record(sink.queueSize)
             metrics.addRefresher { gauge.record(queue.count) }
         }
         deadLetter = config.schemas.deadLetter.isEmpty ? nil : try DeadLetterFile(path: config.schemas.deadLetter)
@@ -81,7 +83,9 @@ final class Runtime: Sendable {
         let taps = plugins.flatMap { plugin in
             plugin.taps.map { Router.Tap(series: $0.series.map(Glob.init), receive: $0.receive) }
         }
-        router = Router(routes: config.routes, targets: targets, taps: taps, factory: metrics.factory)
+        let liveTap = LiveTap(factory: metrics.factory)
+        router = Router(
+            routes: config.routes, targets: targets, taps: taps, liveTap: liveTap, factory: metrics.factory)
         for (emitter, name, pluginLogger) in emitters {
             emitter.bind(
                 Ingest(
@@ -93,7 +97,7 @@ final class Runtime: Sendable {
         self.plugins = plugins
         spoolAdmin = SpoolAdmin(entries: spools)
         status = StatusReporter(
-            metrics: metrics, name: config.name, spools: spoolAdmin, plugins: plugins,
+            metrics: metrics, name: config.name, spools: spoolAdmin, plugins: plugins, liveTap: liveTap,
             disabledPlugins: config.plugins.filter { !$0.enabled }.map { ($0.name, $0.type) })
         // One handler per method and path: a second instance of a plugin type leaves the shared
         // (legacy) paths to the first.

@@ -11,13 +11,16 @@ final class StatusReporter: Sendable {
     let spools: SpoolAdmin
     let plugins: [any GatewayPlugin]
     let disabledPlugins: [(name: String, type: String)]
+    /// The live tap's clients (`GET /api/v1/tap`), fed by the router.
+    let liveTap: LiveTap
     private let draining = Atomic<Bool>(false)
 
     init(
         metrics: GatewayMetrics, name: String, spools: SpoolAdmin = SpoolAdmin(entries: []),
-        plugins: [any GatewayPlugin] = [],
+        plugins: [any GatewayPlugin] = [], liveTap: LiveTap? = nil,
         disabledPlugins: [(name: String, type: String)] = []
     ) {
+        self.liveTap = liveTap ?? LiveTap(factory: metrics.factory)
         self.metrics = metrics
         self.name = name
         self.spools = spools
@@ -73,7 +76,8 @@ final class StatusReporter: Sendable {
         return GatewayStatus(
             name: name, status: isDraining ? "draining" : "pass",
             uptimeSeconds: Int(Date().timeIntervalSince(metrics.startTime)), listeners: listeners, sinks: sinks,
-            routes: routes, pointsUnrouted: unrouted, plugins: pluginStates)
+            routes: routes, pointsUnrouted: unrouted, plugins: pluginStates, recentLog: RecentLog.shared.recent,
+            tapClients: liveTap.clientCount)
     }
 
     static func listenerField(_ label: String) -> WritableKeyPath<ListenerStatus, Int?>? {
@@ -91,6 +95,7 @@ final class StatusReporter: Sendable {
         switch label {
         case "gateway_points_written_total": \.pointsWritten
         case "gateway_sink_queue_points": \.sinkQueuePoints
+        case "gateway_sink_queue_capacity": \.sinkQueueCapacity
         case "gateway_sink_batches_total": \.sinkBatches
         case "gateway_sink_write_errors_total": \.sinkWriteErrors
         case "gateway_points_spooled_total": \.pointsSpooled
