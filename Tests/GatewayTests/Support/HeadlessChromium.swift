@@ -48,7 +48,7 @@ final class HeadlessChromium: @unchecked Sendable {
             guard let text = try? String(contentsOf: portFile, encoding: .utf8),
                 let port = Int(text.split(separator: "\n").first ?? "")
             else { continue }
-            guard let data = try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/json/list")!),
+            guard let data = Self.httpGet(port: port, path: "/json/list"),
                 let targets = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]],
                 let page = targets.first(where: { $0["type"] as? String == "page" }),
                 let address = page["webSocketDebuggerUrl"] as? String,
@@ -92,9 +92,24 @@ final class HeadlessChromium: @unchecked Sendable {
         }
     }
 
-    // MARK: WebSocket (RFC 6455), just enough: masked text frames out, unmasked frames in.
+    /// A plain HTTP GET's body (Connection: close), or nil.
+    private static func httpGet(port: Int, path: String) -> Data? {
+        guard let fd = try? connect(port: port) else { return nil }
+        defer { close(fd) }
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n"
+        _ = request.withCString { Glibc.send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            answer += buffer[0..<n]
+        }
+        guard let end = answer.firstRange(of: Array("\r\n\r\n".utf8)) else { return nil }
+        return Data(answer[end.upperBound...])
+    }
 
-    private static func openWebSocket(port: Int, path: String) throws -> Int32 {
+    private static func connect(port: Int) throws -> Int32 {
         let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -105,9 +120,19 @@ final class HeadlessChromium: @unchecked Sendable {
                 Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else { throw TestFailure("cannot connect to DevTools on port \(port)") }
+        guard connected == 0 else {
+            close(fd)
+            throw TestFailure("cannot connect to DevTools on port \(port)")
+        }
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    // MARK: WebSocket (RFC 6455), just enough: masked text frames out, unmasked frames in.
+
+    private static func openWebSocket(port: Int, path: String) throws -> Int32 {
+        let fd = try connect(port: port)
         let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         let request =
             "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
