@@ -91,7 +91,29 @@ import Testing
         #expect(tap.pointLines.count + tap.droppedReported == Int(accepted))
         #expect(try await gateway.metric("gateway_tap_dropped_points_total") == Double(tap.droppedReported))
         #expect(try await gateway.metric("gateway_tap_clients") == 1)
+        // A client that goes away is detached (found at the latest by the 10 s keepalive).
         tap.close()
+        let detachDeadline = ContinuousClock.now + .seconds(30)
+        while try await gateway.metric("gateway_tap_clients") > 0, ContinuousClock.now < detachDeadline {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(try await gateway.metric("gateway_tap_clients") == 0)
+        #expect(try await gateway.stop() == 0)
+    }
+
+    @Test func badTapQueries_areRefusedWithWhatIsWrong() async throws {
+        let gateway = try GatewayProcess(config: Self.config)
+        try await gateway.start()
+        for (query, message) in [
+            ("format=xml", "format=xml: expected line or json"),
+            ("tag=host", "tag=host: expected KEY:GLOB"),
+            ("buffer=0", "buffer=0: expected a number of points from 1 to 1000000"),
+            ("serie=cpu", "unknown parameter serie"),
+        ] {
+            let answer = try await gateway.get("/api/v1/tap?\(query)")
+            #expect(answer.status == 400, "\(query)")
+            #expect(answer.body.contains(message), "\(query): \(answer.body)")
+        }
         #expect(try await gateway.stop() == 0)
     }
 }
