@@ -144,6 +144,12 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "UDP receive buffer of both targets, in MiB.")
     var receiveBufferMib = 32
 
+    @Flag(
+        help:
+            "udp scenarios: also run the gateway with a live tap client attached that never reads (one series), in the same runs."
+    )
+    var stalledTap = false
+
     @Flag(help: "Do not pin the load generator and the targets to separate CPUs.")
     var noPin = false
 
@@ -188,7 +194,8 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             var out: [(scenario: Scenario, targets: [TargetKind])] = []
-            let ingestTargets: [TargetKind] = skipVm ? [.gateway] : [.gateway, .vm]
+            let ingestTargets: [TargetKind] =
+                (stalledTap ? [.gateway, .gatewayTap] : [.gateway]) + (skipVm ? [] : [.vm])
             // HTTP: the gateway as shipped (ack: durable) and with ack: memory, in the same run.
             let httpTargets: [TargetKind] = skipVm ? [.gateway, .gatewayMemory] : [.gateway, .gatewayMemory, .vm]
             for scenario in selected {

@@ -132,8 +132,17 @@ enum Report {
         func find(_ name: String, _ target: TargetKind) -> TargetSummary? {
             summaries.first { $0.scenario == name && $0.target == target }
         }
-        if let gateway = find(scenario, .gateway), find(scenario, .vm) != nil || find(scenario, .gatewayMemory) != nil {
+        if let gateway = find(scenario, .gateway),
+            find(scenario, .vm) != nil || find(scenario, .gatewayMemory) != nil || find(scenario, .gatewayTap) != nil
+        {
             var out: [Ratio] = []
+            if let tapped = find(scenario, .gatewayTap) {
+                out.append(
+                    Ratio(
+                        label: "stalled tap/none", key: "stalled_tap/no_tap",
+                        rate: tapped.pointsPerSecond / gateway.pointsPerSecond,
+                        cpu: tapped.cpuMicrosPerPoint / gateway.cpuMicrosPerPoint))
+            }
             if let vm = find(scenario, .vm) {
                 out.append(
                     Ratio(
@@ -202,7 +211,7 @@ enum Report {
 
     /// Under the table: the spool and end-to-end scenarios' own figures, in words.
     static func notes(_ summaries: [TargetSummary]) {
-        let own = summaries.filter { ![.gateway, .gatewayMemory, .vm, .collectd].contains($0.target) }
+        let own = summaries.filter { ![.gateway, .gatewayMemory, .gatewayTap, .vm, .collectd].contains($0.target) }
         guard !own.isEmpty else { return }
         print("Spool and end-to-end scenarios (medians):")
         for s in own {
@@ -259,7 +268,7 @@ enum Report {
                     + "\(fixed(s.extra("rss_max_mb") ?? .nan, 1)) MB (growth after the first second "
                     + "\(fixed(s.extra("rss_growth_after_1s_mb") ?? .nan, 1)) MB); spool "
                     + "\(fixed(s.extra("spool_mb") ?? .nan, 1)) MB; \(fixed(s.cpuMicrosPerPoint, 3)) CPU-us/point"
-            case .gateway, .gatewayMemory, .vm, .proc, .jobdir, .collectd:
+            case .gateway, .gatewayMemory, .gatewayTap, .vm, .proc, .jobdir, .collectd:
                 break
             }
             print(line)

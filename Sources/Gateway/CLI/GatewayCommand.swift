@@ -8,7 +8,9 @@ struct GatewayCommand: AsyncParsableCommand {
         commandName: "gateway",
         abstract: "A monitoring gateway: points in over UDP and HTTP, normalised, routed to sinks.",
         version: GatewayVersion.description,
-        subcommands: [RunCommand.self, CheckCommand.self, SendCommand.self, SpoolCommand.self],
+        subcommands: [
+            RunCommand.self, CheckCommand.self, SendCommand.self, SpoolCommand.self, TapCommand.self, TopCommand.self,
+        ],
         defaultSubcommand: RunCommand.self
     )
 }

@@ -29,6 +29,11 @@ enum MetricHelp {
         // Routing.
         "gateway_points_routed_total": "Points each route matched.",
         "gateway_points_unrouted_total": "Points no route sent anywhere.",
+        "gateway_sink_queue_capacity": "Points a sink's queue holds at most (queue_size).",
+        "gateway_tap_clients": "Live tap clients attached (GET /api/v1/tap, gateway tap).",
+        "gateway_tap_points_total": "Points sent to live tap clients.",
+        "gateway_tap_dropped_points_total":
+            "Points a live tap client missed because its buffer was full (it read too slowly); never slows routing.",
         // Sinks.
         "gateway_points_written_total": "Points a sink took (Influx: delivered directly; archive: stored).",
         "gateway_points_spooled_total": "Points put in the spool.",

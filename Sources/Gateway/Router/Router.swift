@@ -50,6 +50,8 @@ final class Router: Sendable {
     let defaultMask: UInt64
     let defaultName: String?
     let targets: [Target]
+    /// Live tap clients (`GET /api/v1/tap`); one atomic load per batch while none is attached.
+    let liveTap: LiveTap
     let routed: [CoreMetrics.Counter]
     let defaultRouted: CoreMetrics.Counter?
     let unrouted: CoreMetrics.Counter
@@ -57,8 +59,12 @@ final class Router: Sendable {
     /// before it stops the sinks only this router fed.
     let inUse = Atomic<Int>(0)
 
-    init(routes: [RouteConfig], targets: [Target], taps: [Tap] = [], factory: any MetricsFactory) {
+    init(
+        routes: [RouteConfig], targets: [Target], taps: [Tap] = [], liveTap: LiveTap? = nil,
+        factory: any MetricsFactory
+    ) {
         self.targets = targets
+        self.liveTap = liveTap ?? LiveTap(factory: factory)
         self.taps = taps
         func mask(_ names: [String]) -> UInt64 {
             var mask: UInt64 = 0
@@ -139,6 +145,7 @@ final class Router: Sendable {
                 }
             }
         }
+        if liveTap.isActive { liveTap.observe(points, masks: masks, source: source, router: self) }
         if uniform, let mask = masks.first, mask != 0, mask & (mask - 1) == 0 {
             perSink[mask.trailingZeroBitCount] = points
         } else {
@@ -154,6 +161,29 @@ final class Router: Sendable {
         if defaultCount > 0 { defaultRouted?.increment(by: Int64(defaultCount)) }
         if unroutedCount > 0 { unrouted.increment(by: Int64(unroutedCount)) }
         return perSink
+    }
+
+    /// The routes `point` matches from `source`, in order, up to a `stop`; the default route when none
+    /// did (the live tap's answer, computed again for the few points a tap client asked for).
+    func routeNames(_ point: Point, source: String) -> [String] {
+        var names: [String] = []
+        for rule in rules where rule.matchesSource(source) && rule.matches(point) {
+            names.append(rule.name)
+            if rule.stop { break }
+        }
+        if names.isEmpty, defaultMask != 0, let defaultName { names.append(defaultName) }
+        return names
+    }
+
+    /// The sinks of a mask, by name.
+    func sinkNames(_ mask: UInt64) -> [String] {
+        var names: [String] = []
+        var m = mask
+        while m != 0 {
+            names.append(targets[m.trailingZeroBitCount].name)
+            m &= m - 1
+        }
+        return names
     }
 
     /// Routes without waiting (the UDP event loop). Returns true when some `block` queue is full,

@@ -17,11 +17,17 @@ struct GatewayStatus: Codable, Sendable {
     var reload: ReloadOutcome? = nil
     /// `group` sinks and their members (absent without groups).
     var groups: [String: GroupStatus]? = nil
+    /// The last warnings and errors logged, oldest first.
+    var recentLog: [RecentLog.Entry]? = nil
+    /// Live tap clients attached now.
+    var tapClients: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case name, status, listeners, sinks, routes, plugins, reload, groups
         case uptimeSeconds = "uptime_seconds"
         case pointsUnrouted = "points_unrouted"
+        case recentLog = "recent_log"
+        case tapClients = "tap_clients"
     }
 }
 
@@ -65,6 +71,7 @@ struct StatsDStatus: Codable, Sendable, Equatable {
 struct SinkStatus: Codable, Sendable, Equatable {
     var pointsWritten: Int?
     var sinkQueuePoints: Int?
+    var sinkQueueCapacity: Int?
     var sinkBatches: Int?
     var sinkWriteErrors: Int?
     var pointsSpooled: Int?
@@ -81,6 +88,7 @@ struct SinkStatus: Codable, Sendable, Equatable {
         case health, spool
         case pointsWritten = "points_written"
         case sinkQueuePoints = "sink_queue_points"
+        case sinkQueueCapacity = "sink_queue_capacity"
         case sinkBatches = "sink_batches"
         case sinkWriteErrors = "sink_write_errors"
         case pointsSpooled = "points_spooled"

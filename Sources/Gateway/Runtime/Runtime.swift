@@ -18,6 +18,9 @@ final class Runtime: Sendable {
     let spoolAdmin: SpoolAdmin
     let logger: Logger
     let deadLetter: DeadLetterFile?
+    /// The live tap's clients (`GET /api/v1/tap`): outside the router, so every router a reload
+    /// makes feeds the same clients.
+    let liveTap: LiveTap
     /// What runs now; changed only by the supervisor (start, reload, shutdown).
     let state: Mutex<RuntimeState>
     private let events: AsyncStream<RuntimeEvent>
@@ -31,7 +34,8 @@ final class Runtime: Sendable {
         self.logger = logger
         deadLetter = config.schemas.deadLetter.isEmpty ? nil : try DeadLetterFile(path: config.schemas.deadLetter)
         spoolAdmin = SpoolAdmin(entries: [])
-        status = StatusReporter(metrics: metrics, name: config.name, spools: spoolAdmin)
+        liveTap = LiveTap(factory: metrics.factory)
+        status = StatusReporter(metrics: metrics, name: config.name, spools: spoolAdmin, liveTap: liveTap)
         (events, eventSink) = AsyncStream.makeStream(of: RuntimeEvent.self)
         state = Mutex(RuntimeState(config: config))
         let assembly = try assemble(config, fatal: true)
@@ -77,6 +81,8 @@ final class Runtime: Sendable {
         let queue = SinkQueue(capacity: sink.queueSize, policy: sink.whenFull)
         let sinkMetrics = SinkMetrics(sink: sink.name, factory: metrics.factory)
         metrics.addRefresher(key: "sink-queue:\(sink.name)") { sinkMetrics.queuePoints.record(queue.count) }
+        Gauge(label: "gateway_sink_queue_capacity", dimensions: [("sink", sink.name)], factory: metrics.factory)
+            .record(sink.queueSize)
         return (queue, sinkMetrics)
     }
 
@@ -147,7 +153,8 @@ final class Runtime: Sendable {
         let taps = plugins.flatMap { plugin in
             plugin.taps.map { Router.Tap(series: $0.series.map(Glob.init), receive: $0.receive) }
         }
-        return Router(routes: routes, targets: sinks.map(\.target), taps: taps, factory: metrics.factory)
+        return Router(
+            routes: routes, targets: sinks.map(\.target), taps: taps, liveTap: liveTap, factory: metrics.factory)
     }
 
     func makeIngest(_ source: String, router: Router, schemas: SchemaSet, config: GatewayConfig) -> Ingest {

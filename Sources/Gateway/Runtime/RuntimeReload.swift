@@ -177,7 +177,7 @@ extension Runtime {
             targets: targets.map { Router.Target(name: $0.0.name, queue: $0.2, metrics: $0.3) },
             taps: running.flatMap { entry in
                 entry.1.taps.map { Router.Tap(series: $0.series.map(Glob.init), receive: $0.receive) }
-            }, factory: metrics.factory)
+            }, liveTap: liveTap, factory: metrics.factory)
         let schemas = config.schemas.schemaSet
 
         // 3. Every source routes through it from its next batch; once no caller holds the old

@@ -10,14 +10,17 @@ final class StatusReporter: Sendable {
     let name: String
     let spools: SpoolAdmin
     private let pluginSet: Mutex<(running: [any GatewayPlugin], disabled: [(name: String, type: String)])>
+    /// The live tap's clients (`GET /api/v1/tap`), fed by the router.
+    let liveTap: LiveTap
     private let draining = Atomic<Bool>(false)
     private let lastReload = Mutex<ReloadOutcome?>(nil)
 
     init(
         metrics: GatewayMetrics, name: String, spools: SpoolAdmin = SpoolAdmin(entries: []),
-        plugins: [any GatewayPlugin] = [],
+        plugins: [any GatewayPlugin] = [], liveTap: LiveTap? = nil,
         disabledPlugins: [(name: String, type: String)] = []
     ) {
+        self.liveTap = liveTap ?? LiveTap(factory: metrics.factory)
         self.metrics = metrics
         self.name = name
         self.spools = spools
@@ -96,7 +99,7 @@ final class StatusReporter: Sendable {
             name: name, status: isDraining ? "draining" : "pass",
             uptimeSeconds: Int(Date().timeIntervalSince(metrics.startTime)), listeners: listeners, sinks: sinks,
             routes: routes, pointsUnrouted: unrouted, plugins: pluginStates, reload: lastReload.withLock { $0 },
-            groups: groups.isEmpty ? nil : groups)
+            groups: groups.isEmpty ? nil : groups, recentLog: RecentLog.shared.recent, tapClients: liveTap.clientCount)
     }
 
     static func addGroupReading(
@@ -144,6 +147,7 @@ final class StatusReporter: Sendable {
         switch label {
         case "gateway_points_written_total": \.pointsWritten
         case "gateway_sink_queue_points": \.sinkQueuePoints
+        case "gateway_sink_queue_capacity": \.sinkQueueCapacity
         case "gateway_sink_batches_total": \.sinkBatches
         case "gateway_sink_write_errors_total": \.sinkWriteErrors
         case "gateway_points_spooled_total": \.pointsSpooled

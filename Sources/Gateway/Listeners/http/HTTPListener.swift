@@ -48,6 +48,10 @@ struct HTTPListener: Service, CustomStringConvertible {
         router.get("/metrics") { request, _ in handlers.metrics(request) }
         router.get("/api/v1/status") { request, _ in handlers.statusJSON(request) }
         router.get("/api/v1/spool") { request, _ in handlers.spoolStats(request) }
+        router.get("/api/v1/tap") { request, _ in handlers.tap(request) }
+        router.get("/") { request, _ in handlers.statusPage(request) }
+        router.get("/ui") { request, _ in handlers.statusPage(request) }
+        router.get("/api/v1/events") { request, _ in handlers.statusEvents(request) }
         router.post("/api/v1/spool/:sink/replay") { request, context in
             handlers.spoolReplay(request, sink: context.parameters.get("sink") ?? "")
         }
