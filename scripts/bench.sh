@@ -8,6 +8,7 @@
 #   scripts/bench.sh --scenario udp --udp-rate 500k   # one UDP rate only
 #   scripts/bench.sh --scenario spool                 # spool-write and spool-replay (with VictoriaMetrics' http-1c)
 #   scripts/bench.sh --scenario e2e --e2e-rate 1M     # UDP -> gateway -> VictoriaMetrics, and RSS in an outage
+#   scripts/bench.sh --scenario statsd                # StatsD over UDP: the gateway beside collectd's statsd plugin
 #   scripts/bench.sh --skip-vm                        # the gateway alone (no replay or e2e-udp scenarios)
 # Prints a table of medians, then RESULT and RATIO lines; `gateway-bench --help` lists every option.
 set -euo pipefail

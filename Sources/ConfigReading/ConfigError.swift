@@ -29,6 +29,9 @@ public struct ConfigErrors: Error, CustomStringConvertible, Sendable {
 /// Collects problems while a configuration is read.
 public final class ProblemList {
     public private(set) var problems: [ConfigProblem] = []
+    /// What is accepted but worth a look (`gateway check` prints these as `warning: ...`; they do
+    /// not fail the check).
+    public private(set) var warnings: [ConfigProblem] = []
     /// Offline commands (`gateway spool ...`) read the configuration for file paths only: an unset
     /// environment variable (a sink's URL or token) reads as empty, and what that value makes wrong
     /// is not a problem for them.
@@ -44,6 +47,8 @@ public final class ProblemList {
         if tolerateUnsetVariables, unsetPaths.contains(problem.path) { return }
         problems.append(problem)
     }
+
+    public func warn(_ warning: ConfigProblem) { warnings.append(warning) }
 
     public func unset(at path: String) { unsetPaths.insert(path) }
 }

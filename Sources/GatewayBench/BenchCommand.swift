@@ -50,6 +50,13 @@ struct BenchCommand: ParsableCommand {
             in 1,000 folders, against find ROOT -type f over the same tree, rounds alternating: the walk alone, \
             a first scan queueing every pair into a fresh state file, and a rescan where all are known.
 
+            statsd-<rate>: StatsD lines over UDP (10 per datagram, 10,000 series: counters and timings), paced \
+            to the rate, to the gateway's statsd listener (blackhole sink) and to collectd's statsd plugin \
+            (--collectd; skipped when absent), both aggregating every 2 s. Lines aggregated as each counts \
+            them: the gateway's gateway_statsd_lines_total minus its rejected lines, collectd's csv output \
+            (counters' cumulative derive values, timers' per-interval counts). Under the table: each one's \
+            highest rate without loss.
+
             e2e-rss-<rate>: UDP at --rss-rate for --duration seconds to a gateway whose influx2 sink's port \
             has no server (an outage): its RSS every second (first, after 1 s, last, max) and what went to \
             the spool.
@@ -104,6 +111,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "The vmagent binary for the agents-* scenarios (looked up on PATH).")
     var vmagent = "vmagent"
 
+    @Option(
+        name: .customLong("statsd-rate"),
+        help: "statsd scenarios: StatsD lines/s over UDP; repeat or give a list. Default: 1M,150k.")
+    var statsdRates: [String] = []
+
+    @Option(help: "statsd scenarios: collectd, the peer (Debian collectd-core); measured when present.")
+    var collectd = "/usr/sbin/collectd"
+
     @Option(name: .customLong("rss-rate"), help: "e2e-rss UDP rate in points/s during the outage.")
     var rssRate = "200k"
 
@@ -154,6 +169,12 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "UDP receive buffer of both targets, in MiB.")
     var receiveBufferMib = 32
 
+    @Flag(
+        help:
+            "udp scenarios: also run the gateway with a live tap client attached that never reads (one series), in the same runs."
+    )
+    var stalledTap = false
+
     @Flag(help: "Do not pin the load generator and the targets to separate CPUs.")
     var noPin = false
 
@@ -172,6 +193,7 @@ struct BenchCommand: ParsableCommand {
             let replay = try Self.list([replayPoints], default: "2M", what: "--replay-points")
             let agentsUDP = try Self.list(agentsUDPRates, default: "300k", what: "--agents-udp-rate")
             let agentsHTTP = try Self.list([agentsHTTPPoints], default: "1M", what: "--agents-http-points")
+            let statsd = try Self.list(statsdRates, default: "1M,150k", what: "--statsd-rate")
             let filters = scenario.flatMap { $0.split(separator: ",").map(String.init) }
             let all =
                 rates.map { Scenario.udp(pointsPerSecond: $0) } + connections.map { Scenario.http(connections: $0) }
@@ -179,6 +201,7 @@ struct BenchCommand: ParsableCommand {
                 + e2e.map { Scenario.e2eUDP(pointsPerSecond: $0) } + rss.map { Scenario.e2eRSS(pointsPerSecond: $0) }
                 + [.procPass, .jobdirScan, .encode] + agentsUDP.map { Scenario.agentsUDP(pointsPerSecond: $0) }
                 + agentsHTTP.map { Scenario.agentsHTTP(connections: agentsHTTPConnections, points: $0) }
+                + statsd.map { Scenario.statsd(linesPerSecond: $0) }
             return all.filter { $0.isSelected(by: filters) && !(skipVm && $0.needsVictoriaMetrics) }
         }
     }
@@ -200,7 +223,8 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             var out: [(scenario: Scenario, targets: [TargetKind])] = []
-            let ingestTargets: [TargetKind] = skipVm ? [.gateway] : [.gateway, .vm]
+            let ingestTargets: [TargetKind] =
+                (stalledTap ? [.gateway, .gatewayTap] : [.gateway]) + (skipVm ? [] : [.vm])
             // HTTP: the gateway as shipped (ack: durable) and with ack: memory, in the same run.
             let httpTargets: [TargetKind] = skipVm ? [.gateway, .gatewayMemory] : [.gateway, .gatewayMemory, .vm]
             for scenario in selected {
@@ -221,6 +245,7 @@ struct BenchCommand: ParsableCommand {
                 case .procPass, .encode: out.append((scenario, [.proc]))
                 case .jobdirScan: out.append((scenario, [.jobdir]))
                 case .agentsUDP, .agentsHTTP: out.append((scenario, AgentBench.targets))
+                case .statsd: out.append((scenario, Files.isExecutable(collectd) ? [.gateway, .collectd] : [.gateway]))
                 }
             }
             return out
@@ -364,6 +389,19 @@ struct BenchCommand: ParsableCommand {
                 )
                 try JobdirBench(runs: runs, pairs: jobdirPairs).run()
                 continue
+            case .statsd(let rate):
+                let lines = Int((Double(rate) * duration).rounded(.up))
+                log(
+                    "\(scenario.name): generating \(Report.grouped(lines)) StatsD lines over \(StatsDBench.seriesCount) series"
+                )
+                let load = UDPLoad(payload: StatsDBench.payload(lines: lines, linesPerDatagram: linesPerDatagram))
+                try repeatRuns(renew: {}) { target, label in
+                    let server: any StatsDTarget =
+                        target == .collectd
+                        ? try CollectdServer.start(label: label, settings: settings, executable: collectd)
+                        : try StatsDGateway(label: label, settings: settings)
+                    return try measurement.statsd(server, load: load, linesPerSecond: rate)
+                }
             case .spoolReplay(let points):
                 log("\(scenario.name): \(Report.grouped(points)) points per run, generated, spooled, then replayed")
                 try repeatRuns(renew: {}) { _, label in try spoolBench.replay(points: points, label: label) }
@@ -374,6 +412,7 @@ struct BenchCommand: ParsableCommand {
         }
         Report.table(summaries, runs: runs)
         Report.notes(summaries)
+        Report.statsdNotes(summaries)
         Report.machineLines(summaries)
     }
 

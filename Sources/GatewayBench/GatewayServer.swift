@@ -50,9 +50,13 @@ final class GatewayServer: TargetServer {
     let process: ChildProcess
     let httpPort: Int
     let udpPort: Int
+    /// The `statsd` listener's UDP port, 0 when it has none (see ``start(label:settings:sink:cpu:ack:statsd:)``).
+    private(set) var statsdPort = 0
     let sink: GatewaySink
     /// The run's data directory (the influx2 sink's spool), removed by ``stop()``.
     let dataDirectory: String
+    /// A live tap connection that never reads (``TargetKind/gatewayTap``); closed by ``stop()``.
+    private var stalledTap: Int32 = -1
 
     private init(
         process: ChildProcess, httpPort: Int, udpPort: Int, sink: GatewaySink, dataDirectory: String, kind: TargetKind
@@ -68,9 +72,10 @@ final class GatewayServer: TargetServer {
     /// Starts a gateway pinned to `cpu` (by default the targets' CPU).
     static func start(
         label: String, settings: ServerSettings, sink: GatewaySink = .blackhole, cpu: Int?? = nil,
-        ack: String = "durable"
+        ack: String = "durable", statsd: Bool = false, stalledTap: Bool = false
     ) throws -> GatewayServer {
         let udpPort = try Sockets.freePort(tcp: false, udp: true)
+        let statsdPort = statsd ? try Sockets.freePort(tcp: false, udp: true) : 0
         let httpPort = try Sockets.freePort(tcp: true, udp: false)
         let configPath = "\(settings.workDirectory)/gateway-\(label).yaml"
         let dataDirectory: String
@@ -82,16 +87,18 @@ final class GatewayServer: TargetServer {
             configPath,
             configuration(
                 udpPort: udpPort, httpPort: httpPort, receiveBuffer: settings.udpReceiveBuffer,
-                dataDirectory: dataDirectory, sink: sink, ack: ack))
+                dataDirectory: dataDirectory, sink: sink, ack: ack, statsdPort: statsdPort))
         let process = try ChildProcess.spawn(
             name: "gateway", executable: settings.gatewayPath, arguments: ["run", "--config", configPath],
             logPath: "\(settings.workDirectory)/gateway-\(label).log", cpu: cpu ?? settings.targetCPU,
             returnToCPU: settings.benchCPU)
         let server = GatewayServer(
             process: process, httpPort: httpPort, udpPort: udpPort, sink: sink, dataDirectory: dataDirectory,
-            kind: ack == "memory" ? .gatewayMemory : .gateway)
+            kind: stalledTap ? .gatewayTap : ack == "memory" ? .gatewayMemory : .gateway)
+        server.statsdPort = statsdPort
         do {
             try server.waitUntilReady()
+            if stalledTap { server.stalledTap = try attachStalledTap(port: httpPort) }
         } catch {
             server.stop()
             throw error
@@ -105,8 +112,20 @@ final class GatewayServer: TargetServer {
     /// defaults otherwise (queue 500,000, spool on, retry policy), as a user's would.
     static func configuration(
         udpPort: Int, httpPort: Int, receiveBuffer: Int, dataDirectory: String, sink: GatewaySink = .blackhole,
-        ack: String = "durable"
+        ack: String = "durable", statsdPort: Int = 0
     ) -> String {
+        // The statsd scenarios: aggregated every 2 s, as collectd's Interval there.
+        let statsdSection =
+            statsdPort == 0
+            ? ""
+            : """
+              statsd:
+                type: statsd
+                listen: "127.0.0.1:\(statsdPort)"
+                receive_buffer: \(receiveBuffer)
+                flush_interval: \(StatsDBench.interval)s
+
+            """
         let sinkSection: String
         switch sink {
         case .blackhole:
@@ -160,7 +179,7 @@ final class GatewayServer: TargetServer {
                 listen: "127.0.0.1:\(httpPort)"
                 max_body: 32MiB
                 ack: \(ack)
-            sinks:
+            \(statsdSection)sinks:
             \(sinkSection)
             routes:
               - name: everything
@@ -194,7 +213,34 @@ final class GatewayServer: TargetServer {
             spoolBytes: value("gateway_spool_bytes"))
     }
 
+    /// Opens `GET /api/v1/tap` on one of the load's 100 series (every point is checked against the
+    /// filter, one in a hundred is buffered), reads the answer's head, and then never reads again: the
+    /// client's buffer fills and the gateway drops for it.
+    static func attachStalledTap(port: Int) throws -> Int32 {
+        let fd = try Sockets.connectTCP(port: port, timeout: 10)
+        var small: Int32 = 4096
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        let request = Array(
+            "GET /api/v1/tap?series=bench&tag=host:h7&tag=service:s7 HTTP/1.1\r\nHost: bench\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else {
+            close(fd)
+            throw BenchError.system("send tap request")
+        }
+        var head = [UInt8](repeating: 0, count: 512)
+        var received: [UInt8] = []
+        while !String(decoding: received, as: UTF8.self).contains("tap attached") {
+            let n = recv(fd, &head, head.count, 0)
+            guard n > 0 else {
+                close(fd)
+                throw BenchError("the live tap did not attach: \(String(decoding: received, as: UTF8.self))")
+            }
+            received += head[0..<n]
+        }
+        return fd
+    }
+
     func stop() {
+        if stalledTap >= 0 { close(stalledTap) }
         process.stop()
         if case .blackhole = sink { return }
         try? FileManager.default.removeItem(atPath: dataDirectory)

@@ -131,6 +131,23 @@ final class Payload: @unchecked Sendable {
         }
     }
 
+    /// Lines of another protocol (StatsD): `write(index, out)` writes line `index` (at most
+    /// `maxLineLength` bytes, with its '\n') and returns its length. They carry no timestamp: such a
+    /// payload is never renewed.
+    init(
+        lines: Int, linesPerChunk: Int, maxLineLength: Int, write: (Int, UnsafeMutablePointer<UInt8>) -> Int
+    ) {
+        lineCount = lines
+        self.linesPerChunk = linesPerChunk
+        bytes = .allocate(capacity: lines * maxLineLength)
+        firstMillisecond = 0
+        chunkEnds.reserveCapacity(lines / linesPerChunk + 1)
+        for index in 0..<lines {
+            byteCount += write(index, bytes + byteCount)
+            if (index + 1) % linesPerChunk == 0 || index == lines - 1 { chunkEnds.append(byteCount) }
+        }
+    }
+
     deinit {
         bytes.deallocate()
     }

@@ -132,8 +132,17 @@ enum Report {
         func find(_ name: String, _ target: TargetKind) -> TargetSummary? {
             summaries.first { $0.scenario == name && $0.target == target }
         }
-        if let gateway = find(scenario, .gateway), find(scenario, .vm) != nil || find(scenario, .gatewayMemory) != nil {
+        if let gateway = find(scenario, .gateway),
+            find(scenario, .vm) != nil || find(scenario, .gatewayMemory) != nil || find(scenario, .gatewayTap) != nil
+        {
             var out: [Ratio] = []
+            if let tapped = find(scenario, .gatewayTap) {
+                out.append(
+                    Ratio(
+                        label: "stalled tap/none", key: "stalled_tap/no_tap",
+                        rate: tapped.pointsPerSecond / gateway.pointsPerSecond,
+                        cpu: tapped.cpuMicrosPerPoint / gateway.cpuMicrosPerPoint))
+            }
             if let vm = find(scenario, .vm) {
                 out.append(
                     Ratio(
@@ -151,6 +160,14 @@ enum Report {
         }
         if let rw = find(scenario, .agentRemoteWrite) {
             return agentRatios(rw: rw, influx: find(scenario, .agentInflux2), vmagent: find(scenario, .vmagent))
+        }
+        if let gateway = find(scenario, .gateway), let collectd = find(scenario, .collectd) {
+            return [
+                Ratio(
+                    label: "gateway/collectd", key: "gateway/collectd",
+                    rate: gateway.pointsPerSecond / collectd.pointsPerSecond,
+                    cpu: gateway.cpuMicrosPerPoint / collectd.cpuMicrosPerPoint)
+            ]
         }
         if let spool = find(scenario, .spool) {
             return [
@@ -197,7 +214,7 @@ enum Report {
 
     /// Under the table: the spool and end-to-end scenarios' own figures, in words.
     static func notes(_ summaries: [TargetSummary]) {
-        let own = summaries.filter { ![.gateway, .gatewayMemory, .vm].contains($0.target) }
+        let own = summaries.filter { ![.gateway, .gatewayMemory, .gatewayTap, .vm, .collectd].contains($0.target) }
         guard !own.isEmpty else { return }
         print("Spool and end-to-end scenarios (medians):")
         for s in own {
@@ -259,7 +276,7 @@ enum Report {
                     " through \(s.target.displayName) (loss \(fixed(s.lossPercent, 3)) %): agent "
                     + "\(fixed(s.cpuMicrosPerPoint, 3)) CPU-us/point, peak RSS \(fixed(s.peakRSSMegabytes, 1)) MB; "
                     + "VictoriaMetrics \(fixed(s.extra("vm_cpu_us_per_point") ?? .nan, 3)) CPU-us/point"
-            case .gateway, .gatewayMemory, .vm, .proc, .jobdir:
+            case .gateway, .gatewayMemory, .gatewayTap, .vm, .proc, .jobdir, .collectd:
                 break
             }
             print(line)

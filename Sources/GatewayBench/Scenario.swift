@@ -1,7 +1,7 @@
 import Foundation
 
 /// One kind of load, named as in the report (`udp-1M`, `udp-200k`, `http-4c`, `http-1c`, `spool-write`,
-/// `spool-replay`, `e2e-udp-1M`, `e2e-rss-200k`).
+/// `spool-replay`, `e2e-udp-1M`, `e2e-rss-200k`, `statsd-1M`).
 enum Scenario: Sendable, Equatable {
     /// Datagrams of 10 lines, paced to this many points per second.
     case udp(pointsPerSecond: Int)
@@ -25,6 +25,9 @@ enum Scenario: Sendable, Equatable {
     case agentsHTTP(connections: Int, points: Int)
     /// In process: a batch encoded for influx2 (line protocol + gzip) and for remote write.
     case encode
+    /// StatsD lines over UDP (10 per datagram, 10,000 series) paced to this many lines per second, to
+    /// the gateway's `statsd` listener and to collectd's `statsd` plugin (``StatsDBench``).
+    case statsd(linesPerSecond: Int)
 
     var name: String {
         switch self {
@@ -39,13 +42,14 @@ enum Scenario: Sendable, Equatable {
         case .agentsUDP(let rate): return "agents-udp-\(Self.shortNumber(rate))"
         case .agentsHTTP(let connections, _): return "agents-http-\(connections)c"
         case .encode: return "encode"
+        case .statsd(let rate): return "statsd-\(Self.shortNumber(rate))"
         }
     }
 
     /// Whether the scenario needs VictoriaMetrics (it is left out under `--skip-vm`).
     var needsVictoriaMetrics: Bool {
         switch self {
-        case .udp, .http, .spoolWrite, .e2eRSS, .procPass, .jobdirScan, .encode: return false
+        case .udp, .http, .spoolWrite, .e2eRSS, .procPass, .jobdirScan, .encode, .statsd: return false
         case .spoolReplay, .e2eUDP, .agentsUDP, .agentsHTTP: return true
         }
     }

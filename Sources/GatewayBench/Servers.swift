@@ -8,6 +8,8 @@ enum TargetKind: String, CaseIterable, Sendable {
     case gateway
     /// The gateway with `ack: memory` on its HTTP listener (the http-<n>c scenarios only).
     case gatewayMemory = "gateway-ack-memory"
+    /// The gateway with a live tap client attached that never reads (udp scenarios, --stalled-tap).
+    case gatewayTap = "gateway-stalled-tap"
     case vm
     /// `SpoolStore` driven in the benchmark's own process.
     case spool
@@ -26,11 +28,14 @@ enum TargetKind: String, CaseIterable, Sendable {
     case agentInflux2 = "gateway-influx2+vm"
     case agentRemoteWrite = "gateway-rw+vm"
     case vmagent = "vmagent+vm"
+    /// collectd with its `statsd` plugin: the StatsD peer (the statsd-<rate> scenarios).
+    case collectd
 
     var displayName: String {
         switch self {
         case .gateway: return "gateway"
         case .gatewayMemory: return "gateway (ack: memory)"
+        case .gatewayTap: return "gateway (stalled tap)"
         case .vm: return "victoria-metrics"
         case .spool: return "SpoolStore"
         case .replay: return "InfluxSink replay"
@@ -41,6 +46,7 @@ enum TargetKind: String, CaseIterable, Sendable {
         case .agentInflux2: return "gateway influx2->vm"
         case .agentRemoteWrite: return "gateway rw->vm"
         case .vmagent: return "vmagent->vm"
+        case .collectd: return "collectd statsd"
         }
     }
 }
@@ -125,8 +131,9 @@ enum TargetServers {
         switch kind {
         case .gateway: return try GatewayServer.start(label: label, settings: settings)
         case .gatewayMemory: return try GatewayServer.start(label: label, settings: settings, ack: "memory")
+        case .gatewayTap: return try GatewayServer.start(label: label, settings: settings, stalledTap: true)
         case .vm: return try VictoriaMetricsServer.start(label: label, settings: settings)
-        case .spool, .replay, .e2e, .outage, .proc, .jobdir, .agentInflux2, .agentRemoteWrite, .vmagent:
+        case .spool, .replay, .e2e, .outage, .proc, .jobdir, .agentInflux2, .agentRemoteWrite, .vmagent, .collectd:
             throw BenchError("\(kind.displayName) is not a server of its own")
         }
     }

@@ -2,8 +2,9 @@ import GatewayCore
 
 extension FuzzTarget {
     /// Any bytes as a StatsD datagram: never a crash; each non-empty line yields samples or events, or
-    /// exactly one error; parsing line by line agrees with parsing the whole; aggregated points (and
-    /// events) follow the point invariants, and percentiles lie between lower and upper.
+    /// exactly one error; parsing line by line agrees with parsing the whole; the listener's cached hot
+    /// path aggregates as parsing does; aggregated points (and events) follow the point invariants, and
+    /// percentiles lie between lower and upper.
     static func statsd(_ input: UnsafeRawBufferPointer) {
         let parser = StatsDParser()
         let whole = parser.parse(input)
@@ -31,6 +32,21 @@ extension FuzzTarget {
         for sample in whole.samples {
             check(sample.rate > 0 && sample.rate <= 1 && sample.value.isFinite, "statsd: bad sample")
         }
+        // The listener's hot path (a line cache from bytes to slots) aggregates exactly as parsing and
+        // adding does, the second time round from the cache.
+        var reference = StatsDAggregator()
+        var hot = StatsDAggregator()
+        let cache = StatsDLineCache(series: 64)
+        var take = StatsDTake()
+        for _ in 0..<2 {
+            for sample in whole.samples { reference.add(sample) }
+            for event in whole.events { reference.add(event: event) }
+            hot.take(input, cache: cache, into: &take)
+        }
+        check(take.lines == 2 * whole.lines && take.errors == whole.errors + whole.errors, "statsd: hot path lines")
+        // As text: a sum that overflows to infinity makes a NaN stddev, which == would call different.
+        check("\(hot.flush(at: 7))" == "\(reference.flush(at: 7))", "statsd: hot path aggregates differ")
+
         var settings = StatsDAggregation()
         settings.maxSeries = 64
         settings.timingSamples = 4

@@ -14,7 +14,8 @@ import Testing
                     out: {type: stdout, format: line, batch_size: 1000, flush_interval: 100ms}
                       archive: {type: spool, batch_size: 1000, flush_interval: 100ms}
                       influx: {type: influx2, url: "http://127.0.0.1:\(closedPort)", org: o, bucket: b, token: t, batch_size: 1000, flush_interval: 100ms, retry: {max_retries: 0}}
-                    """, routes: "- {to: [out, archive, influx]}",
+                      grp: {type: group, mode: failover, members: [influx], flush_interval: 100ms}
+                    """, routes: "- {to: [out, archive, grp]}",
                 extra: "plugins:\n  proc: {type: proc, interval: 1s}"))
         try await gateway.start()
         #expect(try await gateway.post("/api/v2/write", "m v=1i 1\nm v=2i 2\n").status == 204)

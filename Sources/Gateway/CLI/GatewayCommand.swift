@@ -8,7 +8,9 @@ struct GatewayCommand: AsyncParsableCommand {
         commandName: "gateway",
         abstract: "A monitoring gateway: points in over UDP and HTTP, normalised, routed to sinks.",
         version: GatewayVersion.description,
-        subcommands: [RunCommand.self, CheckCommand.self, SendCommand.self, SpoolCommand.self],
+        subcommands: [
+            RunCommand.self, CheckCommand.self, SendCommand.self, SpoolCommand.self, TapCommand.self, TopCommand.self,
+        ],
         defaultSubcommand: RunCommand.self
     )
 }
@@ -59,25 +61,3 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
-
-struct CheckCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "check",
-        abstract: "Validate the configuration and every included plugin file without starting anything.",
-        discussion: "Prints each problem as FILE:LINE: key.path: message and exits 1 if there is any.")
-
-    @OptionGroup var options: ConfigOptions
-
-    func run() throws {
-        do {
-            let config = try ConfigLoader().load(path: options.config)
-            print(
-                "\(options.config): ok (\(config.listeners.count) listeners, \(config.sinks.count) sinks, "
-                    + "\(config.routes.count) routes, \(config.plugins.count) plugins)")
-            print(config.pathReport())
-        } catch {
-            for problem in error.problems { print(problem) }
-            throw ExitCode(1)
-        }
-    }
-}

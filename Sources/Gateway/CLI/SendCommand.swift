@@ -17,6 +17,10 @@ struct SendCommand: AsyncParsableCommand {
               gateway send 'cpu,host=a usage=0.5'
               echo '{"series":"cpu","fields":{"usage":0.5}}' | gateway send --format json
               gateway send --http http://127.0.0.1:8087 --token "$GATEWAY_TOKEN" < points.lp
+              gateway send --http 'http://influx1:8086/write?db=metrics&rp=autogen' --username u --password "$PW" < points.lp
+              gateway send --http 'http://influx2:8086/api/v2/write?org=acme&bucket=metrics' --token "$INFLUX_TOKEN" < points.lp
+            A URL with a path is used as given (InfluxDB 1.x /write?db=..., 2.x /api/v2/write?org=...&bucket=...);
+            --precision is added to a /write or /api/v2/write URL that does not name one.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -27,7 +31,10 @@ struct SendCommand: AsyncParsableCommand {
     var udp: String?
 
     @Option(
-        help: "Send over HTTP to this base URL (line protocol to /api/v2/write, JSON to /api/v1/points) or full URL.")
+        help: """
+            Send over HTTP to a gateway's base URL (line protocol to /api/v2/write, JSON to /api/v1/points), or to a \
+            full URL: InfluxDB 1.x http://HOST:8086/write?db=DB, 2.x http://HOST:8086/api/v2/write?org=O&bucket=B.
+            """)
     var http: String?
 
     @Option(help: "Payload format: line (InfluxDB line protocol) or json (JSON points).")
@@ -36,8 +43,14 @@ struct SendCommand: AsyncParsableCommand {
     @Option(help: "Timestamp precision of line protocol: ns, us, ms or s.")
     var precision: String = "ns"
 
-    @Option(help: "Token for the HTTP listener (Authorization: Token ...).")
+    @Option(help: "Token for the gateway's HTTP listener or InfluxDB 2.x (Authorization: Token ...).")
     var token: String?
+
+    @Option(help: "User name for InfluxDB 1.x (HTTP Basic authentication, with --password).")
+    var username: String?
+
+    @Option(help: "Password for InfluxDB 1.x (with --username).")
+    var password: String?
 
     @Option(help: "Largest UDP datagram to send, in bytes; lines are never split.")
     var maxDatagram: Int = 1400
@@ -50,6 +63,11 @@ struct SendCommand: AsyncParsableCommand {
 
     func validate() throws {
         if udp != nil, http != nil { throw ValidationError("give --udp or --http, not both") }
+        if (username == nil) != (password == nil) { throw ValidationError("give --username and --password together") }
+        if username != nil, token != nil { throw ValidationError("give --token or --username/--password, not both") }
+        if (username != nil || token != nil) && http == nil {
+            throw ValidationError("--token, --username and --password are for --http")
+        }
         guard Precision(influx: precision) != nil else { throw ValidationError("--precision must be ns, us, ms or s") }
         guard maxDatagram >= 64, maxDatagram <= 65_507 else {
             throw ValidationError("--max-datagram must be 64 to 65507")
@@ -149,16 +167,7 @@ struct SendCommand: AsyncParsableCommand {
     }
 
     func sendHTTP(_ lines: [String], to base: String) async throws {
-        guard var components = URLComponents(string: base), components.scheme != nil else {
-            throw ValidationError("--http expects a URL such as http://127.0.0.1:8087, got \(base)")
-        }
-        if components.path.isEmpty || components.path == "/" {
-            components.path = format == .line ? "/api/v2/write" : "/api/v1/points"
-            if format == .line {
-                components.queryItems = [URLQueryItem(name: "precision", value: precision)]
-            }
-        }
-        guard let url = components.string else { throw ValidationError("invalid URL \(base)") }
+        let url = try Self.writeURL(base, format: format, precision: precision)
         var sent = 0
         var start = 0
         while start < lines.count {
@@ -168,6 +177,10 @@ struct SendCommand: AsyncParsableCommand {
             request.headers.add(
                 name: "Content-Type", value: format == .line ? "text/plain; charset=utf-8" : "application/json")
             if let token { request.headers.add(name: "Authorization", value: "Token \(token)") }
+            if let username, let password {
+                let credentials = Data("\(username):\(password)".utf8).base64EncodedString()
+                request.headers.add(name: "Authorization", value: "Basic \(credentials)")
+            }
             request.body = .bytes(ByteBuffer(string: lines[start..<end].joined(separator: "\n") + "\n"))
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
             let body = try await response.body.collect(upTo: 1 << 20)
@@ -179,6 +192,38 @@ struct SendCommand: AsyncParsableCommand {
             sent += end - start
             start = end
         }
-        print("sent \(sent) points to \(url)")
+        print("sent \(sent) points to \(Redact.url(url))")
+    }
+
+    /// The URL to POST to. A base URL (no path) is a gateway's: line protocol goes to `/api/v2/write`,
+    /// JSON to `/api/v1/points`. A URL with a path is used as given; an InfluxDB write path
+    /// (`/write`, 1.x; `/api/v2/write`, 2.x and the gateway) gets `precision` unless it names one. 1.x
+    /// spells microseconds `u` (InfluxDB 1.6 reads `us` as nanoseconds).
+    static func writeURL(_ base: String, format: Format, precision: String) throws -> String {
+        guard var components = URLComponents(string: base), let scheme = components.scheme,
+            scheme == "http" || scheme == "https", components.host?.isEmpty == false
+        else {
+            throw ValidationError(
+                "--http expects a URL such as http://127.0.0.1:8087 or http://influx:8086/write?db=metrics, got \(Redact.url(base))"
+            )
+        }
+        if components.path.isEmpty || components.path == "/" {
+            components.path = format == .line ? "/api/v2/write" : "/api/v1/points"
+        }
+        let path = components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path
+        let isV1 = path.hasSuffix("/write") && !path.hasSuffix("/api/v2/write")
+        if format == .json, path.hasSuffix("/write") {
+            throw ValidationError(
+                "\(path) takes line protocol: send JSON points to a gateway (its base URL or /api/v1/points), or use --format line"
+            )
+        }
+        if path.hasSuffix("/write"), format == .line,
+            !(components.queryItems ?? []).contains(where: { $0.name == "precision" })
+        {
+            let spelt = isV1 && precision == "us" ? "u" : precision
+            components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "precision", value: spelt)]
+        }
+        guard let url = components.string else { throw ValidationError("invalid URL \(Redact.url(base))") }
+        return url
     }
 }

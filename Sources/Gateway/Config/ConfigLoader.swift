@@ -18,10 +18,11 @@ struct ConfigLoader {
     func load(path: String) throws(ConfigErrors) -> GatewayConfig {
         let problems = ProblemList(tolerateUnsetVariables: offline)
         let config = read(path: path, problems: problems)
-        if !problems.problems.isEmpty || config == nil {
+        guard problems.problems.isEmpty, var config else {
             throw ConfigErrors(problems: problems.problems)
         }
-        return config!
+        config.warnings = problems.warnings
+        return config
     }
 
     func read(path: String, problems: ProblemList) -> GatewayConfig? {
@@ -55,7 +56,19 @@ struct ConfigLoader {
         }
         config.listeners = readListeners(top["listeners"], context)
         config.sinks = readSinks(top["sinks"], context)
-        config.routes = readRoutes(top["routes"], sinks: Set(config.sinks.map(\.name)), root: root)
+        let types = Dictionary(config.sinks.map { ($0.name, $0.type) }, uniquingKeysWith: { first, _ in first })
+        var members: [String: String] = [:]  // member: its group
+        let composed = config.sinks.compactMap { sink in
+            (sink.settings as? any ComposedSinkSettings).map { (sink.name, $0) }
+        }
+        for (name, settings) in composed {
+            settings.checkMembers(types, problems: problems)
+            // A group named as a member is reported above; routing to it stays allowed.
+            for member in settings.memberNames where !composed.contains(where: { $0.0 == member }) {
+                members[member] = name
+            }
+        }
+        config.routes = readRoutes(top["routes"], sinks: Set(config.sinks.map(\.name)), members: members, root: root)
         if let schemas = top["schemas"] { config.schemas = readSchemas(schemas, context) }
         if let plugins = top["plugins"] { config.plugins = readPlugins(plugins, context) }
         top.finish()
@@ -184,7 +197,10 @@ struct ConfigLoader {
 
     // MARK: Routes
 
-    func readRoutes(_ node: ConfigNode?, sinks: Set<String>, root: ConfigNode) -> [RouteConfig] {
+    /// `members` maps each group member to its group: routes send to the group, not to a member.
+    func readRoutes(
+        _ node: ConfigNode?, sinks: Set<String>, members: [String: String] = [:], root: ConfigNode
+    ) -> [RouteConfig] {
         guard let node else {
             root.problem("no routes: add at least one, e.g. routes: [{to: [console]}]")
             return []
@@ -210,6 +226,13 @@ struct ConfigLoader {
                 route.to = to
                 for sink in to where !sinks.contains(sink) {
                     map["to"]?.problem("unknown sink \"\(sink)\" (defined: \(sinks.sorted().joined(separator: ", ")))")
+                }
+                for sink in to {
+                    if let group = members[sink] {
+                        map["to"]?.problem(
+                            "sink \"\(sink)\" is a member of group \"\(group)\": route to the group (a point routed to both would be stored twice)"
+                        )
+                    }
                 }
             }
             if let stop = map["stop"]?.bool() { route.stop = stop }

@@ -1,3 +1,4 @@
+import ConfigReading
 import Foundation
 import GatewayCore
 import Logging
@@ -19,6 +20,8 @@ struct GatewayConfig: Sendable {
     var routes: [RouteConfig]
     var schemas: SchemaConfig
     var plugins: [PluginConfig]
+    /// Accepted but worth a look (`gateway check` prints them; they fail nothing).
+    var warnings: [ConfigProblem] = []
 }
 
 struct ListenerConfig: Sendable {
@@ -38,6 +41,10 @@ struct SinkConfig: Sendable {
 
     /// The spool file this sink writes, if any.
     var spoolPath: String? { settings.spoolPath }
+    /// A sink made of other sinks (`group`): made after them, stopped before them.
+    var isComposed: Bool { settings is any ComposedSinkSettings }
+    /// The sinks it hands points to, for a group.
+    var memberNames: [String] { (settings as? any ComposedSinkSettings)?.memberNames ?? [] }
 }
 
 struct RouteConfig: Sendable {

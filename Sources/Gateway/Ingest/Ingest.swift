@@ -9,13 +9,13 @@ final class Ingest: Sendable {
     let source: String
     let metrics: ListenerMetrics
     let defaultTags: [Tag]
-    let schemas: SchemaSet
-    let router: Router
     let deadLetter: DeadLetterFile?
     let log: RateLimitedLog
     /// Series caches for decoders that may run on any thread (HTTP requests): one is taken for a
     /// decode and given back, so repeated series are decoded once per cache, not once per request.
     private let cachePool = Mutex<[SeriesCache]>([])
+    /// The routes and schemas points take; a reload swaps them (``swap(router:schemas:)``).
+    private let pipeline: Mutex<(router: Router, schemas: SchemaSet)>
 
     init(
         source: String, metrics: ListenerMetrics, defaultTags: [Tag], schemas: SchemaSet, router: Router,
@@ -24,11 +24,53 @@ final class Ingest: Sendable {
         self.source = source
         self.metrics = metrics
         self.defaultTags = defaultTags
-        self.schemas = schemas
-        self.router = router
+        self.pipeline = Mutex((router, schemas))
         self.deadLetter = deadLetter
         self.log = RateLimitedLog(logger: logger)
     }
+
+    /// The router points take now.
+    var router: Router { pipeline.withLock { $0.router } }
+    /// The schemas points are checked against now.
+    var schemas: SchemaSet { pipeline.withLock { $0.schemas } }
+
+    /// A reload's new routes and schemas: from the next batch on. Returns the router it replaced;
+    /// once that router's ``Router/inUse`` is 0, no point can reach its queues any more.
+    @discardableResult
+    func swap(router: Router, schemas: SchemaSet) -> Router {
+        pipeline.withLock { current in
+            defer { current = (router, schemas) }
+            return current.router
+        }
+    }
+
+    /// The current router, counted as in use until ``leave(_:)`` (taken under the same lock a swap
+    /// takes, so a reload that saw the old router idle knows no caller still holds it).
+    private func enter() -> Router {
+        pipeline.withLock { current in
+            current.router.inUse.add(1, ordering: .acquiring)
+            return current.router
+        }
+    }
+
+    private func leave(_ router: Router) { router.inUse.subtract(1, ordering: .releasing) }
+
+    /// Routes without waiting (event loops); true when a `block` queue is full (see ``Router/offer``).
+    func offer(_ points: [Point]) -> Bool {
+        let router = enter()
+        defer { leave(router) }
+        return router.offer(points, source: source)
+    }
+
+    /// Routes, waiting for room in `block` queues (see ``Router/push``).
+    func push(_ points: [Point], acknowledgement: Acknowledgement? = nil) async {
+        let router = enter()
+        defer { leave(router) }
+        await router.push(points, source: source, acknowledgement: acknowledgement)
+    }
+
+    /// Returns when every `block` queue of the current routes has room.
+    func waitForSpace() async { await router.waitForSpace() }
 
     static func now() -> Int64 {
         var ts = timespec()
@@ -107,6 +149,7 @@ final class Ingest: Sendable {
     @discardableResult
     func normalise(_ points: inout [Point], receiveTime: Int64) -> [PointError] {
         var failures: [PointError] = []
+        let schemas = self.schemas
         if !schemas.isEmpty {
             var kept = 0
             for i in points.indices {

@@ -37,7 +37,7 @@ struct JournalRecovery {
                 ingest.normalise(&decoded, receiveTime: record.receiveTime)
                 let acknowledgement = journal.acknowledgement(for: record.sequence)
                 if !decoded.isEmpty {
-                    await ingest.router.push(decoded, source: ingest.source, acknowledgement: acknowledgement)
+                    await ingest.push(decoded, acknowledgement: acknowledgement)
                 }
                 acknowledgement.release()
                 journal.metrics.recoveredRequests.increment()

@@ -285,9 +285,13 @@ struct LoggingConfig: Sendable {
     func bootstrap(stderrLevel: Logger.Level? = nil) throws(LogFormatError) {
         let stderrLevel = stderrLevel ?? level
         let format = self.format
+        // Warnings and errors are also kept for the status page (RecentLog).
         guard let file else {
             LoggingSystem.bootstrap { label in
-                GatewayLogHandler(label: label, output: .standardError, format: format, logLevel: stderrLevel)
+                MultiplexLogHandler([
+                    GatewayLogHandler(label: label, output: .standardError, format: format, logLevel: stderrLevel),
+                    RecentLogHandler(log: .shared),
+                ])
             }
             return
         }
@@ -296,6 +300,7 @@ struct LoggingConfig: Sendable {
             MultiplexLogHandler([
                 GatewayLogHandler(label: label, output: .standardError, format: format, logLevel: stderrLevel),
                 GatewayLogHandler(label: label, output: output, format: file.format, logLevel: file.level),
+                RecentLogHandler(log: .shared),
             ])
         }
     }

@@ -12,7 +12,7 @@ final class GatewayMetrics: Sendable {
     let factory: any MetricsFactory
     let tally = MetricsTally()
     /// Refreshers run before every export (kernel drop counts, queue depths).
-    private let refreshers = Mutex<[@Sendable () -> Void]>([])
+    private let refreshers = Mutex<[(key: String?, refresh: @Sendable () -> Void)]>([])
     let startTime = Date()
 
     init() {
@@ -21,11 +21,21 @@ final class GatewayMetrics: Sendable {
 
     /// Brings the figures read at export time (kernel drop counts, queue depths) up to date.
     func refresh() {
-        for refresh in refreshers.withLock({ $0 }) { refresh() }
+        for entry in refreshers.withLock({ $0 }) { entry.refresh() }
     }
 
-    func addRefresher(_ refresh: @escaping @Sendable () -> Void) {
-        refreshers.withLock { $0.append(refresh) }
+    /// Adds a refresher; one with a `key` replaces the refreshers added before under that key (a
+    /// sink that a reload made anew reports its new queue, not the old one).
+    func addRefresher(key: String? = nil, _ refresh: @escaping @Sendable () -> Void) {
+        refreshers.withLock { entries in
+            if let key { entries.removeAll { $0.key == key } }
+            entries.append((key, refresh))
+        }
+    }
+
+    /// Removes the refreshers added under `key` (a sink a reload removed).
+    func removeRefreshers(key: String) {
+        refreshers.withLock { $0.removeAll { $0.key == key } }
     }
 
     /// Prometheus text exposition: families sorted by name, each with its `# HELP` line, then the

@@ -29,6 +29,11 @@ enum MetricHelp {
         // Routing.
         "gateway_points_routed_total": "Points each route matched.",
         "gateway_points_unrouted_total": "Points no route sent anywhere.",
+        "gateway_sink_queue_capacity": "Points a sink's queue holds at most (queue_size).",
+        "gateway_tap_clients": "Live tap clients attached (GET /api/v1/tap, gateway tap).",
+        "gateway_tap_points_total": "Points sent to live tap clients.",
+        "gateway_tap_dropped_points_total":
+            "Points a live tap client missed because its buffer was full (it read too slowly); never slows routing.",
         // Sinks.
         "gateway_points_written_total": "Points a sink took (network sinks: delivered directly; archive: stored).",
         "gateway_points_spooled_total": "Points put in the spool.",
@@ -40,6 +45,11 @@ enum MetricHelp {
         "gateway_points_dropped_total":
             "Points dropped, by reason (queue_full, write_error, spool_full, spool_corrupt).",
         "gateway_sink_retries_total": "Retried requests.",
+        "gateway_group_points_total": "Points a group sink handed to each member (shard: each replica counted).",
+        "gateway_group_rerouted_points_total":
+            "Points a group member took for a member that was down (shard with reroute_when_down).",
+        "gateway_group_member_healthy": "1 while a group's member is healthy (it then takes its share); 0 while down.",
+        "gateway_group_members": "Members of a group sink, labelled with its mode (shard, failover).",
         "gateway_sink_healthy": "1 while the sink is healthy; 0 while retrying, refused or its spool cannot write.",
         "gateway_sink_queue_points": "Points waiting in the sink's queue.",
         "gateway_sink_batches_total": "Batches written.",

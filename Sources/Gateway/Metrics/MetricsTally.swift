@@ -11,10 +11,14 @@ final class MetricsTally: Sendable {
     static let watched: Set<String> = [
         "gateway_points_received_total", "gateway_points_accepted_total", "gateway_points_rejected_total",
         "gateway_udp_kernel_drops_total", "gateway_udp_truncated_datagrams_total", "gateway_http_unauthorized_total",
-        "gateway_points_written_total", "gateway_sink_queue_points", "gateway_sink_batches_total",
+        "gateway_points_written_total", "gateway_sink_queue_points", "gateway_sink_queue_capacity",
+        "gateway_sink_batches_total",
         "gateway_sink_write_errors_total", "gateway_points_spooled_total", "gateway_points_replayed_total",
         "gateway_points_dead_lettered_total", "gateway_sink_retries_total", "gateway_points_dropped_total",
-        "gateway_points_routed_total", "gateway_points_unrouted_total",
+        "gateway_points_routed_total", "gateway_points_unrouted_total", "gateway_group_points_total",
+        "gateway_group_rerouted_points_total", "gateway_group_member_healthy", "gateway_group_members",
+        "gateway_statsd_lines_total", "gateway_statsd_series", "gateway_statsd_flushes_total",
+        "gateway_statsd_dropped_series_total",
     ]
 
     struct Key: Hashable, Sendable {

@@ -2,6 +2,7 @@ import CoreMetrics
 import GatewayCore
 import Metrics
 import Sinks
+import Synchronization
 
 /// Sends each point to the sinks its rules name. Rules are tried in order; every matching rule adds
 /// its sinks, and a rule with `stop` ends the search. Points no rule sent anywhere go to the
@@ -47,13 +48,23 @@ final class Router: Sendable {
     let rules: [Rule]
     let taps: [Tap]
     let defaultMask: UInt64
+    let defaultName: String?
     let targets: [Target]
+    /// Live tap clients (`GET /api/v1/tap`); one atomic load per batch while none is attached.
+    let liveTap: LiveTap
     let routed: [CoreMetrics.Counter]
     let defaultRouted: CoreMetrics.Counter?
     let unrouted: CoreMetrics.Counter
+    /// Callers routing through this router right now (counted by ``Ingest``): a reload waits for 0
+    /// before it stops the sinks only this router fed.
+    let inUse = Atomic<Int>(0)
 
-    init(routes: [RouteConfig], targets: [Target], taps: [Tap] = [], factory: any MetricsFactory) {
+    init(
+        routes: [RouteConfig], targets: [Target], taps: [Tap] = [], liveTap: LiveTap? = nil,
+        factory: any MetricsFactory
+    ) {
         self.targets = targets
+        self.liveTap = liveTap ?? LiveTap(factory: factory)
         self.taps = taps
         func mask(_ names: [String]) -> UInt64 {
             var mask: UInt64 = 0
@@ -79,6 +90,7 @@ final class Router: Sendable {
         }
         self.rules = rules
         self.defaultMask = defaultMask
+        self.defaultName = defaultName
         routed = rules.map {
             Counter(label: "gateway_points_routed_total", dimensions: [("route", $0.name)], factory: factory)
         }
@@ -133,6 +145,7 @@ final class Router: Sendable {
                 }
             }
         }
+        if liveTap.isActive { liveTap.observe(points, masks: masks, source: source, router: self) }
         if uniform, let mask = masks.first, mask != 0, mask & (mask - 1) == 0 {
             perSink[mask.trailingZeroBitCount] = points
         } else {
@@ -148,6 +161,29 @@ final class Router: Sendable {
         if defaultCount > 0 { defaultRouted?.increment(by: Int64(defaultCount)) }
         if unroutedCount > 0 { unrouted.increment(by: Int64(unroutedCount)) }
         return perSink
+    }
+
+    /// The routes `point` matches from `source`, in order, up to a `stop`; the default route when none
+    /// did (the live tap's answer, computed again for the few points a tap client asked for).
+    func routeNames(_ point: Point, source: String) -> [String] {
+        var names: [String] = []
+        for rule in rules where rule.matchesSource(source) && rule.matches(point) {
+            names.append(rule.name)
+            if rule.stop { break }
+        }
+        if names.isEmpty, defaultMask != 0, let defaultName { names.append(defaultName) }
+        return names
+    }
+
+    /// The sinks of a mask, by name.
+    func sinkNames(_ mask: UInt64) -> [String] {
+        var names: [String] = []
+        var m = mask
+        while m != 0 {
+            names.append(targets[m.trailingZeroBitCount].name)
+            m &= m - 1
+        }
+        return names
     }
 
     /// Routes without waiting (the UDP event loop). Returns true when some `block` queue is full,

@@ -13,11 +13,21 @@ struct GatewayStatus: Codable, Sendable {
     var routes: [String: Int]
     var pointsUnrouted: Int
     var plugins: [String: PluginEntry]
+    /// The last reload (SIGHUP or `POST /api/v1/reload`) since start, applied or refused.
+    var reload: ReloadOutcome? = nil
+    /// `group` sinks and their members (absent without groups).
+    var groups: [String: GroupStatus]? = nil
+    /// The last warnings and errors logged, oldest first.
+    var recentLog: [RecentLog.Entry]? = nil
+    /// Live tap clients attached now.
+    var tapClients: Int? = nil
 
     enum CodingKeys: String, CodingKey {
-        case name, status, listeners, sinks, routes, plugins
+        case name, status, listeners, sinks, routes, plugins, reload, groups
         case uptimeSeconds = "uptime_seconds"
         case pointsUnrouted = "points_unrouted"
+        case recentLog = "recent_log"
+        case tapClients = "tap_clients"
     }
 }
 
@@ -30,8 +40,11 @@ struct ListenerStatus: Codable, Sendable, Equatable {
     var udpKernelDrops: Int?
     var udpTruncatedDatagrams: Int?
     var httpUnauthorized: Int?
+    /// A `statsd` listener's own figures.
+    var statsd: StatsDStatus?
 
     enum CodingKeys: String, CodingKey {
+        case statsd
         case pointsReceived = "points_received"
         case pointsAccepted = "points_accepted"
         case pointsRejected = "points_rejected"
@@ -41,10 +54,24 @@ struct ListenerStatus: Codable, Sendable, Equatable {
     }
 }
 
+/// A `statsd` listener: lines read, series held now, flushes, series refused at `max_series`.
+struct StatsDStatus: Codable, Sendable, Equatable {
+    var lines: Int?
+    var series: Int?
+    var flushes: Int?
+    var droppedSeries: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case lines, series, flushes
+        case droppedSeries = "dropped_series"
+    }
+}
+
 /// A sink's counters, and for a sink with a spool its health and spool.
 struct SinkStatus: Codable, Sendable, Equatable {
     var pointsWritten: Int?
     var sinkQueuePoints: Int?
+    var sinkQueueCapacity: Int?
     var sinkBatches: Int?
     var sinkWriteErrors: Int?
     var pointsSpooled: Int?
@@ -61,6 +88,7 @@ struct SinkStatus: Codable, Sendable, Equatable {
         case health, spool
         case pointsWritten = "points_written"
         case sinkQueuePoints = "sink_queue_points"
+        case sinkQueueCapacity = "sink_queue_capacity"
         case sinkBatches = "sink_batches"
         case sinkWriteErrors = "sink_write_errors"
         case pointsSpooled = "points_spooled"
@@ -68,6 +96,28 @@ struct SinkStatus: Codable, Sendable, Equatable {
         case pointsDeadLettered = "points_dead_lettered"
         case sinkRetries = "sink_retries"
         case pointsDropped = "points_dropped"
+    }
+}
+
+/// A `group` sink: its mode and, per member, what it was handed and how it fares (the member's
+/// own counters are under `sinks`).
+struct GroupStatus: Codable, Sendable, Equatable {
+    var mode: String?
+    var members: [String: GroupMemberStatus] = [:]
+}
+
+struct GroupMemberStatus: Codable, Sendable, Equatable {
+    /// Points the group handed to this member.
+    var points: Int?
+    /// Of those, points it took for a member that was down (`reroute_when_down`).
+    var reroutedPoints: Int?
+    var healthy: Bool?
+    /// The member's health text, for a member with a spool (as under `sinks`).
+    var health: String?
+
+    enum CodingKeys: String, CodingKey {
+        case points, healthy, health
+        case reroutedPoints = "rerouted_points"
     }
 }
 

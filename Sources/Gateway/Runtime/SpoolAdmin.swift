@@ -13,10 +13,22 @@ final class SpoolAdmin: Sendable {
         var replayer: (any NetworkSinkControl)?
     }
 
-    let entries: [Entry]
+    private let current: Mutex<[Entry]>
+    private let adminURL = Mutex<String?>(nil)
 
     init(entries: [Entry]) {
-        self.entries = entries
+        current = Mutex(entries)
+    }
+
+    /// The spools of the sinks running now (a reload changes them).
+    var entries: [Entry] { current.withLock { $0 } }
+
+    /// A reload's spools: the admin URL already recorded is written into the new ones too.
+    func replace(_ entries: [Entry]) {
+        current.withLock { $0 = entries }
+        if let url = adminURL.withLock({ $0 }) {
+            for entry in entries { entry.store.recordAdminURL(url) }
+        }
     }
 
     func entry(_ sink: String) -> Entry? { entries.first { $0.sink == sink } }
@@ -25,11 +37,14 @@ final class SpoolAdmin: Sendable {
     func recordAdminURL(_ url: String) {
         let host = url.replacingOccurrences(of: "http://0.0.0.0:", with: "http://127.0.0.1:")
             .replacingOccurrences(of: "http://[::]:", with: "http://[::1]:")
-        if adminURLRecorded.exchange(true, ordering: .relaxed) { return }
+        let first = adminURL.withLock { url in
+            if url != nil { return false }
+            url = host
+            return true
+        }
+        guard first else { return }
         for entry in entries { entry.store.recordAdminURL(host) }
     }
-
-    private let adminURLRecorded = Atomic<Bool>(false)
 
     /// Per sink: the spool's depth and health.
     func describe() -> [String: SpoolStatus] {

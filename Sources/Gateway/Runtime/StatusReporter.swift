@@ -9,21 +9,33 @@ final class StatusReporter: Sendable {
     let metrics: GatewayMetrics
     let name: String
     let spools: SpoolAdmin
-    let plugins: [any GatewayPlugin]
-    let disabledPlugins: [(name: String, type: String)]
+    private let pluginSet: Mutex<(running: [any GatewayPlugin], disabled: [(name: String, type: String)])>
+    /// The live tap's clients (`GET /api/v1/tap`), fed by the router.
+    let liveTap: LiveTap
     private let draining = Atomic<Bool>(false)
+    private let lastReload = Mutex<ReloadOutcome?>(nil)
 
     init(
         metrics: GatewayMetrics, name: String, spools: SpoolAdmin = SpoolAdmin(entries: []),
-        plugins: [any GatewayPlugin] = [],
+        plugins: [any GatewayPlugin] = [], liveTap: LiveTap? = nil,
         disabledPlugins: [(name: String, type: String)] = []
     ) {
+        self.liveTap = liveTap ?? LiveTap(factory: metrics.factory)
         self.metrics = metrics
         self.name = name
         self.spools = spools
-        self.plugins = plugins
-        self.disabledPlugins = disabledPlugins
+        self.pluginSet = Mutex((plugins, disabledPlugins))
     }
+
+    var plugins: [any GatewayPlugin] { pluginSet.withLock { $0.running } }
+
+    /// A reload's plugins.
+    func setPlugins(_ running: [any GatewayPlugin], disabled: [(name: String, type: String)]) {
+        pluginSet.withLock { $0 = (running, disabled) }
+    }
+
+    /// The outcome of the last reload, applied or refused (`/api/v1/status` `reload`).
+    func recordReload(_ outcome: ReloadOutcome) { lastReload.withLock { $0 = outcome } }
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
     func startDraining() { draining.store(true, ordering: .relaxed) }
@@ -35,6 +47,7 @@ final class StatusReporter: Sendable {
         var sinks: [String: SinkStatus] = [:]
         var routes: [String: Int] = [:]
         var unrouted = 0
+        var groups: [String: GroupStatus] = [:]
         for reading in metrics.tally.readings() {
             let value = Int(reading.value)
             let listener = reading.dimensions["listener"]
@@ -42,6 +55,12 @@ final class StatusReporter: Sendable {
             let reason = reading.dimensions["reason"]
             if let listener, let field = Self.listenerField(reading.label) {
                 listeners[listener, default: .init()][keyPath: field] = value
+            } else if let listener, let field = Self.statsdField(reading.label) {
+                listeners[listener, default: .init()].statsd = {
+                    var part = $0 ?? StatsDStatus()
+                    part[keyPath: field] = value
+                    return part
+                }(listeners[listener]?.statsd)
             } else if let sink, let field = Self.sinkField(reading.label) {
                 sinks[sink, default: .init()][keyPath: field] = value
             } else if reading.label == "gateway_points_rejected_total", let listener, let reason {
@@ -56,6 +75,8 @@ final class StatusReporter: Sendable {
                 routes[route, default: 0] += value
             } else if reading.label == "gateway_points_unrouted_total" {
                 unrouted += value
+            } else if let group = reading.dimensions["group"] {
+                Self.addGroupReading(reading.label, value, group, reading.dimensions, to: &groups)
             }
         }
         for (sink, var spool) in spools.describe() {
@@ -63,7 +84,11 @@ final class StatusReporter: Sendable {
             spool.health = nil
             sinks[sink, default: .init()].spool = spool
         }
+        for (group, entry) in groups {
+            for member in entry.members.keys { groups[group]?.members[member]?.health = sinks[member]?.health }
+        }
         var pluginStates: [String: PluginEntry] = [:]
+        let (plugins, disabledPlugins) = pluginSet.withLock { $0 }
         for plugin in plugins {
             pluginStates[plugin.name] = PluginEntry(type: plugin.type, enabled: true, state: plugin.status())
         }
@@ -73,7 +98,28 @@ final class StatusReporter: Sendable {
         return GatewayStatus(
             name: name, status: isDraining ? "draining" : "pass",
             uptimeSeconds: Int(Date().timeIntervalSince(metrics.startTime)), listeners: listeners, sinks: sinks,
-            routes: routes, pointsUnrouted: unrouted, plugins: pluginStates)
+            routes: routes, pointsUnrouted: unrouted, plugins: pluginStates, reload: lastReload.withLock { $0 },
+            groups: groups.isEmpty ? nil : groups, recentLog: RecentLog.shared.recent, tapClients: liveTap.clientCount)
+    }
+
+    static func addGroupReading(
+        _ label: String, _ value: Int, _ group: String, _ dimensions: [String: String],
+        to groups: inout [String: GroupStatus]
+    ) {
+        if label == "gateway_group_members" {
+            groups[group, default: .init()].mode = dimensions["mode"]
+            return
+        }
+        guard let member = dimensions["member"] else { return }
+        switch label {
+        case "gateway_group_points_total":
+            groups[group, default: .init()].members[member, default: .init()].points = value
+        case "gateway_group_rerouted_points_total":
+            groups[group, default: .init()].members[member, default: .init()].reroutedPoints = value
+        case "gateway_group_member_healthy":
+            groups[group, default: .init()].members[member, default: .init()].healthy = value == 1
+        default: break
+        }
     }
 
     static func listenerField(_ label: String) -> WritableKeyPath<ListenerStatus, Int?>? {
@@ -87,10 +133,21 @@ final class StatusReporter: Sendable {
         }
     }
 
+    static func statsdField(_ label: String) -> WritableKeyPath<StatsDStatus, Int?>? {
+        switch label {
+        case "gateway_statsd_lines_total": \.lines
+        case "gateway_statsd_series": \.series
+        case "gateway_statsd_flushes_total": \.flushes
+        case "gateway_statsd_dropped_series_total": \.droppedSeries
+        default: nil
+        }
+    }
+
     static func sinkField(_ label: String) -> WritableKeyPath<SinkStatus, Int?>? {
         switch label {
         case "gateway_points_written_total": \.pointsWritten
         case "gateway_sink_queue_points": \.sinkQueuePoints
+        case "gateway_sink_queue_capacity": \.sinkQueueCapacity
         case "gateway_sink_batches_total": \.sinkBatches
         case "gateway_sink_write_errors_total": \.sinkWriteErrors
         case "gateway_points_spooled_total": \.pointsSpooled

@@ -14,6 +14,12 @@ public struct StatsDAggregation: Sendable, Hashable {
     public var deleteGauges = true
     public var deleteSets = true
     public var deleteTimings = true
+    /// Counters as floats (Telegraf's `float_counters`); by default each sample adds
+    /// `Int64(value / rate)` (truncated, as Telegraf) and `value` is an integer.
+    public var floatCounters = false
+    /// What replaces each `.` in a metric name (Telegraf's `metric_separator`, default `_`:
+    /// `api.requests` becomes `api_requests`); `.` keeps the names as sent.
+    public var metricSeparator = "_"
 
     public init() {}
 
@@ -27,13 +33,17 @@ public struct StatsDAggregation: Sendable, Hashable {
 
 /// Aggregates StatsD samples per interval into points (pure: the caller passes each flush instant).
 ///
-/// - counter: `value` = sum of value/rate (float);
+/// - counter: `value` = sum of Int64(value/rate) (an integer), or of value/rate with `floatCounters`;
 /// - gauge: `value` = the last value, `+N`/`-N` added to the current one;
 /// - set: `value` = distinct members (integer);
 /// - timing, histogram, distribution: `count`, `lower`, `upper`, `mean`, `median`, `stddev`, `sum` and
 ///   each percentile (see ``StatsDTimingStats`` for the precision);
 /// - each point tagged `metric_type` (counter, gauge, set, timing, histogram, distribution); events and
-///   service checks pass through. Points carry the flush time.
+///   service checks pass through. Points carry the flush time, in the order their series first came.
+///
+/// Series live in numbered slots, so that a caller that knows a line's slot (``StatsDLineCache``)
+/// adds to it without building or hashing its name and tags; ``generation`` changes whenever slots
+/// are renumbered (a flush that forgets series).
 public struct StatsDAggregator: Sendable {
     public let settings: StatsDAggregation
 
@@ -43,19 +53,21 @@ public struct StatsDAggregator: Sendable {
         var kind: StatsDKind
     }
 
-    enum State {
-        case counter(Double)
-        case gauge(Double)
-        case set(Set<String>)
-        case timing(StatsDTimingStats)
-    }
-
     struct Entry {
-        var state: State
+        var key: Key
+        /// Counter (float) sum, gauge value.
+        var value = 0.0
+        /// Counter (integer) sum.
+        var integer: Int64 = 0
+        var members: Set<String>? = nil
+        var stats: StatsDTimingStats? = nil
     }
 
-    private var series: [Key: Entry] = [:]
+    private var index: [Key: Int] = [:]
+    private var entries: [Entry] = []
     private var events: [Point] = []
+    /// Changes whenever slot numbers change meaning.
+    public private(set) var generation: Int32 = 0
     /// Series refused because `maxSeries` were held, since the start.
     public private(set) var droppedSeries = 0
     /// Set members not counted because their set was full, since the start.
@@ -66,46 +78,78 @@ public struct StatsDAggregator: Sendable {
     }
 
     /// Series (and pending events) held now.
-    public var seriesCount: Int { series.count + events.count }
+    public var seriesCount: Int { entries.count + events.count }
 
     /// Adds one sample; false when it was dropped because `maxSeries` series are held.
     @discardableResult
     public mutating func add(_ sample: StatsDSample) -> Bool {
-        let key = Key(name: sample.name, tags: sample.tags, kind: sample.kind)
-        // One hash of the key for a series already held (the usual case).
-        var index = series.index(forKey: key)
-        if index == nil {
+        slotAdding(sample) != nil
+    }
+
+    /// Adds one sample and returns its series' slot; nil when it was dropped at `maxSeries`.
+    mutating func slotAdding(_ sample: StatsDSample) -> Int? {
+        var name = sample.name
+        if settings.metricSeparator != ".", name.utf8.contains(UInt8(ascii: ".")) {
+            name = name.replacingOccurrences(of: ".", with: settings.metricSeparator)
+        }
+        let key = Key(name: name, tags: sample.tags, kind: sample.kind)
+        let slot: Int
+        if let found = index[key] {
+            slot = found
+        } else {
             guard seriesCount < settings.maxSeries else {
                 droppedSeries += 1
-                return false
+                return nil
             }
-            series[key] = Entry(state: initial(sample.kind))
-            index = series.index(forKey: key)
+            slot = entries.count
+            index[key] = slot
+            entries.append(Entry(key: key))
         }
-        let settings = self.settings
-        var dropped = false
-        modify(index!) { entry in
-            switch entry.state {
-            case .counter(let total):
-                entry.state = .counter(total + sample.value / sample.rate)
-            case .gauge(let current):
-                entry.state = .gauge(sample.isDelta ? current + sample.value : sample.value)
-            case .set(var members):
-                entry.state = .counter(0)  // release the set's storage while it is changed
-                if members.count < settings.setMembers || members.contains(sample.member) {
-                    members.insert(sample.member)
-                } else {
-                    dropped = true
-                }
-                entry.state = .set(members)
-            case .timing(var stats):
-                entry.state = .counter(0)
-                stats.add(sample.value, weight: 1 / sample.rate)
-                entry.state = .timing(stats)
+        if sample.kind == .set {
+            add(member: sample.member, slot: slot)
+        } else {
+            add(sample.value, isDelta: sample.isDelta, rate: sample.rate, slot: slot)
+        }
+        return slot
+    }
+
+    /// Adds a number to the series in `slot` (a counter, gauge, timing, histogram or distribution).
+    @inline(__always)
+    mutating func add(_ value: Double, isDelta: Bool, rate: Double, slot: Int) {
+        switch entries[slot].key.kind {
+        case .counter:
+            if settings.floatCounters {
+                entries[slot].value += value / rate
+            } else {
+                let (sum, overflow) = entries[slot].integer.addingReportingOverflow(Self.truncated(value / rate))
+                entries[slot].integer = overflow ? (value < 0 ? .min : .max) : sum
             }
+        case .gauge:
+            entries[slot].value = isDelta ? entries[slot].value + value : value
+        case .timing, .histogram, .distribution:
+            if entries[slot].stats == nil {
+                entries[slot].stats = StatsDTimingStats(exactLimit: settings.timingSamples)
+            }
+            entries[slot].stats!.add(value, weight: 1 / rate)
+        case .set:
+            break
         }
-        if dropped { droppedMembers += 1 }
-        return true
+    }
+
+    mutating func add(member: String, slot: Int) {
+        if entries[slot].members == nil { entries[slot].members = [] }
+        if entries[slot].members!.count < settings.setMembers || entries[slot].members!.contains(member) {
+            entries[slot].members!.insert(member)
+        } else {
+            droppedMembers += 1
+        }
+    }
+
+    /// `value` truncated towards zero into an Int64, saturated at its bounds (Telegraf's `int64(v)`).
+    static func truncated(_ value: Double) -> Int64 {
+        if value >= 9.223_372_036_854_775_807e18 { return .max }
+        if value <= -9.223_372_036_854_775_808e18 { return .min }
+        return Int64(value)
     }
 
     /// Adds an event or service check point; false when dropped at `maxSeries`.
@@ -119,54 +163,49 @@ public struct StatsDAggregator: Sendable {
         return true
     }
 
-    private mutating func modify(_ index: Dictionary<Key, Entry>.Index, _ body: (inout Entry) -> Void) {
-        body(&series.values[index])
-    }
-
-    private func initial(_ kind: StatsDKind) -> State {
-        switch kind {
-        case .counter: return .counter(0)
-        case .gauge: return .gauge(0)
-        case .set: return .set([])
-        case .timing, .histogram, .distribution: return .timing(StatsDTimingStats(exactLimit: settings.timingSamples))
-        }
-    }
-
     /// The points of the interval ending at `time` (nanoseconds since the epoch); forgets what the
-    /// `delete_*` settings say to forget.
+    /// `delete_*` settings say to forget; what it keeps goes on as it is (counters and sets accumulate
+    /// across intervals, gauges keep their value).
     public mutating func flush(at time: Int64) -> [Point] {
         var points: [Point] = []
-        points.reserveCapacity(series.count + events.count)
+        points.reserveCapacity(entries.count + events.count)
         for event in events {
             var point = event
             if point.time == 0 { point.time = time }
             points.append(point)
         }
         events = []
-        var kept: [Key: Entry] = [:]
-        for (key, entry) in series {
+        var kept: [Entry] = []
+        for entry in entries {
             let delete: Bool
-            switch entry.state {
+            switch entry.key.kind {
             case .counter: delete = settings.deleteCounters
             case .gauge: delete = settings.deleteGauges
             case .set: delete = settings.deleteSets
-            case .timing: delete = settings.deleteTimings
+            case .timing, .histogram, .distribution: delete = settings.deleteTimings
             }
-            var tags = key.tags
-            tags.addIfAbsent(Tag("metric_type", key.kind.metricType))
-            points.append(Point(series: key.name, time: time, tags: tags, fields: fields(entry.state)))
-            if !delete { kept[key] = entry }
+            var tags = entry.key.tags
+            tags.addIfAbsent(Tag("metric_type", entry.key.kind.metricType))
+            points.append(Point(series: entry.key.name, time: time, tags: tags, fields: fields(entry)))
+            if !delete { kept.append(entry) }
         }
-        series = kept
+        if kept.count != entries.count {
+            entries = kept
+            index = [:]
+            for (slot, entry) in entries.enumerated() { index[entry.key] = slot }
+            generation &+= 1
+        }
         return points
     }
 
-    func fields(_ state: State) -> [Field] {
-        switch state {
-        case .counter(let total): return [Field("value", .float(total))]
-        case .gauge(let value): return [Field("value", .float(value))]
-        case .set(let members): return [Field("value", .int(Int64(members.count)))]
-        case .timing(let stats):
+    func fields(_ entry: Entry) -> [Field] {
+        switch entry.key.kind {
+        case .counter:
+            return [Field("value", settings.floatCounters ? .float(entry.value) : .int(entry.integer))]
+        case .gauge: return [Field("value", .float(entry.value))]
+        case .set: return [Field("value", .int(Int64(entry.members?.count ?? 0)))]
+        case .timing, .histogram, .distribution:
+            let stats = entry.stats ?? StatsDTimingStats(exactLimit: 1)
             // One sort for the median and every percentile.
             let values = stats.percentiles([50] + settings.percentiles)
             var fields = [

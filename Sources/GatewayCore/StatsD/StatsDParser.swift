@@ -48,17 +48,22 @@ public struct StatsDParser: Sendable {
             var stop = end
             if stop > start, all[stop - 1] == 0x0D { stop -= 1 }
             if stop > start {
-                let line = UnsafeBufferPointer(rebasing: all[start..<stop])
-                output.lines += 1
-                if let error = parseLine(line, into: &output) {
-                    output.errors.append(
-                        PointError(
-                            line: lineNumber, column: 0, reason: error.reason, message: error.message,
-                            text: PointError.excerpt(line)))
-                }
+                parse(line: UnsafeBufferPointer(rebasing: all[start..<stop]), number: lineNumber, into: &output)
             }
             if end >= all.count { break }
             start = end + 1
+        }
+    }
+
+    /// One non-empty line (without its newline), line `number` of its datagram: its samples or events
+    /// into `output`, or one error.
+    func parse(line: UnsafeBufferPointer<UInt8>, number: Int, into output: inout Output) {
+        output.lines += 1
+        if let error = parseLine(line, into: &output) {
+            output.errors.append(
+                PointError(
+                    line: number, column: 0, reason: error.reason, message: error.message,
+                    text: PointError.excerpt(line)))
         }
     }
 

@@ -20,6 +20,9 @@ public struct DwmonFile: Sendable, Equatable {
     public var source: String
     /// The `__EXTRA__` JSON text as written (handed to handlers); empty when the section is empty.
     public var extra: String
+    /// What the original dwmon accepts but is ambiguous or ignored (a token given twice, an unknown
+    /// word): `gateway check` prints these and the plugin logs them, and the file runs.
+    public var warnings: [Problem] = []
 
     /// One requirement line.
     public struct Requirement: Sendable, Equatable {
@@ -35,8 +38,11 @@ public struct DwmonFile: Sendable, Equatable {
         /// The line as written (alerts quote it).
         public var text: String = ""
 
-        /// Minutes of the look-back, rounded up; the backfill horizon is ten times that, at least 10.
-        public var horizonMinutes: Int { max(10, 10 * ((lookbackSeconds + 59) / 60)) }
+        /// Minutes of the look-back, rounded up; the backfill horizon is ten times that, at least 10
+        /// and at most ``DwmonFile/maxHorizonMinutes`` (70 days, the horizon of a 7-day look-back).
+        public var horizonMinutes: Int {
+            min(DwmonFile.maxHorizonMinutes, max(10, 10 * ((lookbackSeconds + 59) / 60)))
+        }
 
         public func matches(hour: Int, minute: Int, weekend: Bool) -> Bool {
             hours.contains(hour) && minutes.matches(minute) && (weekend ? weekends : weekdays)
@@ -66,8 +72,13 @@ public struct DwmonFile: Sendable, Equatable {
 
     static let sections = ["__QUERY__", "__REQUIREMENTS__", "__SOURCE__", "__EXTRA__"]
 
-    /// The longest look-back: 7 days (a 70-day backfill horizon already).
-    public static let maxLookback = 604_800
+    /// The longest look-back: 100 years. The original dwmon takes any positive number; this bound
+    /// only keeps the window arithmetic far from overflow.
+    public static let maxLookback = 3_153_600_000
+
+    /// The catch-up (backfill) horizon is capped at 70 days, the horizon of a 7-day look-back: a new
+    /// line with a 30-day look-back backfills 70 days, not 300, and a run never walks more minutes.
+    public static let maxHorizonMinutes = 100_800
 
     /// Parses `text` (the contents of `file`); every problem found is returned, not just the first.
     public static func parse(_ text: String, file: String, name: String) -> Result<DwmonFile, DwmonProblems> {
@@ -124,16 +135,19 @@ public struct DwmonFile: Sendable, Equatable {
             problem(seenLine(of: "__QUERY__", in: lines), "__QUERY__ is empty")
         }
         var requirements: [Requirement] = []
+        var warnings: [Problem] = []
         var requirementLines = 0
         for (number, raw) in bodies["__REQUIREMENTS__"] ?? [] {
             let trimmed = raw.trimmingWhitespace
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             requirementLines += 1
-            switch parseRequirement(trimmed, line: number) {
+            var lineWarnings: [String] = []
+            switch parseRequirement(trimmed, line: number, warnings: &lineWarnings) {
             case .success(let requirement): requirements.append(requirement)
             case .failure(let errors):
                 problems.append(contentsOf: errors.map { Problem(file: file, line: number, message: $0) })
             }
+            warnings += lineWarnings.map { Problem(file: file, line: number, message: $0) }
         }
         if bodies["__REQUIREMENTS__"] != nil, requirementLines == 0 {
             problem(seenLine(of: "__REQUIREMENTS__", in: lines), "__REQUIREMENTS__ has no requirement line")
@@ -162,15 +176,22 @@ public struct DwmonFile: Sendable, Equatable {
             }
         }
         if !problems.isEmpty { return .failure(DwmonProblems(problems: problems)) }
-        return .success(DwmonFile(name: name, query: query, requirements: requirements, source: source, extra: extra))
+        return .success(
+            DwmonFile(
+                name: name, query: query, requirements: requirements, source: source, extra: extra, warnings: warnings))
     }
 
     static func seenLine(of section: String, in lines: [String]) -> Int {
         (lines.firstIndex { $0.trimmingWhitespace == section } ?? 0) + 1
     }
 
-    /// One requirement line's tokens; each problem names its token.
-    static func parseRequirement(_ text: String, line: Int) -> Result<Requirement, RequirementErrors> {
+    /// One requirement line's tokens; each problem names its token. What the original dwmon accepts
+    /// is accepted: a token given twice (the first wins, as the original's search finds the first)
+    /// and an unknown word of capitals, digits and `-` (ignored, as the original ignores it) each add
+    /// a warning naming the token.
+    static func parseRequirement(_ text: String, line: Int, warnings: inout [String]) -> Result<
+        Requirement, RequirementErrors
+    > {
         var errors: [String] = []
         var hours: ClosedRange<Int>?
         var minutes: MinuteRule?
@@ -179,8 +200,16 @@ public struct DwmonFile: Sendable, Equatable {
         var minCount: Int?
         var maxCount: Int?
         var lookback: Int?
+        // The first token of each kind as written, for the warning about a second one.
+        var firsts: [String: Substring] = [:]
         func once<T>(_ value: T?, _ token: Substring, _ name: String) -> Bool {
-            if value != nil { errors.append("token \(token): \(name) given twice on one line") }
+            if value != nil {
+                warnings.append(
+                    "token \(token): \(name) given twice on one line; the first (\(firsts[name] ?? "")) is used, as the original dwmon does"
+                )
+            } else {
+                firsts[name] = token
+            }
             return value == nil
         }
         for token in text.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
@@ -206,10 +235,10 @@ public struct DwmonFile: Sendable, Equatable {
                 }
                 if once(minutes, token, "CHECKMINUTES") { minutes = rule }
             } else if token == "WEEKDAYS" {
-                if weekdays { errors.append("token \(token): given twice on one line") }
+                if weekdays { warnings.append("token \(token): given twice on one line (no effect)") }
                 weekdays = true
             } else if token == "WEEKENDS" {
-                if weekends { errors.append("token \(token): given twice on one line") }
+                if weekends { warnings.append("token \(token): given twice on one line (no effect)") }
                 weekends = true
             } else if let rest = token.dropPrefix("MINNUM") {
                 guard let n = Int(rest), n >= 0 else {
@@ -226,10 +255,14 @@ public struct DwmonFile: Sendable, Equatable {
             } else if let rest = token.dropPrefix("LOOKBACKSECONDS") {
                 guard let n = Int(rest), n > 0, n <= Self.maxLookback else {
                     errors.append(
-                        "token \(token): expected LOOKBACKSECONDSn with n from 1 to \(Self.maxLookback) (7 days)")
+                        "token \(token): expected LOOKBACKSECONDSn with n from 1 to \(Self.maxLookback) (100 years)")
                     continue
                 }
                 if once(lookback, token, "LOOKBACKSECONDS") { lookback = n }
+            } else if token.allSatisfy({ ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }) {
+                warnings.append(
+                    "token \(token): unknown, ignored as the original dwmon ignores it (expected CHECKHOURSa-b, CHECKMINUTESa-b or CHECKMINUTES*/N, WEEKDAYS, WEEKENDS, MINNUMn, MAXNUMn, LOOKBACKSECONDSn)"
+                )
             } else {
                 errors.append(
                     "token \(token): unknown (expected CHECKHOURSa-b, CHECKMINUTESa-b or CHECKMINUTES*/N, WEEKDAYS, WEEKENDS, MINNUMn, MAXNUMn, LOOKBACKSECONDSn)"
@@ -252,6 +285,12 @@ public struct DwmonFile: Sendable, Equatable {
             Requirement(
                 line: line, hours: hours, minutes: minutes, weekdays: weekdays, weekends: weekends, minCount: minCount,
                 maxCount: maxCount, lookbackSeconds: lookback, text: text))
+    }
+
+    /// ``parseRequirement(_:line:warnings:)`` without its warnings.
+    static func parseRequirement(_ text: String, line: Int) -> Result<Requirement, RequirementErrors> {
+        var warnings: [String] = []
+        return parseRequirement(text, line: line, warnings: &warnings)
     }
 
     /// `a-b` within `bounds`, a <= b.

@@ -40,6 +40,9 @@ public final class DwmonRunner: Sendable {
         public var checks: [DwmonCheck] = []
         public var purgedKeys = 0
         public var error: String?
+        /// False when `fetch: when_due` found no minute due, so the source was not queried (such a
+        /// run is not kept as the checker's last run).
+        public var queried = true
     }
 
     public enum RunError: Error, Sendable, CustomStringConvertible {
@@ -109,6 +112,14 @@ public final class DwmonRunner: Sendable {
                     metadata: [
                         "checker": "\(name)", "source": "\(file.source)", "requirements": "\(file.requirements.count)",
                     ])
+                for warning in file.warnings {
+                    logger.warning(
+                        "checker file: a requirement line has a token given twice or an unknown word; the file runs",
+                        metadata: [
+                            "checker": "\(name)", "file": "\(warning.file)", "line": "\(warning.line)",
+                            "warning": "\(warning.message)",
+                        ])
+                }
                 warnAboutRetention(file)
             case .failure(let problems):
                 errors.increment()
@@ -128,57 +139,6 @@ public final class DwmonRunner: Sendable {
             }
         }
         return checkers.withLock { $0.values.map(\.file).sorted { $0.name < $1.name } }
-    }
-
-    /// Parses a checker file and checks that its source is defined.
-    public static func load(_ text: String, path: String, name: String, sources: [String: DwmonSettings.Source])
-        -> Result<DwmonFile, DwmonProblems>
-    {
-        switch DwmonFile.parse(text, file: path, name: name) {
-        case .failure(let problems): return .failure(problems)
-        case .success(let file):
-            guard sources[file.source] != nil else {
-                let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
-                let line =
-                    (lines.firstIndex { $0.trimmingWhitespace == file.source && $0.trimmingWhitespace != "" } ?? 0) + 1
-                let defined = sources.keys.sorted().joined(separator: ", ")
-                return .failure(
-                    DwmonProblems(problems: [
-                        DwmonFile.Problem(
-                            file: path, line: line,
-                            message:
-                                "__SOURCE__ names \"\(file.source)\", which the plugin's sources do not define (defined: \(defined.isEmpty ? "none" : defined))"
-                        )
-                    ]))
-            }
-            if let problem = missingColumns(file, text: text, path: path, source: sources[file.source]) {
-                return .failure(DwmonProblems(problems: [problem]))
-            }
-            return .success(file)
-        }
-    }
-
-    /// A SQL query (`sqlite` and `postgres` sources) must name both columns the checks read, as the
-    /// original dwmon requires: without them every run would fail, so the file is refused at
-    /// `gateway check` and at start instead. (`command` and `http` sources answer key,timestamp lines
-    /// whatever their query says.)
-    static func missingColumns(
-        _ file: DwmonFile, text: String, path: String, source: DwmonSettings.Source?
-    ) -> DwmonFile.Problem? {
-        switch source?.kind {
-        case .sqlite?, .postgres?: break
-        default: return nil
-        }
-        let query = file.query.lowercased()
-        let missing = ["dwmon_unique_key", "dwmon_timestamp"].filter { !query.contains($0) }
-        guard !missing.isEmpty else { return nil }
-        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
-        let line = (lines.firstIndex { $0.trimmingWhitespace == "__QUERY__" } ?? 0) + 1
-        return DwmonFile.Problem(
-            file: path, line: line,
-            message:
-                "the query does not name \(missing.joined(separator: " and ")): it must return the columns dwmon_unique_key and dwmon_timestamp (e.g. SELECT id AS dwmon_unique_key, created AS dwmon_timestamp ...)"
-        )
     }
 
     /// Keys older than the retention are purged; a window reaching further back would count short.
@@ -226,20 +186,24 @@ public final class DwmonRunner: Sendable {
         }
     }
 
-    /// Runs one checker by name (the run-now endpoint).
+    /// Runs one checker by name (the run-now endpoint): its query runs whether or not a minute is due.
     public func run(checker name: String, now: Int64) async throws(RunError) -> RunReport {
         let files = reload()
         guard let file = files.first(where: { $0.name == name }) else {
             throw .unknownChecker(name, known: files.map(\.name))
         }
-        return try await run(file, now: now)
+        return try await run(file, now: now, force: true)
     }
 
-    func run(_ file: DwmonFile, now: Int64) async throws(RunError) -> RunReport {
+    func run(_ file: DwmonFile, now: Int64, force: Bool = false) async throws(RunError) -> RunReport {
         guard running.withLock({ $0.insert(file.name).inserted }) else { throw .busy(file.name) }
         defer { _ = running.withLock { $0.remove(file.name) } }
         var report = RunReport(checker: file.name, at: now)
         do {
+            if !force, settings.fetch(of: file.name) == .whenDue, try await !anyMinuteDue(file, now: now) {
+                report.queried = false
+                return report
+            }
             try await execute(file, now: now, report: &report)
         } catch is CancellationError {
             report.error = "stopped by shutdown"
@@ -254,6 +218,15 @@ public final class DwmonRunner: Sendable {
         }
         lastRuns.withLock { $0[file.name] = report }
         return report
+    }
+
+    /// Whether a line of `file` has a minute to check at `now` (what `fetch: when_due` runs the query for).
+    private func anyMinuteDue(_ file: DwmonFile, now: Int64) async throws -> Bool {
+        let (state, schedule, name, requirements) = (self.state, self.schedule, file.name, file.requirements)
+        return try await onThread {
+            let last = try state.lastChecked(checker: name)
+            return requirements.contains { !schedule.dueMinutes($0, now: now, lastChecked: last[$0.line]).isEmpty }
+        }
     }
 
     private func counter(_ label: String, _ checker: String, _ extra: [(String, String)] = []) -> Counter {

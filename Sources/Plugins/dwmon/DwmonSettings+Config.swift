@@ -32,6 +32,8 @@ extension DwmonSettings: PluginSettings {
                 s.checkDelay = v
             }
         }
+        let fetchKinds = DwmonSettings.Fetch.allCases.map { ($0.rawValue, $0) }
+        if let v = map["fetch"]?.oneOf(fetchKinds) { s.fetch = v }
         if let v = map["slow_query"]?.positiveDuration() { s.slowQuery = v }
         if let v = map["retention"]?.positiveDuration() { s.retention = v }
         if let v = map["max_rows"]?.positiveInt() { s.maxRows = v }
@@ -44,6 +46,7 @@ extension DwmonSettings: PluginSettings {
         for (checker, node) in checkerEntries {
             guard let entry = node.map() else { continue }
             if let v = entry["retention"]?.positiveDuration() { s.checkerRetention[checker] = v }
+            if let v = entry["fetch"]?.oneOf(fetchKinds) { s.checkerFetch[checker] = v }
             entry.finish()
         }
         if let webhook = map["webhook"]?.map() {
@@ -142,11 +145,16 @@ extension DwmonSettings: PluginSettings {
                         file: path, line: 0, path: "", message: "cannot read the checker file (or it is not UTF-8)"))
                 continue
             }
-            let loaded = DwmonRunner.load(text, path: path, name: String(file.dropLast(6)), sources: sources)
-            if case .failure(let found) = loaded {
+            switch DwmonRunner.load(text, path: path, name: String(file.dropLast(6)), sources: sources) {
+            case .failure(let found):
                 for problem in found.problems {
                     problems.add(
                         ConfigProblem(file: problem.file, line: problem.line, path: "", message: problem.message))
+                }
+            case .success(let loaded):
+                for warning in loaded.warnings {
+                    problems.warn(
+                        ConfigProblem(file: warning.file, line: warning.line, path: "", message: warning.message))
                 }
             }
         }

@@ -15,6 +15,11 @@ public struct DwmonSettings: Sendable {
     /// Minute t is checked this long after it ends, so rows stamped up to t that reach the database a
     /// moment later are counted in t's check.
     public var checkDelay: Duration = .seconds(5)
+    /// When a checker's query runs: only when one of its lines has a minute due (the original dwmon's
+    /// cadence), or every minute.
+    public var fetch: Fetch = .whenDue
+    /// Per-checker `fetch`, by checker name.
+    public var checkerFetch: [String: Fetch] = [:]
     /// A query that runs at least this long is logged with its duration.
     public var slowQuery: Duration = .seconds(5)
     /// Seen keys with timestamps older than this, and check results for older minutes, are purged.
@@ -31,6 +36,18 @@ public struct DwmonSettings: Sendable {
     }
 
     public func retention(of checker: String) -> Duration { checkerRetention[checker] ?? retention }
+
+    public func fetch(of checker: String) -> Fetch { checkerFetch[checker] ?? fetch }
+
+    /// When a checker's query runs. Keys are stamped by the query's `dwmon_timestamp`; a checker that
+    /// stamps them with the current time counts what it found at its due minutes with `when_due`,
+    /// and what it found each minute with `every_minute`.
+    public enum Fetch: String, Sendable, CaseIterable {
+        /// Only at a run where one of the checker's lines has a minute to check (the original's).
+        case whenDue = "when_due"
+        /// At every run, so keys are stamped as they appear even between due minutes.
+        case everyMinute = "every_minute"
+    }
 
     public struct Source: Sendable, Equatable {
         public enum Kind: Sendable, Equatable {

@@ -98,6 +98,17 @@ public final class DwmonState: Sendable {
         }
     }
 
+    /// The last minute checked per requirement line of `checker`.
+    public func lastChecked(checker: String) throws -> [Int: Int64] {
+        try syncRead { db in
+            var last: [Int: Int64] = [:]
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT line, minute FROM last_checked WHERE checker = ?", arguments: [checker])
+            while let row = try rows.next() { last[row["line"]] = row["minute"] }
+            return last
+        }
+    }
+
     /// Keys of `checker` with timestamps in the closed window.
     static func count(_ db: Database, checker: String, _ window: ClosedRange<Int64>) throws -> Int {
         try Int.fetchOne(

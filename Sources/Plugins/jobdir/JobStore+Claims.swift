@@ -40,8 +40,10 @@ extension JobStore {
         case unknownJob(String)
         /// Done by a processor the job is not (or no longer) assigned to.
         case notAssigned(uuid: String, to: String, assignee: String?)
-        /// Done again with the other outcome.
-        case alreadyFinished(uuid: String, state: JobdirJob.State)
+        /// Done again with the other outcome: the first report stands.
+        case alreadyFinished(uuid: String, state: JobdirJob.State, by: String?, message: String?)
+        /// Done again by another processor than the one that reported it: the first report stands.
+        case finishedByAnother(uuid: String, by: String, reporter: String)
 
         public var description: String {
             switch self {
@@ -49,7 +51,15 @@ extension JobStore {
             case .notAssigned(let uuid, let to, let assignee):
                 return
                     "job \(uuid) is not assigned to \"\(to)\" (assigned to \(assignee.map { "\"\($0)\"" } ?? "no processor"): it was requeued when \"\(to)\" was dead)"
-            case .alreadyFinished(let uuid, let state): return "job \(uuid) is already \(state.rawValue)"
+            case .alreadyFinished(let uuid, let state, let by, let message):
+                let other = state == .succeeded ? "failure" : "success"
+                let who = by.map { " by \"\($0)\"" } ?? ""
+                let said = message.map { " with the message \"\($0)\"" } ?? ""
+                return
+                    "job \(uuid) was already reported \(state.rawValue)\(who)\(said); this report of \(other) conflicts with it and is not recorded (the first report stands)"
+            case .finishedByAnother(let uuid, let by, let reporter):
+                return
+                    "job \(uuid) was reported done by \"\(by)\", not by \"\(reporter)\"; this report is not recorded (the first report stands)"
             }
         }
     }
@@ -64,16 +74,16 @@ extension JobStore {
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE uuid = ?", arguments: [uuid]) else {
                 if let history = try Row.fetchOne(db, sql: "SELECT * FROM history WHERE uuid = ?", arguments: [uuid]) {
                     let job = Self.historyJob(history)
-                    if job.success == success { return (job, true) }
-                    throw FinishError.alreadyFinished(uuid: uuid, state: job.success == true ? .succeeded : .failed)
+                    try Self.repeated(job, reported: job.success == true ? .succeeded : .failed, success, processor)
+                    return (job, true)
                 }
                 throw FinishError.unknownJob(uuid)
             }
             var job = Self.job(row)
             let outcome: JobdirJob.State = success ? .succeeded : .failed
             if job.state == .succeeded || job.state == .failed {
-                if job.state == outcome { return (job, true) }
-                throw FinishError.alreadyFinished(uuid: uuid, state: job.state)
+                try Self.repeated(job, reported: job.state, success, processor)
+                return (job, true)
             }
             if let processor {
                 guard job.processor == processor else {
@@ -93,6 +103,19 @@ extension JobStore {
             job.message = message
             job.success = success
             return (job, false)
+        }
+    }
+
+    /// A second report for a job already done: the same outcome (from its processor, or from a
+    /// caller naming none) is a repeat, answered as the first; anything else conflicts.
+    static func repeated(_ job: JobdirJob, reported: JobdirJob.State, _ success: Bool, _ processor: String?)
+        throws(FinishError)
+    {
+        if let processor, let by = job.processor, by != processor {
+            throw .finishedByAnother(uuid: job.uuid, by: by, reporter: processor)
+        }
+        if (reported == .succeeded) != success {
+            throw .alreadyFinished(uuid: job.uuid, state: reported, by: job.processor, message: job.message)
         }
     }
 }

@@ -30,7 +30,7 @@ extension JobdirPlugin {
             },
             PluginRoute(.get, "\(base)/jobs/:uuid") { [self] request in
                 await blocking { [self] in
-                    let uuid = (request.parameters["uuid"] ?? "").lowercased()
+                    let uuid = settings.idRule.key(Substring(request.parameters["uuid"] ?? ""))
                     do {
                         guard let job = try store.job(uuid) else {
                             return .error(
@@ -98,8 +98,8 @@ extension JobdirPlugin {
             message: "invalid processor name \"\(name)\": expected 1 to 200 letters, digits, '.', '_', '-', ':' or '@'")
     }
 
-    static func invalidUUID(_ uuid: String) -> PluginResponse {
-        .error(400, code: "invalid", message: "invalid uuid \"\(uuid)\": expected 8-4-4-4-12 hexadecimal digits")
+    func invalidUUID(_ uuid: String) -> PluginResponse {
+        .error(400, code: "invalid", message: "invalid job id \"\(uuid)\": expected \(settings.idRule.expected)")
     }
 
     func internalError(_ error: any Error) -> PluginResponse {
@@ -184,8 +184,8 @@ extension JobdirPlugin {
     }
 
     func done(_ given: String, query: [String: String], body: [UInt8]) -> PluginResponse {
-        guard JobdirScanner.isUUID(Substring(given)) else { return Self.invalidUUID(given) }
-        let uuid = given.lowercased()
+        guard settings.idRule.matches(Substring(given)) else { return invalidUUID(given) }
+        let uuid = settings.idRule.key(Substring(given))
         let value: JSONValue
         do {
             value = try JSONValue.parse(body)
@@ -237,7 +237,8 @@ extension JobdirPlugin {
         } catch let error as JobStore.FinishError {
             switch error {
             case .unknownJob: return .error(404, code: "not found", message: error.description)
-            case .notAssigned, .alreadyFinished: return .error(409, code: "conflict", message: error.description)
+            case .notAssigned, .alreadyFinished, .finishedByAnother:
+                return .error(409, code: "conflict", message: error.description)
             }
         } catch {
             return internalError(error)
@@ -262,9 +263,9 @@ extension JobdirPlugin {
         guard !requested.isEmpty else {
             return .error(400, code: "invalid", message: "missing the uuid: {\"uuid\": \"...\"} or ?uuid=")
         }
-        guard JobdirScanner.isUUID(Substring(requested)) else { return Self.invalidUUID(requested) }
+        guard settings.idRule.matches(Substring(requested)) else { return invalidUUID(requested) }
         recordPriority()
-        let uuid = requested.lowercased()
+        let uuid = settings.idRule.key(Substring(requested))
         let roots: [(String, JobdirJob.Origin)] =
             [(settings.storageRoot, .storage), (settings.deferredStorageRoot, .deferred)].filter { !$0.0.isEmpty }
         let logger = context.logger

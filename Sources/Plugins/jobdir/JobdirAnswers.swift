@@ -36,6 +36,14 @@ struct JobdirScanAnswer: Codable, Sendable {
     var incomplete: Int
     var ignored: Int
     var errors: [String]
+    var linksRemoved: Int
+    var foldersRemoved: Int
+
+    enum CodingKeys: String, CodingKey {
+        case at, seconds, files, directories, pairs, queued, unassigned, incomplete, ignored, errors
+        case linksRemoved = "links_removed"
+        case foldersRemoved = "folders_removed"
+    }
 
     init(_ scan: JobdirPlugin.ScanReport) {
         at = scan.at
@@ -48,6 +56,8 @@ struct JobdirScanAnswer: Codable, Sendable {
         incomplete = scan.incomplete
         ignored = scan.ignored
         errors = scan.errors
+        linksRemoved = scan.linksRemoved
+        foldersRemoved = scan.foldersRemoved
     }
 }
 
@@ -58,6 +68,9 @@ struct JobdirCleanupAnswer: Codable, Sendable {
     var deleted: Int
     var failed: [String]
     var missing: [String]
+    var linksRemoved: Int
+    var foldersRemoved: Int
+    var tidyErrors: [String]
 
     init(_ cleanup: JobdirPlugin.CleanupReport) {
         at = cleanup.at
@@ -65,6 +78,16 @@ struct JobdirCleanupAnswer: Codable, Sendable {
         deleted = cleanup.deleted
         failed = cleanup.failed
         missing = cleanup.missing
+        linksRemoved = cleanup.linksRemoved
+        foldersRemoved = cleanup.foldersRemoved
+        tidyErrors = cleanup.tidyErrors
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case at, moved, deleted, failed, missing
+        case linksRemoved = "links_removed"
+        case foldersRemoved = "folders_removed"
+        case tidyErrors = "tidy_errors"
     }
 }
 

@@ -10,6 +10,11 @@ extension JobdirPlugin {
         public var failed: [String]
         /// Files of finished jobs that were neither in place nor at the destination.
         public var missing: [String] = []
+        /// Symbolic links of cleaned jobs (a date index) and folders left empty, removed.
+        public var linksRemoved = 0
+        public var foldersRemoved = 0
+        /// Links or empty folders that could not be removed, with the reason.
+        public var tidyErrors: [String] = []
     }
 
     /// Moves (or deletes) the files of every finished job, then drops its row into the history.
@@ -22,9 +27,11 @@ extension JobdirPlugin {
         let store = self.store
         let clock = context.now
         let now: @Sendable () -> Double = { clock().timeIntervalSince1970 }
+        let exclude = scanner.exclude
         do {
             let report = try await onThread { () throws -> CleanupReport in
                 var report = CleanupReport(at: now(), moved: 0, deleted: 0, failed: [])
+                var cleaned: [JobdirJob.Origin: [JobdirTidy.Cleaned]] = [:]
                 for job in try store.finished(limit: 100_000) {
                     let target = job.state == .succeeded ? settings.successDir : settings.failedDir
                     var destination = ""
@@ -50,6 +57,18 @@ extension JobdirPlugin {
                     if !missing.isEmpty { report.missing.append(contentsOf: missing) }
                     try store.cleaned(job.uuid, destination: destination, now: now())
                     if target.isEmpty { report.deleted += 1 } else { report.moved += 1 }
+                    cleaned[job.origin, default: []].append(
+                        JobdirTidy.Cleaned(
+                            jsonPath: job.jsonPath, dumpPath: job.dumpPath, jsonSuffix: settings.jsonSuffix))
+                }
+                // Their links (a date index) and the folders left empty go, within each root.
+                for (origin, jobs) in cleaned {
+                    let root = origin == .storage ? settings.storageRoot : settings.deferredStorageRoot
+                    guard !root.isEmpty else { continue }
+                    let tidied = JobdirTidy.tidy(jobs, root: root, exclude: exclude)
+                    report.linksRemoved += tidied.links
+                    report.foldersRemoved += tidied.folders
+                    report.tidyErrors += tidied.errors
                 }
                 try store.purgeHistory(before: now() - settings.historyRetention.asSeconds)
                 return report
@@ -58,6 +77,9 @@ extension JobdirPlugin {
             metrics.cleanupFailures.increment(by: report.failed.count)
             for failure in report.failed.prefix(10) {
                 logger.warning("jobdir cleanup failed; retried next cleanup", metadata: ["error": "\(failure)"])
+            }
+            for error in report.tidyErrors.prefix(10) {
+                logger.warning("jobdir cleanup could not tidy the storage", metadata: ["error": "\(error)"])
             }
             for path in report.missing.prefix(10) {
                 logger.warning(
@@ -68,6 +90,7 @@ extension JobdirPlugin {
                     "jobdir cleanup",
                     metadata: [
                         "moved": "\(report.moved)", "deleted": "\(report.deleted)", "failed": "\(report.failed.count)",
+                        "links_removed": "\(report.linksRemoved)", "folders_removed": "\(report.foldersRemoved)",
                     ])
             }
             return report

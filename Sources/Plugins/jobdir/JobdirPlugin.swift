@@ -102,7 +102,9 @@ public final class JobdirPlugin: GatewayPlugin {
         // The success and failed folders are not walked when they are under the root.
         let exclude = [settings.successDir, settings.failedDir].filter { !$0.isEmpty }.map(JobdirScanner.standardize)
             .filter { $0.hasPrefix(root + "/") }
-        scanner = JobdirScanner(jsonSuffix: settings.jsonSuffix, dumpSuffix: settings.dumpSuffix, exclude: Set(exclude))
+        scanner = JobdirScanner(
+            jsonSuffix: settings.jsonSuffix, dumpSuffix: settings.dumpSuffix, exclude: Set(exclude),
+            idRule: settings.idRule)
         metrics = Metrics(plugin: name, factory: context.metrics)
     }
 
@@ -153,6 +155,9 @@ public final class JobdirPlugin: GatewayPlugin {
         public var incomplete: Int
         public var ignored: Int
         public var errors: [String]
+        /// Date-index links of the jobs queued (and folders left empty), removed.
+        public var linksRemoved = 0
+        public var foldersRemoved = 0
     }
 
     /// One scan of the storage root: new pairs are queued (oldest file first) and assigned. Nil
@@ -167,21 +172,32 @@ public final class JobdirPlugin: GatewayPlugin {
         let store = self.store
         do {
             let now = self.now()
-            let (found, report) = try await onThread {
-                try Self.scanAndQueue(scanner: scanner, root: root, store: store, now: now)
+            let jsonSuffix = settings.jsonSuffix
+            let (found, report, tidied) = try await onThread {
+                let (found, report) = try Self.scanAndQueue(scanner: scanner, root: root, store: store, now: now)
+                // Taken: their date-index links go now, as Socorro's monitor removed them.
+                let queued = Set(report.queued.map(\.uuid))
+                let taken = found.pairs.filter { queued.contains($0.uuid) }.map {
+                    JobdirTidy.Cleaned(jsonPath: $0.jsonPath, dumpPath: $0.dumpPath, jsonSuffix: jsonSuffix)
+                }
+                return (found, report, JobdirTidy.unlinkIndex(taken, root: root, exclude: scanner.exclude))
             }
             let elapsed = (ContinuousClock.now - started).asSeconds
             let unassigned = report.queued.filter { $0.processor == nil }.count
             let out = ScanReport(
                 at: self.now(), seconds: elapsed, files: found.files, directories: found.directories,
                 pairs: found.pairs.count, queued: report.queued.count, unassigned: unassigned,
-                incomplete: found.incomplete.count, ignored: found.ignored, errors: found.errors)
+                incomplete: found.incomplete.count, ignored: found.ignored, errors: found.errors,
+                linksRemoved: tidied.links, foldersRemoved: tidied.folders)
             state.withLock { $0.lastScan = out }
             metrics.scans.increment()
             metrics.queued.increment(by: report.queued.count)
             metrics.scanSeconds.record(elapsed)
             for error in found.errors.prefix(10) {
                 logger.warning("jobdir cannot read a directory", metadata: ["error": "\(error)"])
+            }
+            for error in tidied.errors.prefix(10) {
+                logger.warning("jobdir scan could not remove a taken job's index link", metadata: ["error": "\(error)"])
             }
             metrics.scanErrors.increment(by: found.errors.count)
             for duplicate in found.duplicates.prefix(10) {

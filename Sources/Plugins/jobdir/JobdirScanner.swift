@@ -9,11 +9,27 @@ public struct JobdirScanner: Sendable {
     public var dumpSuffix: String
     /// Absolute, standardized directories not to walk into.
     public var exclude: Set<String>
+    /// Which names are jobs (`id_pattern`).
+    public var idRule: JobdirIDRule
 
-    public init(jsonSuffix: String = ".json", dumpSuffix: String = ".dump", exclude: Set<String> = []) {
+    public init(
+        jsonSuffix: String = ".json", dumpSuffix: String = ".dump", exclude: Set<String> = [],
+        idRule: JobdirIDRule = .uuid
+    ) {
         self.jsonSuffix = jsonSuffix
         self.dumpSuffix = dumpSuffix
         self.exclude = Set(exclude.map(Self.standardize))
+        self.idRule = idRule
+    }
+
+    /// A file name's id and whether it is the dump, or nil for a name with neither suffix. The
+    /// longer suffix is tried first, so `.dump.json` is not taken for `.json`.
+    func split(_ name: String) -> (base: Substring, isDump: Bool)? {
+        let dumpFirst = dumpSuffix.count > jsonSuffix.count
+        if dumpFirst && name.hasSuffix(dumpSuffix) { return (name.dropLast(dumpSuffix.count), true) }
+        if name.hasSuffix(jsonSuffix) { return (name.dropLast(jsonSuffix.count), false) }
+        if name.hasSuffix(dumpSuffix) { return (name.dropLast(dumpSuffix.count), true) }
+        return nil
     }
 
     public static func standardize(_ path: String) -> String {
@@ -42,21 +58,9 @@ public struct JobdirScanner: Sendable {
         walk(Self.standardize(root), into: &scan) { directory, names, scan in
             var json = Set<Substring>()
             var dump = Set<Substring>()
-            // The longer suffix first, so `.dump.json` is not taken for `.json`.
-            let dumpFirst = dumpSuffix.count > jsonSuffix.count
             for name in names {
-                let base: Substring
-                let isDump: Bool
-                if dumpFirst && name.hasSuffix(dumpSuffix) {
-                    (base, isDump) = (name.dropLast(dumpSuffix.count), true)
-                } else if name.hasSuffix(jsonSuffix) {
-                    (base, isDump) = (name.dropLast(jsonSuffix.count), false)
-                } else if name.hasSuffix(dumpSuffix) {
-                    (base, isDump) = (name.dropLast(dumpSuffix.count), true)
-                } else {
-                    continue
-                }
-                guard Self.isUUID(base) else {
+                guard let (base, isDump) = split(name) else { continue }
+                guard idRule.matches(base) else {
                     scan.ignored += 1
                     continue
                 }
@@ -65,7 +69,7 @@ public struct JobdirScanner: Sendable {
             for base in json.symmetricDifference(dump) { scan.incomplete.append(String(base)) }
             for base in json.intersection(dump).sorted() {
                 // Jobs are known by the lower-case uuid; the paths keep the files' own names.
-                let uuid = base.lowercased()
+                let uuid = idRule.key(base)
                 guard seen.insert(uuid).inserted else {
                     scan.duplicates.append("\(directory)/\(base)")
                     continue
@@ -80,22 +84,23 @@ public struct JobdirScanner: Sendable {
         return scan
     }
 
-    /// The pair of one uuid (any case) under `root`, or nil; stops at the first directory holding
-    /// both files. `errors` lists directories that could not be read (a nil then proves nothing).
+    /// The pair of one id (a uuid in any case) under `root`, or nil; stops at the first directory
+    /// holding both files. `errors` lists directories that could not be read (a nil then proves nothing).
     public func locate(_ uuid: String, in root: String, origin: JobdirJob.Origin) -> (
         pair: FoundPair?, errors: [String]
     ) {
-        guard Self.isUUID(Substring(uuid)) else { return (nil, []) }
+        guard idRule.matches(Substring(uuid)) else { return (nil, []) }
         var found: FoundPair?
         var scan = Scan()
-        let wanted = uuid.lowercased()
+        let wanted = idRule.key(Substring(uuid))
         walk(Self.standardize(root), into: &scan) { directory, names, _ in
             var json: String?
             var dump: String?
-            for name in names where name.utf8.count > 36 {
-                guard name.prefix(36).lowercased() == wanted else { continue }
-                let rest = name.dropFirst(36)
-                if rest == jsonSuffix { json = name } else if rest == dumpSuffix { dump = name }
+            for name in names {
+                guard let (base, isDump) = split(name), base.utf8.count == wanted.utf8.count,
+                    idRule.key(base) == wanted
+                else { continue }
+                if isDump { dump = name } else { json = name }
             }
             if let json, let dump {
                 found = FoundPair(

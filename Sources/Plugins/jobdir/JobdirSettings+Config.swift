@@ -34,6 +34,13 @@ extension JobdirSettings: PluginSettings {
                 s[keyPath: keyPath] = text
             }
         }
+        if let node = map["id_pattern"], let pattern = node.string() {
+            do {
+                s.idRule = try JobdirIDRule(pattern)
+            } catch {
+                node.problem("expected uuid or a regular expression a job's whole file name matches: \(error)")
+            }
+        }
         if let v = map["scan_interval"]?.positiveDuration() { s.scanInterval = v }
         if let v = map["cleanup_interval"]?.positiveDuration() { s.cleanupInterval = v }
         if let v = map["priority_interval"]?.positiveDuration() { s.priorityInterval = v }

@@ -12,6 +12,8 @@ public struct JobdirSettings: Sendable {
     public var failedDir: String = ""
     public var jsonSuffix = ".json"
     public var dumpSuffix = ".dump"
+    /// Which file names (without the suffix) are jobs: uuids by default (`id_pattern: uuid`).
+    public var idRule = JobdirIDRule.uuid
     public var scanInterval: Duration = .seconds(300)
     public var cleanupInterval: Duration = .seconds(300)
     /// How often processors' liveness is checked, dead processors' jobs requeued, waiting jobs

@@ -1,8 +1,9 @@
 import Synchronization
 
 /// A one-way signal: once opened it stays open, and every waiter, present or future, goes on.
-/// The network sink opens one per batch on the wire once the batch is settled.
-final class Latch: Sendable {
+/// The network sink opens one per batch on the wire once the batch is settled; the runtime one per
+/// running component, opened when it has stopped.
+public final class Latch: Sendable {
     private struct State {
         var isOpen = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -10,9 +11,9 @@ final class Latch: Sendable {
 
     private let state = Mutex(State())
 
-    init() {}
+    public init() {}
 
-    func open() {
+    public func open() {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.isOpen = true
             defer { s.waiters = [] }
@@ -23,7 +24,7 @@ final class Latch: Sendable {
 
     /// Returns once the latch is open (cancellation does not cut the wait short: a batch on the
     /// wire is settled whatever happens to the task waiting for it).
-    func wait() async {
+    public func wait() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let resumeNow = state.withLock { s -> Bool in
                 if s.isOpen { return true }

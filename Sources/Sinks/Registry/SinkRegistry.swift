@@ -41,18 +41,50 @@ extension SinkSettings {
     public var paths: [(key: String, path: String)] { spoolPath.map { [("spool", $0)] } ?? [] }
 }
 
+/// Settings of a sink made of other sinks (`group`): the sinks it names are checked once every
+/// sink is read, and are made before it (their handles are in ``SinkContext/sinks``).
+public protocol ComposedSinkSettings: SinkSettings {
+    /// The sinks it hands points to.
+    var memberNames: [String] { get }
+    /// Reports members that are not defined or cannot be members; `sinks` maps every sink's name
+    /// to its type.
+    func checkMembers(_ sinks: [String: String], problems: ProblemList)
+}
+
+/// A made sink as another sink sees it: where to queue points for it, its counters, and its
+/// health when it is a network sink.
+public struct SinkHandle: Sendable {
+    public let name: String
+    public let queue: SinkQueue
+    public let metrics: SinkMetrics
+    public let control: (any NetworkSinkControl)?
+
+    public init(name: String, queue: SinkQueue, metrics: SinkMetrics, control: (any NetworkSinkControl)?) {
+        self.name = name
+        self.queue = queue
+        self.metrics = metrics
+        self.control = control
+    }
+}
+
 /// What the runtime hands a sink type when it makes an instance.
 public struct SinkContext: Sendable {
     public let name: String
     public let logger: Logger
     public let metrics: SinkMetrics
     public let factory: any MetricsFactory
+    /// The sinks made so far, by name (a ``ComposedSinkSettings`` finds its members here).
+    public let sinks: [String: SinkHandle]
 
-    public init(name: String, logger: Logger, metrics: SinkMetrics, factory: any MetricsFactory) {
+    public init(
+        name: String, logger: Logger, metrics: SinkMetrics, factory: any MetricsFactory,
+        sinks: [String: SinkHandle] = [:]
+    ) {
         self.name = name
         self.logger = logger
         self.metrics = metrics
         self.factory = factory
+        self.sinks = sinks
     }
 }
 
@@ -64,6 +96,8 @@ public struct SinkParts: Sendable {
     public var spool: Spool?
     /// Told to give up requests on the wire when shutdown runs out of time.
     public var expedite: (@Sendable () -> Void)?
+    /// Brings the sink's gauges up to date before `/metrics` and the status are read.
+    public var refresh: (@Sendable () -> Void)?
 
     public struct Spool: Sendable {
         public var store: SpoolStore
@@ -79,12 +113,14 @@ public struct SinkParts: Sendable {
     }
 
     public init(
-        sink: any Sink, services: [any Service] = [], spool: Spool? = nil, expedite: (@Sendable () -> Void)? = nil
+        sink: any Sink, services: [any Service] = [], spool: Spool? = nil, expedite: (@Sendable () -> Void)? = nil,
+        refresh: (@Sendable () -> Void)? = nil
     ) {
         self.sink = sink
         self.services = services
         self.spool = spool
         self.expedite = expedite
+        self.refresh = refresh
     }
 }
 
@@ -97,7 +133,7 @@ extension ComponentTable where Factory == SinkFactory {
     public static var builtin: Self {
         Self([
             StdoutSettings.factory, BlackholeSettings.factory, Influx2Settings.factory, RemoteWriteSettings.factory,
-            SpoolSettings.factory,
+            SpoolSettings.factory, GroupSettings.factory,
         ])
     }
 }

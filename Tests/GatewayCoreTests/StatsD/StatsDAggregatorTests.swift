@@ -19,7 +19,7 @@ import Testing
     @Test func countersSumScaledByRate_gaugesKeepTheLastWithDeltas_setsCountDistinct() {
         let points = aggregate(
             "hits:1|c\nhits:2|c|@0.5\nhits:1|c|@0.1\nload:10|g\nload:+5|g\nload:-3|g\nu:a|s\nu:b|s\nu:a|s\n")
-        #expect(points["hits"]?.field("value") == .float(1 + 4 + 10))
+        #expect(points["hits"]?.field("value") == .int(1 + 4 + 10))
         #expect(points["hits"]?.tag("metric_type") == "counter" && points["hits"]?.time == 10 * Self.second)
         #expect(points["load"]?.field("value") == .float(12) && points["load"]?.tag("metric_type") == "gauge")
         #expect(points["u"]?.field("value") == .int(2) && points["u"]?.tag("metric_type") == "set")
@@ -99,7 +99,7 @@ import Testing
         #expect(!eventAdded)
         #expect(aggregator.droppedSeries == 3 && aggregator.seriesCount == 3)
         let points = byName(aggregator.flush(at: 1))
-        #expect(points["s0"]?.field("value") == .float(2) && points.count == 3)
+        #expect(points["s0"]?.field("value") == .int(2) && points.count == 3)
         // The next interval starts empty (delete_counters): new series fit again.
         let fits = aggregator.add(StatsDSample(name: "s4", kind: .counter, value: 1))
         #expect(fits)
@@ -115,10 +115,10 @@ import Testing
         _ = aggregator.flush(at: 10)
         for sample in StatsDParser().parse("c:3|c\nu:b|s\ng:+1|g").samples { aggregator.add(sample) }
         let second = byName(aggregator.flush(at: 20))
-        #expect(second["c"]?.field("value") == .float(5) && second["u"]?.field("value") == .int(2))
+        #expect(second["c"]?.field("value") == .int(5) && second["u"]?.field("value") == .int(2))
         #expect(second["g"]?.field("value") == .float(6) && second["t"] == nil)
         let third = byName(aggregator.flush(at: 30))
-        #expect(third["c"]?.field("value") == .float(5) && third["g"]?.time == 30)
+        #expect(third["c"]?.field("value") == .int(5) && third["g"]?.time == 30)
     }
 
     @Test func eventsPassThrough_withTheFlushTimeUnlessTheyHaveTheirOwn() {
@@ -137,5 +137,27 @@ import Testing
         for sample in StatsDParser().parse(text).samples { aggregator.add(sample) }
         #expect(aggregator.droppedMembers == 1)
         #expect(aggregator.flush(at: 1).first?.field("value") == .int(2))
+    }
+
+    @Test func counters_addEachSampleTruncatedToAnInteger_asTelegraf_orFloatsWithFloatCounters() {
+        let text = "c:1.7|c\nc:1.7|c\nc:1|c|@0.3\nbig:1e300|c\nbig:1e300|c"
+        let ints = aggregate(text)
+        // Int64(1.7) + Int64(1.7) + Int64(1 / 0.3): 1 + 1 + 3; huge values saturate.
+        #expect(ints["c"]?.field("value") == .int(5))
+        #expect(ints["big"]?.field("value") == .int(.max))
+        var settings = StatsDAggregation()
+        settings.floatCounters = true
+        let floats = aggregate(text, settings: settings)
+        #expect(floats["c"]?.field("value") == .float(1.7 + 1.7 + 1 / 0.3))
+    }
+
+    @Test func metricSeparator_replacesDotsInNames_asTelegrafsDefault_orKeepsThem() {
+        let text = "api.requests.ok,region=eu.west:1|c\nplain:2|g"
+        let converted = aggregate(text)
+        #expect(Set(converted.keys) == ["api_requests_ok", "plain"])
+        #expect(converted["api_requests_ok"]?.tag("region") == "eu.west")  // tags are not names
+        var settings = StatsDAggregation()
+        settings.metricSeparator = "."
+        #expect(Set(aggregate(text, settings: settings).keys) == ["api.requests.ok", "plain"])
     }
 }

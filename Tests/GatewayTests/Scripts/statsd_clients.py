@@ -42,12 +42,13 @@ lines = 0
 checks = []
 
 
+# The gateway names series as Telegraf does (metric_separator "_"): "dd.requests" is stored as "dd_requests".
 def expect(metric, labels, value):
-    checks.append({"metric": metric, "labels": labels, "value": value})
+    checks.append({"metric": metric.replace(".", "_"), "labels": labels, "value": value})
 
 
 def expect_between(metric, labels, low, high):
-    checks.append({"metric": metric, "labels": labels, "low": low, "high": high})
+    checks.append({"metric": metric.replace(".", "_"), "labels": labels, "low": low, "high": high})
 
 
 def sent(rate):

@@ -17,7 +17,12 @@ final class InfluxDB1: @unchecked Sendable {
         GatewayProcess.packageRoot.appendingPathComponent(".deps/influxdb/usr/bin/influxd").path, "/usr/bin/influxd",
     ].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    init() throws {
+    /// With `admin` (user, password), authentication is on and that admin is created at start; the
+    /// harness's own requests then carry it.
+    let admin: (user: String, password: String)?
+
+    init(admin: (user: String, password: String)? = nil) throws {
+        self.admin = admin
         port = try freeTCPPort()
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("influxdb1-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -41,6 +46,7 @@ final class InfluxDB1: @unchecked Sendable {
             [http]
               bind-address = "127.0.0.1:\(port)"
               log-enabled = false
+              auth-enabled = \(admin != nil)
             [monitor]
               store-enabled = false
             [continuous_queries]
@@ -58,7 +64,14 @@ final class InfluxDB1: @unchecked Sendable {
         self.process = process
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            if let answer = try? await request("GET", "/ping"), answer.status == 204 { return }
+            if let answer = try? await request("GET", "/ping"), answer.status == 204 {
+                if let admin {
+                    // Allowed without credentials while there is no user yet.
+                    try await query(
+                        "CREATE USER \"\(admin.user)\" WITH PASSWORD '\(admin.password)' WITH ALL PRIVILEGES")
+                }
+                return
+            }
             if !process.isRunning {
                 let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
                 throw TestFailure("influxd exited at start (\(process.terminationStatus)):\n\(text.suffix(2000))")
@@ -83,6 +96,10 @@ final class InfluxDB1: @unchecked Sendable {
     func request(_ method: String, _ path: String, body: String? = nil) async throws -> (status: Int, body: String) {
         var request = HTTPClientRequest(url: url + path)
         request.method = HTTPMethod(rawValue: method)
+        if let admin {
+            let credentials = Data("\(admin.user):\(admin.password)".utf8).base64EncodedString()
+            request.headers.add(name: "Authorization", value: "Basic \(credentials)")
+        }
         if let body { request.body = .bytes(ByteBuffer(string: body)) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let answer = try await response.body.collect(upTo: 1 << 28)

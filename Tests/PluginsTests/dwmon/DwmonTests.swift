@@ -76,16 +76,16 @@ import Testing
         ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM3 MAXNUM2 LOOKBACKSECONDS60", "MINNUM must not exceed MAXNUM"),
         ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS0", "token LOOKBACKSECONDS0"),
         ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2", "missing token LOOKBACKSECONDSn"),
+        // A word with other characters than capitals, digits and `-` (the original refuses it too).
         (
-            "CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60 HOLIDAYS",
-            "token HOLIDAYS: unknown"
+            "CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60 holidays",
+            "token holidays: unknown"
         ),
+        // Past 100 years, or anything that would overflow, is refused.
         (
-            "CHECKHOURS0-23 CHECKHOURS1-2 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS60",
-            "CHECKHOURS given twice"
+            "CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS3153600001",
+            "from 1 to 3153600000 (100 years)"
         ),
-        // Longer than 7 days (a 70-day backfill) is refused, as is anything that would overflow.
-        ("CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS604801", "from 1 to 604800 (7 days)"),
         (
             "CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS9223372036854775807",
             "token LOOKBACKSECONDS9223372036854775807"
@@ -99,6 +99,42 @@ import Testing
         let text = "__QUERY__\nSELECT 1\n__REQUIREMENTS__\n\(line)\n__SOURCE__\nwarehouse\n__EXTRA__\n"
         let found = problems(text)
         #expect(found.contains { $0.hasPrefix("x.dwmon:4: ") && $0.contains(fragment) }, "\(found)")
+    }
+
+    /// Lines the original dwmon accepts are accepted: a token given twice (the first wins, as the
+    /// original's search finds the first), an unknown word of capitals (ignored), a look-back over
+    /// 7 days. Each ambiguity is a warning naming the file, line and token.
+    @Test func linesTheOriginalAccepts_areAccepted_withAWarningNamingFileLineAndToken() throws {
+        let text = """
+            __QUERY__
+            SELECT id AS dwmon_unique_key, ts AS dwmon_timestamp FROM t
+            __REQUIREMENTS__
+            CHECKHOURS0-23 CHECKHOURS1-2 CHECKMINUTES0-59 WEEKDAYS MINNUM1 MAXNUM2 MINNUM2 LOOKBACKSECONDS60
+            CHECKHOURS0-23 CHECKMINUTES0-59 WEEKDAYS WEEKDAYS MINNUM1 MAXNUM2 LOOKBACKSECONDS2592000 HOLIDAYS
+            CHECKHOURS0-23 CHECKMINUTES*/20 CHECKMINUTES0-5 WEEKENDS MINNUM0 MAXNUM2 LOOKBACKSECONDS604801
+            __SOURCE__
+            wh
+            __EXTRA__
+            """
+        let file = try DwmonFile.parse(text, file: "x.dwmon", name: "x").mapError { TestError("\($0)") }.get()
+        #expect(file.requirements.map(\.hours) == [0...23, 0...23, 0...23])
+        #expect(file.requirements[0].minCount == 1)
+        #expect(file.requirements[1].weekdays && !file.requirements[1].weekends)
+        #expect(file.requirements.map(\.lookbackSeconds) == [60, 2_592_000, 604_801])
+        #expect(file.requirements[2].minutes == .every(20))
+        #expect(
+            file.warnings.map(\.description) == [
+                "x.dwmon:4: token CHECKHOURS1-2: CHECKHOURS given twice on one line; the first (CHECKHOURS0-23) is used, as the original dwmon does",
+                "x.dwmon:4: token MINNUM2: MINNUM given twice on one line; the first (MINNUM1) is used, as the original dwmon does",
+                "x.dwmon:5: token WEEKDAYS: given twice on one line (no effect)",
+                "x.dwmon:5: token HOLIDAYS: unknown, ignored as the original dwmon ignores it (expected CHECKHOURSa-b, CHECKMINUTESa-b or CHECKMINUTES*/N, WEEKDAYS, WEEKENDS, MINNUMn, MAXNUMn, LOOKBACKSECONDSn)",
+                "x.dwmon:6: token CHECKMINUTES0-5: CHECKMINUTES given twice on one line; the first (CHECKMINUTES*/20) is used, as the original dwmon does",
+            ])
+        // The catch-up horizon is ten look-backs, capped at 70 days (that of a 7-day look-back).
+        #expect(file.requirements[0].horizonMinutes == 10)
+        #expect(file.requirements[1].horizonMinutes == 100_800)
+        #expect(file.requirements[2].horizonMinutes == 100_800)
+        #expect(try requirement(everyMinute(min: 0, max: 1, lookback: 604_800)).horizonMinutes == 100_800)
     }
 
     @Test func aCRLFFile_parsesAsTheSameFileWithLF() throws {

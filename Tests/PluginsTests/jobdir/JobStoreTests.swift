@@ -216,8 +216,14 @@ struct JobStoreTests {
         let done = try f.store.finish(pairs[0].uuid, success: false, message: "bad dump", processor: "P", now: 6)
         #expect(done.job.state == .failed && !done.repeated)
         #expect(try f.store.finish(pairs[0].uuid, success: false, message: "bad dump", processor: nil, now: 7).repeated)
-        #expect(throws: JobStore.FinishError.alreadyFinished(uuid: pairs[0].uuid, state: .failed)) {
+        #expect(
+            throws: JobStore.FinishError.alreadyFinished(
+                uuid: pairs[0].uuid, state: .failed, by: "P", message: "bad dump")
+        ) {
             _ = try f.store.finish(pairs[0].uuid, success: true, message: nil, processor: nil, now: 8)
+        }
+        #expect(throws: JobStore.FinishError.finishedByAnother(uuid: pairs[0].uuid, by: "P", reporter: "Q")) {
+            _ = try f.store.finish(pairs[0].uuid, success: false, message: "bad dump", processor: "Q", now: 8)
         }
         #expect(throws: JobStore.FinishError.unknownJob("ffffffff-0000-4000-8000-000000000000")) {
             _ = try f.store.finish(

@@ -38,6 +38,10 @@ struct ListenerContext: Sendable {
     let status: StatusReporter
     let spools: SpoolAdmin
     let pluginRoutes: [PluginRoute]
+    /// Reads the configuration again and applies it (`POST /api/v1/reload`); the argument names who asked.
+    var reload: @Sendable (String) async -> ReloadOutcome = {
+        .refused(origin: $0, errors: ["reload is not available"])
+    }
 }
 
 /// The listener types this build knows, by the `type` name used in configuration, in one table.

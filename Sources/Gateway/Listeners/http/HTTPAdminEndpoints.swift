@@ -32,6 +32,19 @@ extension HTTPHandlers {
         return Self.json(.ok, status.status())
     }
 
+    /// `POST /api/v1/reload` (a write: the token): reads the configuration again and applies it;
+    /// 200 with the outcome (applied or unchanged), 400 with the problems when it was refused (the
+    /// running configuration goes on), 503 while shutting down.
+    func reload(_ request: Request) async -> Response {
+        if let denied = authorize(request) { return denied }
+        let outcome = await reloadConfig("POST /api/v1/reload")
+        switch outcome.result {
+        case "refused" where status.isDraining: return Self.json(.serviceUnavailable, outcome)
+        case "refused": return Self.json(.badRequest, outcome)
+        default: return Self.json(.ok, outcome)
+        }
+    }
+
     // MARK: Spool administration (what `gateway spool` uses when this gateway owns the file)
 
     func spoolStats(_ request: Request) -> Response {

@@ -19,6 +19,9 @@ struct HTTPListener: Service, CustomStringConvertible {
     let status: StatusReporter
     var spools = SpoolAdmin(entries: [])
     var pluginRoutes: [PluginRoute] = []
+    var reload: @Sendable (String) async -> ReloadOutcome = {
+        .refused(origin: $0, errors: ["reload is not available"])
+    }
     let logger: Logger
 
     /// What service-lifecycle logs for this service: the name and address, never the settings.
@@ -31,7 +34,7 @@ struct HTTPListener: Service, CustomStringConvertible {
         let unauthorized = Counter(
             label: "gateway_http_unauthorized_total", dimensions: [("listener", name)], factory: status.metrics.factory)
         let handlers = HTTPHandlers(
-            config: config, ingest: ingest, journal: journal, status: status, spools: spools,
+            config: config, ingest: ingest, journal: journal, status: status, spools: spools, reloadConfig: reload,
             unauthorized: unauthorized,
             logger: logger)
         // What an earlier run journaled and no sink settled is routed again before requests are taken.
@@ -45,9 +48,14 @@ struct HTTPListener: Service, CustomStringConvertible {
         router.get("/metrics") { request, _ in handlers.metrics(request) }
         router.get("/api/v1/status") { request, _ in handlers.statusJSON(request) }
         router.get("/api/v1/spool") { request, _ in handlers.spoolStats(request) }
+        router.get("/api/v1/tap") { request, _ in handlers.tap(request) }
+        router.get("/") { request, _ in handlers.statusPage(request) }
+        router.get("/ui") { request, _ in handlers.statusPage(request) }
+        router.get("/api/v1/events") { request, _ in handlers.statusEvents(request) }
         router.post("/api/v1/spool/:sink/replay") { request, context in
             handlers.spoolReplay(request, sink: context.parameters.get("sink") ?? "")
         }
+        router.post("/api/v1/reload") { request, _ in await handlers.reload(request) }
         router.post("/api/v1/spool/:sink/purge") { request, context in
             await handlers.spoolPurge(request, sink: context.parameters.get("sink") ?? "")
         }
@@ -126,6 +134,7 @@ struct HTTPHandlers: Sendable {
     let journal: IngestJournal?
     let status: StatusReporter
     let spools: SpoolAdmin
+    let reloadConfig: @Sendable (String) async -> ReloadOutcome
     let unauthorized: CoreMetrics.Counter
     let logger: Logger
 }

@@ -59,7 +59,7 @@ extension HTTPListenerConfig: ListenerSettings {
         }
         return HTTPListener(
             name: context.name, config: self, ingest: context.ingest, journal: journal, status: context.status,
-            spools: context.spools, pluginRoutes: context.pluginRoutes, logger: context.logger)
+            spools: context.spools, pluginRoutes: context.pluginRoutes, reload: context.reload, logger: context.logger)
     }
 
     static func read(_ map: ConfigMap, _ context: ConfigContext) -> HTTPListenerConfig {

@@ -83,7 +83,7 @@ extension HTTPHandlers {
     /// stable storage as `sync` asks, then gives back the request's hold.
     func route(_ points: [Point], _ hold: JournalHold?) async -> Response? {
         guard let hold, let journal else {
-            await ingest.router.push(points, source: ingest.source)
+            await ingest.push(points)
             return nil
         }
         let acknowledgement = hold.acknowledgement
@@ -94,7 +94,7 @@ extension HTTPHandlers {
             return refusal(error, points: points.count)
         }
         if !points.isEmpty {
-            await ingest.router.push(points, source: ingest.source, acknowledgement: acknowledgement)
+            await ingest.push(points, acknowledgement: acknowledgement)
         }
         acknowledgement.release()
         return nil

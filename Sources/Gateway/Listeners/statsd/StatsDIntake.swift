@@ -8,7 +8,14 @@ import Synchronization
 /// ``Ingest`` (default tags, schemas, routes). Thread-safe: UDP and TCP event loops share it.
 final class StatsDIntake: Sendable {
     let ingest: Ingest
-    private let aggregator: Mutex<StatsDAggregator>
+    /// The aggregator, the line cache that belongs to it, and the series count last recorded.
+    struct State {
+        var aggregator: StatsDAggregator
+        let cache: StatsDLineCache
+        var recordedSeries = -1
+    }
+
+    private let state: Mutex<State>
     private let lines: CoreMetrics.Counter
     private let flushes: CoreMetrics.Counter
     private let droppedSeries: CoreMetrics.Counter
@@ -16,7 +23,11 @@ final class StatsDIntake: Sendable {
 
     init(name: String, aggregation: StatsDAggregation, ingest: Ingest, metrics: GatewayMetrics) {
         self.ingest = ingest
-        aggregator = Mutex(StatsDAggregator(settings: aggregation))
+        state = Mutex(
+            State(
+                aggregator: StatsDAggregator(settings: aggregation),
+                cache: StatsDLineCache(series: aggregation.maxSeries))
+        )
         let dimensions = [("listener", name)]
         lines = Counter(label: "gateway_statsd_lines_total", dimensions: dimensions, factory: metrics.factory)
         flushes = Counter(label: "gateway_statsd_flushes_total", dimensions: dimensions, factory: metrics.factory)
@@ -25,29 +36,32 @@ final class StatsDIntake: Sendable {
         series = Gauge(label: "gateway_statsd_series", dimensions: dimensions, factory: metrics.factory)
     }
 
-    /// Takes one datagram (or a run of whole TCP lines).
+    /// Takes one datagram (or a run of whole TCP lines): parsed and aggregated under one lock (the
+    /// lines of series already seen go to their slot without building strings; see
+    /// ``StatsDLineCache``).
     func take(_ bytes: UnsafeRawBufferPointer) {
-        let output = StatsDParser().parse(bytes)
-        lines.increment(by: Int64(output.lines))
-        let (count, dropped) = aggregator.withLock { aggregator -> (Int, Int) in
-            var dropped = 0
-            for sample in output.samples where !aggregator.add(sample) { dropped += 1 }
-            for event in output.events where !aggregator.add(event: event) { dropped += 1 }
-            return (aggregator.seriesCount, dropped)
+        let (take, count) = state.withLock { state -> (StatsDTake, Int?) in
+            var take = StatsDTake()
+            state.aggregator.take(bytes, cache: state.cache, into: &take)
+            let count = state.aggregator.seriesCount
+            guard count != state.recordedSeries else { return (take, nil) }
+            state.recordedSeries = count
+            return (take, count)
         }
-        series.record(count)
-        if dropped > 0 {
-            droppedSeries.increment(by: Int64(dropped))
-            ingest.metrics.rejected(.maxSeries, count: dropped)
-            ingest.metrics.received.increment(by: Int64(dropped))
+        lines.increment(by: Int64(take.lines))
+        if let count { series.record(count) }
+        if take.dropped > 0 {
+            droppedSeries.increment(by: Int64(take.dropped))
+            ingest.metrics.rejected(.maxSeries, count: take.dropped)
+            ingest.metrics.received.increment(by: Int64(take.dropped))
             ingest.log.warning(
                 "statsd series dropped at max_series",
-                metadata: ["source": "\(ingest.source)", "dropped": "\(dropped)"])
+                metadata: ["source": "\(ingest.source)", "dropped": "\(take.dropped)"])
         }
-        guard !output.errors.isEmpty else { return }
-        ingest.metrics.received.increment(by: Int64(output.errors.count))
+        guard !take.errors.isEmpty else { return }
+        ingest.metrics.received.increment(by: Int64(take.errors.count))
         let now = Ingest.now()
-        for error in output.errors { ingest.reject(error, input: error.text, receiveTime: now) }
+        for error in take.errors { ingest.reject(error, input: error.text, receiveTime: now) }
     }
 
     /// Rejects input that is not lines at all (an over-long TCP line, a truncated datagram).
@@ -61,14 +75,19 @@ final class StatsDIntake: Sendable {
     /// when a `block` queue is full (the caller waits for room before the next flush).
     @discardableResult
     func flush(at time: Int64) -> Bool {
-        var points = aggregator.withLock { $0.flush(at: time) }
-        series.record(aggregator.withLock { $0.seriesCount })
+        let (flushed, count) = state.withLock { state in
+            let points = state.aggregator.flush(at: time)
+            state.recordedSeries = state.aggregator.seriesCount
+            return (points, state.recordedSeries)
+        }
+        var points = flushed
+        series.record(count)
         flushes.increment()
         guard !points.isEmpty else { return false }
         ingest.metrics.received.increment(by: Int64(points.count))
         ingest.addDefaultTags(&points)
         ingest.normalise(&points, receiveTime: time)
         guard !points.isEmpty else { return false }
-        return ingest.router.offer(points, source: ingest.source)
+        return ingest.offer(points)
     }
 }

@@ -43,13 +43,12 @@ struct StatsDListener: Service {
                 "flush_interval": "\(config.flushInterval)",
             ])
         let interval = Self.nanoseconds(config.flushInterval)
-        let router = ingest.router
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 let now = Ingest.now()
                 let next = (now / interval + 1) * interval
                 try await Task.sleep(for: .nanoseconds(next - now))
-                if intake.flush(at: next) { await router.waitForSpace() }
+                if intake.flush(at: next) { await ingest.waitForSpace() }
             }
         }
         for channel in channels { try? await channel.close() }

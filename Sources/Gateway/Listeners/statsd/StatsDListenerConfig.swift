@@ -70,6 +70,14 @@ extension StatsDListenerConfig: ListenerSettings {
         if let v = map["delete_gauges"]?.bool() { config.aggregation.deleteGauges = v }
         if let v = map["delete_sets"]?.bool() { config.aggregation.deleteSets = v }
         if let v = map["delete_timings"]?.bool() { config.aggregation.deleteTimings = v }
+        if let v = map["float_counters"]?.bool() { config.aggregation.floatCounters = v }
+        if let node = map["metric_separator"] {
+            if let v = node.string(), !v.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+                config.aggregation.metricSeparator = v
+            } else {
+                node.problem("expected a string without control characters, such as \"_\" or \".\"")
+            }
+        }
         return config
     }
 }

@@ -58,11 +58,10 @@ struct UDPListener: Service {
                 "listener": "\(name)", "address": "\(config.listen.host):\(port)",
                 "receive_buffer": "\(granted)", "receive_buffer_requested": "\(config.receiveBuffer)",
             ])
-        let router = ingest.router
         await withDiscardingTaskGroup { group in
             group.addTask {
                 for await resume in resumes {
-                    await router.waitForSpace()
+                    await ingest.waitForSpace()
                     resume()
                 }
             }
@@ -148,7 +147,7 @@ final class UDPIngestHandler: ChannelInboundHandler {
     private func flush(context: ChannelHandlerContext) {
         guard !pending.isEmpty else { return }
         ingest.normalise(&pending, receiveTime: receiveTime)
-        let full = ingest.router.offer(pending, source: ingest.source)
+        let full = ingest.offer(pending)
         // The queue now shares this array: start a new one sized for a burst like this one, rather
         // than one of the full capacity (which would copy nothing but allocate and touch it all).
         let burst = pending.count

@@ -86,7 +86,7 @@ import Testing
 
     /// Every sample VictoriaMetrics stored for the clients' series, by name and labels.
     static func export(_ vm: VictoriaMetrics, series: Int) async throws -> [String: [Double]] {
-        let match = #"{__name__=~"(dd|py)[.].*"}"#  // the HTTP client encodes it
+        let match = #"{__name__=~"(dd|py)_.*"}"#  // the HTTP client encodes it
         var stored: [String: [Double]] = [:]
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {

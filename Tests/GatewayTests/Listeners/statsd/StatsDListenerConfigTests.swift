@@ -31,6 +31,7 @@ import Testing
         #expect(c.listen.port == 8125 && c.listen.host == "127.0.0.1" && c.transport == .udp)
         #expect(c.flushInterval == .seconds(10) && c.aggregation.percentiles == [50, 90, 99])
         #expect(c.aggregation.maxSeries == 100_000 && c.aggregation.deleteCounters && c.aggregation.deleteTimings)
+        #expect(!c.aggregation.floatCounters && c.aggregation.metricSeparator == "_")
     }
 
     @Test func everySetting_isRead() throws {
@@ -38,7 +39,8 @@ import Testing
             """
             {type: statsd, listen: "127.0.0.1:9125", protocol: both, receive_buffer: 1MiB, max_datagram: 8KiB,
                flush_interval: 2s, percentiles: [75, 99.9, 75], max_series: 50, timing_samples: 10, set_members: 20,
-               delete_counters: false, delete_gauges: false, delete_sets: false, delete_timings: false}
+               delete_counters: false, delete_gauges: false, delete_sets: false, delete_timings: false,
+               float_counters: true, metric_separator: "."}
             """)
         #expect(problems.isEmpty, "\(problems)")
         let c = try #require(config)
@@ -47,6 +49,7 @@ import Testing
         #expect(c.aggregation.maxSeries == 50 && c.aggregation.timingSamples == 10 && c.aggregation.setMembers == 20)
         #expect(!c.aggregation.deleteCounters && !c.aggregation.deleteGauges && !c.aggregation.deleteSets)
         #expect(!c.aggregation.deleteTimings)
+        #expect(c.aggregation.floatCounters && c.aggregation.metricSeparator == ".")
     }
 
     @Test func badSettings_areReportedWithTheirPlace() throws {

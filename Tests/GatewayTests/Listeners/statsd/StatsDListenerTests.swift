@@ -44,14 +44,14 @@ import Testing
         #expect(lines.allSatisfy { $0.hasSuffix(" \(time)") })
         #expect(
             Set(lines.map { String($0.dropLast(time.count + 1)) }) == [
-                "hits,host=testhost,metric_type=counter value=9",
+                "hits,host=testhost,metric_type=counter value=9i",
                 "load,host=testhost,metric_type=gauge value=-3",
                 "u,host=testhost,metric_type=set value=2i",
                 "rt,host=testhost,metric_type=timing count=2,lower=10,upper=30,mean=20,median=20,stddev=10,sum=40,"
                     + "50_percentile=20,90_percentile=28,99_percentile=29.8",
                 "rt,env=prod,host=testhost,metric_type=timing count=2,lower=20,upper=40,mean=30,median=30,stddev=10,"
                     + "sum=60,50_percentile=30,90_percentile=38,99_percentile=39.8",
-                "tcp.last,host=testhost,metric_type=counter value=1",
+                "tcp_last,host=testhost,metric_type=counter value=1i",
                 #"statsd_service_check,check=db.up,host=testhost status=2i,message="down""#,
             ], "\(lines)")
     }
@@ -70,7 +70,7 @@ import Testing
         #expect(try await gateway.stop() == 0)
         #expect(
             gateway.stdoutLines.count == 1
-                && gateway.stdoutLines.first?.hasPrefix("ok,host=testhost,metric_type=counter value=3 ") == true)
+                && gateway.stdoutLines.first?.hasPrefix("ok,host=testhost,metric_type=counter value=3i ") == true)
         #expect(gateway.stderr.contains("reason=no_colon"))
     }
 
@@ -84,9 +84,15 @@ import Testing
         #expect(
             try await gateway.metric("gateway_points_rejected_total", ["listener": "sd", "reason": "max_series"]) == 6)
         #expect(try await gateway.metric("gateway_statsd_series", ["listener": "sd"]) == 5)
+        // The same figures in /api/v1/status, under the listener's `statsd` part.
+        let status = try await gateway.get("/api/v1/status")
+        let object = try JSONSerialization.jsonObject(with: Data(status.body.utf8)) as? [String: Any]
+        let listeners = object?["listeners"] as? [String: Any]
+        let part = (listeners?["sd"] as? [String: Any])?["statsd"] as? [String: Int]
+        #expect(part == ["lines": 12, "series": 5, "flushes": 0, "dropped_series": 6], "\(status.body)")
         #expect(try await gateway.stop() == 0)
         let values = gateway.stdoutLines.map { $0.split(separator: " ")[0...1].joined(separator: " ") }.sorted()
-        #expect(values == (0..<5).map { "s\($0),host=testhost,metric_type=counter value=\($0 == 0 ? 2 : 1)" })
+        #expect(values == (0..<5).map { "s\($0),host=testhost,metric_type=counter value=\($0 == 0 ? 2 : 1)i" })
     }
 
     @Test func flushesFallOnMultiplesOfTheInterval() async throws {
