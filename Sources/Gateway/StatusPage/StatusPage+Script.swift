@@ -56,6 +56,11 @@ extension StatusPage {
           }
           return value;
         }
+        document.addEventListener("DOMContentLoaded", () => {
+          const button = document.getElementById("reload");
+          if (button) button.onclick = () => action("/api/v1/reload", "reload");
+        });
+
         async function action(path, what) {
           const headers = {};
           const value = token();
@@ -175,7 +180,26 @@ extension StatusPage {
           drawChart("written", history.written);
           renderPlugins(status.plugins || {});
           renderLog(status.recent_log || []);
+          renderReload(status.reload);
           previous = { time, status };
+        }
+
+        function renderReload(outcome) {
+          const box = document.getElementById("reload-outcome");
+          if (!outcome) return;
+          const lines = [el("div", { class: outcome.result === "refused" ? "bad" : "ok", "data-reload": outcome.result },
+            outcome.result + " (" + outcome.origin + ", " + outcome.at + ")")];
+          (outcome.errors || []).forEach((error) => lines.push(el("div", { class: "bad" }, error)));
+          ["sinks", "listeners", "plugins"].forEach((kind) => {
+            const changes = outcome[kind];
+            if (!changes) return;
+            const parts = ["added", "removed", "changed"].filter((key) => changes[key].length)
+              .map((key) => key + " " + changes[key].join(", "));
+            if (parts.length) lines.push(el("div", {}, kind + ": " + parts.join("; ")));
+          });
+          (outcome.needs_restart || []).forEach((key) => lines.push(el("div", { class: "warn" }, key + ": needs a restart")));
+          (outcome.failures || []).forEach((failure) => lines.push(el("div", { class: "bad" }, failure)));
+          box.replaceChildren(...lines);
         }
 
         function renderLog(entries) {

@@ -87,6 +87,10 @@ enum StatusPage {
             <div id="plugins"><span class="muted">none</span></div>
           </section>
           <section>
+            <h2>Configuration <button id="reload" title="read gateway.yaml and plugins.d again and apply them">reload now</button></h2>
+            <div id="reload-outcome"><span class="muted">not reloaded since start</span></div>
+          </section>
+          <section>
             <h2>Recent warnings and errors</h2>
             <div class="log" id="log"><span class="muted">none</span></div>
           </section>

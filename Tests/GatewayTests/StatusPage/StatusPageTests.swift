@@ -115,6 +115,12 @@ import Testing
         let empty = try await waitFor(browser, spoolPoints, timeout: .seconds(60)) { number($0) == 0 }
         #expect(number(empty) == 0, "the spool did not drain: \(empty ?? "nil")")
 
+        // A reload's outcome appears in the configuration view.
+        #expect(try await gateway.post("/api/v1/reload", "").status == 200)
+        let reload = #"document.querySelector('[data-reload]')?.textContent"#
+        let shown = try await waitFor(browser, reload, timeout: .seconds(10)) { $0?.hasPrefix("unchanged") ?? false }
+        #expect(shown?.hasPrefix("unchanged (POST /api/v1/reload, ") ?? false, "reload shown: \(shown ?? "nil")")
+
         load.stopped.store(true, ordering: .relaxed)
         try await loadTask.value
         #expect(try await gateway.stop() == 0)
