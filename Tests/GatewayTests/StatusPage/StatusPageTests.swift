@@ -100,9 +100,15 @@ import Testing
         #expect(spoolA ?? 0 > 0 && spoolB ?? 0 > spoolA ?? 0, "spool shown: \(spoolA ?? -1) then \(spoolB ?? -1)")
         #expect(outageSeen <= .seconds(3), "the page took \(outageSeen) to show the outage")
         try await Task.sleep(for: .seconds(2))
-        let docs = GatewayProcess.packageRoot.appendingPathComponent("docs")
-        try FileManager.default.createDirectory(at: docs, withIntermediateDirectories: true)
-        try browser.screenshot(to: docs.appendingPathComponent("status-page.png"))
+        // The README's screenshot: docs/status-page.png with GATEWAY_UPDATE_SCREENSHOT=1, else beside
+        // the test's files (taken either way, so a page Chromium cannot draw fails here).
+        let update = ProcessInfo.processInfo.environment["GATEWAY_UPDATE_SCREENSHOT"] == "1"
+        let folder = update ? GatewayProcess.packageRoot.appendingPathComponent("docs") : gateway.directory
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let shot = folder.appendingPathComponent("status-page.png")
+        try browser.screenshot(to: shot)
+        let size = (try? FileManager.default.attributesOfItem(atPath: shot.path)[.size] as? Int) ?? 0
+        #expect(size > 10_000, "screenshot of \(size) bytes")
 
         // The server is back: healthy, and the spool drains (the load goes on).
         try await vm.start()
