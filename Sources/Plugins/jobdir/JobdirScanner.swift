@@ -126,30 +126,52 @@ public struct JobdirScanner: Sendable {
             }
             scan.directories += 1
             var names: [String] = []
-            while let entry = readdir(handle) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-                }
-                if name == "." || name == ".." { continue }
-                var type = Int32(entry.pointee.d_type)
-                if type == Int32(DT_UNKNOWN) {
-                    var info = stat()
-                    if lstat("\(directory)/\(name)", &info) != 0 { continue }
-                    let kind = info.st_mode & S_IFMT
-                    type = kind == S_IFDIR ? Int32(DT_DIR) : kind == S_IFREG ? Int32(DT_REG) : Int32(DT_UNKNOWN)
-                }
-                // Symbolic links are not followed nor taken as files: cleanup would move or delete
-                // the link, not the file.
-                if type == Int32(DT_DIR) {
+            // Symbolic links are not followed nor taken as files: cleanup would move or delete the
+            // link, not the file.
+            Self.forEachEntry(of: handle, in: directory) { name, kind in
+                switch kind {
+                case .directory:
                     let path = "\(directory)/\(name)"
                     if !exclude.contains(path) { pending.append(path) }
-                } else if type == Int32(DT_REG) {
-                    names.append(name)
+                case .file: names.append(name)
+                case .link, .other: break
                 }
             }
             closedir(handle)
             scan.files += names.count
             if !visit(directory, names, &scan) { return }
+        }
+    }
+
+    enum EntryKind { case directory, file, link, other }
+
+    /// Each entry of an open directory but `.` and `..`, with its kind (from `d_type`, or `lstat` where
+    /// the file system does not say); links are not followed.
+    static func forEachEntry(
+        of handle: OpaquePointer, in directory: String, _ body: (String, EntryKind) -> Void
+    ) {
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name == "." || name == ".." { continue }
+            var kind: EntryKind
+            switch Int32(entry.pointee.d_type) {
+            case Int32(DT_DIR): kind = .directory
+            case Int32(DT_REG): kind = .file
+            case Int32(DT_LNK): kind = .link
+            case Int32(DT_UNKNOWN):
+                var info = stat()
+                if lstat("\(directory)/\(name)", &info) != 0 { continue }
+                switch info.st_mode & S_IFMT {
+                case S_IFDIR: kind = .directory
+                case S_IFREG: kind = .file
+                case S_IFLNK: kind = .link
+                default: kind = .other
+                }
+            default: kind = .other
+            }
+            body(name, kind)
         }
     }
 

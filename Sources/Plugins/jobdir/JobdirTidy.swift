@@ -140,23 +140,13 @@ enum JobdirTidy {
         var pending = [root]
         while let directory = pending.popLast() {
             guard let handle = opendir(directory) else { continue }
-            while let entry = readdir(handle) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-                }
-                if name == "." || name == ".." { continue }
-                var type = Int32(entry.pointee.d_type)
-                if type == Int32(DT_UNKNOWN) {
-                    var info = stat()
-                    if lstat("\(directory)/\(name)", &info) != 0 { continue }
-                    let kind = info.st_mode & S_IFMT
-                    type = kind == S_IFDIR ? Int32(DT_DIR) : kind == S_IFLNK ? Int32(DT_LNK) : Int32(DT_UNKNOWN)
-                }
-                if type == Int32(DT_DIR) {
+            JobdirScanner.forEachEntry(of: handle, in: directory) { name, kind in
+                switch kind {
+                case .directory:
                     let path = "\(directory)/\(name)"
                     if !exclude.contains(path) { pending.append(path) }
-                } else if type == Int32(DT_LNK) {
-                    found.append((directory, name))
+                case .link: found.append((directory, name))
+                case .file, .other: break
                 }
             }
             closedir(handle)

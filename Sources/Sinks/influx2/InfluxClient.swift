@@ -117,11 +117,8 @@ public enum InfluxOutcome: Sendable, Equatable {
     }
 }
 
-/// A keep-alive HTTP client for one Influx target (AsyncHTTPClient).
-///
-/// The client runs on its own event loop, not the process-wide one the listeners use: a UDP
-/// listener decoding a burst would otherwise hold up this connection's responses, and with one
-/// request in flight every such delay is time the server sits idle.
+/// A keep-alive HTTP client for one Influx target (AsyncHTTPClient, on its own event loop: see
+/// ``NetworkHTTPClient``).
 public final class InfluxClient: Sendable {
     public let target: InfluxTarget
     let client: HTTPClient
@@ -129,17 +126,8 @@ public final class InfluxClient: Sendable {
 
     public init(target: InfluxTarget) {
         self.target = target
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(
-            connect: .nanoseconds(min(target.connectTimeout, target.timeout).nanoseconds),
-            read: .nanoseconds(target.timeout.nanoseconds))
-        configuration.connectionPool = .init(idleTimeout: .nanoseconds(target.idleTimeout.nanoseconds))
-        // The sink retries and spools on its own terms; a pool that kept retrying a refused
-        // connection until the connect timeout would hold every batch for seconds in an outage.
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.decompression = .disabled
-        eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        client = HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
+        (client, eventLoopGroup) = NetworkHTTPClient.make(
+            connectTimeout: target.connectTimeout, timeout: target.timeout, idleTimeout: target.idleTimeout)
     }
 
     public func shutdown() async {

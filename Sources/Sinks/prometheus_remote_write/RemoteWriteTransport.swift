@@ -27,17 +27,8 @@ public struct RemoteWriteTransport: NetworkTransport {
 
     public init(target: RemoteWriteTarget) {
         self.target = target
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(
-            connect: .nanoseconds(min(target.connectTimeout, target.timeout).nanoseconds),
-            read: .nanoseconds(target.timeout.nanoseconds))
-        configuration.connectionPool = .init(idleTimeout: .nanoseconds(target.idleTimeout.nanoseconds))
-        // The sink retries and spools on its own terms (as the influx2 sink's client).
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.decompression = .disabled
-        // Its own event loop, so that busy listeners never delay a response.
-        eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        client = HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
+        (client, eventLoopGroup) = NetworkHTTPClient.make(
+            connectTimeout: target.connectTimeout, timeout: target.timeout, idleTimeout: target.idleTimeout)
     }
 
     public func body(for chunk: inout NetworkChunk) throws -> [UInt8] {
