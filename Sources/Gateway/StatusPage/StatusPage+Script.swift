@@ -271,7 +271,8 @@ extension StatusPage {
             } else if (plugin.type === "jobdir") {
               const jobs = plugin.jobs || {};
               part.append(el("div", {}, "jobs: " + Object.keys(jobs).sort().map((k) => k + " " + jobs[k]).join(", ") +
-                " · waiting for a processor " + number(plugin.waiting_for_processor || 0)));
+                " · waiting for a processor " + number(plugin.waiting_for_processor || 0) +
+                " · oldest waiting " + (plugin.oldest_waiting_seconds === undefined ? "none" : age(plugin.oldest_waiting_seconds))));
               const dead = plugin.processors_dead || [];
               part.append(el("div", { class: dead.length ? "bad" : "muted" }, "dead processors: " + (dead.length ? dead.join(", ") : "none")));
               const processors = ((view.processors || {}).processors || []);

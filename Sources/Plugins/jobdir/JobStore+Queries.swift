@@ -70,6 +70,13 @@ extension JobStore {
         }
     }
 
+    /// When the oldest job still queued (not yet claimed) was queued; nil when none waits.
+    public func oldestQueuedAt() throws -> Double? {
+        try db.read { db in
+            try Double.fetchOne(db, sql: "SELECT min(queued_at) FROM jobs WHERE state = ?", arguments: ["queued"])
+        }
+    }
+
     static func job(_ row: Row) -> JobdirJob {
         let state = JobdirJob.State(rawValue: row["state"]) ?? .queued
         return JobdirJob(

@@ -7,6 +7,8 @@ struct JobdirStatus: PluginStatus {
     /// Jobs per state.
     var jobs: [String: Int]?
     var waitingForProcessor: Int?
+    /// How long the oldest job still queued (not claimed) has waited; absent when none waits.
+    var oldestWaitingSeconds: Double?
     var processorsLive: [String]?
     var processorsDead: [String]?
     var lastScan: JobdirScanAnswer?
@@ -17,6 +19,7 @@ struct JobdirStatus: PluginStatus {
         case storageRoot = "storage_root"
         case deferredStorageRoot = "deferred_storage_root"
         case waitingForProcessor = "waiting_for_processor"
+        case oldestWaitingSeconds = "oldest_waiting_seconds"
         case processorsLive = "processors_live"
         case processorsDead = "processors_dead"
         case lastScan = "last_scan"

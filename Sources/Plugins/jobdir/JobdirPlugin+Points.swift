@@ -77,6 +77,7 @@ extension JobdirPlugin {
             out.jobs = jobs
             out.waitingForProcessor = Self.waiting(depths)
         }
+        if let oldest = try? store.oldestQueuedAt() { out.oldestWaitingSeconds = max(0, now() - oldest) }
         if let processors = try? store.processors() {
             out.processorsLive = processors.filter(\.alive).map(\.name)
             out.processorsDead = processors.filter { !$0.alive }.map(\.name)

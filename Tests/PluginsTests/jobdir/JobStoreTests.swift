@@ -291,3 +291,22 @@ struct JobdirScannerTests {
         #expect(!JobdirScanner.isUUID("dé1bb258-cbbf-4589-a673-34f80016091"))
     }
 }
+
+@Suite("jobdir store: the oldest waiting job")
+struct JobStoreOldestWaitingTests {
+    @Test("the oldest queued job's time; claimed jobs no longer wait; none when nothing waits")
+    func oldestQueuedAt() throws {
+        let f = try JobdirFixture()
+        #expect(try f.store.oldestQueuedAt() == nil)
+        _ = try f.store.checkIn("A", now: 10)
+        let pairs = f.pairs(3)
+        _ = try f.store.insert([pairs[0]], now: 100)
+        _ = try f.store.insert([pairs[1], pairs[2]], now: 200)
+        #expect(try f.store.oldestQueuedAt() == 100)
+        #expect(try f.store.claim("A", now: 300)?.uuid == pairs[0].uuid)
+        #expect(try f.store.oldestQueuedAt() == 200)
+        _ = try f.store.claim("A", now: 301)
+        _ = try f.store.claim("A", now: 302)
+        #expect(try f.store.oldestQueuedAt() == nil)
+    }
+}
