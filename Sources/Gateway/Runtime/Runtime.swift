@@ -27,8 +27,6 @@ final class Runtime: Sendable {
     private let eventSink: AsyncStream<RuntimeEvent>.Continuation
 
     var config: GatewayConfig { state.withLock { $0.config } }
-    var router: Router { state.withLock { $0.router } }
-    var plugins: [any GatewayPlugin] { state.withLock { $0.plugins.map(\.plugin) } }
 
     init(config: GatewayConfig, logger: Logger) throws {
         self.logger = logger
@@ -60,7 +58,7 @@ final class Runtime: Sendable {
             let (instance, emitter) = try makePlugin(plugin)
             plugins.append((plugin, instance, emitter))
         }
-        state.router = makeRouter(config.routes, sinks: state.sinks, plugins: plugins.map(\.1))
+        state.router = makeRouter(config.routes, targets: state.sinks.map(\.target), plugins: plugins.map(\.1))
         let schemas = config.schemas.schemaSet
         for (plugin, instance, emitter) in plugins {
             let ingest = makeIngest("plugin:\(plugin.name)", router: state.router, schemas: schemas, config: config)
@@ -149,12 +147,12 @@ final class Runtime: Sendable {
             services: [PluginService(plugin: instance)], fatal: fatal, logger: logger)
     }
 
-    func makeRouter(_ routes: [RouteConfig], sinks: [SinkUnit], plugins: [any GatewayPlugin]) -> Router {
+    func makeRouter(_ routes: [RouteConfig], targets: [Router.Target], plugins: [any GatewayPlugin]) -> Router {
         let taps = plugins.flatMap { plugin in
             plugin.taps.map { Router.Tap(series: $0.series.map(Glob.init), receive: $0.receive) }
         }
         return Router(
-            routes: routes, targets: sinks.map(\.target), taps: taps, liveTap: liveTap, factory: metrics.factory)
+            routes: routes, targets: targets, taps: taps, liveTap: liveTap, factory: metrics.factory)
     }
 
     func makeIngest(_ source: String, router: Router, schemas: SchemaSet, config: GatewayConfig) -> Ingest {

@@ -127,21 +127,16 @@ extension Runtime {
         outcome.routesChanged = routesChanged
         outcome.schemasChanged = schemasChanged
         outcome.needsRestart = needsRestart.isEmpty ? nil : needsRestart
-        if sinks.isEmpty, listeners.isEmpty, plugins.isEmpty, !routesChanged, !schemasChanged {
-            outcome.result = "unchanged"
-            var config = new
-            // Settings read only at start stay as they run.
-            (config.name, config.dataDir, config.defaultTags, config.logging) =
-                (old.config.name, old.config.dataDir, old.config.defaultTags, old.config.logging)
-            config.schemas.deadLetter = old.config.schemas.deadLetter
-            state.withLock { $0.config = config }
-            return finish(outcome)
-        }
         // Settings read only at start keep their running values.
         var config = new
         (config.name, config.dataDir, config.defaultTags, config.logging) =
             (old.config.name, old.config.dataDir, old.config.defaultTags, old.config.logging)
         config.schemas.deadLetter = old.config.schemas.deadLetter
+        if sinks.isEmpty, listeners.isEmpty, plugins.isEmpty, !routesChanged, !schemasChanged {
+            outcome.result = "unchanged"
+            state.withLock { $0.config = config }
+            return finish(outcome)
+        }
         var failures: [String] = []
 
         // 1. Plugins that go or change stop first (a plugin's state file is opened by one at a time).
@@ -172,12 +167,9 @@ extension Runtime {
                 targets.append((sink, nil, queue, sinkMetrics))
             }
         }
-        let router = Router(
-            routes: config.routes,
-            targets: targets.map { Router.Target(name: $0.0.name, queue: $0.2, metrics: $0.3) },
-            taps: running.flatMap { entry in
-                entry.1.taps.map { Router.Tap(series: $0.series.map(Glob.init), receive: $0.receive) }
-            }, liveTap: liveTap, factory: metrics.factory)
+        let router = makeRouter(
+            config.routes, targets: targets.map { Router.Target(name: $0.0.name, queue: $0.2, metrics: $0.3) },
+            plugins: running.map(\.1))
         let schemas = config.schemas.schemaSet
 
         // 3. Every source routes through it from its next batch; once no caller holds the old

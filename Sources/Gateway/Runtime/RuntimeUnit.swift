@@ -2,7 +2,6 @@ import Logging
 import Plugins
 import ServiceLifecycle
 import Sinks
-import Synchronization
 
 /// One part of the running gateway that starts and stops on its own: a sink (its worker and what
 /// runs beside it, such as replay), a listener, or a plugin. Each runs in a ServiceGroup of its own,
@@ -21,7 +20,6 @@ final class RuntimeUnit: Sendable {
     let fatal: Bool
     private let group: ServiceGroup
     private let stopped = Latch()
-    private let failure = Mutex<String?>(nil)
 
     init(kind: Kind, name: String, fingerprint: String, services: [any Service], fatal: Bool, logger: Logger) {
         self.kind = kind
@@ -45,7 +43,6 @@ final class RuntimeUnit: Sendable {
             try await group.run()
             return nil
         } catch {
-            failure.withLock { $0 = "\(error)" }
             return error
         }
     }
@@ -56,8 +53,6 @@ final class RuntimeUnit: Sendable {
         await group.triggerGracefulShutdown()
         await stopped.wait()
     }
-
-    var failed: String? { failure.withLock { $0 } }
 }
 
 /// A running sink: its unit, and what the router, the status and the shutdown watchdog need.
