@@ -238,11 +238,14 @@ func everyMinute(min: Int, max: Int, lookback: Int) -> String {
 
     @Test func runNow_andTheChecksAPI() async throws {
         let f = try DwmonFixture()
-        // One event in the window of whichever minute is the latest when the run happens.
+        // The run sees a fixed time, 20 s into `minute` (past `check_delay`, 5 s): the latest due
+        // minute is `minute`, whose window (the 60 s before it) holds event "a" only. (With the
+        // real clock the test failed in the first 5 s of a minute.)
         let minute = DwmonSchedule.minuteStart(Int64(Date().timeIntervalSince1970))
+        let time = FakeTime(start: Date(timeIntervalSince1970: TimeInterval(minute + 20)))
         try f.events([("a", minute - 30), ("b", minute + 30)])
         try f.checker("exec", [everyMinute(min: 1, max: 9, lookback: 60)])
-        let plugin = try f.plugin()
+        let plugin = try DwmonPlugin(name: "dwmon", settings: f.settings, context: f.emitted.context(time: time))
         func route(_ method: PluginRoute.Method, _ path: String) throws -> PluginRoute {
             try #require(plugin.routes.first { $0.method == method && $0.path == path })
         }
