@@ -104,6 +104,7 @@ let package = Package(
         .executableTarget(name: "GatewayFuzz", dependencies: ["GatewayCore", "CLibdeflate", "CFuzzerDriver"]),
         // libFuzzer's driver entry, declared only: `-sanitize=fuzzer` links it in.
         .systemLibrary(name: "CFuzzerDriver"),
+        .systemLibrary(name: "CHeapProbe"),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "CLibdeflate"]),
         .testTarget(
             name: "PluginsTests",
@@ -129,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "SinksTests",
             dependencies: [
-                "Sinks", "GatewayCore", "ConfigReading", "TestDoubles", "CSnappy",
+                "Sinks", "GatewayCore", "ConfigReading", "TestDoubles", "CSnappy", "CHeapProbe",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

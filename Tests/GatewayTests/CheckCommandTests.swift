@@ -57,6 +57,30 @@ import Testing
         #expect(text.contains("FILE:6: routes[0].to: unknown sink \"missing\""))
     }
 
+    @Test func queueMaxBytes_isASize_ofAtLeastOneMiB_defaulting16MiB() throws {
+        let found = try problems(
+            """
+            sinks:
+              a: {type: stdout, queue_max_bytes: lots}
+              b: {type: stdout, queue_max_bytes: 512KiB}
+            routes:
+              - {to: [a, b]}
+            """)
+        let text = found.joined(separator: "\n")
+        #expect(text.contains("FILE:2: sinks.a.queue_max_bytes: expected a size"), "\(found)")
+        #expect(text.contains("FILE:3: sinks.b.queue_max_bytes: queue_max_bytes must be at least 1MiB"), "\(found)")
+        let config = try ConfigLoader(environment: [:]).load(
+            path: try write(
+                """
+                sinks:
+                  a: {type: stdout, queue_max_bytes: 64MiB}
+                  b: {type: stdout}
+                routes:
+                  - {to: [a, b]}
+                """))
+        #expect(config.sinks.map(\.queueMaxBytes) == [64 << 20, 16 << 20])
+    }
+
     @Test func environmentVariables_expandWithDefaults_andAMissingOneIsAnError() throws {
         let yaml = """
             gateway: {name: "${NODE_NAME:-fallback}"}

@@ -185,6 +185,13 @@ struct ConfigLoader {
             if let v = map["batch_size"]?.positiveInt() { sink.batchSize = v }
             if let v = map["flush_interval"]?.positiveDuration() { sink.flushInterval = v }
             if let v = map["queue_size"]?.positiveInt() { sink.queueSize = v }
+            if let node = map["queue_max_bytes"], let v = node.size() {
+                if v < 1024 * 1024 {
+                    node.problem("queue_max_bytes must be at least 1MiB, got \(v) bytes")
+                } else {
+                    sink.queueMaxBytes = v
+                }
+            }
             if let v = map["when_full"]?.oneOf(OverflowPolicy.allCases.map { ($0.rawValue, $0) }) { sink.whenFull = v }
             if sink.queueSize < sink.batchSize {
                 value.problem("queue_size (\(sink.queueSize)) must be at least batch_size (\(sink.batchSize))")

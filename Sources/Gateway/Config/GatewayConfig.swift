@@ -37,7 +37,11 @@ struct SinkConfig: Sendable {
     var batchSize = 1000
     var flushInterval = Duration.seconds(1)
     var queueSize = 100_000
+    /// The most memory the queued points may take (`queue_max_bytes`).
+    var queueMaxBytes = SinkConfig.defaultQueueMaxBytes
     var whenFull = OverflowPolicy.block
+
+    static let defaultQueueMaxBytes = 16 * 1024 * 1024
 
     /// The spool file this sink writes, if any.
     var spoolPath: String? { settings.spoolPath }

@@ -52,6 +52,9 @@ enum MetricHelp {
         "gateway_group_members": "Members of a group sink, labelled with its mode (shard, failover).",
         "gateway_sink_healthy": "1 while the sink is healthy; 0 while retrying, refused or its spool cannot write.",
         "gateway_sink_queue_points": "Points waiting in the sink's queue.",
+        "gateway_sink_queue_bytes":
+            "Memory the points waiting in the sink's queue take (objects, or packed while the sink is behind).",
+        "gateway_sink_queue_max_bytes": "Memory a sink's queue holds at most (queue_max_bytes).",
         "gateway_sink_batches_total": "Batches written.",
         "gateway_sink_write_errors_total": "Writes that failed.",
         "gateway_spool_batches": "Batches in the spool.",

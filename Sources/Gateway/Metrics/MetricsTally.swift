@@ -12,7 +12,7 @@ final class MetricsTally: Sendable {
         "gateway_points_received_total", "gateway_points_accepted_total", "gateway_points_rejected_total",
         "gateway_udp_kernel_drops_total", "gateway_udp_truncated_datagrams_total", "gateway_http_unauthorized_total",
         "gateway_points_written_total", "gateway_sink_queue_points", "gateway_sink_queue_capacity",
-        "gateway_sink_batches_total",
+        "gateway_sink_batches_total", "gateway_sink_queue_bytes", "gateway_sink_queue_max_bytes",
         "gateway_sink_write_errors_total", "gateway_points_spooled_total", "gateway_points_replayed_total",
         "gateway_points_dead_lettered_total", "gateway_sink_retries_total", "gateway_points_dropped_total",
         "gateway_points_routed_total", "gateway_points_unrouted_total", "gateway_group_points_total",

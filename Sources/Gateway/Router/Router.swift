@@ -211,22 +211,29 @@ final class Router: Sendable {
 
     /// True when every `block` queue has room.
     var blockQueuesHaveRoom: Bool {
-        targets.allSatisfy { $0.queue.policy != .block || $0.queue.count < $0.queue.capacity }
+        targets.allSatisfy { $0.queue.policy != .block || !$0.queue.isFull }
     }
 
     /// The `block` queues that are full, by sink name.
     var fullBlockQueues: [String] {
-        targets.filter { $0.queue.policy == .block && $0.queue.count >= $0.queue.capacity }.map(\.name)
+        targets.filter { $0.queue.policy == .block && $0.queue.isFull }.map(\.name)
     }
 
     /// Waits up to `limit` for every `block` queue to have room; false if one is still full then.
+    /// Woken by the queues themselves (no polling): the first to finish of the wait for room and
+    /// the deadline cancels the other.
     func waitForRoom(upTo limit: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + limit
-        var pause = Duration.milliseconds(1)
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
         while !blockQueuesHaveRoom {
-            if ContinuousClock.now >= deadline { return false }
-            try? await Task.sleep(for: pause)
-            pause = min(pause * 2, .milliseconds(50))
+            // Room seen by the queues may be taken again by another writer before this one looks.
+            if clock.now >= deadline || Task.isCancelled { return false }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.waitForSpace() }
+                group.addTask { try? await clock.sleep(until: deadline) }
+                await group.next()
+                group.cancelAll()
+            }
         }
         return true
     }

@@ -72,6 +72,8 @@ struct SinkStatus: Codable, Sendable, Equatable {
     var pointsWritten: Int?
     var sinkQueuePoints: Int?
     var sinkQueueCapacity: Int?
+    var sinkQueueBytes: Int?
+    var sinkQueueMaxBytes: Int?
     var sinkBatches: Int?
     var sinkWriteErrors: Int?
     var pointsSpooled: Int?
@@ -89,6 +91,8 @@ struct SinkStatus: Codable, Sendable, Equatable {
         case pointsWritten = "points_written"
         case sinkQueuePoints = "sink_queue_points"
         case sinkQueueCapacity = "sink_queue_capacity"
+        case sinkQueueBytes = "sink_queue_bytes"
+        case sinkQueueMaxBytes = "sink_queue_max_bytes"
         case sinkBatches = "sink_batches"
         case sinkWriteErrors = "sink_write_errors"
         case pointsSpooled = "points_spooled"

@@ -76,11 +76,19 @@ final class Runtime: Sendable {
     }
 
     func makeQueue(_ sink: SinkConfig) -> (SinkQueue, SinkMetrics) {
-        let queue = SinkQueue(capacity: sink.queueSize, policy: sink.whenFull)
+        // Chunks that arrive while the queue holds half its bytes are packed (the sink is well behind).
+        let queue = SinkQueue(
+            capacity: sink.queueSize, policy: sink.whenFull, maxBytes: sink.queueMaxBytes,
+            packAboveBytes: sink.queueMaxBytes / 2)
         let sinkMetrics = SinkMetrics(sink: sink.name, factory: metrics.factory)
-        metrics.addRefresher(key: "sink-queue:\(sink.name)") { sinkMetrics.queuePoints.record(queue.count) }
+        metrics.addRefresher(key: "sink-queue:\(sink.name)") {
+            sinkMetrics.queuePoints.record(queue.count)
+            sinkMetrics.queueBytes.record(queue.bytes)
+        }
         Gauge(label: "gateway_sink_queue_capacity", dimensions: [("sink", sink.name)], factory: metrics.factory)
             .record(sink.queueSize)
+        Gauge(label: "gateway_sink_queue_max_bytes", dimensions: [("sink", sink.name)], factory: metrics.factory)
+            .record(sink.queueMaxBytes)
         return (queue, sinkMetrics)
     }
 

@@ -148,6 +148,8 @@ final class StatusReporter: Sendable {
         case "gateway_points_written_total": \.pointsWritten
         case "gateway_sink_queue_points": \.sinkQueuePoints
         case "gateway_sink_queue_capacity": \.sinkQueueCapacity
+        case "gateway_sink_queue_bytes": \.sinkQueueBytes
+        case "gateway_sink_queue_max_bytes": \.sinkQueueMaxBytes
         case "gateway_sink_batches_total": \.sinkBatches
         case "gateway_sink_write_errors_total": \.sinkWriteErrors
         case "gateway_points_spooled_total": \.pointsSpooled

@@ -59,7 +59,7 @@ extension LineParser {
         var sorted = true
         while position < bytes.count, bytes[position] == ASCII.comma {
             position += 1
-            if tags.isEmpty { tags.reserveCapacity(8) }
+            if tags.isEmpty { tags.reserveCapacity(tagCapacity) }
             let keyStart = position
             let key = try readName(kind: .tagKey, slot: Self.tagKeySlot(tags.count))
             guard position < bytes.count, bytes[position] == ASCII.equals else {
@@ -80,6 +80,7 @@ extension LineParser {
             tags.sort(by: { Self.precedes($0.key, $1.key) })
         }
         for tag in defaultTags { tags.addIfAbsent(tag) }
+        tagCapacity = max(tags.count, 1)
         if position - start > quickKeyLimit,
             let problem = NameRules.seriesKeyProblem(series: series, tags: tags, limit: maxKeyLength)
         {

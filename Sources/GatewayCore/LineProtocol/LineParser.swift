@@ -30,6 +30,10 @@ struct LineParser {
     var lineStart = 0
     /// Scratch space for unescaping.
     var scratch: [UInt8] = []
+    /// The previous line's tag and field counts: a point's arrays are made that size, as lines of
+    /// one payload mostly share their shape (a queued point then holds no unused room).
+    var tagCapacity = 8
+    var fieldCapacity = 4
     /// The names read at each position of the previous line (series, tag keys and values, field keys),
     /// by their raw bytes. Lines of one payload mostly repeat them, so a byte comparison replaces
     /// building and validating the same `String` again.
@@ -177,7 +181,7 @@ struct LineParser {
             throw Failure(position: position, reason: .noFields, message: "point has no fields")
         }
         var fields: [Field] = []
-        fields.reserveCapacity(4)
+        fields.reserveCapacity(fieldCapacity)
         while true {
             let keyStart = position
             let key = try readName(kind: .fieldKey, slot: Self.fieldKeySlot(fields.count))
@@ -217,6 +221,7 @@ struct LineParser {
             }
         }
         try expectLineEnd()
+        fieldCapacity = fields.count
         var point = Point(series: series, time: time, tags: [], fields: fields)
         point.tags = tags
         return point

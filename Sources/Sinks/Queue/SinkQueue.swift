@@ -4,10 +4,22 @@ import Synchronization
 /// A bounded, multi-producer single-consumer queue of points in front of one sink.
 ///
 /// Producers hand over whole chunks (the points of one datagram or request), so the lock is
-/// taken once per chunk, not per point. Capacity is counted in points.
+/// taken once per chunk, not per point. Capacity is counted in points (`queue_size`) and, when
+/// `maxBytes` is given, in the bytes the queued points take (`queue_max_bytes`): the queue is full
+/// when either is reached.
+///
+/// A chunk offered while the queued points already take `packAboveBytes` or more (the sink is well
+/// behind) is stored packed (``PackedPoints``: a third of the memory, for about 0.25 CPU-µs per
+/// point to pack and unpack) and unpacked by the consumer when it takes it. A queue that keeps up
+/// never packs, so it costs nothing in the usual case, and a backlog holds about three times the
+/// points in the same memory.
 public final class SinkQueue: Sendable {
     public let capacity: Int
     public let policy: OverflowPolicy
+    /// The most bytes the queued points may take (nil: no limit but `capacity`).
+    public let maxBytes: Int?
+    /// Chunks offered while the queued points take this many bytes are packed (nil: never).
+    public let packAboveBytes: Int?
 
     /// The result of a non-waiting offer.
     public struct OfferResult: Sendable, Equatable {
@@ -18,14 +30,58 @@ public final class SinkQueue: Sendable {
         public var full: Bool
     }
 
+    /// A queued chunk's points: as objects, or packed.
+    enum Stored: Sendable {
+        case points(ArraySlice<Point>)
+        case packed(PackedPoints, Range<Int>)
+
+        var count: Int {
+            switch self {
+            case .points(let points): return points.count
+            case .packed(_, let range): return range.count
+            }
+        }
+
+        func prefix(_ n: Int) -> Stored {
+            switch self {
+            case .points(let points): return .points(points.prefix(n))
+            case .packed(let packed, let range): return .packed(packed, range.lowerBound..<(range.lowerBound + n))
+            }
+        }
+
+        func dropFirst(_ n: Int) -> Stored {
+            switch self {
+            case .points(let points): return .points(points.dropFirst(n))
+            case .packed(let packed, let range): return .packed(packed, (range.lowerBound + n)..<range.upperBound)
+            }
+        }
+
+        var points: ArraySlice<Point> {
+            switch self {
+            case .points(let points): return points
+            case .packed(let packed, let range): return packed.unpack(range)[...]
+            }
+        }
+    }
+
+    struct Entry {
+        var stored: Stored
+        /// The acknowledgement the chunk holds (nil: nobody waits for it).
+        var acknowledgement: Acknowledgement?
+        /// The memory counted for the chunk's points (a cut chunk's pieces share it by points).
+        var bytes: Int
+
+        static let taken = Entry(stored: .points([]), acknowledgement: nil, bytes: 0)
+    }
+
     private struct State: ~Copyable {
-        /// Queued chunks; `chunks[head]` may be the rest of a chunk cut by a batch boundary.
-        var chunks: [ArraySlice<Point>] = []
-        /// Per chunk, the acknowledgement it holds (nil: nobody waits for it).
-        var acknowledgements: [Acknowledgement?] = []
+        /// Queued chunks; `entries[head]` may be the rest of a chunk cut by a batch boundary.
+        var entries: [Entry] = []
         var head = 0
-        /// Points in `chunks[head...]`.
+        /// Points in `entries[head...]`.
         var count = 0
+        /// Memory counted for them.
+        var bytes = 0
         var closed = false
         var consumer: CheckedContinuation<Void, Never>?
         var consumerThreshold = 1
@@ -37,14 +93,25 @@ public final class SinkQueue: Sendable {
 
     private let state = Mutex(State())
 
-    public init(capacity: Int, policy: OverflowPolicy) {
+    public init(capacity: Int, policy: OverflowPolicy, maxBytes: Int? = nil, packAboveBytes: Int? = nil) {
         precondition(capacity > 0)
+        precondition(maxBytes.map { $0 > 0 } ?? true)
         self.capacity = capacity
         self.policy = policy
+        self.maxBytes = maxBytes
+        self.packAboveBytes = packAboveBytes
     }
 
     public var count: Int { state.withLock { $0.count } }
+    /// The memory counted for the queued points.
+    public var bytes: Int { state.withLock { $0.bytes } }
     public var isClosed: Bool { state.withLock { $0.closed } }
+    /// At or over `capacity` or `maxBytes`: a `block` producer waits.
+    public var isFull: Bool { state.withLock { isFull($0) } }
+
+    private func isFull(_ s: borrowing State) -> Bool {
+        s.count >= capacity || (maxBytes.map { s.bytes >= $0 } ?? false)
+    }
 
     /// Adds points without waiting. With `block`, points are always taken (the queue may go over
     /// capacity by one chunk) and `full` tells the caller to pause. After `close()`, points are
@@ -55,6 +122,7 @@ public final class SinkQueue: Sendable {
     @discardableResult
     public func offer(_ points: [Point], acknowledgement: Acknowledgement? = nil) -> OfferResult {
         if points.isEmpty { return OfferResult(dropped: 0, full: false) }
+        let chunk = store(points)
         var wake: CheckedContinuation<Void, Never>?
         var released: [Acknowledgement] = []
         let result = state.withLock { (s: inout State) -> OfferResult in
@@ -67,30 +135,37 @@ public final class SinkQueue: Sendable {
             var dropped = 0
             switch policy {
             case .block:
-                Self.append(points[...], acknowledgement, to: &s)
+                Self.append(chunk, acknowledgement, to: &s)
             case .dropNewest:
-                let room = max(0, capacity - s.count)
+                // Over `maxBytes` nothing more is taken; under it, a chunk may go over by itself.
+                let room = (maxBytes.map { s.bytes >= $0 } ?? false) ? 0 : max(0, capacity - s.count)
                 if room >= points.count {
-                    Self.append(points[...], acknowledgement, to: &s)
+                    Self.append(chunk, acknowledgement, to: &s)
                 } else {
                     dropped = points.count - room
-                    if room > 0 { Self.append(points[0..<room], acknowledgement, to: &s) }
+                    if room > 0 { Self.append(chunk.cut(room, fromEnd: false), acknowledgement, to: &s) }
                 }
             case .dropOldest:
-                var incoming = points[...]
-                if incoming.count > capacity {
-                    dropped += incoming.count - capacity
-                    incoming = incoming.suffix(capacity)
+                var incoming = chunk
+                if incoming.stored.count > capacity {
+                    dropped += incoming.stored.count - capacity
+                    incoming = incoming.cut(capacity, fromEnd: true)
                 }
-                let excess = s.count + incoming.count - capacity
+                let excess = s.count + incoming.stored.count - capacity
                 if excess > 0 { dropped += Self.discard(excess, from: &s, released: &released) }
+                if let maxBytes {
+                    // Whole oldest chunks go until the new one fits (or the queue is empty).
+                    while s.count > 0, s.bytes + incoming.bytes > maxBytes {
+                        dropped += Self.discard(s.entries[s.head].stored.count, from: &s, released: &released)
+                    }
+                }
                 Self.append(incoming, acknowledgement, to: &s)
             }
             if s.consumer != nil, s.count >= s.consumerThreshold {
                 wake = s.consumer
                 s.consumer = nil
             }
-            return OfferResult(dropped: dropped, full: s.count >= capacity)
+            return OfferResult(dropped: dropped, full: isFull(s))
         }
         wake?.resume()
         for acknowledgement in released { acknowledgement.release() }
@@ -101,7 +176,7 @@ public final class SinkQueue: Sendable {
     public func push(_ points: [Point], acknowledgement: Acknowledgement? = nil) async -> Int {
         if policy == .block {
             while true {
-                let hasRoom = state.withLock { $0.closed || $0.count < capacity }
+                let hasRoom = state.withLock { $0.closed || !isFull($0) }
                 if hasRoom { break }
                 await waitForSpace()
             }
@@ -119,7 +194,7 @@ public final class SinkQueue: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let ready = state.withLock { (s: inout State) -> Bool in
-                    if s.closed || s.count < capacity || Task.isCancelled { return true }
+                    if s.closed || !isFull(s) || Task.isCancelled { return true }
                     s.spaceWaiters.append((id, continuation))
                     return false
                 }
@@ -178,41 +253,46 @@ public final class SinkQueue: Sendable {
     /// pieces): whoever takes it calls ``PointBatch/settle()`` once the batch is settled.
     public func takeBatch(max: Int) -> PointBatch {
         var waiters: [(id: Int, continuation: CheckedContinuation<Void, Never>)] = []
-        let batch = state.withLock { (s: inout State) -> PointBatch in
-            var out: [ArraySlice<Point>] = []
+        let (out, acknowledgements) = state.withLock {
+            (s: inout State) -> ([Stored], [Acknowledgement]) in
+            var out: [Stored] = []
             var acknowledgements: [Acknowledgement] = []
             var taken = 0
-            while taken < max, s.head < s.chunks.count {
-                let available = s.chunks[s.head].count
+            while taken < max, s.head < s.entries.count {
+                let entry = s.entries[s.head]
+                let available = entry.stored.count
                 let wanted = max - taken
                 if available <= wanted {
-                    out.append(s.chunks[s.head])
-                    if let acknowledgement = s.acknowledgements[s.head] { acknowledgements.append(acknowledgement) }
-                    s.chunks[s.head] = []
-                    s.acknowledgements[s.head] = nil
+                    out.append(entry.stored)
+                    if let acknowledgement = entry.acknowledgement { acknowledgements.append(acknowledgement) }
+                    s.entries[s.head] = .taken
                     s.head += 1
+                    s.bytes -= entry.bytes
                     taken += available
                 } else {
-                    let chunk = s.chunks[s.head]
-                    out.append(chunk.prefix(wanted))
-                    if let acknowledgement = s.acknowledgements[s.head] {
+                    out.append(entry.stored.prefix(wanted))
+                    if let acknowledgement = entry.acknowledgement {
                         acknowledgement.retain()
                         acknowledgements.append(acknowledgement)
                     }
-                    s.chunks[s.head] = chunk.dropFirst(wanted)
+                    let share = entry.bytes * wanted / available
+                    s.entries[s.head].stored = entry.stored.dropFirst(wanted)
+                    s.entries[s.head].bytes -= share
+                    s.bytes -= share
                     taken += wanted
                 }
             }
             s.count -= taken
             Self.compact(&s)
-            if s.count < capacity, !s.spaceWaiters.isEmpty {
+            if !isFull(s), !s.spaceWaiters.isEmpty {
                 waiters = s.spaceWaiters
                 s.spaceWaiters = []
             }
-            return PointBatch(chunks: out, acknowledgements: acknowledgements)
+            return (out, acknowledgements)
         }
         for waiter in waiters { waiter.continuation.resume() }
-        return batch
+        // Packed chunks are unpacked here, by the consumer, outside the lock.
+        return PointBatch(chunks: out.map(\.points), acknowledgements: acknowledgements)
     }
 
     /// Refuses further points and wakes everybody; queued points can still be taken.
@@ -229,28 +309,43 @@ public final class SinkQueue: Sendable {
         for waiter in waiters { waiter.continuation.resume() }
     }
 
-    private static func append(_ points: ArraySlice<Point>, _ acknowledgement: Acknowledgement?, to s: inout State) {
-        if points.isEmpty { return }
+    /// How a chunk is kept: packed when the queue is already behind, else as the points themselves.
+    private func store(_ points: [Point]) -> Entry {
+        let behind = packAboveBytes.map { threshold in state.withLock { $0.bytes >= threshold } } ?? false
+        if behind, let packed = PackedPoints(points[...]) {
+            return Entry(stored: .packed(packed, 0..<packed.count), acknowledgement: nil, bytes: packed.memory)
+        }
+        return Entry(stored: .points(points[...]), acknowledgement: nil, bytes: PointMemory.bytes(of: points[...]))
+    }
+
+    private static func append(_ chunk: Entry, _ acknowledgement: Acknowledgement?, to s: inout State) {
+        if chunk.stored.count == 0 { return }
         acknowledgement?.retain()
-        s.chunks.append(points)
-        s.acknowledgements.append(acknowledgement)
-        s.count += points.count
+        var entry = chunk
+        entry.acknowledgement = acknowledgement
+        s.entries.append(entry)
+        s.count += entry.stored.count
+        s.bytes += entry.bytes
     }
 
     /// Drops `n` oldest points; returns how many were dropped. Chunks dropped whole give back their
     /// acknowledgement holds (appended to `released`, for the caller to release outside the lock).
     private static func discard(_ n: Int, from s: inout State, released: inout [Acknowledgement]) -> Int {
         var remaining = n
-        while remaining > 0, s.head < s.chunks.count {
-            let available = s.chunks[s.head].count
+        while remaining > 0, s.head < s.entries.count {
+            let entry = s.entries[s.head]
+            let available = entry.stored.count
             if available <= remaining {
                 remaining -= available
-                s.chunks[s.head] = []
-                if let acknowledgement = s.acknowledgements[s.head] { released.append(acknowledgement) }
-                s.acknowledgements[s.head] = nil
+                if let acknowledgement = entry.acknowledgement { released.append(acknowledgement) }
+                s.entries[s.head] = .taken
+                s.bytes -= entry.bytes
                 s.head += 1
             } else {
-                s.chunks[s.head] = s.chunks[s.head].dropFirst(remaining)
+                let share = entry.bytes * remaining / available
+                s.entries[s.head].stored = entry.stored.dropFirst(remaining)
+                s.entries[s.head].bytes -= share
+                s.bytes -= share
                 remaining = 0
             }
         }
@@ -261,14 +356,22 @@ public final class SinkQueue: Sendable {
     }
 
     private static func compact(_ s: inout State) {
-        if s.head == s.chunks.count {
-            s.chunks.removeAll(keepingCapacity: true)
-            s.acknowledgements.removeAll(keepingCapacity: true)
+        if s.head == s.entries.count {
+            s.entries.removeAll(keepingCapacity: true)
             s.head = 0
-        } else if s.head > 1024, s.head * 2 > s.chunks.count {
-            s.chunks.removeFirst(s.head)
-            s.acknowledgements.removeFirst(s.head)
+            s.bytes = 0
+        } else if s.head > 1024, s.head * 2 > s.entries.count {
+            s.entries.removeFirst(s.head)
             s.head = 0
         }
+    }
+}
+
+extension SinkQueue.Entry {
+    /// The first (or last) `n` points of a chunk not queued yet, with their share of its bytes.
+    func cut(_ n: Int, fromEnd: Bool) -> Self {
+        let available = stored.count
+        let kept = fromEnd ? stored.dropFirst(available - n) : stored.prefix(n)
+        return Self(stored: kept, acknowledgement: acknowledgement, bytes: bytes * n / max(available, 1))
     }
 }

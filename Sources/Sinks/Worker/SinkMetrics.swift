@@ -8,6 +8,8 @@ public struct SinkMetrics: Sendable {
     public let droppedQueueFull: CoreMetrics.Counter
     public let droppedWriteError: CoreMetrics.Counter
     public let queuePoints: CoreMetrics.Gauge
+    /// The memory the queued points take (counted as the queue bounds it by `queue_max_bytes`).
+    public let queueBytes: CoreMetrics.Gauge
     public let batches: CoreMetrics.Counter
     public let writeErrors: CoreMetrics.Counter
 
@@ -21,6 +23,7 @@ public struct SinkMetrics: Sendable {
             label: "gateway_points_dropped_total", dimensions: dimensions + [("reason", "write_error")],
             factory: factory)
         queuePoints = Gauge(label: "gateway_sink_queue_points", dimensions: dimensions, factory: factory)
+        queueBytes = Gauge(label: "gateway_sink_queue_bytes", dimensions: dimensions, factory: factory)
         batches = Counter(label: "gateway_sink_batches_total", dimensions: dimensions, factory: factory)
         writeErrors = Counter(label: "gateway_sink_write_errors_total", dimensions: dimensions, factory: factory)
     }

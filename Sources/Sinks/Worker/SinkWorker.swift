@@ -76,6 +76,7 @@ public struct SinkWorker: Service {
             }
             let batch = queue.takeBatch(max: batchSize)
             metrics.queuePoints.record(queue.count)
+            metrics.queueBytes.record(queue.bytes)
             if batch.isEmpty { continue }
             await deliver(batch)
         }
