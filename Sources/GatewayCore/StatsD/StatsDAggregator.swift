@@ -167,13 +167,14 @@ public struct StatsDAggregator: Sendable {
     /// `delete_*` settings say to forget; what it keeps goes on as it is (counters and sets accumulate
     /// across intervals, gauges keep their value).
     public mutating func flush(at time: Int64) -> [Point] {
-        var points: [Point] = []
-        points.reserveCapacity(entries.count + events.count)
-        for event in events {
-            var point = event
-            if point.time == 0 { point.time = time }
-            points.append(point)
-        }
+        takeInterval(at: time).points()
+    }
+
+    /// The interval ending at `time`, taken out of the aggregator in time proportional to its series
+    /// (arrays change hands; nothing is sorted or built), so that a caller holding a lock while it
+    /// takes it makes the points (percentiles, names, tags) after letting go: ``StatsDInterval/points()``.
+    public mutating func takeInterval(at time: Int64) -> StatsDInterval {
+        var taken = StatsDInterval(time: time, events: events, entries: entries, settings: settings)
         events = []
         var kept: [Entry] = []
         for entry in entries {
@@ -184,21 +185,21 @@ public struct StatsDAggregator: Sendable {
             case .set: delete = settings.deleteSets
             case .timing, .histogram, .distribution: delete = settings.deleteTimings
             }
-            var tags = entry.key.tags
-            tags.addIfAbsent(Tag("metric_type", entry.key.kind.metricType))
-            points.append(Point(series: entry.key.name, time: time, tags: tags, fields: fields(entry)))
             if !delete { kept.append(entry) }
         }
         if kept.count != entries.count {
+            // The old index goes with the interval, to be freed outside the caller's lock.
+            var retired: [Key: Int] = [:]
+            swap(&retired, &index)
+            taken.retired = retired
             entries = kept
-            index = [:]
             for (slot, entry) in entries.enumerated() { index[entry.key] = slot }
             generation &+= 1
         }
-        return points
+        return taken
     }
 
-    func fields(_ entry: Entry) -> [Field] {
+    static func fields(_ entry: Entry, settings: StatsDAggregation) -> [Field] {
         switch entry.key.kind {
         case .counter:
             return [Field("value", settings.floatCounters ? .float(entry.value) : .int(entry.integer))]
@@ -219,5 +220,43 @@ public struct StatsDAggregator: Sendable {
             }
             return fields
         }
+    }
+}
+
+/// One interval of a ``StatsDAggregator``, taken out of it: ``points()`` makes its points.
+public struct StatsDInterval: Sendable {
+    public let time: Int64
+    let events: [Point]
+    let entries: [StatsDAggregator.Entry]
+    let settings: StatsDAggregation
+    /// What the aggregator let go of (its series index when series were forgotten): freed with this.
+    var retired: [StatsDAggregator.Key: Int] = [:]
+
+    init(time: Int64, events: [Point], entries: [StatsDAggregator.Entry], settings: StatsDAggregation) {
+        self.time = time
+        self.events = events
+        self.entries = entries
+        self.settings = settings
+    }
+
+    /// Events and service checks first (stamped `time` when they had none), then one point per series
+    /// in the order the series first came, each tagged `metric_type`.
+    public func points() -> [Point] {
+        var points: [Point] = []
+        points.reserveCapacity(entries.count + events.count)
+        for event in events {
+            var point = event
+            if point.time == 0 { point.time = time }
+            points.append(point)
+        }
+        for entry in entries {
+            var tags = entry.key.tags
+            tags.addIfAbsent(Tag("metric_type", entry.key.kind.metricType))
+            points.append(
+                Point(
+                    series: entry.key.name, time: time, tags: tags,
+                    fields: StatsDAggregator.fields(entry, settings: settings)))
+        }
+        return points
     }
 }

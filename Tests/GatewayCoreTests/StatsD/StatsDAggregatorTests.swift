@@ -121,6 +121,26 @@ import Testing
         #expect(third["c"]?.field("value") == .int(5) && third["g"]?.time == 30)
     }
 
+    /// A taken interval is the interval as it ended: what arrives after the taking (the listener goes
+    /// on reading while the points are made, outside its lock) belongs to the next one, also for
+    /// kept series whose entries the aggregator goes on changing.
+    @Test func aTakenInterval_isUnchangedByWhatArrivesBeforeItsPointsAreMade() {
+        var settings = StatsDAggregation()
+        settings.deleteCounters = false
+        settings.deleteGauges = false
+        var aggregator = StatsDAggregator(settings: settings)
+        for sample in StatsDParser().parse("c:2|c\ng:5|g\nt:1|ms\nt:3|ms").samples { aggregator.add(sample) }
+        let taken = aggregator.takeInterval(at: 10)
+        for sample in StatsDParser().parse("c:3|c\ng:+1|g\nt:100|ms\nnew:1|c").samples { aggregator.add(sample) }
+        let first = byName(taken.points())
+        #expect(first["c"]?.field("value") == .int(2) && first["g"]?.field("value") == .float(5))
+        #expect(first["t"]?.field("upper") == .float(3) && first["t"]?.field("count") == .float(2))
+        #expect(first["new"] == nil && first.count == 3)
+        let second = byName(aggregator.flush(at: 20))
+        #expect(second["c"]?.field("value") == .int(5) && second["g"]?.field("value") == .float(6))
+        #expect(second["t"]?.field("count") == .float(1) && second["new"]?.field("value") == .int(1))
+    }
+
     @Test func eventsPassThrough_withTheFlushTimeUnlessTheyHaveTheirOwn() {
         var aggregator = StatsDAggregator()
         for event in StatsDParser().parse("_sc|a|0\n_sc|b|1|d:5").events { aggregator.add(event: event) }

@@ -75,12 +75,14 @@ final class StatsDIntake: Sendable {
     /// when a `block` queue is full (the caller waits for room before the next flush).
     @discardableResult
     func flush(at time: Int64) -> Bool {
-        let (flushed, count) = state.withLock { state in
-            let points = state.aggregator.flush(at: time)
+        // Only the taking is under the lock (the datagrams keep being read meanwhile); the points,
+        // percentiles included, are made after.
+        let (interval, count) = state.withLock { state in
+            let interval = state.aggregator.takeInterval(at: time)
             state.recordedSeries = state.aggregator.seriesCount
-            return (points, state.recordedSeries)
+            return (interval, state.recordedSeries)
         }
-        var points = flushed
+        var points = interval.points()
         series.record(count)
         flushes.increment()
         guard !points.isEmpty else { return false }
