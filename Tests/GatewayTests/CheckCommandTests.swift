@@ -57,7 +57,7 @@ import Testing
         #expect(text.contains("FILE:6: routes[0].to: unknown sink \"missing\""))
     }
 
-    @Test func queueMaxBytes_isASize_ofAtLeastOneMiB_defaulting16MiB() throws {
+    @Test func queueMaxBytes_isASize_ofAtLeastOneMiB_defaulting32MiB_packingOff() throws {
         let found = try problems(
             """
             sinks:
@@ -73,12 +73,13 @@ import Testing
             path: try write(
                 """
                 sinks:
-                  a: {type: stdout, queue_max_bytes: 64MiB}
+                  a: {type: stdout, queue_max_bytes: 64MiB, queue_pack: true}
                   b: {type: stdout}
                 routes:
                   - {to: [a, b]}
                 """))
-        #expect(config.sinks.map(\.queueMaxBytes) == [64 << 20, 16 << 20])
+        #expect(config.sinks.map(\.queueMaxBytes) == [64 << 20, 32 << 20])
+        #expect(config.sinks.map(\.queuePack) == [true, false])
     }
 
     @Test func environmentVariables_expandWithDefaults_andAMissingOneIsAnError() throws {

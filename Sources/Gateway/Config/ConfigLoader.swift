@@ -192,6 +192,7 @@ struct ConfigLoader {
                     sink.queueMaxBytes = v
                 }
             }
+            if let v = map["queue_pack"]?.bool() { sink.queuePack = v }
             if let v = map["when_full"]?.oneOf(OverflowPolicy.allCases.map { ($0.rawValue, $0) }) { sink.whenFull = v }
             if sink.queueSize < sink.batchSize {
                 value.problem("queue_size (\(sink.queueSize)) must be at least batch_size (\(sink.batchSize))")

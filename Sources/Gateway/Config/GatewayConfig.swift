@@ -39,9 +39,11 @@ struct SinkConfig: Sendable {
     var queueSize = 100_000
     /// The most memory the queued points may take (`queue_max_bytes`).
     var queueMaxBytes = SinkConfig.defaultQueueMaxBytes
+    /// Whether a queue past half its bytes packs what arrives (`queue_pack`).
+    var queuePack = false
     var whenFull = OverflowPolicy.block
 
-    static let defaultQueueMaxBytes = 16 * 1024 * 1024
+    static let defaultQueueMaxBytes = 32 * 1024 * 1024
 
     /// The spool file this sink writes, if any.
     var spoolPath: String? { settings.spoolPath }

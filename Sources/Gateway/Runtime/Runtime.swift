@@ -76,10 +76,10 @@ final class Runtime: Sendable {
     }
 
     func makeQueue(_ sink: SinkConfig) -> (SinkQueue, SinkMetrics) {
-        // Chunks that arrive while the queue holds half its bytes are packed (the sink is well behind).
+        // With queue_pack, chunks that arrive while the queue holds half its bytes are packed.
         let queue = SinkQueue(
             capacity: sink.queueSize, policy: sink.whenFull, maxBytes: sink.queueMaxBytes,
-            packAboveBytes: sink.queueMaxBytes / 2)
+            packAboveBytes: sink.queuePack ? sink.queueMaxBytes / 2 : nil)
         let sinkMetrics = SinkMetrics(sink: sink.name, factory: metrics.factory)
         metrics.addRefresher(key: "sink-queue:\(sink.name)") {
             sinkMetrics.queuePoints.record(queue.count)
