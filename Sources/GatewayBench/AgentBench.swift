@@ -105,26 +105,82 @@ struct AgentBench {
 
     static let targets: [TargetKind] = [.agentInflux2, .agentRemoteWrite, .vmagent]
 
+    /// The agent `kind`, writing to a VictoriaMetrics on `vmPort`, on the load generator's CPU.
+    func startAgent(_ kind: TargetKind, vmPort: Int, label: String) throws -> any TargetServer {
+        switch kind {
+        case .agentInflux2:
+            return try GatewayServer.start(
+                label: label, settings: settings,
+                sink: .influx(url: "http://127.0.0.1:\(vmPort)", maxInFlight: maxInFlight),
+                cpu: .some(settings.benchCPU))
+        case .agentRemoteWrite:
+            return try GatewayServer.start(
+                label: label, settings: settings,
+                sink: .remoteWrite(url: "http://127.0.0.1:\(vmPort)/api/v1/write", maxInFlight: maxInFlight),
+                cpu: .some(settings.benchCPU))
+        default:
+            return try VMAgentServer.start(
+                label: label, settings: settings, executable: vmagentPath,
+                remoteWriteURL: "http://127.0.0.1:\(vmPort)/api/v1/write", cpu: settings.benchCPU)
+        }
+    }
+
+    /// The `agents-outage-*` scenario: the agent takes `load` over HTTP while its VictoriaMetrics is
+    /// down (the gateway spools to SQLite, vmagent queues on disk), then VictoriaMetrics comes back
+    /// on the same port and storage. Counted = what the returned server inserted: every point once
+    /// (more would be duplicates), waited for until 2 s pass with no change after all arrived, at most
+    /// 150 s. The rate is the points over the time from the server's return until the last arrived
+    /// (each agent's retry backoff included); CPU and peak RSS are the agent's over the whole run.
+    func outage(_ kind: TargetKind, load: HTTPLoad, label: String) throws -> RunResult {
+        let vm = try VictoriaMetricsServer.start(label: label, settings: settings)
+        defer { vm.stop() }
+        let agent = try startAgent(kind, vmPort: vm.httpPort, label: label)
+        defer { agent.stop() }
+        try measurement.probe(AgentPipeline(kind: kind, agent: agent, vm: vm), udp: false)
+        vm.halt()
+        let agentPID = agent.process.pid
+        let cpuBefore = try ProcessStats.cpuSeconds(pid: agentPID)
+        let start = Monotonic.now()
+        let sentLoad = load.run(port: agent.httpPort, duration: duration, timestamps: timestamps, once: true)
+        let sent = sentLoad.pointsAccepted
+        Monotonic.sleep(2)  // the agent finds the server gone and stores what it holds
+        let back = try VictoriaMetricsServer.start(
+            label: "\(label)-back", settings: settings, httpPort: vm.httpPort, storagePath: vm.storagePath)
+        defer { back.stop() }
+        let returned = Monotonic.now()
+        var counted = try back.pointsCounted()
+        var lastChange = returned
+        while Monotonic.now() - returned < 150 {
+            guard agent.process.isRunning else {
+                throw BenchError("\(kind.displayName) \(agent.process.exitDescription); log: \(agent.process.logPath)")
+            }
+            Monotonic.sleep(0.2)
+            let now = try back.pointsCounted()
+            if now != counted {
+                counted = now
+                lastChange = Monotonic.now()
+            }
+            if counted >= sent, Monotonic.now() - lastChange > 2 { break }
+        }
+        let drainSeconds = max(lastChange - returned, 0.001)
+        var result = RunResult(
+            scenario: "", target: kind, sent: sent, counted: counted,
+            pointsPerSecond: Double(counted) / drainSeconds, offeredPerSecond: Double(sent) / sentLoad.elapsed,
+            cpuSeconds: try ProcessStats.cpuSeconds(pid: agentPID) - cpuBefore,
+            peakRSSBytes: try ProcessStats.peakRSS(pid: agentPID), errors: sentLoad.errors, kernelDrops: 0,
+            firstError: sentLoad.firstError ?? (counted > sent ? "\(counted - sent) points stored twice" : nil))
+        result.extras = [Extra("drain_seconds", drainSeconds, "s from the server's return to the last point")]
+        result.note =
+            "held \(Report.grouped(sent)) points through the outage; drained \(Report.fixed(drainSeconds, 1)) s "
+            + "after VictoriaMetrics returned"
+        result.wallSeconds = Monotonic.now() - start
+        return result
+    }
+
     func run(_ kind: TargetKind, load: Load, label: String) throws -> RunResult {
         let vm = try VictoriaMetricsServer.start(label: label, settings: settings)
         defer { vm.stop() }
-        let agent: any TargetServer
-        switch kind {
-        case .agentInflux2:
-            agent = try GatewayServer.start(
-                label: label, settings: settings,
-                sink: .influx(url: "http://127.0.0.1:\(vm.httpPort)", maxInFlight: maxInFlight),
-                cpu: .some(settings.benchCPU))
-        case .agentRemoteWrite:
-            agent = try GatewayServer.start(
-                label: label, settings: settings,
-                sink: .remoteWrite(url: "http://127.0.0.1:\(vm.httpPort)/api/v1/write", maxInFlight: maxInFlight),
-                cpu: .some(settings.benchCPU))
-        default:
-            agent = try VMAgentServer.start(
-                label: label, settings: settings, executable: vmagentPath,
-                remoteWriteURL: "http://127.0.0.1:\(vm.httpPort)/api/v1/write", cpu: settings.benchCPU)
-        }
+        let agent = try startAgent(kind, vmPort: vm.httpPort, label: label)
         defer { agent.stop() }
         let pipeline = AgentPipeline(kind: kind, agent: agent, vm: vm)
         let udp: Bool
@@ -184,9 +240,26 @@ struct AgentBench {
 extension Report {
     /// The agents-* scenarios' ratios and the targets: remote write end to end at least 1.5x
     /// the influx2 path, at least vmagent's rate at no more than half its CPU per point (peak RSS no
-    /// higher than vmagent's is printed beside them, in the RESULT lines).
-    static func agentRatios(rw: TargetSummary, influx: TargetSummary?, vmagent: TargetSummary?) -> [Ratio] {
+    /// higher than vmagent's is printed beside them, in the RESULT lines). After an outage the rates
+    /// are drain rates, set mostly by each agent's retry backoff: they are printed without a target.
+    static func agentRatios(rw: TargetSummary, influx: TargetSummary?, vmagent: TargetSummary?, outage: Bool = false)
+        -> [Ratio]
+    {
         var out: [Ratio] = []
+        if outage {
+            if let vmagent {
+                out.append(
+                    Ratio(
+                        label: "rw/vmagent drain", key: "drain_rw/vmagent",
+                        rate: rw.pointsPerSecond / vmagent.pointsPerSecond,
+                        cpu: rw.cpuMicrosPerPoint / vmagent.cpuMicrosPerPoint))
+                out.append(
+                    Ratio(
+                        label: "rw/vmagent RSS", key: "rss_rw/vmagent",
+                        rate: rw.peakRSSMegabytes / vmagent.peakRSSMegabytes, target: 1))
+            }
+            return out
+        }
         if let influx {
             out.append(
                 Ratio(

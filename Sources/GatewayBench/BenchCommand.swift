@@ -69,6 +69,11 @@ struct BenchCommand: ParsableCommand {
             by VictoriaMetrics), the agent's CPU-us per point and peak RSS; ratios rw/influx2 (target 1.5x) \
             and rw/vmagent.
 
+            agents-outage-<n>: the same agents take --agents-outage-points points over HTTP while their \
+            VictoriaMetrics is down (the gateway spools, vmagent queues on disk); then it returns on the \
+            same port and storage. Counted = what it inserted after its return (every point once); the \
+            rate is the drain after its return (retry backoff included); CPU and peak RSS over the run.
+
             encode: in this process, 5,000-point batches encoded for influx2 (line protocol + gzip) and \
             for remote write (mapping + protobuf + snappy; the sink's protobuf writer and SwiftProtobuf's).
 
@@ -104,6 +109,11 @@ struct BenchCommand: ParsableCommand {
 
     @Option(name: .customLong("agents-http-points"), help: "agents-http: points sent over the connections.")
     var agentsHTTPPoints = "1M"
+
+    @Option(
+        name: .customLong("agents-outage-points"),
+        help: "agents-outage: points sent while VictoriaMetrics is down (then it comes back).")
+    var agentsOutagePoints = "500k"
 
     @Option(name: .customLong("agents-http-connections"), help: "agents-http: HTTP connections.")
     var agentsHTTPConnections = 4
@@ -193,6 +203,7 @@ struct BenchCommand: ParsableCommand {
             let replay = try Self.list([replayPoints], default: "2M", what: "--replay-points")
             let agentsUDP = try Self.list(agentsUDPRates, default: "300k", what: "--agents-udp-rate")
             let agentsHTTP = try Self.list([agentsHTTPPoints], default: "1M", what: "--agents-http-points")
+            let agentsOutage = try Self.list([agentsOutagePoints], default: "500k", what: "--agents-outage-points")
             let statsd = try Self.list(statsdRates, default: "1M,150k", what: "--statsd-rate")
             let filters = scenario.flatMap { $0.split(separator: ",").map(String.init) }
             let all =
@@ -201,6 +212,7 @@ struct BenchCommand: ParsableCommand {
                 + e2e.map { Scenario.e2eUDP(pointsPerSecond: $0) } + rss.map { Scenario.e2eRSS(pointsPerSecond: $0) }
                 + [.procPass, .jobdirScan, .encode] + agentsUDP.map { Scenario.agentsUDP(pointsPerSecond: $0) }
                 + agentsHTTP.map { Scenario.agentsHTTP(connections: agentsHTTPConnections, points: $0) }
+                + agentsOutage.map { Scenario.agentsOutage(connections: agentsHTTPConnections, points: $0) }
                 + statsd.map { Scenario.statsd(linesPerSecond: $0) }
             return all.filter { $0.isSelected(by: filters) && !(skipVm && $0.needsVictoriaMetrics) }
         }
@@ -244,7 +256,7 @@ struct BenchCommand: ParsableCommand {
                 case .e2eRSS: out.append((scenario, [.outage]))
                 case .procPass, .encode: out.append((scenario, [.proc]))
                 case .jobdirScan: out.append((scenario, [.jobdir]))
-                case .agentsUDP, .agentsHTTP: out.append((scenario, AgentBench.targets))
+                case .agentsUDP, .agentsHTTP, .agentsOutage: out.append((scenario, AgentBench.targets))
                 case .statsd: out.append((scenario, Files.isExecutable(collectd) ? [.gateway, .collectd] : [.gateway]))
                 }
             }
@@ -337,14 +349,15 @@ struct BenchCommand: ParsableCommand {
                 try repeatRuns(renew: { load.payload.renew(timestamps) }) { target, label in
                     try agents.run(target, load: .udp(load, pointsPerSecond: rate), label: label)
                 }
-            case .agentsHTTP(let connections, let points):
+            case .agentsHTTP(let connections, let points), .agentsOutage(let connections, let points):
                 let bodies = max(1, points / (connections * linesPerBody))
                 log("\(scenario.name): generating \(connections) x \(bodies) bodies of \(linesPerBody) lines")
                 let load = HTTPLoad(
                     connections: connections, linesPerBody: linesPerBody, bodiesPerConnection: bodies,
                     timestamps: timestamps)
                 try repeatRuns(renew: { load.pools.forEach { $0.renew(timestamps) } }) { target, label in
-                    try agents.run(target, load: .http(load), label: label)
+                    if case .agentsOutage = scenario { return try agents.outage(target, load: load, label: label) }
+                    return try agents.run(target, load: .http(load), label: label)
                 }
             case .udp(let rate), .e2eUDP(let rate), .e2eRSS(let rate):
                 let lines = Int((Double(rate) * duration).rounded(.up))

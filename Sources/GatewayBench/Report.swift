@@ -159,7 +159,9 @@ enum Report {
             return out
         }
         if let rw = find(scenario, .agentRemoteWrite) {
-            return agentRatios(rw: rw, influx: find(scenario, .agentInflux2), vmagent: find(scenario, .vmagent))
+            return agentRatios(
+                rw: rw, influx: find(scenario, .agentInflux2), vmagent: find(scenario, .vmagent),
+                outage: scenario.hasPrefix("agents-outage"))
         }
         if let gateway = find(scenario, .gateway), let collectd = find(scenario, .collectd) {
             return [

@@ -23,6 +23,9 @@ enum Scenario: Sendable, Equatable {
     case agentsUDP(pointsPerSecond: Int)
     /// This many points over `connections` HTTP connections -> agent -> VictoriaMetrics, each body once.
     case agentsHTTP(connections: Int, points: Int)
+    /// This many points over `connections` HTTP connections to an agent whose VictoriaMetrics is
+    /// down; then VictoriaMetrics comes back: the outage held (spool, disk queue) and drained.
+    case agentsOutage(connections: Int, points: Int)
     /// In process: a batch encoded for influx2 (line protocol + gzip) and for remote write.
     case encode
     /// StatsD lines over UDP (10 per datagram, 10,000 series) paced to this many lines per second, to
@@ -41,6 +44,7 @@ enum Scenario: Sendable, Equatable {
         case .jobdirScan: return "jobdir-scan"
         case .agentsUDP(let rate): return "agents-udp-\(Self.shortNumber(rate))"
         case .agentsHTTP(let connections, _): return "agents-http-\(connections)c"
+        case .agentsOutage(_, let points): return "agents-outage-\(Self.shortNumber(points))"
         case .encode: return "encode"
         case .statsd(let rate): return "statsd-\(Self.shortNumber(rate))"
         }
@@ -50,7 +54,7 @@ enum Scenario: Sendable, Equatable {
     var needsVictoriaMetrics: Bool {
         switch self {
         case .udp, .http, .spoolWrite, .e2eRSS, .procPass, .jobdirScan, .encode, .statsd: return false
-        case .spoolReplay, .e2eUDP, .agentsUDP, .agentsHTTP: return true
+        case .spoolReplay, .e2eUDP, .agentsUDP, .agentsHTTP, .agentsOutage: return true
         }
     }
 

@@ -17,11 +17,15 @@ final class VictoriaMetricsServer: TargetServer {
         self.storagePath = storagePath
     }
 
-    static func start(label: String, settings: ServerSettings) throws -> VictoriaMetricsServer {
+    /// A fresh server; with `httpPort` and `storagePath`, one that takes over a stopped one's
+    /// (an outage ending).
+    static func start(label: String, settings: ServerSettings, httpPort: Int? = nil, storagePath: String? = nil)
+        throws -> VictoriaMetricsServer
+    {
         guard let executable = settings.victoriaMetricsPath else { throw BenchError("victoria-metrics path not set") }
-        let httpPort = try Sockets.freePort(tcp: true, udp: false)
+        let httpPort = try httpPort ?? Sockets.freePort(tcp: true, udp: false)
         let influxPort = try Sockets.freePort(tcp: true, udp: true)
-        let storagePath = "\(settings.workDirectory)/vm-\(label)"
+        let storagePath = storagePath ?? "\(settings.workDirectory)/vm-\(label)"
         // VictoriaMetrics has no option for its UDP receive buffer: it gets the system default, which
         // is raised while it starts so both targets read from the same size. The default is used as
         // is, while the gateway's SO_RCVBUF request is doubled by the kernel: hence twice the size.
@@ -88,4 +92,7 @@ final class VictoriaMetricsServer: TargetServer {
         process.stop()
         try? FileManager.default.removeItem(atPath: storagePath)
     }
+
+    /// Stops the process and keeps its storage (an outage).
+    func halt() { process.stop() }
 }

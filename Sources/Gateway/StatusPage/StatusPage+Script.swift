@@ -158,7 +158,8 @@ extension StatusPage {
             const written = old ? perSecond(now.points_written || 0, old.points_written || 0, seconds) : null;
             if (previous) record(history.written, name, time, written);
             const spool = now.spool || {};
-            const queue = number(now.sink_queue_points || 0) + (now.sink_queue_capacity ? " / " + number(now.sink_queue_capacity) : "");
+            const queue = number(now.sink_queue_points || 0) + (now.sink_queue_capacity ? " / " + number(now.sink_queue_capacity) : "")
+              + (now.sink_queue_max_bytes ? " (" + bytes(now.sink_queue_bytes || 0) + " of " + bytes(now.sink_queue_max_bytes) + ")" : "");
             const replay = spool.type === "influx2" || (now.health !== undefined && spool.points !== undefined && spool.type !== "spool")
               ? el("button", { title: "replay this sink's spool now" }, "replay now") : null;
             if (replay) replay.onclick = () => action("/api/v1/spool/" + encodeURIComponent(name) + "/replay", "replay " + name);

@@ -10,7 +10,7 @@ import Testing
         let gateway = try GatewayProcess(
             config: testConfig(
                 sinks: """
-                    out: {type: stdout, format: line, batch_size: 1000, flush_interval: 100ms}
+                    out: {type: stdout, format: line, batch_size: 1000, flush_interval: 100ms, queue_max_bytes: 2MiB}
                       archive: {type: spool, batch_size: 1000, flush_interval: 100ms}
                     """, routes: "- {name: all, to: [out, archive]}",
                 extra: "plugins:\n  proc: {type: proc, collect: false}\n  idle: {type: proc, enabled: false}"))
@@ -31,6 +31,10 @@ import Testing
         #expect(http.pointsRejected?.values.reduce(0, +) == 1, "\(body)")
         #expect(status.sinks["out"]?.pointsWritten == 3)
         #expect(status.sinks["archive"]?.pointsWritten == 3)
+        // The queues' memory and its limit (written out, so nothing is queued now).
+        #expect(status.sinks["out"]?.sinkQueueMaxBytes == 2 << 20, "\(body)")
+        #expect(status.sinks["archive"]?.sinkQueueMaxBytes == 32 << 20, "\(body)")
+        #expect(status.sinks["out"]?.sinkQueueBytes == 0, "\(body)")
         let spool = try #require(status.sinks["archive"]?.spool, "\(body)")
         #expect(spool.type == "spool")
         #expect(spool.points == 3)
