@@ -8,11 +8,10 @@ import Synchronization
 /// `maxBytes` is given, in the bytes the queued points take (`queue_max_bytes`): the queue is full
 /// when either is reached.
 ///
-/// A chunk offered while the queued points already take `packAboveBytes` or more (the sink is well
-/// behind) is stored packed (``PackedPoints``: a third of the memory, for about 0.25 CPU-µs per
-/// point to pack and unpack) and unpacked by the consumer when it takes it. A queue that keeps up
-/// never packs, so it costs nothing in the usual case, and a backlog holds about three times the
-/// points in the same memory.
+/// With `packAboveBytes` (`queue_pack: true`), a chunk offered while the queued points already take
+/// that many bytes (the sink is well behind) is stored packed (``PackedPoints``: about an eighth of
+/// the memory, for about 0.4 CPU-µs per point to pack and unpack) and unpacked by the consumer when
+/// it takes it. A queue that keeps up never packs.
 public final class SinkQueue: Sendable {
     public let capacity: Int
     public let policy: OverflowPolicy

@@ -30,7 +30,7 @@ import Testing
         Point(series: "", time: -1, tags: [Tag("", "")], fields: [Field("", .string(""))]),
         Point(
             series: "weather station,\\ \"north\"", time: Int64.max,
-            tags: (0..<40).map { Tag("key\($0)", String(repeating: "ü", count: $0)) },
+            tags: (0..<255).map { Tag("key\(1000 + $0)", String(repeating: "ü", count: $0 % 40)) },
             fields: [
                 Field("f", .float(-0.0)), Field("nan", .float(.nan)), Field("inf", .float(-.infinity)),
                 Field("u", .uint(UInt64.max)), Field("i", .int(Int64.max)), Field("t", .bool(true)),
@@ -41,7 +41,8 @@ import Testing
     ]
 
     @Test func packedPoints_giveBackTheSamePoints_wholeAndByRange() throws {
-        let all = Self.awkward + Self.typical(500)
+        // The 255-tag point twice in a row: its tags then come back as the previous point's.
+        let all = Self.awkward + [Self.awkward[2]] + Self.typical(500)
         let packed = try #require(PackedPoints(all[...]))
         #expect(packed.count == all.count)
         let back = packed.unpack()
