@@ -31,7 +31,8 @@ public struct PackedPoints: Sendable {
 
     /// Packs `points`; nil when they would take 4 GiB or more (they then stay objects).
     public init?(_ points: ArraySlice<Point>) {
-        var writer = Writer(capacity: points.count * 80 + 64)
+        // Grown as needed from at most 1 MiB: a large chunk does not first take far more than it keeps.
+        var writer = Writer(capacity: min(points.count * 64 + 64, 1 << 20))
         var restarts: [UInt32] = []
         restarts.reserveCapacity(points.count / Self.restartInterval + 1)
         let complete = points.withUnsafeBufferPointer { buffer -> Bool in

@@ -113,7 +113,8 @@ public final class SinkQueue: Sendable {
     }
 
     /// Adds points without waiting. With `block`, points are always taken (the queue may go over
-    /// capacity by one chunk) and `full` tells the caller to pause. After `close()`, points are
+    /// its limits by one chunk per producer that saw room at once) and `full` tells the caller to
+    /// pause. After `close()`, points are
     /// refused and reported as dropped.
     ///
     /// With an `acknowledgement`, the queued chunk holds it (``Acknowledgement/retain()``) until the
@@ -160,7 +161,9 @@ public final class SinkQueue: Sendable {
                 }
                 Self.append(incoming, acknowledgement, to: &s)
             }
-            if s.consumer != nil, s.count >= s.consumerThreshold {
+            // A queue full by its bytes before a whole batch is queued wakes the consumer too:
+            // producers wait for room, so waiting for the batch would stall until the flush timer.
+            if s.consumer != nil, s.count >= s.consumerThreshold || isFull(s) {
                 wake = s.consumer
                 s.consumer = nil
             }
@@ -213,7 +216,7 @@ public final class SinkQueue: Sendable {
     public func waitForPoints(threshold: Int) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready = state.withLock { (s: inout State) -> Bool in
-                if s.closed || s.count >= threshold || s.wakePending {
+                if s.closed || s.count >= threshold || isFull(s) || s.wakePending {
                     s.wakePending = false
                     return true
                 }
@@ -309,8 +312,15 @@ public final class SinkQueue: Sendable {
     }
 
     /// How a chunk is kept: packed when the queue is already behind, else as the points themselves.
+    /// Not packed when it is about to be refused (closed queue, `drop_newest` over `maxBytes`).
     private func store(_ points: [Point]) -> Entry {
-        let behind = packAboveBytes.map { threshold in state.withLock { $0.bytes >= threshold } } ?? false
+        let behind =
+            packAboveBytes.map { threshold in
+                state.withLock { s in
+                    s.bytes >= threshold && !s.closed
+                        && !(policy == .dropNewest && (maxBytes.map { s.bytes >= $0 } ?? false))
+                }
+            } ?? false
         if behind, let packed = PackedPoints(points[...]) {
             return Entry(stored: .packed(packed, 0..<packed.count), acknowledgement: nil, bytes: packed.memory)
         }

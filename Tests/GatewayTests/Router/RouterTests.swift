@@ -15,6 +15,33 @@ import Testing
         return (Router(routes: routes, targets: targets, factory: metrics.factory), metrics)
     }
 
+    /// A writer waits for room in full `block` queues, woken by them; a queue full by its bytes counts
+    /// as full; a closed one (its sink stopping) holds nobody: the writer goes on and the queue refuses.
+    @Test func waitForRoom_wakesOnRoom_andAClosedQueueHoldsNobody() async {
+        let metrics = GatewayMetrics()
+        let queue = SinkQueue(capacity: 1_000_000, policy: .block, maxBytes: 1)
+        let router = Router(
+            routes: [route("all", to: ["q"])],
+            targets: [
+                Router.Target(name: "q", queue: queue, metrics: SinkMetrics(sink: "q", factory: metrics.factory))
+            ],
+            factory: metrics.factory)
+        queue.offer([point("a")])
+        #expect(!router.blockQueuesHaveRoom && router.fullBlockQueues == ["q"])
+        #expect(await router.waitForRoom(upTo: .milliseconds(30)) == false)
+        let waiting = Task { await router.waitForRoom(upTo: .seconds(30)) }
+        try? await Task.sleep(for: .milliseconds(20))
+        queue.takeBatch(max: 10).settle()
+        #expect(await waiting.value == true)
+        queue.offer([point("b")])
+        queue.close()
+        let clock = ContinuousClock()
+        let start = clock.now
+        #expect(router.blockQueuesHaveRoom && router.fullBlockQueues.isEmpty)
+        #expect(await router.waitForRoom(upTo: .seconds(30)) == true)
+        #expect(clock.now - start < .seconds(5))
+    }
+
     func route(
         _ name: String, series: [String] = [], tags: [(String, String)] = [], sources: [String] = [], to: [String],
         stop: Bool = false, isDefault: Bool = false

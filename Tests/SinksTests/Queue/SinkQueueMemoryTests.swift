@@ -202,6 +202,33 @@ import Testing
         #expect(queue.count == 2010)
     }
 
+    /// A consumer waiting for a whole batch is woken when the queue is full by its bytes with fewer
+    /// points than that: producers wait for room, so waiting on would stall until the flush timer.
+    @Test func aQueueFullByBytes_beforeABatch_wakesTheConsumerWaitingForOne() async {
+        let perChunk = PointMemory.bytes(of: Self.typical(100)[...])
+        let queue = SinkQueue(capacity: 1_000_000, policy: .block, maxBytes: perChunk * 3)
+        let woke = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await queue.waitForPoints(threshold: 5000)  // a batch_size far above what fits
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(10))
+                return false
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+            for chunk in 0..<3 { queue.offer(Self.typical(100, from: chunk * 100)) }
+            let first = await group.next() ?? false
+            queue.wakeConsumer()  // lets the waiter go if the timer came first
+            group.cancelAll()
+            return first
+        }
+        #expect(woke, "the consumer slept on with the queue full by its bytes")
+        #expect(queue.count == 300)
+        // And a consumer that starts waiting once the queue is already full does not wait at all.
+        await queue.waitForPoints(threshold: 5000)
+    }
+
     @Test func maxBytes_dropNewest_refusesWhatComesOnceFull_dropOldest_dropsTheOldestChunks() {
         let perChunk = PointMemory.bytes(of: Self.typical(100)[...])
         let newest = SinkQueue(capacity: 1_000_000, policy: .dropNewest, maxBytes: perChunk * 2)
