@@ -81,6 +81,7 @@ import Testing
         let first = try await pane(within: .seconds(30)) { row($0, "udp") != nil && row($0, "out") != nil }
         #expect(row(first, "udp")?[3] == grouped(status.received), "pane:\n\(first)")
         #expect(row(first, "out")?[2] == grouped(status.written), "pane:\n\(first)")
+        #expect(row(first, "out")?[4] == "0.0M/32.0M", "queue memory of queue_max_bytes: \(first)")
         #expect(row(first, "all")?[2] == grouped(status.routed), "pane:\n\(first)")
         #expect(first.contains("SINK") && first.contains("LISTENER") && first.contains("ROUTE"))
 

@@ -55,7 +55,8 @@ struct TopScreen {
         out.append(
             Self.row(
                 [
-                    "SINK", "WRITTEN/S", "WRITTEN", "QUEUE", "SPOOL BATCHES", "SPOOL POINTS", "SPOOL BYTES", "OLDEST",
+                    "SINK", "WRITTEN/S", "WRITTEN", "QUEUE", "QUEUE MEMORY", "SPOOL BATCHES", "SPOOL POINTS",
+                    "SPOOL BYTES", "OLDEST",
                     "REPLAYED", "DEAD", "HEALTH",
                 ], textLast: true))
         for key in sinks.keys.sorted() {
@@ -65,11 +66,15 @@ struct TopScreen {
             let written = Self.int(now["points_written"]) ?? 0
             var queue = Self.grouped(Self.int(now["sink_queue_points"]) ?? 0)
             if let capacity = Self.int(now["sink_queue_capacity"]) { queue += "/" + Self.grouped(capacity) }
+            var memory = "-"
+            if let limit = Self.int(now["sink_queue_max_bytes"]) {
+                memory = Self.mebibytes(Self.int(now["sink_queue_bytes"]) ?? 0) + "/" + Self.mebibytes(limit)
+            }
             out.append(
                 Self.row(
                     [
                         key, rate(written, old.map { Self.int($0["points_written"]) ?? 0 }), Self.grouped(written),
-                        queue,
+                        queue, memory,
                         spool.flatMap { Self.int($0["batches"]) }.map(Self.grouped) ?? "-",
                         spool.flatMap { Self.int($0["points"]) }.map(Self.grouped) ?? "-",
                         spool.flatMap { Self.int($0["bytes"]) }.map(Self.grouped) ?? "-",
@@ -162,6 +167,12 @@ struct TopScreen {
             out.append(character)
         }
         return (value < 0 ? "-" : "") + out
+    }
+
+    /// Bytes as MiB with one decimal: "4.2M".
+    static func mebibytes(_ bytes: Int) -> String {
+        let tenths = (bytes * 10 + (1 << 19)) >> 20
+        return "\(tenths / 10).\(tenths % 10)M"
     }
 
     static func duration(_ seconds: Int) -> String {
