@@ -96,12 +96,7 @@ enum LogFormat: Sendable, Equatable {
                 case .level: out.append(contentsOf: record.level.rawValue.utf8)
                 case .label: out.append(contentsOf: record.label.utf8)
                 case .message: out.append(contentsOf: Self.oneLine(record.message).utf8)
-                case .metadata:
-                    let text = record.metadata.sorted(by: { $0.key < $1.key }).map {
-                        "\($0.key)=\(Self.quoted("\($0.value)"))"
-                    }
-                    .joined(separator: " ")
-                    out.append(contentsOf: text.utf8)
+                case .metadata: out.append(contentsOf: Self.metadataText(record.metadata).utf8)
                 case .source: out.append(contentsOf: record.source.utf8)
                 case .location:
                     out.append(contentsOf: "\((record.file as NSString).lastPathComponent):\(record.line)".utf8)
@@ -121,6 +116,12 @@ enum LogFormat: Sendable, Equatable {
             ? text.replacingOccurrences(of: "\r\n", with: "\\n").replacingOccurrences(of: "\n", with: "\\n")
                 .replacingOccurrences(of: "\r", with: "\\n")
             : text
+    }
+
+    /// Metadata as `key=value` pairs sorted by key, values quoted where needed.
+    static func metadataText(_ metadata: Logger.Metadata) -> String {
+        metadata.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\(quoted("\($0.value)"))" }
+            .joined(separator: " ")
     }
 
     /// A metadata value, quoted when it holds a space, a quote, `=` or a newline.

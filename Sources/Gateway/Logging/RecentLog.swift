@@ -49,12 +49,10 @@ struct RecentLogHandler: LogHandler {
         guard level >= .warning else { return }
         var all = metadata
         if let explicit { all.merge(explicit) { $1 } }
-        let text = all.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\(LogFormat.quoted("\($0.value)"))" }
-            .joined(separator: " ")
         log.append(
             .init(
                 time: LogFormat.timestamp(Date()), level: level.rawValue,
                 message: LogFormat.oneLine(message.description),
-                metadata: text))
+                metadata: LogFormat.metadataText(all)))
     }
 }

@@ -211,13 +211,12 @@ final class Router: Sendable {
 
     /// True when every `block` queue has room.
     var blockQueuesHaveRoom: Bool {
-        // A closed queue refuses at once rather than hold a writer (it counts what it refuses).
-        targets.allSatisfy { $0.queue.policy != .block || $0.queue.isClosed || !$0.queue.isFull }
+        targets.allSatisfy { $0.queue.policy != .block || $0.queue.hasRoom }
     }
 
     /// The `block` queues that are full, by sink name.
     var fullBlockQueues: [String] {
-        targets.filter { $0.queue.policy == .block && !$0.queue.isClosed && $0.queue.isFull }.map(\.name)
+        targets.filter { $0.queue.policy == .block && !$0.queue.hasRoom }.map(\.name)
     }
 
     /// Waits up to `limit` for every `block` queue to have room; false if one is still full then.

@@ -107,6 +107,11 @@ public final class SinkQueue: Sendable {
     public var isClosed: Bool { state.withLock { $0.closed } }
     /// At or over `capacity` or `maxBytes`: a `block` producer waits.
     public var isFull: Bool { state.withLock { isFull($0) } }
+    /// Whether a `block` producer may go on: room, or closed (a closed queue refuses at once and
+    /// counts what it refuses, rather than hold anyone).
+    public var hasRoom: Bool { state.withLock { hasRoom($0) } }
+
+    private func hasRoom(_ s: borrowing State) -> Bool { s.closed || !isFull(s) }
 
     private func isFull(_ s: borrowing State) -> Bool {
         s.count >= capacity || (maxBytes.map { s.bytes >= $0 } ?? false)
@@ -178,8 +183,7 @@ public final class SinkQueue: Sendable {
     public func push(_ points: [Point], acknowledgement: Acknowledgement? = nil) async -> Int {
         if policy == .block {
             while true {
-                let hasRoom = state.withLock { $0.closed || !isFull($0) }
-                if hasRoom { break }
+                if self.hasRoom { break }
                 await waitForSpace()
             }
         }
@@ -196,7 +200,7 @@ public final class SinkQueue: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let ready = state.withLock { (s: inout State) -> Bool in
-                    if s.closed || !isFull(s) || Task.isCancelled { return true }
+                    if hasRoom(s) || Task.isCancelled { return true }
                     s.spaceWaiters.append((id, continuation))
                     return false
                 }

@@ -42,7 +42,7 @@ struct StatsDListener: Service {
                 "protocol": "\(addresses.joined(separator: "+"))",
                 "flush_interval": "\(config.flushInterval)",
             ])
-        let interval = Self.nanoseconds(config.flushInterval)
+        let interval = max(1, Units.nanoseconds(config.flushInterval))
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 let now = Ingest.now()
@@ -54,11 +54,6 @@ struct StatsDListener: Service {
         for channel in channels { try? await channel.close() }
         intake.flush(at: Ingest.now())
         logger.info("statsd listener stopped", metadata: ["listener": "\(name)"])
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return max(1, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
     func bindUDP(_ intake: StatsDIntake) async throws -> any Channel {
