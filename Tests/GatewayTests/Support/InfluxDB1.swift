@@ -82,9 +82,8 @@ final class InfluxDB1: @unchecked Sendable {
     }
 
     func stop() async throws {
-        guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        guard let process else { return }
+        try await process.signalAndWait()
         self.process = nil
     }
 

@@ -54,9 +54,8 @@ final class PrometheusServer: @unchecked Sendable {
     }
 
     func stop() async throws {
-        guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        guard let process else { return }
+        try await process.signalAndWait()
         self.process = nil
     }
 

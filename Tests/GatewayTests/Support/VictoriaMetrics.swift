@@ -57,9 +57,8 @@ final class VictoriaMetrics: @unchecked Sendable {
     /// Stops it; the data directory stays for a restart. SIGTERM lets it flush what it
     /// acknowledged (SIGKILL would lose its last second of acknowledged writes, its loss, not ours).
     func stop(signal: Int32 = SIGTERM) async throws {
-        guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, signal)
-        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        guard let process else { return }
+        try await process.signalAndWait(signal)
         self.process = nil
     }
 
